@@ -1,0 +1,19 @@
+/* Shared by every cltrain kernel program. Build options come from ct_build_options()
+ * in src/runtime.c: CT_DEVICE_CPU / CT_DEVICE_GPU, CT_LOCAL_MEM, CT_MAX_WG. */
+#ifndef CT_CL_COMMON_H
+#define CT_CL_COMMON_H
+
+#define CT_IDX2(i, j, nj) ((i) * (nj) + (j))
+
+/* Stable log(1 + exp(x)). */
+inline float ct_softplus(float x) { return fmax(x, 0.0f) + log1p(exp(-fabs(x))); }
+
+/* Counter-based hash RNG (splitmix-style), for dropout masks: one draw per element
+ * from (seed, step, index) so any work-item count gives the same mask. */
+inline uint ct_hash3(uint a, uint b, uint c) {
+    uint h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u ^ (c + 0x165667B1u) * 0xC2B2AE3Du;
+    h ^= h >> 16; h *= 0x7FEB352Du; h ^= h >> 15; h *= 0x846CA68Bu; h ^= h >> 16;
+    return h;
+}
+
+#endif

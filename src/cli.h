@@ -1,0 +1,13 @@
+/* Subcommands of the cltrain program. Each returns the process exit code; only main()
+ * and these command functions print errors and decide exit codes. */
+#ifndef CT_CLI_H
+#define CT_CLI_H
+
+int ct_cmd_devices(int argc, char **argv);
+int ct_cmd_selftest(int argc, char **argv);
+
+/* Shared option helper: returns the value after argv[*i] (and advances), or NULL after
+ * printing "cltrain CMD: OPTION needs a value". */
+const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i);
+
+#endif

@@ -1,0 +1,90 @@
+/* A sequential network on the device: spec parsing, shape checking, Keras init,
+ * forward/backward, losses and metrics on the device, and Adam over one slab. */
+#ifndef CT_MODEL_H
+#define CT_MODEL_H
+
+#include <stdint.h>
+
+#include "ops.h"
+#include "tensor.h"
+
+typedef enum {
+    CT_L_CONV = 0,
+    CT_L_POOL,
+    CT_L_FLATTEN,
+    CT_L_DENSE,
+    CT_L_ACT,     /* standalone activation */
+    CT_L_DROPOUT
+} ct_layer_type;
+
+typedef struct ct_layer_spec {
+    ct_layer_type type;
+    int units;       /* conv filters / dense units */
+    int k;           /* conv kernel size */
+    int stride;      /* conv stride, pool stride */
+    int same;        /* conv padding */
+    int pool;        /* pool size */
+    ct_act act;      /* fused activation (conv, dense) or the ACT layer's */
+    float rate;      /* dropout */
+    int tok_start, tok_len; /* where in the spec string (for messages) */
+} ct_layer_spec;
+
+/* Spec grammar (comma separated, see docs/ARCHITECTURE.md):
+ *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
+ *   dense<U>[:relu|sigmoid|softmax|linear]   dropout<R>   relu   sigmoid   softmax
+ * Presets "model1", "model2", "model3" expand to the seed's models. An error names the
+ * bad token and its position. */
+ct_status ct_spec_parse(const char *spec, ct_layer_spec **layers, int *n);
+/* Expanded spec of a preset, or NULL if name is no preset. */
+const char *ct_spec_preset(const char *name);
+
+typedef struct ct_param_info {
+    const char *name; /* e.g. "layers.0.weight" */
+    int ndim;
+    int shape[4];
+    size_t n;
+} ct_param_info;
+
+typedef struct ct_adam {
+    float lr, beta1, beta2, eps; /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 */
+} ct_adam;
+
+typedef struct ct_model ct_model;
+
+/* Builds the model for inputs c x h x w and n_classes outputs (2 classes: one sigmoid
+ * unit unless the spec's last dense says otherwise; more: softmax), allocating device
+ * memory for batches of up to max_batch. Checks every layer's shape. Initialises
+ * kernels glorot_uniform and biases zero from seed (Keras semantics). */
+ct_status ct_model_create(ct_runtime *rt, const char *spec, int c, int h, int w, int n_classes,
+                          int max_batch, uint64_t seed, ct_model **out);
+void ct_model_free(ct_model *m);
+void ct_model_summary(const ct_model *m, FILE *f); /* like Keras model.summary() */
+const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
+int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
+size_t ct_model_param_count(const ct_model *m);
+
+/* Parameters, in a fixed order, for save/load. */
+int ct_model_n_params(const ct_model *m);
+const ct_param_info *ct_model_param(const ct_model *m, int i);
+ct_status ct_model_get_param(ct_model *m, int i, float *host);
+ct_status ct_model_set_param(ct_model *m, int i, const float *host);
+/* Whole Adam state (m and v slabs, in parameter order and shapes) and step count. */
+ct_status ct_model_get_adam_state(ct_model *m, float *mom, float *vel, long *t);
+ct_status ct_model_set_adam_state(ct_model *m, const float *mom, const float *vel, long t);
+
+/* Device input buffers the caller uploads into: x is max_batch*c*h*w floats (NCHW),
+ * y is max_batch int32 class indices. */
+cl_mem ct_model_input(ct_model *m);
+cl_mem ct_model_labels(ct_model *m);
+
+/* One training step on the first n samples of the input: forward (dropout on, masks
+ * from (seed, step)), loss + accuracy added to the device sums, backward, Adam. */
+ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step);
+/* Forward without dropout; adds loss/accuracy to the device sums. */
+ct_status ct_model_eval_step(ct_model *m, int n);
+/* Forward without dropout; probabilities (n x outputs) to host. */
+ct_status ct_model_predict(ct_model *m, int n, float *probs);
+/* Reads (then optionally clears) the device sums: mean loss, accuracy and count. */
+ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count);
+
+#endif
