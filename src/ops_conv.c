@@ -12,7 +12,7 @@
 struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
-    cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts;
+    cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
     cl_mem ws;         /* im2col workspace: chunk items of K x P, plus split-K partials */
     size_t ws_floats;
     int chunk;         /* items per im2col pass */
@@ -57,7 +57,7 @@ ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int c
 void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
-                       &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts};
+                       &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     if (p->ws) clReleaseMemObject(p->ws);
@@ -84,7 +84,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "conv_fwd_direct", &p->fwd},       {"conv", "conv_bwd_data_direct", &p->bwd_data},
         {"conv", "conv_bwd_weights_direct", &p->bwd_w}, {"conv", "conv_bwd_bias", &p->bwd_b},
         {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
-        {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts}};
+        {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts},
+        {"conv", "bias_parts", &p->bias_parts}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -96,12 +97,13 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     if (chunk < 1) chunk = 1;
     if (chunk > (size_t)d->n) chunk = (size_t)d->n;
     size_t max_alloc = (size_t)rt->dev.max_alloc;
-    while (chunk > 1 && (chunk * per + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k) * sizeof(float) > max_alloc / 2)
-        chunk /= 2;
+    size_t parts = (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k;
+    if (parts < (size_t)d->n * d->cout) parts = (size_t)d->n * d->cout; /* bias partials */
+    while (chunk > 1 && (chunk * per + parts) * sizeof(float) > max_alloc / 2) chunk /= 2;
     p->chunk = (int)chunk;
     p->part_off = chunk * per;
     p->parts = MAX_PARTS;
-    p->ws_floats = p->part_off + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k;
+    p->ws_floats = p->part_off + parts;
     if ((double)p->ws_floats > INT_MAX ||
         ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
                          CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
@@ -158,6 +160,18 @@ static ct_status bwd_w_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, cl_me
 static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
     const ct_conv_desc *d = &p->d;
     int npix = d->oh * d->ow;
+    if (p->ws) { /* two stages without barriers: per (item, channel) sums, then over items */
+        int off = (int)p->part_off, cout = d->cout;
+        cl_mem ws = p->ws;
+        CT_TRY(ct_set_args(p->bias_parts, 5, sizeof cout, &cout, sizeof npix, &npix, sizeof dy,
+                           &dy, sizeof ws, &ws, sizeof off, &off));
+        size_t g[2] = {(size_t)cout, (size_t)n};
+        CT_TRY(ct_ops_launch(p->rt, p->bias_parts, 2, g, 16, 1));
+        CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cout, &cout, sizeof n, &n, sizeof ws, &ws,
+                           sizeof off, &off, sizeof db, &db));
+        size_t g1 = (size_t)cout;
+        return ct_ops_launch(p->rt, p->sum_parts, 1, &g1, 64, 1);
+    }
     size_t ls = 1;
     while (ls * 2 <= p->rt->max_wg && ls * 2 <= 256 && ls * 2 * sizeof(float) <= p->rt->local_mem)
         ls *= 2;
@@ -171,13 +185,13 @@ static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
 static ct_status run_im2col(ct_conv_plan *p, cl_kernel k, int n0, int nb, cl_mem src, int transposed) {
     const ct_conv_desc *d = &p->d;
     cl_mem ws = p->ws;
+    (void)transposed;
     CT_TRY(ct_set_args(k, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int), &d->pad_t,
                        sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int), &d->ow,
                        sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
-    size_t P = (size_t)d->oh * d->ow, KK = (size_t)d->cin * d->k * d->k;
-    size_t g[3] = {transposed ? KK : P, transposed ? P : KK, (size_t)nb};
-    return transposed ? ct_ops_launch(p->rt, k, 3, g, 16, 4) : ct_ops_launch(p->rt, k, 3, g, 64, 1);
+    size_t g[3] = {(size_t)d->oh, transposed ? (size_t)d->cin : (size_t)d->cin * d->k * d->k, (size_t)nb};
+    return ct_ops_launch(p->rt, k, 3, g, 4, 4);
 }
 
 static int identity_cols(const ct_conv_desc *d) {
@@ -221,8 +235,8 @@ static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_m
                            &d->w, sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int),
                            &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int),
                            &d->ow, sizeof n0, &n0, sizeof ws, &ws, sizeof dx, &dx));
-        size_t g[3] = {(size_t)d->w, (size_t)d->h, (size_t)nb * d->cin};
-        CT_TRY(ct_ops_launch(p->rt, p->col2im, 3, g, 16, 4));
+        size_t g[3] = {(size_t)d->h, (size_t)d->cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->col2im, 3, g, 4, 4));
     }
     return CT_OK;
 }
@@ -328,8 +342,20 @@ static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_m
                       cl_mem out, cl_mem out2, int *choice) {
     int cands[1 + CT_GK_COUNT], nc = 0;
     cands[nc++] = CT_CONV_DIRECT;
-    for (int v = 0; v < CT_GK_COUNT; v++)
+    /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the vector
+     * ones, and on GPUs the float16 blocks spill: skip what cannot win. */
+    int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        int vec = v != CT_GK_SIMPLE && v != CT_GK_TILED;
+        if (gpu ? (vec && v != CT_GK_BLK4x8) : !vec) continue;
         if (choice_usable(p, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+    }
+    /* time on a part of the batch: cost is linear in it, and tuning must stay short */
+    int nt = p->chunk > 0 ? p->chunk : 1;
+    if (nt > 8) nt = 8;
+    if (nt < 2) nt = 2;
+    if (nt > n) nt = n;
+    n = nt;
     double best = INFINITY;
     *choice = CT_CONV_DIRECT;
     for (int i = 0; i < nc; i++) {
@@ -396,4 +422,13 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
                                    cl_mem db) {
     CT_TRY(check_n(p, n, "backward_weights"));
     return dispatch(p, CT_CONV_BWD_WEIGHTS, n, x, dy, NULL, dw, db);
+}
+
+const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
+    int c = ct_conv_forced(p->rt, pass);
+    if (c < 0) c = p->choice[pass];
+    if (c < 0) snprintf(buf, n, "untuned");
+    else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
+    else snprintf(buf, n, "im2col+%s", ct_gemm_kernel_name(c % 100));
+    return buf;
 }

@@ -53,6 +53,9 @@ int ct_conv_forced(ct_runtime *rt, int pass);
 /* Per-runtime "checked against the reference" flag of a conv choice (0 unknown, 1 ok, -1 bad). */
 int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice);
 
+/* Name of the variant a plan uses for pass (after its first call), e.g. "im2col+blk6x32". */
+const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n);
+
 /* Launch with a fixed local size (l0 x l1 x 1, shrunk to rt->max_wg): PoCL compiles a
  * kernel once per local size, so letting it pick one per global size recompiles for
  * every new shape (0.3-2 s each). */
