@@ -196,3 +196,12 @@ __kernel void bias_parts(int cout, int npix, __global const float *dy, __global 
     for (int i = 0; i < npix; i++) acc += p[i];
     part[part_off + item * cout + co] = acc;
 }
+
+/* wf[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: backward-data as a forward conv. */
+__kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
+                           __global float *wf, int wf_off) {
+    int id = get_global_id(0);
+    if (id >= cout * cin * k * k) return;
+    int kx = id % k, ky = (id / k) % k, ci = (id / (k * k)) % cin, co = id / (k * k * cin);
+    wf[wf_off + ((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = wt[id];
+}
