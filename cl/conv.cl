@@ -130,10 +130,20 @@ __kernel void im2col(int cin, int h, int w, int k, int stride, int pad_t, int pa
         return;
     }
     __global const float *src = x + (((n0 + item) * cin + ci) * h + iy) * w;
-    for (int ox = 0; ox < ow; ox++) {
-        int ix = ox * stride - pad_l + kx;
-        dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+    /* valid ox: 0 <= ox*stride - pad_l + kx < w; zeros outside, a plain copy inside */
+    int off = kx - pad_l;
+    int lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int hi = (w - 1 - off) >= 0 ? (w - 1 - off) / stride + 1 : 0;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+    if (stride == 1) {
+        __global const float *s1 = src + off;
+        for (int ox = lo; ox < hi; ox++) dst[ox] = s1[ox];
+    } else {
+        for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * stride + off];
     }
+    for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
 }
 
 /* Transposed layout for backward-weights: colT[item][p][r] (P x K per item). One
@@ -192,9 +202,14 @@ __kernel void bias_parts(int cout, int npix, __global const float *dy, __global 
     int co = get_global_id(0), item = get_global_id(1);
     if (co >= cout) return;
     __global const float *p = dy + (item * cout + co) * npix;
+    float8 v = (float8)(0.0f);
+    int n8 = npix / 8;
+    for (int i = 0; i < n8; i++) v += vload8(i, p);
     float acc = 0.0f;
-    for (int i = 0; i < npix; i++) acc += p[i];
-    part[part_off + item * cout + co] = acc;
+    for (int i = n8 * 8; i < npix; i++) acc += p[i];
+    float4 a4 = v.lo + v.hi;
+    float2 a2 = a4.lo + a4.hi;
+    part[part_off + item * cout + co] = acc + a2.x + a2.y;
 }
 
 /* wf[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: backward-data as a forward conv. */

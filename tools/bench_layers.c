@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ops.h"
 #include "ops_internal.h"
@@ -25,22 +26,33 @@ static int cmp_d(const void *a, const void *b) {
 
 typedef ct_status (*op_fn)(void *ctx);
 
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+static double last_cpu; /* median CPU seconds (all threads) of the last time_op */
+
 /* median seconds of reps runs after one warm-up */
 static double time_op(ct_runtime *rt, op_fn f, void *ctx) {
-    double t[64];
+    double t[64], c[64];
     if (f(ctx) != CT_OK || clFinish(rt->q) != CL_SUCCESS) {
         fprintf(stderr, "bench_layers: %s\n", ct_last_error());
         exit(1);
     }
     for (int r = 0; r < reps; r++) {
-        double t0 = ct_now();
+        double t0 = ct_now(), c0 = cpu_now();
         if (f(ctx) != CT_OK || clFinish(rt->q) != CL_SUCCESS) {
             fprintf(stderr, "bench_layers: %s\n", ct_last_error());
             exit(1);
         }
         t[r] = ct_now() - t0;
+        c[r] = cpu_now() - c0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_d);
+    qsort(c, (size_t)reps, sizeof c[0], cmp_d);
+    last_cpu = c[reps / 2];
     return t[reps / 2];
 }
 
@@ -89,14 +101,20 @@ static ct_status g_run(void *c) {
                    g->B, 0, g->tb ? g->K : g->N, 0.0f, g->C, 0, g->N);
 }
 
-static double total_s, total_flop;
+static double total_s, total_flop, total_cpu;
 static double peak = 345.0;
+static int cores = 2;
 
+/* Wall-clock GFLOP/s, and GFLOP per CPU-second times the core count: what the same
+ * kernels would reach with the cores to themselves (the machine may be shared). */
 static void row(const char *name, const char *op, double flop, double s, const char *variant) {
     total_s += s;
     total_flop += flop;
-    printf("%-22s %-10s %9.2f ms %8.1f GFLOP/s %5.1f %%  %s\n", name, op, s * 1e3, flop / s * 1e-9,
-           flop / s * 1e-9 / peak * 100, variant);
+    total_cpu += last_cpu;
+    double cpu_rate = last_cpu > 0 ? flop / last_cpu * cores * 1e-9 : 0;
+    printf("%-22s %-10s %8.2f ms %7.1f GFLOP/s %5.1f %%  | cpu %6.1f GFLOP/s %5.1f %%  %s\n", name,
+           op, s * 1e3, flop / s * 1e-9, flop / s * 1e-9 / peak * 100, cpu_rate,
+           cpu_rate / peak * 100, variant);
 }
 
 int main(int argc, char **argv) {
@@ -123,7 +141,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     ct_runtime_print_device(rt, stdout);
-    printf("Model 2, batch 64, median of %d runs; %% of %.0f GFLOP/s FMA peak\n", reps, peak);
+    cores = (int)rt->dev.compute_units > 0 ? (int)rt->dev.compute_units : 1;
+    printf("Model 2, batch 64, median of %d runs; %% of %.0f GFLOP/s FMA peak; 'cpu' columns:\n"
+           "GFLOP per CPU-second x %d compute units (the rate with the cores to ourselves)\n",
+           reps, peak, cores);
     const int N = 64;
     /* conv layers: cin, h (square), cout */
     static const int convs[4][3] = {{3, 112, 32}, {32, 55, 64}, {64, 26, 64}, {64, 12, 64}};
@@ -183,9 +204,12 @@ int main(int argc, char **argv) {
         int c = ct_tune_lookup(rt, key);
         row(name, gop[i % 3], 2.0 * g->M * g->N * g->K, t, c >= 0 ? ct_gemm_kernel_name(c) : "?");
     }
-    printf("%-22s %-10s %9.2f ms %8.1f GFLOP/s %5.1f %%  (%.0f images/s for these ops)\n", "total",
-           "", total_s * 1e3, total_flop / total_s * 1e-9, total_flop / total_s * 1e-9 / peak * 100,
-           N / total_s);
+    double cr = total_cpu > 0 ? total_flop / total_cpu * cores * 1e-9 : 0;
+    printf("%-22s %-10s %8.2f ms %7.1f GFLOP/s %5.1f %%  | cpu %6.1f GFLOP/s %5.1f %%\n", "total", "",
+           total_s * 1e3, total_flop / total_s * 1e-9, total_flop / total_s * 1e-9 / peak * 100, cr,
+           cr / peak * 100);
+    printf("images/s for these ops: %.1f wall, %.1f at full use of %d cores\n", N / total_s,
+           total_cpu > 0 ? N / (total_cpu / cores) : 0, cores);
     if (clblast) {
         printf("dense GEMMs: untuned CLBlast vs cltrain's choice (first CLBlast call compiles)\n");
         for (int i = 0; i < 3; i++) {
