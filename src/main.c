@@ -14,10 +14,6 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"train", ct_cmd_train, "train a model on image class folders (Keras-like fit)"},
-    {"evaluate", ct_cmd_evaluate, "loss and accuracy of a saved model on class folders"},
-    {"predict", ct_cmd_predict, "class probabilities of images with a saved model"},
-    {"preview", ct_cmd_preview, "PNG grid of augmented versions of one image"},
     {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
     {"selftest", ct_cmd_selftest, "build every kernel and check each against its C reference"},
 };
