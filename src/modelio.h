@@ -11,6 +11,7 @@
 
 #include "data.h"
 #include "model.h"
+#include "report.h"
 
 #define CT_MODEL_FORMAT_VERSION "1"
 
@@ -34,14 +35,6 @@ ct_status ct_model_load_weights(ct_model *m, const char *path, const char *prefi
 /* Opens a saved model: builds it on rt for batches up to max_batch, loads the weights. */
 ct_status ct_model_open(ct_runtime *rt, const char *path, int max_batch, ct_model **out,
                         ct_model_meta *meta);
-
-/* Training history, one row per epoch. NaN = no validation. */
-typedef struct ct_history {
-    int n, cap;
-    double *loss, *acc, *val_loss, *val_acc, *seconds;
-} ct_history;
-ct_status ct_history_append(ct_history *h, double loss, double acc, double vl, double va, double s);
-void ct_history_free(ct_history *h);
 
 typedef struct ct_ckpt_state {
     int epochs_done;

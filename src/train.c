@@ -237,7 +237,8 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
         double w0 = ct_loader_wait_seconds(f->ltrain);
         CT_TRY(ct_loader_start_epoch(f->ltrain, epoch));
         ct_progress pr;
-        ct_progress_begin(&pr, epoch + 1, o->epochs, steps, o->quiet);
+        ct_progress_init(&pr, stdout, o->quiet ? CT_PROGRESS_QUIET : CT_PROGRESS_AUTO);
+        ct_progress_begin(&pr, epoch + 1, o->epochs, steps);
         double loss = 0, acc = 0;
         long cnt = 0;
         CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
@@ -276,10 +277,11 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
         }
         double secs = ct_now() - t0;
         wait_data += ct_loader_wait_seconds(f->ltrain) - w0;
-        ct_progress_end(&pr, loss, acc, vl, va, secs);
-        CT_TRY(ct_history_append(&f->st.hist, loss, acc, vl, va, secs));
-        if (o->history) CT_TRY(ct_history_write_csv(o->history, &f->st.hist));
-        if (o->plot) CT_TRY(ct_history_write_svg(o->plot, &f->st.hist));
+        ct_progress_end(&pr, f->has_val, vl, va, secs);
+        ct_epoch_stats es = {epoch + 1, loss, acc, vl, va, secs, f->has_val};
+        CT_TRY(ct_history_append(&f->st.hist, &es));
+        if (o->history) CT_TRY(ct_history_write_csv(&f->st.hist, o->history));
+        if (o->plot) CT_TRY(ct_history_write_svg(&f->st.hist, o->plot));
 
         /* early stopping (Keras: improvement must beat best by more than min_delta) */
         double cur = mon_col == 0 ? loss : mon_col == 1 ? acc : mon_col == 2 ? vl : va;
