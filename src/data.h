@@ -24,6 +24,8 @@ typedef struct ct_dataset {
 ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out);
 /* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
  * part is the FIRST `fraction` of each class's sorted files. */
+/* Prints "Found N images belonging to C classes." (for a split subset, say). */
+void ct_dataset_print(const ct_dataset *d, FILE *f);
 ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, ct_dataset *out);
 void ct_dataset_free(ct_dataset *d);
 
