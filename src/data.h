@@ -81,6 +81,11 @@ uint64_t ct_rng_next(ct_rng *r);
 double ct_rng_uniform(ct_rng *r); /* [0,1) */
 void ct_augment_draw(const ct_augment *a, ct_rng *r, int h, int w, ct_aug_draw *out);
 
+/* Writes a PNG grid (ceil(sqrt(n)) columns, white gaps) of n augmented versions of one
+ * image with the "seed" preset; image i uses the RNG stream (seed, 0, i). h, w: size of
+ * each tile (<= 0: 224x224). */
+ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64_t seed, int h, int w);
+
 /* ---- producer ----------------------------------------------------------- */
 typedef struct ct_loader_opts {
     int batch;
