@@ -109,12 +109,12 @@ static ct_status walk_class(const char *root, strvec *out) {
     if (sv_push(&dirs, r)) return ct_set_error(CT_ERR_MEMORY, "out of memory");
     /* collect every directory below root (iteratively), then sort by full path */
     for (int i = 0; i < dirs.n && s == CT_OK; i++) s = list_dir(dirs.v[i], &dirs, NULL);
-    if (s == CT_OK) qsort(dirs.v + 1, (size_t)dirs.n - 1, sizeof(char *), cmp_str);
+    if (s == CT_OK && dirs.n > 2) qsort(dirs.v + 1, (size_t)dirs.n - 1, sizeof(char *), cmp_str);
     for (int i = 0; i < dirs.n && s == CT_OK; i++) {
         strvec files = {0};
         s = list_dir(dirs.v[i], NULL, &files);
         if (s == CT_OK) {
-            qsort(files.v, (size_t)files.n, sizeof(char *), cmp_str);
+            if (files.n > 1) qsort(files.v, (size_t)files.n, sizeof(char *), cmp_str);
             for (int j = 0; j < files.n; j++) {
                 if (s == CT_OK && sv_push(out, files.v[j]))
                     s = ct_set_error(CT_ERR_MEMORY, "out of memory");
@@ -159,7 +159,7 @@ static ct_status list_classes(const char *root, strvec *names) {
         }
     }
     closedir(d);
-    if (s == CT_OK) qsort(names->v, (size_t)names->n, sizeof(char *), cmp_str);
+    if (s == CT_OK && names->n > 1) qsort(names->v, (size_t)names->n, sizeof(char *), cmp_str);
     return s;
 }
 
@@ -197,7 +197,7 @@ ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dat
     }
     /* union of class names, sorted, unique */
     if (s == CT_OK) {
-        qsort(all.v, (size_t)all.n, sizeof(char *), cmp_str);
+        if (all.n > 1) qsort(all.v, (size_t)all.n, sizeof(char *), cmp_str);
         int u = 0;
         for (int i = 0; i < all.n; i++) {
             if (u > 0 && !strcmp(all.v[u - 1], all.v[i])) free(all.v[i]);
