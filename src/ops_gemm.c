@@ -156,9 +156,16 @@ int ct_gemm_kernel_default(ct_runtime *rt) {
     return CT_GK_BLK6x32;
 }
 
-static size_t blk_lws(void) {
+/* Work-group of the register-blocked kernels: all row blocks of one column panel, so
+ * the panel is read into one core's cache once and reused by every row block (PoCL runs
+ * a work-group's items in sequence on one core). Capped to keep the compiled variants
+ * (one per local size) few. */
+static size_t blk_lws(int row_blocks) {
     const char *e = getenv("CLTRAIN_BLK_LWS"); /* for measuring only */
-    return e && atoi(e) > 0 ? (size_t)atoi(e) : 4;
+    if (e && atoi(e) > 0) return (size_t)atoi(e);
+    size_t l = 1;
+    while (l < (size_t)row_blocks && l < 16) l *= 2;
+    return l;
 }
 
 static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out) {
@@ -218,12 +225,12 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
             size_t t = g[0];
             g[0] = g[1];
             g[1] = t;
-            return ct_ops_launch(rt, k, 3, g, blk_lws(), 1);
+            return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
         }
         return ct_ops_launch(rt, k, 3, g, 16, 4);
     }
     size_t g[3] = {(size_t)(j->M + gk[v].rm - 1) / gk[v].rm, (size_t)(j->N + gk[v].bw - 1) / gk[v].bw, z};
-    return ct_ops_launch(rt, k, 3, g, blk_lws(), 1);
+    return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
 }
 
 /* ---- tuning memory ------------------------------------------------------- */
