@@ -262,11 +262,16 @@ static ct_status bwd_data_flip(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem
     return CT_OK;
 }
 
-static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+static int flip_fits(const ct_conv_desc *d) {
+    return d->stride == 1 && d->pad_t < d->k && d->pad_l < d->k && !identity_cols(d);
+}
+
+/* flip: the flipped-weights forward conv where it fits, else the GEMM + col2im gather */
+static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int flip, int n, cl_mem dy, cl_mem w,
+                                 cl_mem dx) {
     const ct_conv_desc *d = &p->d;
     int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
-    if (d->stride == 1 && d->pad_t < d->k && d->pad_l < d->k && !identity_cols(d))
-        return bwd_data_flip(p, gv, n, dy, w, dx);
+    if (flip && flip_fits(d)) return bwd_data_flip(p, gv, n, dy, w, dx);
     int direct_c = identity_cols(d);
     int chunk = chunk_of(p, (size_t)KK * P, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {
@@ -335,13 +340,14 @@ static ct_status bwd_w_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem d
 static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, cl_mem b,
                             cl_mem bias, cl_mem out, cl_mem out2) {
     int gv = c % 100;
-    if (c / 100 == 1 && !p->ws)
+    if (c / 100 >= 1 && !p->ws)
         return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
     switch (pass) {
     case CT_CONV_FWD:
         return c == CT_CONV_DIRECT ? fwd_direct(p, n, a, b, bias, out) : fwd_im2col(p, gv, n, a, b, bias, out);
     case CT_CONV_BWD_DATA:
-        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out) : bwd_data_im2col(p, gv, n, a, b, out);
+        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out)
+                                   : bwd_data_im2col(p, gv, c / 100 == 1, n, a, b, out);
     default:
         CT_TRY(c == CT_CONV_DIRECT ? bwd_w_direct(p, n, a, b, out) : bwd_w_im2col(p, gv, n, a, b, out));
         return bias_grad(p, n, b, out2);
@@ -350,7 +356,11 @@ static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, c
 
 static int choice_usable(ct_conv_plan *p, int pass, int c) {
     if (c == CT_CONV_DIRECT) return 1;
-    if (c / 100 != 1 || !p->ws) return 0;
+    if (!p->ws) return 0;
+    /* CT_CONV_COL2IM: backward-data by GEMM + col2im (what im2col does where the flip
+     * does not fit) */
+    if (c / 100 == 2 && pass != CT_CONV_BWD_DATA) return 0;
+    if (c / 100 != 1 && c / 100 != 2) return 0;
     if (ct_gemm_kernel_is_dot(c % 100) && pass != CT_CONV_BWD_WEIGHTS) return 0;
     return ct_gemm_kernel_usable(p->rt, c % 100);
 }
@@ -398,7 +408,7 @@ static size_t d_cols(const ct_conv_plan *p) {
  * anyway) and keep the fastest. */
 static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
                       cl_mem out, cl_mem out2, int *choice) {
-    int cands[1 + CT_GK_COUNT], nc = 0;
+    int cands[1 + 2 * CT_GK_COUNT], nc = 0;
     cands[nc++] = CT_CONV_DIRECT;
     /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the vector
      * ones, and on GPUs the float16 blocks spill: skip what cannot win. */
@@ -407,6 +417,8 @@ static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_m
         int vec = v != CT_GK_SIMPLE && v != CT_GK_TILED;
         if (gpu ? (vec && v != CT_GK_BLK4x8) : !vec) continue;
         if (choice_usable(p, pass, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+        if (flip_fits(&p->d) && choice_usable(p, pass, CT_CONV_COL2IM + v))
+            cands[nc++] = CT_CONV_COL2IM + v;
     }
     /* time on a part of the batch: cost is linear in it, and tuning must stay short */
     int nt = chunk_of(p, (size_t)d_cols(p), n);
@@ -487,6 +499,9 @@ const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf,
     if (c < 0) c = p->choice[pass];
     if (c < 0) snprintf(buf, n, "untuned");
     else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
+    else if (c / 100 == 2) snprintf(buf, n, "gemm+col2im(%s)", ct_gemm_kernel_name(c % 100));
+    else if (pass == CT_CONV_BWD_DATA && flip_fits(&p->d))
+        snprintf(buf, n, "flip-im2col+%s", ct_gemm_kernel_name(c % 100));
     else snprintf(buf, n, "im2col+%s", ct_gemm_kernel_name(c % 100));
     return buf;
 }

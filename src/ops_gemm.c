@@ -51,7 +51,7 @@ struct ct_ops_state {
     int n_tune, cap_tune, tune_loaded;
     int force; /* >= 0: ct_gemm uses this variant (variant checks, tests) */
     int conv_force[3];
-    int conv_checked[3][16];
+    int conv_checked[3][32];
 };
 
 void ct_gemm_force(ct_runtime *rt, int v) {
@@ -70,7 +70,7 @@ int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice) {
     ct_ops_state *st;
     if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
     int slot = (choice / 100) * CT_GK_COUNT + choice % 100;
-    return slot >= 0 && slot < 16 ? &st->conv_checked[pass][slot] : NULL;
+    return slot >= 0 && slot < 32 ? &st->conv_checked[pass][slot] : NULL;
 }
 
 const char *ct_gemm_kernel_name(int v) {

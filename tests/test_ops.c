@@ -184,7 +184,10 @@ static void force_conv(ct_runtime *rt, int c) {
     /* the dot kernels only fit backward-weights; the other passes then tune */
     for (int pass = 0; pass < 3; pass++)
         ct_conv_force(rt, pass,
-                      c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2 ? -1 : c);
+                      (c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2) ||
+                              (c >= CT_CONV_COL2IM && pass != 1)
+                          ? -1
+                          : c);
 }
 
 /* Tuned choices are written next to the compile cache and read back by a new runtime. */
@@ -229,6 +232,12 @@ int main(void) {
         char label[64];
         snprintf(label, sizeof label, "im2col+%s", ct_gemm_kernel_name(v));
         force_conv(rt, CT_CONV_IM2COL + v);
+        conv_shapes(rt, label);
+        fd_all(rt, label);
+        if (ct_gemm_kernel_is_dot(v)) continue;
+        /* backward-data through GEMM + col2im even where the flipped conv fits */
+        snprintf(label, sizeof label, "gemm+col2im(%s)", ct_gemm_kernel_name(v));
+        force_conv(rt, CT_CONV_COL2IM + v);
         conv_shapes(rt, label);
         fd_all(rt, label);
     }
