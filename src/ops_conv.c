@@ -101,6 +101,13 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     size_t per = (size_t)d->cin * d->k * d->k * d->oh * d->ow;         /* columns of x */
     size_t per_bd = (size_t)d->cout * d->k * d->k * d->h * d->w;      /* columns of dy */
     size_t colf = WS_TARGET_BYTES / sizeof(float);
+    if (rt->dev.type & CL_DEVICE_TYPE_GPU) {
+        /* GPUs need many items per launch to fill the machine, and have no cache to keep */
+        size_t cap = (size_t)rt->dev.max_alloc / 4;
+        if (cap > ((size_t)256 << 20)) cap = (size_t)256 << 20;
+        if (cap > (size_t)rt->dev.global_mem / 16) cap = (size_t)rt->dev.global_mem / 16;
+        if (cap / sizeof(float) > colf) colf = cap / sizeof(float);
+    }
     const char *wse = getenv("CLTRAIN_CONV_WS_MB"); /* for measuring only */
     if (wse && atoi(wse) > 0) colf = ((size_t)atoi(wse) << 20) / sizeof(float);
     if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);

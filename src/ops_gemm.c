@@ -140,12 +140,21 @@ ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
     return CT_OK;
 }
 
+static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out);
+
 int ct_gemm_kernel_usable(ct_runtime *rt, int v) {
     if (v < 0 || v >= CT_GK_COUNT) return 0;
     if (v == CT_GK_TILED) {
         ct_ops_state *st;
-        if (ct_ops_state_get(rt, &st) != CT_OK) return 0;
-        return st->tiled_ts > 0;
+        cl_kernel k;
+        size_t kmax = 0;
+        if (ct_ops_state_get(rt, &st) != CT_OK || st->tiled_ts <= 0) return 0;
+        /* the tile fixes the work-group size: the compiled kernel must allow it */
+        if (kernel_get(rt, st, v, &k) != CT_OK ||
+            clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                     &kmax, NULL) != CL_SUCCESS)
+            return 0;
+        return kmax >= (size_t)st->tiled_ts * st->tiled_ts / st->tiled_wpt;
     }
     return 1;
 }
@@ -179,7 +188,11 @@ static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *
 
 ct_status ct_ops_launch(ct_runtime *rt, cl_kernel k, cl_uint dims, const size_t *g, size_t l0,
                         size_t l1) {
-    size_t max = rt->max_wg ? rt->max_wg : 1;
+    size_t max = rt->max_wg ? rt->max_wg : 1, kmax = 0;
+    /* a kernel may allow fewer work-items than the device (registers, local memory) */
+    if (clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) == CL_SUCCESS && kmax > 0 && kmax < max)
+        max = kmax;
     if (dims < 2) l1 = 1;
     while (l0 * l1 > max) {
         if (l0 >= l1) l0 = (l0 + 1) / 2;
