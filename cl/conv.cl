@@ -220,3 +220,97 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
     int kx = id % k, ky = (id / k) % k, ci = (id / (k * k)) % cin, co = id / (k * k * cin);
     wf[wf_off + ((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = wt[id];
 }
+
+/* Implicit-GEMM forward conv, stride 1, for CPUs: the input is first copied into a
+ * zero-padded buffer (pad_input) whose rows are long enough that every tap of a row
+ * block is one plain vector load, so no im2col matrix (9x the input for 3x3) is
+ * written. Each work-item: IRM output channels x IBW consecutive output columns of
+ * one output row. The work-group spans the channel blocks, which share the input rows. */
+__kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int wp, int n0,
+                        __global const float *x, __global float *xp) {
+    int py = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
+    if (py >= hp || ci >= cin) return;
+    __global float *dst = xp + ((item * cin + ci) * hp + py) * wp;
+    int iy = py - pad_t;
+    if (iy < 0 || iy >= h) {
+        for (int px = 0; px < wp; px++) dst[px] = 0.0f;
+        return;
+    }
+    __global const float *src = x + (((n0 + item) * cin + ci) * h + iy) * w;
+    int lo = min(pad_l, wp), hi = min(pad_l + w, wp);
+    for (int px = 0; px < lo; px++) dst[px] = 0.0f;
+    for (int px = lo; px < hi; px++) dst[px] = src[px - pad_l];
+    for (int px = hi; px < wp; px++) dst[px] = 0.0f;
+}
+
+#ifndef CAT
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#endif
+#ifndef IRM
+#define IRM 4
+#endif
+#ifndef INV
+#define INV 2
+#endif
+#ifndef IVW
+#define IVW 16
+#endif
+#define IVT CAT(float, IVW)
+#define IVLOAD CAT(vload, IVW)
+#define IVSTORE CAT(vstore, IVW)
+#define IBW (INV * IVW)
+
+__kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, int ow, int n0,
+                            __global const float *xp, __global const float *wt, int w_off,
+                            __global const float *bias, int use_bias, int relu,
+                            __global float *y) {
+    int i0 = get_global_id(0) * IRM;
+    int nxb = (ow + IBW - 1) / IBW;
+    int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
+    int item = get_global_id(2);
+    if (i0 >= cout || oy >= oh) return;
+    IVT acc[IRM][INV];
+#pragma unroll
+    for (int r = 0; r < IRM; r++)
+#pragma unroll
+        for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
+    int kk = k * k;
+    int wo[IRM];
+#pragma unroll
+    for (int r = 0; r < IRM; r++) wo[r] = w_off + min(i0 + r, cout - 1) * cin * kk;
+    for (int ci = 0; ci < cin; ci++) {
+        __global const float *xc = xp + ((item * cin + ci) * hp + oy) * wp + ox0;
+        int wc = ci * kk;
+        for (int ky = 0; ky < k; ky++) {
+            __global const float *xr = xc + ky * wp;
+            for (int kx = 0; kx < k; kx++) {
+                IVT b[INV];
+#pragma unroll
+                for (int v = 0; v < INV; v++) b[v] = IVLOAD(0, xr + kx + v * IVW);
+                int t = wc + ky * k + kx;
+#pragma unroll
+                for (int r = 0; r < IRM; r++) {
+                    IVT a = (IVT)(wt[wo[r] + t]);
+#pragma unroll
+                    for (int v = 0; v < INV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
+                }
+            }
+        }
+    }
+    int nx = min(IBW, ow - ox0);
+#pragma unroll
+    for (int r = 0; r < IRM; r++) {
+        int co = i0 + r;
+        if (co >= cout) break;
+        float bv = use_bias ? bias[co] : 0.0f;
+        __global float *yr = y + (((n0 + item) * cout + co) * oh + oy) * ow + ox0;
+        float tmp[IBW];
+#pragma unroll
+        for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);
+        for (int e = 0; e < nx; e++) {
+            float val = tmp[e] + bv;
+            yr[e] = relu ? fmax(val, 0.0f) : val;
+        }
+    }
+}

@@ -190,6 +190,14 @@ static void force_conv(ct_runtime *rt, int c) {
                           : c);
 }
 
+/* forward and backward-data; where it does not apply (stride > 1) the force is ignored
+ * and the tuner chooses */
+static void force_implicit(ct_runtime *rt, int c) {
+    ct_conv_force(rt, 0, c);
+    ct_conv_force(rt, 1, c);
+    ct_conv_force(rt, 2, -1);
+}
+
 /* Tuned choices are written next to the compile cache and read back by a new runtime. */
 static void tuning_memory(void) {
     const char *dir = ct_cache_dir();
@@ -238,6 +246,14 @@ int main(void) {
         /* backward-data through GEMM + col2im even where the flipped conv fits */
         snprintf(label, sizeof label, "gemm+col2im(%s)", ct_gemm_kernel_name(v));
         force_conv(rt, CT_CONV_COL2IM + v);
+        conv_shapes(rt, label);
+        fd_all(rt, label);
+    }
+    /* implicit GEMM (stride 1 forward and backward-data); other shapes fall back to tuning */
+    for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "implicit cfg %d", i);
+        force_implicit(rt, CT_CONV_IMPLICIT + i);
         conv_shapes(rt, label);
         fd_all(rt, label);
     }
