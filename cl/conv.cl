@@ -10,7 +10,7 @@
 __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride, int pad_t,
                               int pad_l, int oh, int ow, int relu,
                               __global const float *x, __global const float *wt,
-                              __global const float *bias, __global float *y) {
+                              __global const float *bias, int use_bias, __global float *y) {
     int ox0 = get_global_id(0) * 4, oy = get_global_id(1);
     int cob = (cout + 3) / 4;
     int n = get_global_id(2) / cob, co0 = (get_global_id(2) % cob) * 4;
@@ -37,7 +37,7 @@ __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride
         }
     for (int a = 0; a < 4; a++) {
         if (co0 + a >= cout) break;
-        float bb = bias[co0 + a];
+        float bb = use_bias ? bias[co0 + a] : 0.0f;
         for (int b = 0; b < 4; b++) {
             if (ox0 + b >= ow) break;
             float v = acc[a][b] + bb;

@@ -152,12 +152,13 @@ static ct_status check_n(const ct_conv_plan *p, int n, const char *what) {
 /* ---- direct kernels ------------------------------------------------------ */
 static ct_status fwd_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
     const ct_conv_desc *d = &p->d;
-    int relu = d->act == CT_ACT_RELU;
-    CT_TRY(ct_set_args(p->fwd, 15, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
+    int relu = d->act == CT_ACT_RELU, use_bias = b != NULL;
+    cl_mem bb = b ? b : w; /* not read without use_bias */
+    CT_TRY(ct_set_args(p->fwd, 16, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->cout, sizeof(int), &d->k, sizeof(int), &d->stride,
                        sizeof(int), &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh,
                        sizeof(int), &d->ow, sizeof relu, &relu, sizeof x, &x, sizeof w, &w,
-                       sizeof b, &b, sizeof y, &y));
+                       sizeof bb, &bb, sizeof use_bias, &use_bias, sizeof y, &y));
     size_t g[3] = {(size_t)(d->ow + 3) / 4, (size_t)d->oh, (size_t)n * ((d->cout + 3) / 4)};
     return ct_ops_launch(p->rt, p->fwd, 3, g, 8, 4);
 }
@@ -377,7 +378,7 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
     int hp, wp, k = d->k;
     size_t per = impl_geom(cfg, cin, oh, ow, k, &hp, &wp);
     int chunk = chunk_of(p, per, n), use_bias = bias != NULL;
-    cl_mem ws = p->ws, bb = bias ? bias : out;
+    cl_mem ws = p->ws, bb = bias ? bias : wbuf;
     int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + icfg[cfg].rm - 1) / icfg[cfg].rm;
     size_t lws = 1;
     while (lws < (size_t)rb && lws < 16) lws *= 2;

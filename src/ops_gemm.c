@@ -402,6 +402,10 @@ static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
     if (gk[v].unit_bj == 2 && (ta || !tb))
         return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+    if (K == 0) { /* B is not read: any strides will do */
+        j.bs_k = 1;
+        j.bs_j = 1;
+    }
     if (gk[v].unit_bj == 1 && tb && K > 0) {
         /* pack op(B) = B^T (stored N x K) into a K x N row-major workspace */
         ct_ops_state *st;
