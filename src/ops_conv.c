@@ -15,6 +15,7 @@ struct ct_conv_plan {
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
     cl_kernel flip, pad_input;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
+    cl_kernel implw[2];                       /* backward-weights: 16- and 8-wide */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
@@ -66,6 +67,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
         if (p->impl[i]) clReleaseKernel(p->impl[i]);
+    for (int i = 0; i < 2; i++)
+        if (p->implw[i]) clReleaseKernel(p->implw[i]);
     if (p->ws) clReleaseMemObject(p->ws);
     free(p);
 }
@@ -420,6 +423,60 @@ static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, c
                         d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, ws, wfo, NULL, 0, dx);
 }
 
+/* dW by dot products along output rows of dy and the padded input (stride 1) */
+static size_t implw_geom(const ct_conv_desc *d, int *hp, int *wp) {
+    *hp = d->oh + d->k - 1;
+    *wp = d->ow + d->k - 1;
+    return (size_t)d->cin * *hp * *wp;
+}
+
+static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, cl_mem dw) {
+    const ct_conv_desc *d = &p->d;
+    if (!p->implw[cfg]) {
+        char opts[64];
+        snprintf(opts, sizeof opts, "-DKS=%d -DDVW=%d", d->k, cfg ? 8 : 16);
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_bwd_w_implicit", opts, &p->implw[cfg]));
+    }
+    int hp, wp, cin = d->cin, h = d->h, w = d->w, pt = d->pad_t, pl = d->pad_l;
+    size_t per = implw_geom(d, &hp, &wp);
+    int chunk = chunk_of(p, per, n);
+    size_t rows = (size_t)((d->cout + 3) / 4) * d->cin * d->k;
+    size_t want = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) ? 8192 : 256;
+    int parts = (int)((want + rows - 1) / rows);
+    int nch = (n + chunk - 1) / chunk;
+    /* each chunk writes its own partial slots: parts per chunk, all summed at the end */
+    if (parts > chunk) parts = chunk;
+    if (parts < 1) parts = 1;
+    while (parts > 1 && parts * nch > p->parts) parts--;
+    if (nch > p->parts)
+        return ct_set_error(CT_ERR_INTERNAL, "conv backward-weights: too many chunks");
+    int nsum = (chunk + parts - 1) / parts, slots = 0;
+    cl_mem ws = p->ws;
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws));
+        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        int z = (nb + nsum - 1) / nsum;
+        int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
+        cl_kernel kk = p->implw[cfg];
+        CT_TRY(ct_set_args(kk, 13, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof(int), &d->cout, sizeof(int), &d->oh, sizeof(int), &d->ow,
+                           sizeof n0, &n0, sizeof nsum, &nsum, sizeof nb, &nb, sizeof ws, &ws,
+                           sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off));
+        size_t g[3] = {(size_t)(d->cout + 3) / 4, (size_t)d->cin * d->k, (size_t)z};
+        CT_TRY(ct_ops_launch(p->rt, kk, 3, g, 1, 16));
+        slots += z;
+    }
+    int cnt = d->cout * d->cin * d->k * d->k, off = (int)p->part_off;
+    CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof slots, &slots, sizeof ws, &ws,
+                       sizeof off, &off, sizeof dw, &dw));
+    size_t g = (size_t)cnt;
+    return ct_ops_launch(p->rt, p->sum_parts, 1, &g, 64, 1);
+}
+
 /* whether the implicit config fits this pass (stride 1) and the workspace */
 static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
     const ct_conv_desc *d = &p->d;
@@ -430,7 +487,10 @@ static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
     if (pass == CT_CONV_BWD_DATA)
         return d->pad_t < d->k && d->pad_l < d->k &&
                impl_geom(cfg, d->cout, d->h, d->w, d->k, &hp, &wp) <= p->col_floats;
-    return 0;
+    /* backward-weights: configs 0 and 1 (16- and 8-wide), kernel sizes up to 7 */
+    return cfg < 2 && d->k <= 7 && implw_geom(d, &hp, &wp) <= p->col_floats &&
+           (d->n + chunk_of(p, implw_geom(d, &hp, &wp), d->n) - 1) /
+                   chunk_of(p, implw_geom(d, &hp, &wp), d->n) <= p->parts;
 }
 
 /* ---- choosing ------------------------------------------------------------ */
@@ -439,6 +499,10 @@ static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, c
     int gv = c % 100;
     if (c / 100 >= 1 && !p->ws)
         return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
+    if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS) {
+        CT_TRY(bwd_w_implicit(p, gv, n, a, b, out));
+        return bias_grad(p, n, b, out2);
+    }
     if (c / 100 == 3)
         return pass == CT_CONV_FWD ? fwd_implicit(p, gv, n, a, b, bias, out)
                                    : bwd_data_implicit(p, gv, n, a, b, out);
@@ -604,6 +668,8 @@ const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf,
     if (c < 0) snprintf(buf, n, "untuned");
     else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
     else if (c / 100 == 2) snprintf(buf, n, "gemm+col2im(%s)", ct_gemm_kernel_name(c % 100));
+    else if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS)
+        snprintf(buf, n, "implicit-dot%d", c % 100 ? 8 : 16);
     else if (c / 100 == 3) snprintf(buf, n, "%s%s", pass == CT_CONV_BWD_DATA ? "flip-" : "",
                                     icfg[c % 100].name);
     else if (pass == CT_CONV_BWD_DATA && flip_fits(&p->d))

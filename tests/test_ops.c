@@ -225,7 +225,7 @@ static void force_conv(ct_runtime *rt, int c) {
 static void force_implicit(ct_runtime *rt, int c) {
     ct_conv_force(rt, 0, c);
     ct_conv_force(rt, 1, c);
-    ct_conv_force(rt, 2, -1);
+    ct_conv_force(rt, 2, c); /* configs 0 and 1 only; others tune */
 }
 
 /* Tuned choices are written next to the compile cache and read back by a new runtime. */
