@@ -23,6 +23,7 @@ struct ct_conv_plan {
     size_t wf_off;     /* flipped weights (backward-data as a forward conv) */
     int parts;         /* partial slots available */
     int choice[3];     /* per pass: -1 until tuned */
+    int last[3];       /* per pass: the choice the last call ran */
 };
 
 ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
@@ -89,6 +90,7 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     p->rt = rt;
     p->d = *d;
     p->choice[0] = p->choice[1] = p->choice[2] = -1;
+    p->last[0] = p->last[1] = p->last[2] = -1;
     ct_ops_state *st;
     ct_status s = ct_ops_state_get(rt, &st);
     struct { const char *prog, *name; cl_kernel *k; } ks[] = {
@@ -643,6 +645,7 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
     }
     if (!choice_usable(p, pass, c))
         return ct_set_error(CT_ERR_ARG, "conv: variant %d not usable on this device", c);
+    p->last[pass] = c;
     return run_choice(p, pass, c, n, a, b, bias, out, out2);
 }
 
@@ -663,9 +666,8 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
 }
 
 const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
-    int c = ct_conv_forced(p->rt, pass);
-    if (c < 0) c = p->choice[pass];
-    if (c < 0) snprintf(buf, n, "untuned");
+    int c = p->last[pass];
+    if (c < 0) snprintf(buf, n, "not run yet");
     else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
     else if (c / 100 == 2) snprintf(buf, n, "gemm+col2im(%s)", ct_gemm_kernel_name(c % 100));
     else if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS)
