@@ -305,6 +305,15 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
         if (co >= cout) break;
         float bv = use_bias ? bias[co] : 0.0f;
         __global float *yr = y + (((n0 + item) * cout + co) * oh + oy) * ow + ox0;
+        if (nx == IBW) { /* whole block: vector stores */
+#pragma unroll
+            for (int v = 0; v < INV; v++) {
+                IVT val = acc[r][v] + (IVT)(bv);
+                if (relu) val = fmax(val, (IVT)(0.0f));
+                IVSTORE(val, v, yr);
+            }
+            continue;
+        }
         float tmp[IBW];
 #pragma unroll
         for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);

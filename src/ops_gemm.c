@@ -252,9 +252,20 @@ static void tune_path(ct_runtime *rt, char *out, size_t n) {
     out[0] = 0;
     if (!dir) return;
     const ct_device_info *d = &rt->dev;
+    /* the kernels' source is part of the key: changed kernels are timed again */
+    uint64_t src = 0;
+    static const char *progs[] = {"gemm", "conv"};
+    for (int i = 0; i < 2; i++) {
+        const char *text;
+        char *owned = NULL;
+        if (ct_kernel_source_get(progs[i], &text, &owned) == CT_OK)
+            src = ct_hash64(text, strlen(text), src);
+        free(owned);
+    }
     char id[1200];
-    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu", TUNE_FORMAT, d->name, d->driver,
-             d->platform_name, d->platform_version, rt->max_wg, rt->local_mem);
+    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu|src=%016llx", TUNE_FORMAT, d->name,
+             d->driver, d->platform_name, d->platform_version, rt->max_wg, rt->local_mem,
+             (unsigned long long)src);
     snprintf(out, n, "%s/tune-%016llx.txt", dir, (unsigned long long)ct_hash64(id, strlen(id), 3));
 }
 
