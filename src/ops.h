@@ -47,7 +47,7 @@ typedef struct ct_conv_plan ct_conv_plan;
  * the direct kernels. */
 ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_plan **out);
 void ct_conv_plan_free(ct_conv_plan *p);
-/* y = act(conv(x, w) + b); n may be below the planned batch. */
+/* y = act(conv(x, w) + b); n may be below the planned batch; b may be NULL (no bias). */
 ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y);
 /* dx = conv_transpose(dy, w). dy is the gradient w.r.t. the PRE-activation output: the
  * model applies the fused activation's backward first (fused into pool-backward where it can). */

@@ -140,12 +140,21 @@ ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
     return CT_OK;
 }
 
+static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out);
+
 int ct_gemm_kernel_usable(ct_runtime *rt, int v) {
     if (v < 0 || v >= CT_GK_COUNT) return 0;
     if (v == CT_GK_TILED) {
         ct_ops_state *st;
-        if (ct_ops_state_get(rt, &st) != CT_OK) return 0;
-        return st->tiled_ts > 0;
+        cl_kernel k;
+        size_t kmax = 0;
+        if (ct_ops_state_get(rt, &st) != CT_OK || st->tiled_ts <= 0) return 0;
+        /* the tile fixes the work-group size: the compiled kernel must allow it */
+        if (kernel_get(rt, st, v, &k) != CT_OK ||
+            clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                     &kmax, NULL) != CL_SUCCESS)
+            return 0;
+        return kmax >= (size_t)st->tiled_ts * st->tiled_ts / st->tiled_wpt;
     }
     return 1;
 }
@@ -179,7 +188,11 @@ static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *
 
 ct_status ct_ops_launch(ct_runtime *rt, cl_kernel k, cl_uint dims, const size_t *g, size_t l0,
                         size_t l1) {
-    size_t max = rt->max_wg ? rt->max_wg : 1;
+    size_t max = rt->max_wg ? rt->max_wg : 1, kmax = 0;
+    /* a kernel may allow fewer work-items than the device (registers, local memory) */
+    if (clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) == CL_SUCCESS && kmax > 0 && kmax < max)
+        max = kmax;
     if (dims < 2) l1 = 1;
     while (l0 * l1 > max) {
         if (l0 >= l1) l0 = (l0 + 1) / 2;
@@ -239,9 +252,20 @@ static void tune_path(ct_runtime *rt, char *out, size_t n) {
     out[0] = 0;
     if (!dir) return;
     const ct_device_info *d = &rt->dev;
+    /* the kernels' source is part of the key: changed kernels are timed again */
+    uint64_t src = 0;
+    static const char *progs[] = {"gemm", "conv"};
+    for (int i = 0; i < 2; i++) {
+        const char *text;
+        char *owned = NULL;
+        if (ct_kernel_source_get(progs[i], &text, &owned) == CT_OK)
+            src = ct_hash64(text, strlen(text), src);
+        free(owned);
+    }
     char id[1200];
-    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu", TUNE_FORMAT, d->name, d->driver,
-             d->platform_name, d->platform_version, rt->max_wg, rt->local_mem);
+    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu|src=%016llx", TUNE_FORMAT, d->name,
+             d->driver, d->platform_name, d->platform_version, rt->max_wg, rt->local_mem,
+             (unsigned long long)src);
     snprintf(out, n, "%s/tune-%016llx.txt", dir, (unsigned long long)ct_hash64(id, strlen(id), 3));
 }
 
@@ -389,6 +413,10 @@ static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
     if (gk[v].unit_bj == 2 && (ta || !tb))
         return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+    if (K == 0) { /* B is not read: any strides will do */
+        j.bs_k = 1;
+        j.bs_j = 1;
+    }
     if (gk[v].unit_bj == 1 && tb && K > 0) {
         /* pack op(B) = B^T (stored N x K) into a K x N row-major workspace */
         ct_ops_state *st;
