@@ -94,6 +94,9 @@ ct_status ct_model_get_grad(ct_model *m, int i, float *host);
 int ct_model_n_layers(const ct_model *m);
 int ct_model_max_batch(const ct_model *m);
 long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `iterations`) */
+/* The 32-bit mask seed dropout layer `layer` uses for run seed `seed` (its mask is
+ * ct_hash3(that, (uint32_t)step, element index); see cl/dropout.cl). For references. */
+uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed);
 /* Reads (then optionally clears) the device sums: mean loss, accuracy and count. */
 ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count);
 
