@@ -19,7 +19,8 @@ static void ref_shapes(void) {
     static const int pools[][6] = {/* n c h w p s */
                                    {1, 1, 2, 2, 2, 2},   {2, 3, 7, 9, 2, 2},  {1, 5, 8, 6, 3, 1},
                                    {3, 2, 11, 5, 2, 1},  {2, 4, 13, 13, 3, 2}, {1, 3, 9, 9, 3, 3},
-                                   {4, 32, 27, 29, 2, 2}, {1, 2, 5, 17, 4, 3}};
+                                   {4, 32, 27, 29, 2, 2}, {1, 2, 5, 17, 4, 3},  {2, 3, 10, 11, 2, 3},
+                                   {1, 2, 9, 7, 1, 2}};
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         for (int relu = 0; relu <= 1; relu++)
             for (int bwd = 0; bwd <= 1; bwd++) {
@@ -350,6 +351,7 @@ static void finite_differences(void) {
     fd_pool(2, 3, 7, 9, 2, 2, 1, 2);
     fd_pool(1, 2, 8, 7, 3, 1, 1, 3);
     fd_pool(1, 2, 9, 10, 3, 2, 0, 4);
+    fd_pool(2, 2, 10, 11, 2, 3, 1, 5);
     for (int a = 1; a <= 3; a++) {
         fd_act((ct_act)a, 3, 17, 10 + a);
         fd_act((ct_act)a, 1, 1, 20 + a);
