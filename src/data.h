@@ -24,6 +24,8 @@ typedef struct ct_dataset {
 ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out);
 /* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
  * part is the FIRST `fraction` of each class's sorted files. */
+/* Prints "Found N images belonging to C classes." (for a split subset, say). */
+void ct_dataset_print(const ct_dataset *d, FILE *f);
 ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, ct_dataset *out);
 void ct_dataset_free(ct_dataset *d);
 
@@ -78,6 +80,11 @@ void ct_rng_seed(ct_rng *r, uint64_t seed, uint64_t a, uint64_t b);
 uint64_t ct_rng_next(ct_rng *r);
 double ct_rng_uniform(ct_rng *r); /* [0,1) */
 void ct_augment_draw(const ct_augment *a, ct_rng *r, int h, int w, ct_aug_draw *out);
+
+/* Writes a PNG grid (ceil(sqrt(n)) columns, white gaps) of n augmented versions of one
+ * image with the "seed" preset; image i uses the RNG stream (seed, 0, i). h, w: size of
+ * each tile (<= 0: 224x224). */
+ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64_t seed, int h, int w);
 
 /* ---- producer ----------------------------------------------------------- */
 typedef struct ct_loader_opts {

@@ -656,3 +656,23 @@ void ct_model_summary(const ct_model *m, FILE *f) {
             m->outputs == 1 ? "sigmoid + binary cross-entropy" : "softmax + categorical cross-entropy",
             m->n_classes, m->n_classes == 1 ? "" : "es");
 }
+
+double ct_model_train_flops(const ct_model *m) {
+    /* Multiply-adds x 2 of conv and dense layers: forward, backward-weights, and
+     * backward-data except for the first parameterised layer (no input gradient). */
+    double total = 0;
+    int first = 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->L[i];
+        double f;
+        if (l->s.type == CT_L_CONV)
+            f = 2.0 * l->oc * l->ic * l->s.k * l->s.k * l->oh * l->ow;
+        else if (l->s.type == CT_L_DENSE)
+            f = 2.0 * (double)l->in_feat * (double)l->out_feat;
+        else
+            continue;
+        total += f * (first ? 2 : 3);
+        first = 0;
+    }
+    return total;
+}
