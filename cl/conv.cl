@@ -113,3 +113,60 @@ __kernel void conv_bwd_bias(int nb, int cout, int npix, __global const float *dy
     }
     if (lid == 0) db[co] = part[0];
 }
+
+/* im2col for items n0 .. n0+nb-1: col[item][(ci*k+ky)*k+kx][oy*ow+ox] (K x P per item, P =
+ * oh*ow), zero where the tap falls in the padding. */
+__kernel void im2col(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
+                     int ow, int n0, __global const float *x, __global float *col) {
+    int p = get_global_id(0), r = get_global_id(1), item = get_global_id(2);
+    int P = oh * ow, KK = cin * k * k;
+    if (p >= P || r >= KK) return;
+    int kx = r % k, ky = (r / k) % k, ci = r / (k * k);
+    int oy = p / ow, ox = p % ow;
+    int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
+    float v = 0.0f;
+    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+        v = x[(((n0 + item) * cin + ci) * h + iy) * w + ix];
+    col[(item * KK + r) * P + p] = v;
+}
+
+/* Transposed layout for backward-weights: colT[item][p][r] (P x K per item). */
+__kernel void im2col_t(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
+                       int ow, int n0, __global const float *x, __global float *col) {
+    int r = get_global_id(0), p = get_global_id(1), item = get_global_id(2);
+    int P = oh * ow, KK = cin * k * k;
+    if (p >= P || r >= KK) return;
+    int kx = r % k, ky = (r / k) % k, ci = r / (k * k);
+    int oy = p / ow, ox = p % ow;
+    int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
+    float v = 0.0f;
+    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+        v = x[(((n0 + item) * cin + ci) * h + iy) * w + ix];
+    col[(item * P + p) * KK + r] = v;
+}
+
+/* col2im as a gather (no atomics): dx[n0+item][ci][iy][ix] = sum of the col entries of
+ * every tap that reads that input element. */
+__kernel void col2im(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
+                     int ow, int n0, __global const float *col, __global float *dx) {
+    int ix = get_global_id(0), iy = get_global_id(1);
+    int item = get_global_id(2) / cin, ci = get_global_id(2) % cin;
+    if (ix >= w || iy >= h) return;
+    int P = oh * ow, KK = cin * k * k;
+    __global const float *cb = col + item * KK * P;
+    float acc = 0.0f;
+    for (int ky = 0; ky < k; ky++) {
+        int ty = iy + pad_t - ky;
+        if (ty < 0 || ty % stride) continue;
+        int oy = ty / stride;
+        if (oy >= oh) continue;
+        for (int kx = 0; kx < k; kx++) {
+            int tx = ix + pad_l - kx;
+            if (tx < 0 || tx % stride) continue;
+            int ox = tx / stride;
+            if (ox >= ow) continue;
+            acc += cb[((ci * k + ky) * k + kx) * P + oy * ow + ox];
+        }
+    }
+    dx[(((n0 + item) * cin + ci) * h + iy) * w + ix] = acc;
+}

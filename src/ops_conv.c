@@ -1,5 +1,6 @@
 /* Convolution plans: NCHW activations, OIHW weights, Keras 'valid'/'same' padding. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,13 @@
 struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
-    cl_kernel fwd, bwd_data, bwd_w, bwd_b;
+    cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts;
+    cl_mem ws;         /* im2col workspace: chunk items of K x P, plus split-K partials */
+    size_t ws_floats;
+    int chunk;         /* items per im2col pass */
+    size_t part_off;   /* partial sums of backward-weights start here (floats) */
+    int parts;         /* partial slots available */
+    int choice[3];     /* per pass: -1 until tuned */
 };
 
 ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
@@ -49,28 +56,59 @@ ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int c
 
 void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
-    if (p->fwd) clReleaseKernel(p->fwd);
-    if (p->bwd_data) clReleaseKernel(p->bwd_data);
-    if (p->bwd_w) clReleaseKernel(p->bwd_w);
-    if (p->bwd_b) clReleaseKernel(p->bwd_b);
+    cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
+                       &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        if (*ks[i]) clReleaseKernel(*ks[i]);
+    if (p->ws) clReleaseMemObject(p->ws);
     free(p);
 }
 
+/* Workspace budget for one im2col pass: big enough to amortise launches, small enough
+ * to stay near the caches of a CPU (and to fit any device). */
+#define WS_TARGET_BYTES ((size_t)24 << 20)
+#define MAX_PARTS 64
+
 ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_plan **out) {
     *out = NULL;
-    if (d->oh < 1 || d->ow < 1)
+    if (d->oh < 1 || d->ow < 1 || d->n < 1)
         return ct_set_error(CT_ERR_ARG, "conv plan: descriptor not initialised (ct_conv_desc_init)");
     ct_conv_plan *p = calloc(1, sizeof *p);
     if (!p) return ct_set_error(CT_ERR_MEMORY, "out of host memory (conv plan)");
     p->rt = rt;
     p->d = *d;
-    ct_status s = ct_kernel_create(rt, "conv", "conv_fwd_direct", NULL, &p->fwd);
-    if (s == CT_OK) s = ct_kernel_create(rt, "conv", "conv_bwd_data_direct", NULL, &p->bwd_data);
-    if (s == CT_OK) s = ct_kernel_create(rt, "conv", "conv_bwd_weights_direct", NULL, &p->bwd_w);
-    if (s == CT_OK) s = ct_kernel_create(rt, "conv", "conv_bwd_bias", NULL, &p->bwd_b);
+    p->choice[0] = p->choice[1] = p->choice[2] = -1;
+    ct_ops_state *st;
+    ct_status s = ct_ops_state_get(rt, &st);
+    struct { const char *prog, *name; cl_kernel *k; } ks[] = {
+        {"conv", "conv_fwd_direct", &p->fwd},       {"conv", "conv_bwd_data_direct", &p->bwd_data},
+        {"conv", "conv_bwd_weights_direct", &p->bwd_w}, {"conv", "conv_bwd_bias", &p->bwd_b},
+        {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
+        {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts}};
+    for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
+        s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
         ct_conv_plan_free(p);
         return s;
+    }
+    size_t per = (size_t)d->cin * d->k * d->k * d->oh * d->ow;
+    size_t chunk = WS_TARGET_BYTES / (per * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    if (chunk > (size_t)d->n) chunk = (size_t)d->n;
+    size_t max_alloc = (size_t)rt->dev.max_alloc;
+    while (chunk > 1 && (chunk * per + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k) * sizeof(float) > max_alloc / 2)
+        chunk /= 2;
+    p->chunk = (int)chunk;
+    p->part_off = chunk * per;
+    p->parts = MAX_PARTS;
+    p->ws_floats = p->part_off + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k;
+    if ((double)p->ws_floats > INT_MAX ||
+        ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
+                         CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
+        /* no room for a workspace: the direct kernels need none */
+        p->ws = NULL;
+        p->ws_floats = 0;
+        p->chunk = 0;
     }
     *out = p;
     return CT_OK;
@@ -83,8 +121,8 @@ static ct_status check_n(const ct_conv_plan *p, int n, const char *what) {
     return CT_OK;
 }
 
-ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
-    CT_TRY(check_n(p, n, "forward"));
+/* ---- direct kernels ------------------------------------------------------ */
+static ct_status fwd_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
     const ct_conv_desc *d = &p->d;
     int relu = d->act == CT_ACT_RELU;
     CT_TRY(ct_set_args(p->fwd, 15, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
@@ -93,18 +131,28 @@ ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, 
                        sizeof(int), &d->ow, sizeof relu, &relu, sizeof x, &x, sizeof w, &w,
                        sizeof b, &b, sizeof y, &y));
     size_t g[3] = {(size_t)(d->ow + 3) / 4, (size_t)d->oh, (size_t)n * ((d->cout + 3) / 4)};
-    return ct_launch(p->rt, p->fwd, 3, g, NULL);
+    return ct_ops_launch(p->rt, p->fwd, 3, g, 8, 4);
 }
 
-ct_status ct_conv_backward_data(ct_conv_plan *p, int n, cl_mem dy, cl_mem w, cl_mem dx) {
-    CT_TRY(check_n(p, n, "backward_data"));
+static ct_status bwd_data_direct(ct_conv_plan *p, int n, cl_mem dy, cl_mem w, cl_mem dx) {
     const ct_conv_desc *d = &p->d;
     CT_TRY(ct_set_args(p->bwd_data, 13, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int),
                        &d->w, sizeof(int), &d->cout, sizeof(int), &d->k, sizeof(int), &d->stride,
                        sizeof(int), &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh,
                        sizeof(int), &d->ow, sizeof dy, &dy, sizeof w, &w, sizeof dx, &dx));
     size_t g[3] = {(size_t)d->w, (size_t)d->h, (size_t)n * d->cin};
-    return ct_launch(p->rt, p->bwd_data, 3, g, NULL);
+    return ct_ops_launch(p->rt, p->bwd_data, 3, g, 16, 4);
+}
+
+static ct_status bwd_w_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, cl_mem dw) {
+    const ct_conv_desc *d = &p->d;
+    CT_TRY(ct_set_args(p->bwd_w, 14, sizeof n, &n, sizeof(int), &d->cin, sizeof(int), &d->h,
+                       sizeof(int), &d->w, sizeof(int), &d->cout, sizeof(int), &d->k,
+                       sizeof(int), &d->stride, sizeof(int), &d->pad_t, sizeof(int), &d->pad_l,
+                       sizeof(int), &d->oh, sizeof(int), &d->ow, sizeof x, &x, sizeof dy, &dy,
+                       sizeof dw, &dw));
+    size_t g = (size_t)d->cout * d->cin * d->k * d->k;
+    return ct_ops_launch(p->rt, p->bwd_w, 1, &g, 64, 1);
 }
 
 static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
@@ -119,16 +167,233 @@ static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
     return ct_launch(p->rt, p->bwd_b, 1, &g, &ls);
 }
 
+/* ---- im2col + GEMM --------------------------------------------------------- */
+static ct_status run_im2col(ct_conv_plan *p, cl_kernel k, int n0, int nb, cl_mem src, int transposed) {
+    const ct_conv_desc *d = &p->d;
+    cl_mem ws = p->ws;
+    CT_TRY(ct_set_args(k, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
+                       sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int), &d->pad_t,
+                       sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int), &d->ow,
+                       sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+    size_t P = (size_t)d->oh * d->ow, KK = (size_t)d->cin * d->k * d->k;
+    size_t g[3] = {transposed ? KK : P, transposed ? P : KK, (size_t)nb};
+    return transposed ? ct_ops_launch(p->rt, k, 3, g, 16, 4) : ct_ops_launch(p->rt, k, 3, g, 64, 1);
+}
+
+static int identity_cols(const ct_conv_desc *d) {
+    return d->k == 1 && d->stride == 1 && d->pad_t == 0 && d->pad_l == 0;
+}
+
+static ct_status fwd_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
+    const ct_conv_desc *d = &p->d;
+    int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
+    int direct_b = identity_cols(d);
+    for (int n0 = 0; n0 < n; n0 += p->chunk) {
+        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
+        if (!direct_b) CT_TRY(run_im2col(p, p->im2col, n0, nb, x, 0));
+        ct_gemm_job j = {.M = d->cout, .N = P, .K = KK, .alpha = 1.0f, .beta = 0.0f,
+                         .A = w, .as_i = KK, .as_k = 1,
+                         .B = direct_b ? x : p->ws, .b_off = direct_b ? n0 * KK * P : 0,
+                         .bs_k = P, .bs_j = 1, .sb = KK * P,
+                         .C = y, .c_off = n0 * d->cout * P, .ldc = P, .sc = d->cout * P,
+                         .nsum = 1, .nbatch = nb, .bias = b, .relu = d->act == CT_ACT_RELU};
+        CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
+    }
+    return CT_OK;
+}
+
+static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+    const ct_conv_desc *d = &p->d;
+    int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
+    int direct_c = identity_cols(d);
+    for (int n0 = 0; n0 < n; n0 += p->chunk) {
+        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
+        ct_gemm_job j = {.M = KK, .N = P, .K = d->cout, .alpha = 1.0f, .beta = 0.0f,
+                         .A = w, .as_i = 1, .as_k = KK,
+                         .B = dy, .b_off = n0 * d->cout * P, .bs_k = P, .bs_j = 1,
+                         .sb = d->cout * P,
+                         .C = direct_c ? dx : p->ws, .c_off = direct_c ? n0 * KK * P : 0,
+                         .ldc = P, .sc = KK * P, .nsum = 1, .nbatch = nb};
+        CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
+        if (direct_c) continue;
+        cl_mem ws = p->ws;
+        CT_TRY(ct_set_args(p->col2im, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int),
+                           &d->w, sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int),
+                           &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int),
+                           &d->ow, sizeof n0, &n0, sizeof ws, &ws, sizeof dx, &dx));
+        size_t g[3] = {(size_t)d->w, (size_t)d->h, (size_t)nb * d->cin};
+        CT_TRY(ct_ops_launch(p->rt, p->col2im, 3, g, 16, 4));
+    }
+    return CT_OK;
+}
+
+static ct_status bwd_w_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem dy, cl_mem dw) {
+    const ct_conv_desc *d = &p->d;
+    int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
+    /* split K (= items x pixels) into `parts` partial sums so that small outputs still
+     * give enough work-items; the partials are added by sum_parts */
+    size_t per_slot = (size_t)((d->cout + 5) / 6) * ((KK + 31) / 32);
+    size_t want = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) ? 8192 : 256;
+    int first = n < p->chunk ? n : p->chunk;
+    int parts = (int)((want + per_slot - 1) / per_slot);
+    if (parts > first) parts = first;
+    if (parts > p->parts) parts = p->parts;
+    if (parts < 1) parts = 1;
+    int nsum = (first + parts - 1) / parts;
+    parts = (first + nsum - 1) / nsum;
+    for (int n0 = 0; n0 < n; n0 += p->chunk) {
+        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
+        CT_TRY(run_im2col(p, p->im2col_t, n0, nb, x, 1));
+        ct_gemm_job j = {.M = d->cout, .N = KK, .K = P, .alpha = 1.0f,
+                         .beta = n0 == 0 ? 0.0f : 1.0f,
+                         .A = dy, .a_off = n0 * d->cout * P, .as_i = P, .as_k = 1,
+                         .sa = d->cout * P,
+                         .B = p->ws, .bs_k = KK, .bs_j = 1, .sb = P * KK,
+                         .C = parts > 1 ? p->ws : dw, .c_off = parts > 1 ? (int)p->part_off : 0,
+                         .ldc = KK, .sc = d->cout * KK, .nsum = nsum, .nbatch = nb};
+        CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
+    }
+    if (parts > 1) {
+        int cnt = d->cout * KK, off = (int)p->part_off;
+        cl_mem ws = p->ws;
+        CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof parts, &parts, sizeof ws,
+                           &ws, sizeof off, &off, sizeof dw, &dw));
+        size_t g = (size_t)cnt;
+        CT_TRY(ct_ops_launch(p->rt, p->sum_parts, 1, &g, 64, 1));
+    }
+    return CT_OK;
+}
+
+/* ---- choosing ------------------------------------------------------------ */
+static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, cl_mem b,
+                            cl_mem bias, cl_mem out, cl_mem out2) {
+    int gv = c % 100;
+    if (c / 100 == 1 && !p->ws)
+        return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
+    switch (pass) {
+    case CT_CONV_FWD:
+        return c == CT_CONV_DIRECT ? fwd_direct(p, n, a, b, bias, out) : fwd_im2col(p, gv, n, a, b, bias, out);
+    case CT_CONV_BWD_DATA:
+        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out) : bwd_data_im2col(p, gv, n, a, b, out);
+    default:
+        CT_TRY(c == CT_CONV_DIRECT ? bwd_w_direct(p, n, a, b, out) : bwd_w_im2col(p, gv, n, a, b, out));
+        return bias_grad(p, n, b, out2);
+    }
+}
+
+static int choice_usable(ct_conv_plan *p, int c) {
+    if (c == CT_CONV_DIRECT) return 1;
+    if (c / 100 != 1 || !p->ws) return 0;
+    return ct_gemm_kernel_usable(p->rt, c % 100);
+}
+
+static int env_algo(void) {
+    const char *e = getenv("CLTRAIN_CONV");
+    if (!e || !*e) return -1;
+    return !strcmp(e, "direct") ? 0 : !strcmp(e, "im2col") ? 1 : -1;
+}
+
+/* Checks choice c once per runtime on small odd shapes against the C reference. */
+static int choice_ok(ct_conv_plan *p, int pass, int c) {
+    int *slot = ct_conv_checked_slot(p->rt, pass, c);
+    if (!slot) return 0;
+    if (*slot) return *slot > 0;
+    *slot = -1;
+    static const int cases[][8] = {{2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1}};
+    int saved = ct_conv_forced(p->rt, pass);
+    ct_conv_force(p->rt, pass, c);
+    int ok = 1;
+    for (size_t i = 0; ok && i < sizeof cases / sizeof cases[0]; i++) {
+        const int *k = cases[i];
+        ct_conv_desc d;
+        double e = INFINITY;
+        ok = ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) == CT_OK &&
+             ct_check_conv_case(p->rt, &d, k[0], (ct_conv_pass)pass, 31 + i, &e) == CT_OK &&
+             e <= 1.0;
+    }
+    ct_conv_force(p->rt, pass, saved);
+    *slot = ok ? 1 : -1;
+    return ok;
+}
+
+static void conv_key(const ct_conv_plan *p, int pass, char *key, size_t n) {
+    const ct_conv_desc *d = &p->d;
+    snprintf(key, n, "conv%d %d %d %d %d %d %d %d %d %d", pass, d->n, d->cin, d->h, d->w,
+             d->cout, d->k, d->stride, d->pad_t, d->pad_l);
+}
+
+/* Time every usable, checked choice on the caller's buffers (the outputs are written
+ * anyway) and keep the fastest. */
+static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
+                      cl_mem out, cl_mem out2, int *choice) {
+    int cands[1 + CT_GK_COUNT], nc = 0;
+    cands[nc++] = CT_CONV_DIRECT;
+    for (int v = 0; v < CT_GK_COUNT; v++)
+        if (choice_usable(p, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+    double best = INFINITY;
+    *choice = CT_CONV_DIRECT;
+    for (int i = 0; i < nc; i++) {
+        int c = cands[i];
+        if (!choice_ok(p, pass, c)) continue;
+        double tmin = INFINITY;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = ct_now();
+            if (run_choice(p, pass, c, n, a, b, bias, out, out2) != CT_OK ||
+                clFinish(p->rt->q) != CL_SUCCESS) {
+                tmin = INFINITY;
+                break;
+            }
+            double t = ct_now() - t0;
+            if (rep > 0 && t < tmin) tmin = t; /* rep 0 includes compiling */
+            if (rep == 0 && t > 3 * best + 0.05) { tmin = t; break; } /* clearly slower */
+            if (rep == 0 && t > 0.25) { tmin = t; break; }
+        }
+        if (tmin < best) {
+            best = tmin;
+            *choice = c;
+        }
+    }
+    char key[128];
+    conv_key(p, pass, key, sizeof key);
+    ct_tune_store(p->rt, key, 1000 + *choice);
+    return CT_OK;
+}
+
+static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
+                          cl_mem out, cl_mem out2) {
+    int c = ct_conv_forced(p->rt, pass);
+    if (c < 0) {
+        int ea = env_algo();
+        if (ea == 0) c = CT_CONV_DIRECT;
+        else if (ea == 1 && p->ws) c = CT_CONV_IM2COL + ct_gemm_kernel_default(p->rt);
+    }
+    if (c < 0) {
+        if (p->choice[pass] < 0) {
+            char key[128];
+            conv_key(p, pass, key, sizeof key);
+            int t = ct_tune_lookup(p->rt, key);
+            if (t >= 1000 && choice_usable(p, t - 1000)) p->choice[pass] = t - 1000;
+            else CT_TRY(tune(p, pass, n, a, b, bias, out, out2, &p->choice[pass]));
+        }
+        c = p->choice[pass];
+    }
+    if (!choice_usable(p, c))
+        return ct_set_error(CT_ERR_ARG, "conv: variant %d not usable on this device", c);
+    return run_choice(p, pass, c, n, a, b, bias, out, out2);
+}
+
+ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
+    CT_TRY(check_n(p, n, "forward"));
+    return dispatch(p, CT_CONV_FWD, n, x, w, b, y, NULL);
+}
+
+ct_status ct_conv_backward_data(ct_conv_plan *p, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+    CT_TRY(check_n(p, n, "backward_data"));
+    return dispatch(p, CT_CONV_BWD_DATA, n, dy, w, NULL, dx, NULL);
+}
+
 ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, cl_mem dw,
                                    cl_mem db) {
     CT_TRY(check_n(p, n, "backward_weights"));
-    const ct_conv_desc *d = &p->d;
-    CT_TRY(ct_set_args(p->bwd_w, 14, sizeof n, &n, sizeof(int), &d->cin, sizeof(int), &d->h,
-                       sizeof(int), &d->w, sizeof(int), &d->cout, sizeof(int), &d->k,
-                       sizeof(int), &d->stride, sizeof(int), &d->pad_t, sizeof(int), &d->pad_l,
-                       sizeof(int), &d->oh, sizeof(int), &d->ow, sizeof x, &x, sizeof dy, &dy,
-                       sizeof dw, &dw));
-    size_t g = (size_t)d->cout * d->cin * d->k * d->k;
-    CT_TRY(ct_launch(p->rt, p->bwd_w, 1, &g, NULL));
-    return bias_grad(p, n, dy, db);
+    return dispatch(p, CT_CONV_BWD_WEIGHTS, n, x, dy, NULL, dw, db);
 }

@@ -3,11 +3,12 @@
  * shapes, plus finite-difference checks in double precision that the device backward
  * passes are the gradients of the forward pass. */
 #include "ctest.h"
+#include "ops_internal.h"
 #include "ops_ref.h"
 #include "selftest.h"
 #include "tensor.h"
 
-static void conv_shapes(ct_runtime *rt) {
+static void conv_shapes(ct_runtime *rt, const char *label) {
     static const int ks[] = {1, 3, 5};
     for (int ni = 0; ni < 2; ni++)
         for (int ki = 0; ki < 3; ki++)
@@ -20,8 +21,8 @@ static void conv_shapes(ct_runtime *rt) {
                     for (int pass = 0; pass < 3; pass++) {
                         double e = INFINITY;
                         CHECK_OK(ct_check_conv_case(rt, &d, n, (ct_conv_pass)pass, 11 + ki, &e));
-                        CHECK(e <= 1.0, "conv pass %d n=%d k=%d s=%d same=%d: err %.3g x tol",
-                              pass, n, ks[ki], stride, same, e);
+                        CHECK(e <= 1.0, "%s: conv pass %d n=%d k=%d s=%d same=%d: err %.3g x tol",
+                              label, pass, n, ks[ki], stride, same, e);
                     }
                 }
     /* Larger channel counts (blocking paths), stride 3, a batch below the plan's */
@@ -40,7 +41,7 @@ static void conv_shapes(ct_runtime *rt) {
         for (int pass = 0; pass < 3; pass++) {
             double e = INFINITY;
             CHECK_OK(ct_check_conv_case(rt, &d, c[8], (ct_conv_pass)pass, 50 + i, &e));
-            CHECK(e <= 1.0, "conv big case %zu pass %d: err %.3g x tol", i, pass, e);
+            CHECK(e <= 1.0, "%s: conv big case %zu pass %d: err %.3g x tol", label, i, pass, e);
         }
     }
 }
@@ -61,7 +62,7 @@ static void desc_rules(void) {
           "valid 3x3 on a 2-row input must fail");
 }
 
-static void gemm_shapes(ct_runtime *rt) {
+static void gemm_shapes(ct_runtime *rt, const char *label) {
     static const int sz[][3] = {{1, 1, 1},   {7, 9, 5},     {37, 29, 45}, {64, 33, 17},
                                 {5, 131, 3}, {70, 250, 67}, {13, 40, 300}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
@@ -71,7 +72,7 @@ static void gemm_shapes(ct_runtime *rt) {
                 float alpha = bi ? 0.75f : 1.0f, beta = bi ? -0.5f : 0.0f;
                 CHECK_OK(ct_check_gemm_case(rt, t & 1, t >> 1, sz[i][0], sz[i][1], sz[i][2],
                                             alpha, beta, 300 + i, &e));
-                CHECK(e <= 1.0, "gemm %dx%dx%d ta %d tb %d beta %g: err %.3g x tol", sz[i][0],
+                CHECK(e <= 1.0, "%s: gemm %dx%dx%d ta %d tb %d beta %g: err %.3g x tol", label, sz[i][0],
                       sz[i][1], sz[i][2], t & 1, t >> 1, beta, e);
             }
 }
@@ -87,7 +88,7 @@ static double loss_d(const ct_conv_desc *d, int n, const double *x, const double
     return L;
 }
 
-static void fd_case(ct_runtime *rt, int n, int cin, int h, int w, int cout, int k, int stride,
+static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, int w, int cout, int k, int stride,
                     int same) {
     ct_conv_desc d;
     CHECK_OK(ct_conv_desc_init(&d, n, cin, h, w, cout, k, stride, same, CT_ACT_NONE));
@@ -142,7 +143,7 @@ static void fd_case(ct_runtime *rt, int n, int cin, int h, int w, int cout, int 
         double e = fabs(fd - dx[i]) / (ct_ops_atol(cout * k * k) + CT_OPS_RTOL * fabs(fd));
         if (!(e <= worst)) worst = e;
     }
-    CHECK(worst <= 1.0, "FD dx (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", n, cin,
+    CHECK(worst <= 1.0, "%s: FD dx (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", label, n, cin,
           h, w, cout, k, stride, same, worst);
     worst = 0;
     for (size_t i = 0; i < nw + (size_t)cout; i++) {
@@ -158,7 +159,7 @@ static void fd_case(ct_runtime *rt, int n, int cin, int h, int w, int cout, int 
         double e = fabs(fd - got) / (ct_ops_atol(n * d.oh * d.ow) + CT_OPS_RTOL * fabs(fd));
         if (!(e <= worst)) worst = e;
     }
-    CHECK(worst <= 1.0, "FD dw/db (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", n,
+    CHECK(worst <= 1.0, "%s: FD dw/db (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", label, n,
           cin, h, w, cout, k, stride, same, worst);
     ct_conv_plan_free(p);
     clReleaseMemObject(bx);
@@ -171,16 +172,64 @@ static void fd_case(ct_runtime *rt, int n, int cin, int h, int w, int cout, int 
     free(xd), free(wd), free(bd), free(gd), free(yb);
 }
 
+static void fd_all(ct_runtime *rt, const char *label) {
+    fd_case(rt, label, 2, 3, 7, 9, 5, 3, 1, 0);
+    fd_case(rt, label, 2, 3, 7, 9, 5, 3, 2, 1);
+    fd_case(rt, label, 1, 2, 8, 7, 3, 5, 2, 1);
+    fd_case(rt, label, 3, 4, 6, 6, 6, 1, 1, 0);
+    fd_case(rt, label, 1, 3, 9, 8, 4, 4, 1, 1);
+}
+
+static void force_conv(ct_runtime *rt, int c) {
+    for (int pass = 0; pass < 3; pass++) ct_conv_force(rt, pass, c);
+}
+
+/* Tuned choices are written next to the compile cache and read back by a new runtime. */
+static void tuning_memory(void) {
+    const char *dir = ct_cache_dir();
+    if (!dir) return;
+    ct_runtime *rt = ct_test_runtime(0);
+    double e = INFINITY;
+    CHECK_OK(ct_check_gemm_case(rt, 0, 1, 45, 77, 33, 1.0f, 0.0f, 5, &e));
+    CHECK(e <= 1.0, "tuned gemm: err %.3g x tol", e);
+    int c1 = ct_tune_lookup(rt, "gemm 0 1 45 77 33");
+    CHECK(c1 >= 0, "gemm choice recorded");
+    ct_conv_desc d;
+    CHECK_OK(ct_conv_desc_init(&d, 2, 5, 12, 10, 9, 3, 1, 1, CT_ACT_RELU));
+    CHECK_OK(ct_check_conv_case(rt, &d, 2, CT_CONV_FWD, 6, &e));
+    CHECK(e <= 1.0, "tuned conv: err %.3g x tol", e);
+    int c2 = ct_tune_lookup(rt, "conv0 2 5 12 10 9 3 1 1 1");
+    CHECK(c2 >= 1000, "conv choice recorded: %d", c2);
+    ct_runtime_free(rt);
+    rt = ct_test_runtime(0); /* fresh runtime: reads the file */
+    CHECK(ct_tune_lookup(rt, "gemm 0 1 45 77 33") == c1, "gemm choice read back");
+    CHECK(ct_tune_lookup(rt, "conv0 2 5 12 10 9 3 1 1 1") == c2, "conv choice read back");
+    ct_runtime_free(rt);
+}
+
 int main(void) {
     ct_runtime *rt = ct_test_runtime(0);
     desc_rules();
-    gemm_shapes(rt);
-    conv_shapes(rt);
-    fd_case(rt, 2, 3, 7, 9, 5, 3, 1, 0);
-    fd_case(rt, 2, 3, 7, 9, 5, 3, 2, 1);
-    fd_case(rt, 1, 2, 8, 7, 3, 5, 2, 1);
-    fd_case(rt, 3, 4, 6, 6, 6, 1, 1, 0);
-    fd_case(rt, 1, 3, 9, 8, 4, 4, 1, 1);
+    /* every GEMM kernel variant this device can run, forced */
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        if (!ct_gemm_kernel_usable(rt, v)) continue;
+        ct_gemm_force(rt, v);
+        gemm_shapes(rt, ct_gemm_kernel_name(v));
+    }
+    ct_gemm_force(rt, -1);
+    /* every conv algorithm: direct, and im2col with each GEMM kernel */
+    force_conv(rt, CT_CONV_DIRECT);
+    conv_shapes(rt, "direct");
+    fd_all(rt, "direct");
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        if (!ct_gemm_kernel_usable(rt, v)) continue;
+        char label[64];
+        snprintf(label, sizeof label, "im2col+%s", ct_gemm_kernel_name(v));
+        force_conv(rt, CT_CONV_IM2COL + v);
+        conv_shapes(rt, label);
+        fd_all(rt, label);
+    }
+    force_conv(rt, -1);
     /* the selftest entries run here too */
     for (int i = 0; i < ct_selftests_count; i++) {
         double e = INFINITY;
@@ -188,5 +237,6 @@ int main(void) {
         CHECK(e <= 1.0, "selftest %s: err %.3g x tol", ct_selftests[i].name, e);
     }
     ct_runtime_free(rt);
+    tuning_memory();
     return ct_test_done("ops");
 }
