@@ -21,7 +21,7 @@ ct_status ct_pool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int p
     size_t total = (size_t)nc * oh * ow;
     CT_TRY(check_count("pool output", (size_t)nc * h * w));
     if (p == 2 && s == 2) {
-        size_t rows = (size_t)nc * oh;
+        size_t rows = (size_t)nc * oh * ((ow + 7) / 8);
         CT_TRY(ct_set_args(k->pool2_fwd_rows, 7, sizeof nc, &nc, sizeof h, &h, sizeof w, &w,
                            sizeof oh, &oh, sizeof ow, &ow, sizeof x, &x, sizeof y, &y));
         return ct_launch(k->rt, k->pool2_fwd_rows, 1, &rows, NULL);
@@ -40,7 +40,7 @@ ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int 
     size_t total = (size_t)nc * h * w;
     CT_TRY(check_count("pool input", total));
     if (p == 2 && s == 2) {
-        size_t rows = (size_t)nc * ((h + 1) / 2);
+        size_t rows = (size_t)nc * ((h + 1) / 2) * ((ow + 7) / 8);
         CT_TRY(ct_set_args(k->pool2_bwd_rows, 9, sizeof nc, &nc, sizeof h, &h, sizeof w, &w,
                            sizeof oh, &oh, sizeof ow, &ow, sizeof relu, &relu, sizeof x, &x,
                            sizeof dy, &dy, sizeof dx, &dx));

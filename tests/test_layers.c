@@ -20,7 +20,7 @@ static void ref_shapes(void) {
                                    {1, 1, 2, 2, 2, 2},   {2, 3, 7, 9, 2, 2},  {1, 5, 8, 6, 3, 1},
                                    {3, 2, 11, 5, 2, 1},  {2, 4, 13, 13, 3, 2}, {1, 3, 9, 9, 3, 3},
                                    {4, 32, 27, 29, 2, 2}, {1, 2, 5, 17, 4, 3},  {2, 3, 10, 11, 2, 3},
-                                   {1, 2, 9, 7, 1, 2}};
+                                   {1, 2, 9, 7, 1, 2},   {2, 3, 33, 17, 2, 2}, {1, 2, 32, 32, 2, 2}};
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         for (int relu = 0; relu <= 1; relu++)
             for (int bwd = 0; bwd <= 1; bwd++) {
@@ -352,6 +352,7 @@ static void finite_differences(void) {
     fd_pool(1, 2, 8, 7, 3, 1, 1, 3);
     fd_pool(1, 2, 9, 10, 3, 2, 0, 4);
     fd_pool(2, 2, 10, 11, 2, 3, 1, 5);
+    fd_pool(1, 2, 5, 35, 2, 2, 1, 6);
     for (int a = 1; a <= 3; a++) {
         fd_act((ct_act)a, 3, 17, 10 + a);
         fd_act((ct_act)a, 1, 1, 20 + a);
@@ -396,6 +397,30 @@ static void dropout_props(void) {
     clReleaseMemObject(bx), clReleaseMemObject(b1), clReleaseMemObject(b2), clReleaseMemObject(b3);
 }
 
+/* NaN in a window propagates (as PyTorch): the output is NaN and the gradient goes to the
+ * NaN element; checked on both the vector (8-window) and the tail path of pool 2. */
+static void pool_nan(void) {
+    enum { W = 34, OW = 17 };
+    float x[2 * W], dy[OW];
+    ct_fill_random(x, 2 * W, 70, -1, 1);
+    ct_fill_random(dy, OW, 71, 1, 2);
+    x[5] = NAN;          /* window 2, vector path */
+    x[W + 33] = NAN;     /* window 16, tail path */
+    cl_mem bx = dev_buf(x, 2 * W), by = dev_buf(NULL, OW), bdy = dev_buf(dy, OW),
+           bdx = dev_buf(NULL, 2 * W);
+    CHECK_OK(ct_pool_forward(&K, 1, 1, 2, W, 2, 2, bx, by));
+    CHECK_OK(ct_pool_backward(&K, 1, 1, 2, W, 2, 2, 0, bx, bdy, bdx));
+    float *y = down(by, OW), *dx = down(bdx, 2 * W);
+    for (int o = 0; o < OW; o++) {
+        int nan_win = o == 2 || o == 16;
+        CHECK(nan_win ? isnan(y[o]) : !isnan(y[o]), "pool NaN: window %d gives %g", o, (double)y[o]);
+    }
+    CHECK(dx[5] == dy[2] && dx[W + 33] == dy[16] && dx[4] == 0 && dx[W + 32] == 0,
+          "pool NaN: the gradient goes to the NaN element");
+    free(y), free(dx);
+    clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bdy), clReleaseMemObject(bdx);
+}
+
 static void keras_values(void) {
     /* Keras BCE of sigmoid(z) (no clipping in play) and CCE of softmax(z), computed by hand:
      * z = 0 -> log 2; z = 2, y = 1 -> log(1 + e^-2); z = -3, y = 1 -> log(1 + e^3);
@@ -434,6 +459,7 @@ int main(void) {
     ref_shapes();
     finite_differences();
     dropout_props();
+    pool_nan();
     keras_values();
     ct_layer_kernels_free(&K);
     ct_runtime_free(rt);
