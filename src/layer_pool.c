@@ -1,5 +1,5 @@
 /* Max-pool layer: forward, backward (with the preceding layer's ReLU backward fused).
- * Pool 2 / stride 2 (every preset) has row kernels; other non-overlapping pools write
+ * Pool 2 / stride 2 (every preset) has vector kernels; other non-overlapping pools write
  * whole cells; overlapping pools gather per input element. */
 #include <limits.h>
 
