@@ -115,58 +115,108 @@ __kernel void conv_bwd_bias(int nb, int cout, int npix, __global const float *dy
 }
 
 /* im2col for items n0 .. n0+nb-1: col[item][(ci*k+ky)*k+kx][oy*ow+ox] (K x P per item, P =
- * oh*ow), zero where the tap falls in the padding. */
+ * oh*ow), zero where the tap falls in the padding. One work-item per (output row, col row,
+ * item) loops along the row: per-element work-items cost PoCL more than the copy itself. */
 __kernel void im2col(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                      int ow, int n0, __global const float *x, __global float *col) {
-    int p = get_global_id(0), r = get_global_id(1), item = get_global_id(2);
+    int oy = get_global_id(0), r = get_global_id(1), item = get_global_id(2);
     int P = oh * ow, KK = cin * k * k;
-    if (p >= P || r >= KK) return;
+    if (oy >= oh || r >= KK) return;
     int kx = r % k, ky = (r / k) % k, ci = r / (k * k);
-    int oy = p / ow, ox = p % ow;
-    int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
-    float v = 0.0f;
-    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-        v = x[(((n0 + item) * cin + ci) * h + iy) * w + ix];
-    col[(item * KK + r) * P + p] = v;
+    int iy = oy * stride - pad_t + ky;
+    __global float *dst = col + (item * KK + r) * P + oy * ow;
+    if (iy < 0 || iy >= h) {
+        for (int ox = 0; ox < ow; ox++) dst[ox] = 0.0f;
+        return;
+    }
+    __global const float *src = x + (((n0 + item) * cin + ci) * h + iy) * w;
+    /* valid ox: 0 <= ox*stride - pad_l + kx < w; zeros outside, a plain copy inside */
+    int off = kx - pad_l;
+    int lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int hi = (w - 1 - off) >= 0 ? (w - 1 - off) / stride + 1 : 0;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+    if (stride == 1) {
+        __global const float *s1 = src + off;
+        for (int ox = lo; ox < hi; ox++) dst[ox] = s1[ox];
+    } else {
+        for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * stride + off];
+    }
+    for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
 }
 
-/* Transposed layout for backward-weights: colT[item][p][r] (P x K per item). */
+/* Transposed layout for backward-weights: colT[item][p][r] (P x K per item). One
+ * work-item per (output row, input channel, item). */
 __kernel void im2col_t(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                        int ow, int n0, __global const float *x, __global float *col) {
-    int r = get_global_id(0), p = get_global_id(1), item = get_global_id(2);
-    int P = oh * ow, KK = cin * k * k;
-    if (p >= P || r >= KK) return;
-    int kx = r % k, ky = (r / k) % k, ci = r / (k * k);
-    int oy = p / ow, ox = p % ow;
-    int iy = oy * stride - pad_t + ky, ix = ox * stride - pad_l + kx;
-    float v = 0.0f;
-    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-        v = x[(((n0 + item) * cin + ci) * h + iy) * w + ix];
-    col[(item * P + p) * KK + r] = v;
+    int oy = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
+    int KK = cin * k * k;
+    if (oy >= oh || ci >= cin) return;
+    __global const float *src = x + ((n0 + item) * cin + ci) * h * w;
+    __global float *dst = col + ((item * oh + oy) * ow) * KK + ci * k * k;
+    for (int ox = 0; ox < ow; ox++)
+        for (int ky = 0; ky < k; ky++) {
+            int iy = oy * stride - pad_t + ky;
+            int rowok = iy >= 0 && iy < h;
+            for (int kx = 0; kx < k; kx++) {
+                int ix = ox * stride - pad_l + kx;
+                dst[ox * KK + ky * k + kx] =
+                    (rowok && ix >= 0 && ix < w) ? src[iy * w + ix] : 0.0f;
+            }
+        }
 }
 
 /* col2im as a gather (no atomics): dx[n0+item][ci][iy][ix] = sum of the col entries of
- * every tap that reads that input element. */
+ * every tap that reads that input element. One work-item per (input row, channel, item). */
 __kernel void col2im(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                      int ow, int n0, __global const float *col, __global float *dx) {
-    int ix = get_global_id(0), iy = get_global_id(1);
-    int item = get_global_id(2) / cin, ci = get_global_id(2) % cin;
-    if (ix >= w || iy >= h) return;
+    int iy = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
+    if (iy >= h || ci >= cin) return;
     int P = oh * ow, KK = cin * k * k;
     __global const float *cb = col + item * KK * P;
-    float acc = 0.0f;
-    for (int ky = 0; ky < k; ky++) {
-        int ty = iy + pad_t - ky;
-        if (ty < 0 || ty % stride) continue;
-        int oy = ty / stride;
-        if (oy >= oh) continue;
-        for (int kx = 0; kx < k; kx++) {
-            int tx = ix + pad_l - kx;
-            if (tx < 0 || tx % stride) continue;
-            int ox = tx / stride;
-            if (ox >= ow) continue;
-            acc += cb[((ci * k + ky) * k + kx) * P + oy * ow + ox];
+    __global float *dst = dx + (((n0 + item) * cin + ci) * h + iy) * w;
+    for (int ix = 0; ix < w; ix++) {
+        float acc = 0.0f;
+        for (int ky = 0; ky < k; ky++) {
+            int ty = iy + pad_t - ky;
+            if (ty < 0 || ty % stride) continue;
+            int oy = ty / stride;
+            if (oy >= oh) continue;
+            for (int kx = 0; kx < k; kx++) {
+                int tx = ix + pad_l - kx;
+                if (tx < 0 || tx % stride) continue;
+                int ox = tx / stride;
+                if (ox >= ow) continue;
+                acc += cb[((ci * k + ky) * k + kx) * P + oy * ow + ox];
+            }
         }
+        dst[ix] = acc;
     }
-    dx[(((n0 + item) * cin + ci) * h + iy) * w + ix] = acc;
+}
+
+/* Bias gradient, stage 1: part[item][co] = sum over pixels of dy[item][co] (no barriers;
+ * stage 2 is sum_parts over items). */
+__kernel void bias_parts(int cout, int npix, __global const float *dy, __global float *part,
+                         int part_off) {
+    int co = get_global_id(0), item = get_global_id(1);
+    if (co >= cout) return;
+    __global const float *p = dy + (item * cout + co) * npix;
+    float8 v = (float8)(0.0f);
+    int n8 = npix / 8;
+    for (int i = 0; i < n8; i++) v += vload8(i, p);
+    float acc = 0.0f;
+    for (int i = n8 * 8; i < npix; i++) acc += p[i];
+    float4 a4 = v.lo + v.hi;
+    float2 a2 = a4.lo + a4.hi;
+    part[part_off + item * cout + co] = acc + a2.x + a2.y;
+}
+
+/* wf[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: backward-data as a forward conv. */
+__kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
+                           __global float *wf, int wf_off) {
+    int id = get_global_id(0);
+    if (id >= cout * cin * k * k) return;
+    int kx = id % k, ky = (id / k) % k, ci = (id / (k * k)) % cin, co = id / (k * k * cin);
+    wf[wf_off + ((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = wt[id];
 }

@@ -212,3 +212,74 @@ __kernel void gemm_tiled(JOB_ARGS) {
         *c = epi(acc[w], alpha, beta, c, use_bias ? bias[i] : 0.0f, relu);
     }
 }
+
+/* "Dot" kernel for op(A) rows and op(B) columns both contiguous in k (as_k == 1 and
+ * bs_k == 1, e.g. A * B^T with row-major B): each work-item an NR x NR block of C, each
+ * entry a VW-wide partial dot product along k, reduced at the end. */
+#ifndef NR
+#define NR 4
+#endif
+inline float hsum(VT v) {
+#if VW == 16
+    float8 a = v.lo + v.hi;
+#else
+    float8 a = v;
+#endif
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+__kernel void gemm_nt(JOB_ARGS) {
+    int i0 = get_global_id(0) * NR, j0 = get_global_id(1) * NR, z = get_global_id(2);
+    if (i0 >= M || j0 >= N) return;
+    VT acc[NR][NR];
+    float tail[NR][NR];
+#pragma unroll
+    for (int r = 0; r < NR; r++)
+#pragma unroll
+        for (int c = 0; c < NR; c++) {
+            acc[r][c] = (VT)(0.0f);
+            tail[r][c] = 0.0f;
+        }
+    int ro[NR], co[NR];
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+        ro[r] = min(i0 + r, M - 1) * as_i;
+        co[r] = min(j0 + r, N - 1) * bs_j;
+    }
+    int kv = K / VW * VW;
+    for (int t = 0; t < nsum; t++) {
+        int item = z * nsum + t;
+        if (item >= nbatch) break;
+        __global const float *Ab = A + a_off + item * sa;
+        __global const float *Bb = B + b_off + item * sb;
+        for (int k = 0; k < kv; k += VW) {
+            VT a[NR], b[NR];
+#pragma unroll
+            for (int r = 0; r < NR; r++) a[r] = VLOAD(0, Ab + ro[r] + k);
+#pragma unroll
+            for (int c = 0; c < NR; c++) b[c] = VLOAD(0, Bb + co[c] + k);
+#pragma unroll
+            for (int r = 0; r < NR; r++)
+#pragma unroll
+                for (int c = 0; c < NR; c++) acc[r][c] = fma(a[r], b[c], acc[r][c]);
+        }
+        for (int k = kv; k < K; k++)
+#pragma unroll
+            for (int r = 0; r < NR; r++)
+#pragma unroll
+                for (int c = 0; c < NR; c++) tail[r][c] = fma(Ab[ro[r] + k], Bb[co[c] + k], tail[r][c]);
+    }
+    __global float *Cb = C + c_off + z * sc;
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+        if (i0 + r >= M) break;
+        float bv = use_bias ? bias[i0 + r] : 0.0f;
+#pragma unroll
+        for (int c = 0; c < NR; c++) {
+            if (j0 + c >= N) break;
+            __global float *cp = Cb + (i0 + r) * ldc + j0 + c;
+            *cp = epi(hsum(acc[r][c]) + tail[r][c], alpha, beta, cp, bv, relu);
+        }
+    }
+}

@@ -12,11 +12,13 @@
 struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
-    cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts;
-    cl_mem ws;         /* im2col workspace: chunk items of K x P, plus split-K partials */
+    cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
+    cl_kernel flip;
+    cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
-    int chunk;         /* items per im2col pass */
-    size_t part_off;   /* partial sums of backward-weights start here (floats) */
+    size_t col_floats; /* column area; a pass handles as many items as fit in it */
+    size_t part_off;   /* partial sums start here (floats) */
+    size_t wf_off;     /* flipped weights (backward-data as a forward conv) */
     int parts;         /* partial slots available */
     int choice[3];     /* per pass: -1 until tuned */
 };
@@ -57,7 +59,8 @@ ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int c
 void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
-                       &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts};
+                       &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
+                       &p->flip};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     if (p->ws) clReleaseMemObject(p->ws);
@@ -84,34 +87,44 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "conv_fwd_direct", &p->fwd},       {"conv", "conv_bwd_data_direct", &p->bwd_data},
         {"conv", "conv_bwd_weights_direct", &p->bwd_w}, {"conv", "conv_bwd_bias", &p->bwd_b},
         {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
-        {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts}};
+        {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts},
+        {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
         ct_conv_plan_free(p);
         return s;
     }
-    size_t per = (size_t)d->cin * d->k * d->k * d->oh * d->ow;
-    size_t chunk = WS_TARGET_BYTES / (per * sizeof(float));
-    if (chunk < 1) chunk = 1;
-    if (chunk > (size_t)d->n) chunk = (size_t)d->n;
-    size_t max_alloc = (size_t)rt->dev.max_alloc;
-    while (chunk > 1 && (chunk * per + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k) * sizeof(float) > max_alloc / 2)
-        chunk /= 2;
-    p->chunk = (int)chunk;
-    p->part_off = chunk * per;
+    size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+    size_t per = (size_t)d->cin * d->k * d->k * d->oh * d->ow;         /* columns of x */
+    size_t per_bd = (size_t)d->cout * d->k * d->k * d->h * d->w;      /* columns of dy */
+    size_t colf = WS_TARGET_BYTES / sizeof(float);
+    if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);
+    if (colf < per) colf = per;
+    if (colf < per_bd) colf = per_bd;
+    size_t parts = (size_t)MAX_PARTS * nw;
+    if (parts < (size_t)d->n * d->cout) parts = (size_t)d->n * d->cout; /* bias partials */
+    p->col_floats = colf;
+    p->part_off = colf;
+    p->wf_off = colf + parts;
     p->parts = MAX_PARTS;
-    p->ws_floats = p->part_off + (size_t)MAX_PARTS * d->cout * d->cin * d->k * d->k;
+    p->ws_floats = p->wf_off + nw;
     if ((double)p->ws_floats > INT_MAX ||
         ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
                          CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
         /* no room for a workspace: the direct kernels need none */
         p->ws = NULL;
         p->ws_floats = 0;
-        p->chunk = 0;
     }
     *out = p;
     return CT_OK;
+}
+
+/* items per pass whose columns (per item) fit the column area */
+static int chunk_of(const ct_conv_plan *p, size_t per, int n) {
+    size_t c = p->col_floats / (per ? per : 1);
+    if (c < 1) c = 1;
+    return c > (size_t)n ? n : (int)c;
 }
 
 static ct_status check_n(const ct_conv_plan *p, int n, const char *what) {
@@ -158,6 +171,18 @@ static ct_status bwd_w_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, cl_me
 static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
     const ct_conv_desc *d = &p->d;
     int npix = d->oh * d->ow;
+    if (p->ws) { /* two stages without barriers: per (item, channel) sums, then over items */
+        int off = (int)p->part_off, cout = d->cout;
+        cl_mem ws = p->ws;
+        CT_TRY(ct_set_args(p->bias_parts, 5, sizeof cout, &cout, sizeof npix, &npix, sizeof dy,
+                           &dy, sizeof ws, &ws, sizeof off, &off));
+        size_t g[2] = {(size_t)cout, (size_t)n};
+        CT_TRY(ct_ops_launch(p->rt, p->bias_parts, 2, g, 16, 1));
+        CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cout, &cout, sizeof n, &n, sizeof ws, &ws,
+                           sizeof off, &off, sizeof db, &db));
+        size_t g1 = (size_t)cout;
+        return ct_ops_launch(p->rt, p->sum_parts, 1, &g1, 64, 1);
+    }
     size_t ls = 1;
     while (ls * 2 <= p->rt->max_wg && ls * 2 <= 256 && ls * 2 * sizeof(float) <= p->rt->local_mem)
         ls *= 2;
@@ -171,13 +196,13 @@ static ct_status bias_grad(ct_conv_plan *p, int n, cl_mem dy, cl_mem db) {
 static ct_status run_im2col(ct_conv_plan *p, cl_kernel k, int n0, int nb, cl_mem src, int transposed) {
     const ct_conv_desc *d = &p->d;
     cl_mem ws = p->ws;
+    (void)transposed;
     CT_TRY(ct_set_args(k, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int), &d->pad_t,
                        sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int), &d->ow,
                        sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
-    size_t P = (size_t)d->oh * d->ow, KK = (size_t)d->cin * d->k * d->k;
-    size_t g[3] = {transposed ? KK : P, transposed ? P : KK, (size_t)nb};
-    return transposed ? ct_ops_launch(p->rt, k, 3, g, 16, 4) : ct_ops_launch(p->rt, k, 3, g, 64, 1);
+    size_t g[3] = {(size_t)d->oh, transposed ? (size_t)d->cin : (size_t)d->cin * d->k * d->k, (size_t)nb};
+    return ct_ops_launch(p->rt, k, 3, g, 4, 4);
 }
 
 static int identity_cols(const ct_conv_desc *d) {
@@ -188,8 +213,9 @@ static ct_status fwd_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem w, 
     const ct_conv_desc *d = &p->d;
     int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
     int direct_b = identity_cols(d);
-    for (int n0 = 0; n0 < n; n0 += p->chunk) {
-        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
+    int chunk = chunk_of(p, (size_t)KK * P, n);
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
         if (!direct_b) CT_TRY(run_im2col(p, p->im2col, n0, nb, x, 0));
         ct_gemm_job j = {.M = d->cout, .N = P, .K = KK, .alpha = 1.0f, .beta = 0.0f,
                          .A = w, .as_i = KK, .as_k = 1,
@@ -202,12 +228,45 @@ static ct_status fwd_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem w, 
     return CT_OK;
 }
 
+/* Stride 1: dx = conv(dy, flipped w) with padding k-1-pad, an ordinary im2col + GEMM
+ * (the col2im gather and its large column matrix are avoided). */
+static ct_status bwd_data_flip(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+    const ct_conv_desc *d = &p->d;
+    int HW = d->h * d->w, KK = d->cout * d->k * d->k, wfo = (int)p->wf_off;
+    cl_mem ws = p->ws;
+    CT_TRY(ct_set_args(p->flip, 6, sizeof(int), &d->cout, sizeof(int), &d->cin, sizeof(int),
+                       &d->k, sizeof w, &w, sizeof ws, &ws, sizeof wfo, &wfo));
+    size_t gf = (size_t)d->cout * d->cin * d->k * d->k;
+    CT_TRY(ct_ops_launch(p->rt, p->flip, 1, &gf, 64, 1));
+    int one = 1, pt = d->k - 1 - d->pad_t, pl = d->k - 1 - d->pad_l;
+    int chunk = chunk_of(p, (size_t)KK * HW, n);
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        CT_TRY(ct_set_args(p->im2col, 12, sizeof(int), &d->cout, sizeof(int), &d->oh,
+                           sizeof(int), &d->ow, sizeof(int), &d->k, sizeof one, &one, sizeof pt,
+                           &pt, sizeof pl, &pl, sizeof(int), &d->h, sizeof(int), &d->w,
+                           sizeof n0, &n0, sizeof dy, &dy, sizeof ws, &ws));
+        size_t g[3] = {(size_t)d->h, (size_t)KK, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->im2col, 3, g, 4, 4));
+        ct_gemm_job j = {.M = d->cin, .N = HW, .K = KK, .alpha = 1.0f, .beta = 0.0f,
+                         .A = ws, .a_off = wfo, .as_i = KK, .as_k = 1,
+                         .B = ws, .bs_k = HW, .bs_j = 1, .sb = KK * HW,
+                         .C = dx, .c_off = n0 * d->cin * HW, .ldc = HW, .sc = d->cin * HW,
+                         .nsum = 1, .nbatch = nb};
+        CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
+    }
+    return CT_OK;
+}
+
 static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem w, cl_mem dx) {
     const ct_conv_desc *d = &p->d;
     int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
+    if (d->stride == 1 && d->pad_t < d->k && d->pad_l < d->k && !identity_cols(d))
+        return bwd_data_flip(p, gv, n, dy, w, dx);
     int direct_c = identity_cols(d);
-    for (int n0 = 0; n0 < n; n0 += p->chunk) {
-        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
+    int chunk = chunk_of(p, (size_t)KK * P, n);
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
         ct_gemm_job j = {.M = KK, .N = P, .K = d->cout, .alpha = 1.0f, .beta = 0.0f,
                          .A = w, .as_i = 1, .as_k = KK,
                          .B = dy, .b_off = n0 * d->cout * P, .bs_k = P, .bs_j = 1,
@@ -221,8 +280,8 @@ static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_m
                            &d->w, sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int),
                            &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int),
                            &d->ow, sizeof n0, &n0, sizeof ws, &ws, sizeof dx, &dx));
-        size_t g[3] = {(size_t)d->w, (size_t)d->h, (size_t)nb * d->cin};
-        CT_TRY(ct_ops_launch(p->rt, p->col2im, 3, g, 16, 4));
+        size_t g[3] = {(size_t)d->h, (size_t)d->cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->col2im, 3, g, 4, 4));
     }
     return CT_OK;
 }
@@ -230,25 +289,29 @@ static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_m
 static ct_status bwd_w_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem dy, cl_mem dw) {
     const ct_conv_desc *d = &p->d;
     int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
+    int dot = ct_gemm_kernel_is_dot(gv);
+    int chunk = chunk_of(p, (size_t)KK * P, n);
     /* split K (= items x pixels) into `parts` partial sums so that small outputs still
      * give enough work-items; the partials are added by sum_parts */
-    size_t per_slot = (size_t)((d->cout + 5) / 6) * ((KK + 31) / 32);
+    size_t per_slot = (size_t)ct_gemm_kernel_wi(gv, d->cout, KK);
     size_t want = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) ? 8192 : 256;
-    int first = n < p->chunk ? n : p->chunk;
+    int first = chunk;
     int parts = (int)((want + per_slot - 1) / per_slot);
     if (parts > first) parts = first;
     if (parts > p->parts) parts = p->parts;
     if (parts < 1) parts = 1;
     int nsum = (first + parts - 1) / parts;
     parts = (first + nsum - 1) / nsum;
-    for (int n0 = 0; n0 < n; n0 += p->chunk) {
-        int nb = n - n0 < p->chunk ? n - n0 : p->chunk;
-        CT_TRY(run_im2col(p, p->im2col_t, n0, nb, x, 1));
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        /* the dot kernel reads the ordinary columns (K x P: both operands contiguous in
+         * pixels); the others need them transposed (P x K) */
+        CT_TRY(run_im2col(p, dot ? p->im2col : p->im2col_t, n0, nb, x, !dot));
         ct_gemm_job j = {.M = d->cout, .N = KK, .K = P, .alpha = 1.0f,
                          .beta = n0 == 0 ? 0.0f : 1.0f,
                          .A = dy, .a_off = n0 * d->cout * P, .as_i = P, .as_k = 1,
                          .sa = d->cout * P,
-                         .B = p->ws, .bs_k = KK, .bs_j = 1, .sb = P * KK,
+                         .B = p->ws, .bs_k = dot ? 1 : KK, .bs_j = dot ? P : 1, .sb = P * KK,
                          .C = parts > 1 ? p->ws : dw, .c_off = parts > 1 ? (int)p->part_off : 0,
                          .ldc = KK, .sc = d->cout * KK, .nsum = nsum, .nbatch = nb};
         CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
@@ -281,9 +344,10 @@ static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, c
     }
 }
 
-static int choice_usable(ct_conv_plan *p, int c) {
+static int choice_usable(ct_conv_plan *p, int pass, int c) {
     if (c == CT_CONV_DIRECT) return 1;
     if (c / 100 != 1 || !p->ws) return 0;
+    if (ct_gemm_kernel_is_dot(c % 100) && pass != CT_CONV_BWD_WEIGHTS) return 0;
     return ct_gemm_kernel_usable(p->rt, c % 100);
 }
 
@@ -322,14 +386,30 @@ static void conv_key(const ct_conv_plan *p, int pass, char *key, size_t n) {
              d->cout, d->k, d->stride, d->pad_t, d->pad_l);
 }
 
+static size_t d_cols(const ct_conv_plan *p) {
+    return (size_t)p->d.cin * p->d.k * p->d.k * p->d.oh * p->d.ow;
+}
+
 /* Time every usable, checked choice on the caller's buffers (the outputs are written
  * anyway) and keep the fastest. */
 static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
                       cl_mem out, cl_mem out2, int *choice) {
     int cands[1 + CT_GK_COUNT], nc = 0;
     cands[nc++] = CT_CONV_DIRECT;
-    for (int v = 0; v < CT_GK_COUNT; v++)
-        if (choice_usable(p, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+    /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the vector
+     * ones, and on GPUs the float16 blocks spill: skip what cannot win. */
+    int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        int vec = v != CT_GK_SIMPLE && v != CT_GK_TILED;
+        if (gpu ? (vec && v != CT_GK_BLK4x8) : !vec) continue;
+        if (choice_usable(p, pass, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+    }
+    /* time on a part of the batch: cost is linear in it, and tuning must stay short */
+    int nt = chunk_of(p, (size_t)d_cols(p), n);
+    if (nt > 8) nt = 8;
+    if (nt < 2) nt = 2;
+    if (nt > n) nt = n;
+    n = nt;
     double best = INFINITY;
     *choice = CT_CONV_DIRECT;
     for (int i = 0; i < nc; i++) {
@@ -372,12 +452,12 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
             char key[128];
             conv_key(p, pass, key, sizeof key);
             int t = ct_tune_lookup(p->rt, key);
-            if (t >= 1000 && choice_usable(p, t - 1000)) p->choice[pass] = t - 1000;
+            if (t >= 1000 && choice_usable(p, pass, t - 1000)) p->choice[pass] = t - 1000;
             else CT_TRY(tune(p, pass, n, a, b, bias, out, out2, &p->choice[pass]));
         }
         c = p->choice[pass];
     }
-    if (!choice_usable(p, c))
+    if (!choice_usable(p, pass, c))
         return ct_set_error(CT_ERR_ARG, "conv: variant %d not usable on this device", c);
     return run_choice(p, pass, c, n, a, b, bias, out, out2);
 }
@@ -396,4 +476,13 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
                                    cl_mem db) {
     CT_TRY(check_n(p, n, "backward_weights"));
     return dispatch(p, CT_CONV_BWD_WEIGHTS, n, x, dy, NULL, dw, db);
+}
+
+const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
+    int c = ct_conv_forced(p->rt, pass);
+    if (c < 0) c = p->choice[pass];
+    if (c < 0) snprintf(buf, n, "untuned");
+    else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
+    else snprintf(buf, n, "im2col+%s", ct_gemm_kernel_name(c % 100));
+    return buf;
 }

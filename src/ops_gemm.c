@@ -20,7 +20,7 @@
 
 typedef struct {
     const char *name, *kernel, *opts;
-    int rm, bw, unit_bj;
+    int rm, bw, unit_bj; /* unit_bj 2: the dot kernel (as_k == bs_k == 1) */
 } gk_desc;
 
 static const gk_desc gk[CT_GK_COUNT] = {
@@ -30,6 +30,8 @@ static const gk_desc gk[CT_GK_COUNT] = {
     [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
     [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
     [CT_GK_TILED] = {"tiled", "gemm_tiled", NULL, 0, 0, 0},
+    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DNR=4 -DVW=16", 4, 4, 2},
+    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DNR=4 -DVW=8", 4, 4, 2},
 };
 
 typedef struct {
@@ -74,7 +76,17 @@ int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice) {
 const char *ct_gemm_kernel_name(int v) {
     return v == V_CLBLAST ? "clblast" : (v >= 0 && v < CT_GK_COUNT) ? gk[v].name : "?";
 }
-int ct_gemm_kernel_needs_unit_bj(int v) { return gk[v].unit_bj; }
+int ct_gemm_kernel_wi(int v, int M, int N) {
+    if (v == CT_GK_TILED) return (M + 15) / 16 * ((N + 15) / 16) * 64; /* roughly */
+    return (M + gk[v].rm - 1) / gk[v].rm * ((N + gk[v].bw - 1) / gk[v].bw);
+}
+int ct_gemm_kernel_is_dot(int v) { return v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2; }
+
+int ct_gemm_kernel_fits(int v, const ct_gemm_job *j) {
+    if (gk[v].unit_bj == 1) return j->bs_j == 1;
+    if (gk[v].unit_bj == 2) return j->as_k == 1 && j->bs_k == 1;
+    return 1;
+}
 
 static void ops_state_free(void *p) {
     ct_ops_state *st = p;
@@ -175,8 +187,8 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
     if (!ct_gemm_kernel_usable(rt, v))
         return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s not usable on this device",
                             ct_gemm_kernel_name(v));
-    if (gk[v].unit_bj && j->bs_j != 1)
-        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s needs a row-major op(B)",
+    if (!ct_gemm_kernel_fits(v, j))
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s does not fit these strides",
                             gk[v].name);
     ct_ops_state *st;
     CT_TRY(ct_ops_state_get(rt, &st));
@@ -200,8 +212,14 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
         size_t l[3] = {ts, ts / wpt, 1};
         return ct_launch(rt, k, 3, g, l);
     }
-    if (v == CT_GK_SIMPLE) {
+    if (v == CT_GK_SIMPLE || gk[v].unit_bj == 2) {
         size_t g[3] = {(size_t)(j->N + 3) / 4, (size_t)(j->M + 3) / 4, z};
+        if (gk[v].unit_bj == 2) { /* row blocks in dim 0, like blk */
+            size_t t = g[0];
+            g[0] = g[1];
+            g[1] = t;
+            return ct_ops_launch(rt, k, 3, g, blk_lws(), 1);
+        }
         return ct_ops_launch(rt, k, 3, g, 16, 4);
     }
     size_t g[3] = {(size_t)(j->M + gk[v].rm - 1) / gk[v].rm, (size_t)(j->N + gk[v].bw - 1) / gk[v].bw, z};
@@ -362,7 +380,9 @@ static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N
                      .a_off = (int)ao, .as_i = ta ? 1 : lda, .as_k = ta ? lda : 1, .B = B,
                      .b_off = (int)bo, .bs_k = tb ? 1 : ldb, .bs_j = tb ? ldb : 1, .C = C,
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
-    if (gk[v].unit_bj && tb && K > 0) {
+    if (gk[v].unit_bj == 2 && (ta || !tb))
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+    if (gk[v].unit_bj == 1 && tb && K > 0) {
         /* pack op(B) = B^T (stored N x K) into a K x N row-major workspace */
         ct_ops_state *st;
         CT_TRY(ct_ops_state_get(rt, &st));
@@ -388,6 +408,7 @@ static int variant_ok(ct_runtime *rt, ct_ops_state *st, int v) {
     /* run the checks with this variant forced through the tune table */
     for (int t = 0; t < 4; t++) {
         static const int sz[2][3] = {{37, 45, 29}, {13, 70, 150}};
+        if (v < CT_GK_COUNT && gk[v].unit_bj == 2 && t != 2) continue;
         for (int s = 0; s < 2; s++) {
             double e = INFINITY;
             st->force = v;
@@ -410,12 +431,18 @@ static ct_status tune_gemm(ct_runtime *rt, ct_ops_state *st, const char *key, in
                            int M, int N, int K, cl_mem A, size_t ao, int lda, cl_mem B,
                            size_t bo, int ldb, size_t c_need, int *choice) {
     int cands[CT_GK_COUNT + 1], nc = 0;
-    for (int v = 0; v < CT_GK_COUNT; v++)
-        if (ct_gemm_kernel_usable(rt, v)) cands[nc++] = v;
+    int gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        if (!ct_gemm_kernel_usable(rt, v)) continue;
+        if (gk[v].unit_bj == 2 && (ta || !tb)) continue;
+        /* scalar kernels measured 5-10x slower on CPUs: not worth the tuning time */
+        if (!gpu && (v == CT_GK_SIMPLE || v == CT_GK_TILED)) continue;
+        cands[nc++] = v;
+    }
     /* CLBlast compiles for many seconds per shape on an untuned CPU device and was 5-7x
      * slower there (docs/REFERENCE.md): a candidate on GPUs, or when asked for. */
     const char *tcb = getenv("CLTRAIN_TUNE_CLBLAST");
-    if ((rt->dev.type & CL_DEVICE_TYPE_GPU) || (tcb && *tcb == '1')) cands[nc++] = V_CLBLAST;
+    if (gpu || (tcb && *tcb == '1')) cands[nc++] = V_CLBLAST;
     cl_mem C = NULL;
     CT_TRY(ct_buffer_create(rt, "gemm tuning output", c_need * sizeof(float), CL_MEM_READ_WRITE, &C));
     double best = INFINITY;
@@ -464,6 +491,8 @@ ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K,
     ct_ops_state *st;
     CT_TRY(ct_ops_state_get(rt, &st));
     int v = st->force >= 0 ? st->force : forced_choice();
+    if (v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2 && (trans_a || !trans_b))
+        v = ct_gemm_kernel_default(rt); /* the dot kernel only does A * B^T */
     if (v < 0 || (v < CT_GK_COUNT && !ct_gemm_kernel_usable(rt, v))) {
         char key[96];
         snprintf(key, sizeof key, "gemm %d %d %d %d %d", trans_a, trans_b, M, N, K);

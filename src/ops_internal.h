@@ -25,11 +25,16 @@ typedef struct ct_gemm_job {
     int relu;
 } ct_gemm_job;
 
-/* Kernel variants ("simple" is the portable fallback; "blk*" need bs_j == 1). */
+/* Kernel variants ("simple" is the portable fallback; "blk*" need bs_j == 1; "nt*" need
+ * as_k == 1 and bs_k == 1). */
 enum { CT_GK_SIMPLE = 0, CT_GK_BLK6x32, CT_GK_BLK8x32, CT_GK_BLK4x16, CT_GK_BLK4x8,
-       CT_GK_TILED, CT_GK_COUNT };
+       CT_GK_TILED, CT_GK_NT4x16, CT_GK_NT4x8, CT_GK_COUNT };
 const char *ct_gemm_kernel_name(int v);
-int ct_gemm_kernel_needs_unit_bj(int v);
+/* Whether variant v can run a job with these strides (without packing). */
+int ct_gemm_kernel_fits(int v, const ct_gemm_job *j);
+int ct_gemm_kernel_is_dot(int v);
+/* Work-items variant v launches per batch item for an M x N output. */
+int ct_gemm_kernel_wi(int v, int M, int N);
 /* Whether variant v can run on this runtime (work-group and local-memory limits). */
 int ct_gemm_kernel_usable(ct_runtime *rt, int v);
 ct_status ct_gemm_job_run(ct_runtime *rt, int variant, const ct_gemm_job *j);
@@ -52,6 +57,9 @@ void ct_conv_force(ct_runtime *rt, int pass, int choice);
 int ct_conv_forced(ct_runtime *rt, int pass);
 /* Per-runtime "checked against the reference" flag of a conv choice (0 unknown, 1 ok, -1 bad). */
 int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice);
+
+/* Name of the variant a plan uses for pass (after its first call), e.g. "im2col+blk6x32". */
+const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n);
 
 /* Launch with a fixed local size (l0 x l1 x 1, shrunk to rt->max_wg): PoCL compiles a
  * kernel once per local size, so letting it pick one per global size recompiles for

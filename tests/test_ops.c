@@ -181,7 +181,10 @@ static void fd_all(ct_runtime *rt, const char *label) {
 }
 
 static void force_conv(ct_runtime *rt, int c) {
-    for (int pass = 0; pass < 3; pass++) ct_conv_force(rt, pass, c);
+    /* the dot kernels only fit backward-weights; the other passes then tune */
+    for (int pass = 0; pass < 3; pass++)
+        ct_conv_force(rt, pass,
+                      c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2 ? -1 : c);
 }
 
 /* Tuned choices are written next to the compile cache and read back by a new runtime. */
