@@ -10,7 +10,7 @@
 __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride, int pad_t,
                               int pad_l, int oh, int ow, int relu,
                               __global const float *x, __global const float *wt,
-                              __global const float *bias, __global float *y) {
+                              __global const float *bias, int use_bias, __global float *y) {
     int ox0 = get_global_id(0) * 4, oy = get_global_id(1);
     int cob = (cout + 3) / 4;
     int n = get_global_id(2) / cob, co0 = (get_global_id(2) % cob) * 4;
@@ -37,7 +37,7 @@ __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride
         }
     for (int a = 0; a < 4; a++) {
         if (co0 + a >= cout) break;
-        float bb = bias[co0 + a];
+        float bb = use_bias ? bias[co0 + a] : 0.0f;
         for (int b = 0; b < 4; b++) {
             if (ox0 + b >= ow) break;
             float v = acc[a][b] + bb;
@@ -219,4 +219,175 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
     if (id >= cout * cin * k * k) return;
     int kx = id % k, ky = (id / k) % k, ci = (id / (k * k)) % cin, co = id / (k * k * cin);
     wf[wf_off + ((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = wt[id];
+}
+
+/* Implicit-GEMM forward conv, stride 1, for CPUs: the input is first copied into a
+ * zero-padded buffer (pad_input) whose rows are long enough that every tap of a row
+ * block is one plain vector load, so no im2col matrix (9x the input for 3x3) is
+ * written. Each work-item: IRM output channels x IBW consecutive output columns of
+ * one output row. The work-group spans the channel blocks, which share the input rows. */
+__kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int wp, int n0,
+                        __global const float *x, __global float *xp) {
+    int py = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
+    if (py >= hp || ci >= cin) return;
+    __global float *dst = xp + ((item * cin + ci) * hp + py) * wp;
+    int iy = py - pad_t;
+    if (iy < 0 || iy >= h) {
+        for (int px = 0; px < wp; px++) dst[px] = 0.0f;
+        return;
+    }
+    __global const float *src = x + (((n0 + item) * cin + ci) * h + iy) * w;
+    int lo = min(pad_l, wp), hi = min(pad_l + w, wp);
+    for (int px = 0; px < lo; px++) dst[px] = 0.0f;
+    for (int px = lo; px < hi; px++) dst[px] = src[px - pad_l];
+    for (int px = hi; px < wp; px++) dst[px] = 0.0f;
+}
+
+#ifndef CAT
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#endif
+#ifndef IRM
+#define IRM 4
+#endif
+#ifndef INV
+#define INV 2
+#endif
+#ifndef IVW
+#define IVW 16
+#endif
+#define IVT CAT(float, IVW)
+#define IVLOAD CAT(vload, IVW)
+#define IVSTORE CAT(vstore, IVW)
+#define IBW (INV * IVW)
+
+__kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, int ow, int n0,
+                            __global const float *xp, __global const float *wt, int w_off,
+                            __global const float *bias, int use_bias, int relu,
+                            __global float *y) {
+    int i0 = get_global_id(0) * IRM;
+    int nxb = (ow + IBW - 1) / IBW;
+    int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
+    int item = get_global_id(2);
+    if (i0 >= cout || oy >= oh) return;
+    IVT acc[IRM][INV];
+#pragma unroll
+    for (int r = 0; r < IRM; r++)
+#pragma unroll
+        for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
+    int kk = k * k;
+    int wo[IRM];
+#pragma unroll
+    for (int r = 0; r < IRM; r++) wo[r] = w_off + min(i0 + r, cout - 1) * cin * kk;
+    for (int ci = 0; ci < cin; ci++) {
+        __global const float *xc = xp + ((item * cin + ci) * hp + oy) * wp + ox0;
+        int wc = ci * kk;
+        for (int ky = 0; ky < k; ky++) {
+            __global const float *xr = xc + ky * wp;
+            for (int kx = 0; kx < k; kx++) {
+                IVT b[INV];
+#pragma unroll
+                for (int v = 0; v < INV; v++) b[v] = IVLOAD(0, xr + kx + v * IVW);
+                int t = wc + ky * k + kx;
+#pragma unroll
+                for (int r = 0; r < IRM; r++) {
+                    IVT a = (IVT)(wt[wo[r] + t]);
+#pragma unroll
+                    for (int v = 0; v < INV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
+                }
+            }
+        }
+    }
+    int nx = min(IBW, ow - ox0);
+#pragma unroll
+    for (int r = 0; r < IRM; r++) {
+        int co = i0 + r;
+        if (co >= cout) break;
+        float bv = use_bias ? bias[co] : 0.0f;
+        __global float *yr = y + (((n0 + item) * cout + co) * oh + oy) * ow + ox0;
+        float tmp[IBW];
+#pragma unroll
+        for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);
+        for (int e = 0; e < nx; e++) {
+            float val = tmp[e] + bv;
+            yr[e] = relu ? fmax(val, 0.0f) : val;
+        }
+    }
+}
+
+/* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
+ * work-item 4 output channels x one (ci, ky) x all KS taps kx, dot products along output
+ * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z. */
+#ifndef KS
+#define KS 3
+#endif
+#ifndef DVW
+#define DVW 16
+#endif
+#define DVT CAT(float, DVW)
+#define DVLOAD CAT(vload, DVW)
+inline float hsum_d(DVT v) {
+#if DVW == 16
+    float8 a = v.lo + v.hi;
+#else
+    float8 a = v;
+#endif
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+__kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
+                                  int nsum, int nbatch, __global const float *xp,
+                                  __global const float *dy, __global float *dw, int dw_off) {
+    int co0 = get_global_id(0) * 4, cky = get_global_id(1), z = get_global_id(2);
+    int ci = cky / KS, ky = cky % KS;
+    if (co0 >= cout || ci >= cin) return;
+    DVT acc[4][KS];
+    float tail[4][KS];
+#pragma unroll
+    for (int a = 0; a < 4; a++)
+#pragma unroll
+        for (int t = 0; t < KS; t++) {
+            acc[a][t] = (DVT)(0.0f);
+            tail[a][t] = 0.0f;
+        }
+    int cc[4];
+#pragma unroll
+    for (int a = 0; a < 4; a++) cc[a] = min(co0 + a, cout - 1);
+    int ovec = ow / DVW * DVW;
+    for (int t = 0; t < nsum; t++) {
+        int item = z * nsum + t;
+        if (item >= nbatch) break;
+        for (int oy = 0; oy < oh; oy++) {
+            __global const float *xr = xp + ((item * cin + ci) * hp + oy + ky) * wp;
+            __global const float *dr[4];
+#pragma unroll
+            for (int a = 0; a < 4; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;
+            for (int ox = 0; ox < ovec; ox += DVW) {
+                DVT g[4], xv[KS];
+#pragma unroll
+                for (int a = 0; a < 4; a++) g[a] = DVLOAD(0, dr[a] + ox);
+#pragma unroll
+                for (int kx = 0; kx < KS; kx++) xv[kx] = DVLOAD(0, xr + ox + kx);
+#pragma unroll
+                for (int a = 0; a < 4; a++)
+#pragma unroll
+                    for (int kx = 0; kx < KS; kx++) acc[a][kx] = fma(g[a], xv[kx], acc[a][kx]);
+            }
+            for (int ox = ovec; ox < ow; ox++)
+#pragma unroll
+                for (int a = 0; a < 4; a++)
+#pragma unroll
+                    for (int kx = 0; kx < KS; kx++)
+                        tail[a][kx] = fma(dr[a][ox], xr[ox + kx], tail[a][kx]);
+        }
+    }
+    __global float *out = dw + dw_off + z * cout * cin * KS * KS;
+#pragma unroll
+    for (int a = 0; a < 4; a++) {
+        if (co0 + a >= cout) break;
+#pragma unroll
+        for (int kx = 0; kx < KS; kx++)
+            out[(((co0 + a) * cin + ci) * KS + ky) * KS + kx] = hsum_d(acc[a][kx]) + tail[a][kx];
+    }
 }

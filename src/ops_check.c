@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_internal.h"
 #include "ops_ref.h"
 #include "selftest.h"
 #include "tensor.h"
@@ -182,3 +183,52 @@ ct_status ct_check_gemm(ct_runtime *rt, double *max_err) {
     }
     return CT_OK;
 }
+
+/* One entry per shipped kernel variant, forced (the entries above use the tuned choice). */
+static ct_status gemm_variant(ct_runtime *rt, int v, double *max_err) {
+    *max_err = 0;
+    if (!ct_gemm_kernel_usable(rt, v)) return CT_OK; /* e.g. no tile fits the local memory */
+    ct_gemm_force(rt, v);
+    ct_status s = CT_OK;
+    for (int t = 0; t < 4 && s == CT_OK; t++) {
+        if (ct_gemm_kernel_is_dot(v) && t != 2) continue; /* A * B^T only */
+        double e;
+        s = ct_check_gemm_case(rt, t & 1, t >> 1, 37, 29, 45, 1.0f, t == 3 ? 0.5f : 0.0f, 210 + t, &e);
+        if (s == CT_OK && !(e <= *max_err)) *max_err = e;
+    }
+    ct_gemm_force(rt, -1);
+    return s;
+}
+#define GEMM_ENTRY(nm, v)                                                                     \
+    ct_status ct_check_gemm_##nm(ct_runtime *rt, double *max_err) {                          \
+        return gemm_variant(rt, v, max_err);                                                  \
+    }
+GEMM_ENTRY(simple, CT_GK_SIMPLE)
+GEMM_ENTRY(blk6x32, CT_GK_BLK6x32)
+GEMM_ENTRY(blk8x32, CT_GK_BLK8x32)
+GEMM_ENTRY(blk4x16, CT_GK_BLK4x16)
+GEMM_ENTRY(blk4x8, CT_GK_BLK4x8)
+GEMM_ENTRY(tiled, CT_GK_TILED)
+GEMM_ENTRY(nt4x16, CT_GK_NT4x16)
+GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
+
+static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int algo, double *max_err) {
+    int c = algo ? CT_CONV_IM2COL + (pass == CT_CONV_BWD_WEIGHTS &&
+                                     !(rt->dev.type & CL_DEVICE_TYPE_GPU) ? CT_GK_NT4x16
+                                                                          : ct_gemm_kernel_default(rt))
+                 : CT_CONV_DIRECT;
+    ct_conv_force(rt, pass, c);
+    ct_status s = conv_cases(rt, pass, max_err);
+    ct_conv_force(rt, pass, -1);
+    return s;
+}
+#define CONV_ENTRY(nm, pass, algo)                                                            \
+    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                          \
+        return conv_variant(rt, pass, algo, max_err);                                         \
+    }
+CONV_ENTRY(forward_direct, CT_CONV_FWD, 0)
+CONV_ENTRY(forward_im2col, CT_CONV_FWD, 1)
+CONV_ENTRY(backward_data_direct, CT_CONV_BWD_DATA, 0)
+CONV_ENTRY(backward_data_im2col, CT_CONV_BWD_DATA, 1)
+CONV_ENTRY(backward_weights_direct, CT_CONV_BWD_WEIGHTS, 0)
+CONV_ENTRY(backward_weights_im2col, CT_CONV_BWD_WEIGHTS, 1)

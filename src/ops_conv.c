@@ -13,7 +13,9 @@ struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
-    cl_kernel flip;
+    cl_kernel flip, pad_input;
+    cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
+    cl_kernel implw[2];                       /* backward-weights: 16- and 8-wide */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
@@ -21,6 +23,7 @@ struct ct_conv_plan {
     size_t wf_off;     /* flipped weights (backward-data as a forward conv) */
     int parts;         /* partial slots available */
     int choice[3];     /* per pass: -1 until tuned */
+    int last[3];       /* per pass: the choice the last call ran */
 };
 
 ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
@@ -60,16 +63,22 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip};
+                       &p->flip, &p->pad_input};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
+    for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
+        if (p->impl[i]) clReleaseKernel(p->impl[i]);
+    for (int i = 0; i < 2; i++)
+        if (p->implw[i]) clReleaseKernel(p->implw[i]);
     if (p->ws) clReleaseMemObject(p->ws);
     free(p);
 }
 
 /* Workspace budget for one im2col pass: big enough to amortise launches, small enough
- * to stay near the caches of a CPU (and to fit any device). */
-#define WS_TARGET_BYTES ((size_t)24 << 20)
+ * that the columns are still in cache when the GEMM reads them. On the 2-core PoCL
+ * machine 6 MiB gave 657-699 ms for Model 2's conv+dense ops vs 844-870 ms with 24 MiB
+ * (alternating runs, tools/bench_layers). */
+#define WS_TARGET_BYTES ((size_t)6 << 20)
 #define MAX_PARTS 64
 
 ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_plan **out) {
@@ -81,6 +90,7 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     p->rt = rt;
     p->d = *d;
     p->choice[0] = p->choice[1] = p->choice[2] = -1;
+    p->last[0] = p->last[1] = p->last[2] = -1;
     ct_ops_state *st;
     ct_status s = ct_ops_state_get(rt, &st);
     struct { const char *prog, *name; cl_kernel *k; } ks[] = {
@@ -88,7 +98,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "conv_bwd_weights_direct", &p->bwd_w}, {"conv", "conv_bwd_bias", &p->bwd_b},
         {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
         {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts},
-        {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip}};
+        {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip},
+        {"conv", "pad_input", &p->pad_input}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -99,6 +110,15 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     size_t per = (size_t)d->cin * d->k * d->k * d->oh * d->ow;         /* columns of x */
     size_t per_bd = (size_t)d->cout * d->k * d->k * d->h * d->w;      /* columns of dy */
     size_t colf = WS_TARGET_BYTES / sizeof(float);
+    if (rt->dev.type & CL_DEVICE_TYPE_GPU) {
+        /* GPUs need many items per launch to fill the machine, and have no cache to keep */
+        size_t cap = (size_t)rt->dev.max_alloc / 4;
+        if (cap > ((size_t)256 << 20)) cap = (size_t)256 << 20;
+        if (cap > (size_t)rt->dev.global_mem / 16) cap = (size_t)rt->dev.global_mem / 16;
+        if (cap / sizeof(float) > colf) colf = cap / sizeof(float);
+    }
+    const char *wse = getenv("CLTRAIN_CONV_WS_MB"); /* for measuring only */
+    if (wse && atoi(wse) > 0) colf = ((size_t)atoi(wse) << 20) / sizeof(float);
     if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);
     if (colf < per) colf = per;
     if (colf < per_bd) colf = per_bd;
@@ -137,12 +157,13 @@ static ct_status check_n(const ct_conv_plan *p, int n, const char *what) {
 /* ---- direct kernels ------------------------------------------------------ */
 static ct_status fwd_direct(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
     const ct_conv_desc *d = &p->d;
-    int relu = d->act == CT_ACT_RELU;
-    CT_TRY(ct_set_args(p->fwd, 15, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
+    int relu = d->act == CT_ACT_RELU, use_bias = b != NULL;
+    cl_mem bb = b ? b : w; /* not read without use_bias */
+    CT_TRY(ct_set_args(p->fwd, 16, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->cout, sizeof(int), &d->k, sizeof(int), &d->stride,
                        sizeof(int), &d->pad_t, sizeof(int), &d->pad_l, sizeof(int), &d->oh,
                        sizeof(int), &d->ow, sizeof relu, &relu, sizeof x, &x, sizeof w, &w,
-                       sizeof b, &b, sizeof y, &y));
+                       sizeof bb, &bb, sizeof use_bias, &use_bias, sizeof y, &y));
     size_t g[3] = {(size_t)(d->ow + 3) / 4, (size_t)d->oh, (size_t)n * ((d->cout + 3) / 4)};
     return ct_ops_launch(p->rt, p->fwd, 3, g, 8, 4);
 }
@@ -258,11 +279,16 @@ static ct_status bwd_data_flip(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem
     return CT_OK;
 }
 
-static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+static int flip_fits(const ct_conv_desc *d) {
+    return d->stride == 1 && d->pad_t < d->k && d->pad_l < d->k && !identity_cols(d);
+}
+
+/* flip: the flipped-weights forward conv where it fits, else the GEMM + col2im gather */
+static ct_status bwd_data_im2col(ct_conv_plan *p, int gv, int flip, int n, cl_mem dy, cl_mem w,
+                                 cl_mem dx) {
     const ct_conv_desc *d = &p->d;
     int P = d->oh * d->ow, KK = d->cin * d->k * d->k;
-    if (d->stride == 1 && d->pad_t < d->k && d->pad_l < d->k && !identity_cols(d))
-        return bwd_data_flip(p, gv, n, dy, w, dx);
+    if (flip && flip_fits(d)) return bwd_data_flip(p, gv, n, dy, w, dx);
     int direct_c = identity_cols(d);
     int chunk = chunk_of(p, (size_t)KK * P, n);
     for (int n0 = 0; n0 < n; n0 += chunk) {
@@ -327,17 +353,167 @@ static ct_status bwd_w_im2col(ct_conv_plan *p, int gv, int n, cl_mem x, cl_mem d
     return CT_OK;
 }
 
+/* ---- implicit GEMM (stride 1) ------------------------------------------- */
+static const struct {
+    const char *name, *opts;
+    int rm, bw;
+} icfg[CT_CONV_IMPLICIT_CONFIGS] = {
+    {"implicit4x32", "-DIRM=4 -DINV=2 -DIVW=16", 4, 32},
+    {"implicit6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
+    {"implicit4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16},
+    {"implicit4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
+};
+
+/* Geometry of the implicit conv with cin input channels of h x w into oh x ow, padding
+ * pt/pl: padded rows hp and row length wp, floats per item. */
+static size_t impl_geom(int cfg, int cin, int oh, int ow, int k, int *hp, int *wp) {
+    int bw = icfg[cfg].bw, nxb = (ow + bw - 1) / bw;
+    *hp = oh + k - 1;
+    *wp = (nxb * bw + k - 1 + 15) / 16 * 16;
+    return (size_t)cin * *hp * *wp;
+}
+
+/* y (cout x oh x ow) = conv(src (cin x h x w), weights at wbuf+w_off), stride 1 */
+static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
+                              int oh, int ow, int pt, int pl, cl_mem src, cl_mem wbuf,
+                              int w_off, cl_mem bias, int relu, cl_mem out) {
+    const ct_conv_desc *d = &p->d;
+    if (!p->impl[cfg])
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", icfg[cfg].opts, &p->impl[cfg]));
+    int hp, wp, k = d->k;
+    size_t per = impl_geom(cfg, cin, oh, ow, k, &hp, &wp);
+    int chunk = chunk_of(p, per, n), use_bias = bias != NULL;
+    cl_mem ws = p->ws, bb = bias ? bias : wbuf;
+    int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + icfg[cfg].rm - 1) / icfg[cfg].rm;
+    size_t lws = 1;
+    while (lws < (size_t)rb && lws < 16) lws *= 2;
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        cl_kernel kk = p->impl[cfg];
+        CT_TRY(ct_set_args(kk, 15, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+                           &cout, sizeof k, &k, sizeof oh, &oh, sizeof ow, &ow, sizeof n0, &n0,
+                           sizeof ws, &ws, sizeof wbuf, &wbuf, sizeof w_off, &w_off, sizeof bb,
+                           &bb, sizeof use_bias, &use_bias, sizeof relu, &relu, sizeof out, &out));
+        /* the kernel reads the padded copy by item and writes y at n0 + item */
+        size_t g[3] = {(size_t)rb, (size_t)oh * nxb, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, kk, 3, g, lws, 1));
+    }
+    return CT_OK;
+}
+
+static ct_status fwd_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem w, cl_mem b,
+                              cl_mem y) {
+    const ct_conv_desc *d = &p->d;
+    return implicit_run(p, cfg, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t, d->pad_l,
+                        x, w, 0, b, d->act == CT_ACT_RELU, y);
+}
+
+static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, cl_mem w, cl_mem dx) {
+    const ct_conv_desc *d = &p->d;
+    int wfo = (int)p->wf_off;
+    cl_mem ws = p->ws;
+    CT_TRY(ct_set_args(p->flip, 6, sizeof(int), &d->cout, sizeof(int), &d->cin, sizeof(int),
+                       &d->k, sizeof w, &w, sizeof ws, &ws, sizeof wfo, &wfo));
+    size_t gf = (size_t)d->cout * d->cin * d->k * d->k;
+    CT_TRY(ct_ops_launch(p->rt, p->flip, 1, &gf, 64, 1));
+    return implicit_run(p, cfg, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w,
+                        d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, ws, wfo, NULL, 0, dx);
+}
+
+/* dW by dot products along output rows of dy and the padded input (stride 1) */
+static size_t implw_geom(const ct_conv_desc *d, int *hp, int *wp) {
+    *hp = d->oh + d->k - 1;
+    *wp = d->ow + d->k - 1;
+    return (size_t)d->cin * *hp * *wp;
+}
+
+static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, cl_mem dw) {
+    const ct_conv_desc *d = &p->d;
+    if (!p->implw[cfg]) {
+        char opts[64];
+        snprintf(opts, sizeof opts, "-DKS=%d -DDVW=%d", d->k, cfg ? 8 : 16);
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_bwd_w_implicit", opts, &p->implw[cfg]));
+    }
+    int hp, wp, cin = d->cin, h = d->h, w = d->w, pt = d->pad_t, pl = d->pad_l;
+    size_t per = implw_geom(d, &hp, &wp);
+    int chunk = chunk_of(p, per, n);
+    size_t rows = (size_t)((d->cout + 3) / 4) * d->cin * d->k;
+    size_t want = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) ? 8192 : 256;
+    int parts = (int)((want + rows - 1) / rows);
+    int nch = (n + chunk - 1) / chunk;
+    /* each chunk writes its own partial slots: parts per chunk, all summed at the end */
+    if (parts > chunk) parts = chunk;
+    if (parts < 1) parts = 1;
+    while (parts > 1 && parts * nch > p->parts) parts--;
+    if (nch > p->parts)
+        return ct_set_error(CT_ERR_INTERNAL, "conv backward-weights: too many chunks");
+    int nsum = (chunk + parts - 1) / parts, slots = 0;
+    cl_mem ws = p->ws;
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws));
+        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        int z = (nb + nsum - 1) / nsum;
+        int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
+        cl_kernel kk = p->implw[cfg];
+        CT_TRY(ct_set_args(kk, 13, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof(int), &d->cout, sizeof(int), &d->oh, sizeof(int), &d->ow,
+                           sizeof n0, &n0, sizeof nsum, &nsum, sizeof nb, &nb, sizeof ws, &ws,
+                           sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off));
+        size_t g[3] = {(size_t)(d->cout + 3) / 4, (size_t)d->cin * d->k, (size_t)z};
+        CT_TRY(ct_ops_launch(p->rt, kk, 3, g, 1, 16));
+        slots += z;
+    }
+    int cnt = d->cout * d->cin * d->k * d->k, off = (int)p->part_off;
+    CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof slots, &slots, sizeof ws, &ws,
+                       sizeof off, &off, sizeof dw, &dw));
+    size_t g = (size_t)cnt;
+    return ct_ops_launch(p->rt, p->sum_parts, 1, &g, 64, 1);
+}
+
+/* whether the implicit config fits this pass (stride 1) and the workspace */
+static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
+    const ct_conv_desc *d = &p->d;
+    int hp, wp;
+    if (cfg < 0 || cfg >= CT_CONV_IMPLICIT_CONFIGS || d->stride != 1) return 0;
+    if (pass == CT_CONV_FWD)
+        return impl_geom(cfg, d->cin, d->oh, d->ow, d->k, &hp, &wp) <= p->col_floats;
+    if (pass == CT_CONV_BWD_DATA)
+        return d->pad_t < d->k && d->pad_l < d->k &&
+               impl_geom(cfg, d->cout, d->h, d->w, d->k, &hp, &wp) <= p->col_floats;
+    /* backward-weights: configs 0 and 1 (16- and 8-wide), kernel sizes up to 7 */
+    return cfg < 2 && d->k <= 7 && implw_geom(d, &hp, &wp) <= p->col_floats &&
+           (d->n + chunk_of(p, implw_geom(d, &hp, &wp), d->n) - 1) /
+                   chunk_of(p, implw_geom(d, &hp, &wp), d->n) <= p->parts;
+}
+
 /* ---- choosing ------------------------------------------------------------ */
 static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, cl_mem b,
                             cl_mem bias, cl_mem out, cl_mem out2) {
     int gv = c % 100;
-    if (c / 100 == 1 && !p->ws)
+    if (c / 100 >= 1 && !p->ws)
         return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
+    if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS) {
+        CT_TRY(bwd_w_implicit(p, gv, n, a, b, out));
+        return bias_grad(p, n, b, out2);
+    }
+    if (c / 100 == 3)
+        return pass == CT_CONV_FWD ? fwd_implicit(p, gv, n, a, b, bias, out)
+                                   : bwd_data_implicit(p, gv, n, a, b, out);
     switch (pass) {
     case CT_CONV_FWD:
         return c == CT_CONV_DIRECT ? fwd_direct(p, n, a, b, bias, out) : fwd_im2col(p, gv, n, a, b, bias, out);
     case CT_CONV_BWD_DATA:
-        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out) : bwd_data_im2col(p, gv, n, a, b, out);
+        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out)
+                                   : bwd_data_im2col(p, gv, c / 100 == 1, n, a, b, out);
     default:
         CT_TRY(c == CT_CONV_DIRECT ? bwd_w_direct(p, n, a, b, out) : bwd_w_im2col(p, gv, n, a, b, out));
         return bias_grad(p, n, b, out2);
@@ -346,7 +522,12 @@ static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, c
 
 static int choice_usable(ct_conv_plan *p, int pass, int c) {
     if (c == CT_CONV_DIRECT) return 1;
-    if (c / 100 != 1 || !p->ws) return 0;
+    if (!p->ws) return 0;
+    /* CT_CONV_COL2IM: backward-data by GEMM + col2im (what im2col does where the flip
+     * does not fit) */
+    if (c / 100 == 2 && pass != CT_CONV_BWD_DATA) return 0;
+    if (c / 100 == 3) return implicit_fits(p, pass, c % 100);
+    if (c / 100 != 1 && c / 100 != 2) return 0;
     if (ct_gemm_kernel_is_dot(c % 100) && pass != CT_CONV_BWD_WEIGHTS) return 0;
     return ct_gemm_kernel_usable(p->rt, c % 100);
 }
@@ -394,7 +575,7 @@ static size_t d_cols(const ct_conv_plan *p) {
  * anyway) and keep the fastest. */
 static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
                       cl_mem out, cl_mem out2, int *choice) {
-    int cands[1 + CT_GK_COUNT], nc = 0;
+    int cands[1 + 2 * CT_GK_COUNT + CT_CONV_IMPLICIT_CONFIGS], nc = 0;
     cands[nc++] = CT_CONV_DIRECT;
     /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the vector
      * ones, and on GPUs the float16 blocks spill: skip what cannot win. */
@@ -403,7 +584,11 @@ static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_m
         int vec = v != CT_GK_SIMPLE && v != CT_GK_TILED;
         if (gpu ? (vec && v != CT_GK_BLK4x8) : !vec) continue;
         if (choice_usable(p, pass, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
+        if (flip_fits(&p->d) && choice_usable(p, pass, CT_CONV_COL2IM + v))
+            cands[nc++] = CT_CONV_COL2IM + v;
     }
+    for (int i = 0; !gpu && i < CT_CONV_IMPLICIT_CONFIGS; i++) /* float-vector kernels */
+        if (choice_usable(p, pass, CT_CONV_IMPLICIT + i)) cands[nc++] = CT_CONV_IMPLICIT + i;
     /* time on a part of the batch: cost is linear in it, and tuning must stay short */
     int nt = chunk_of(p, (size_t)d_cols(p), n);
     if (nt > 8) nt = 8;
@@ -442,6 +627,7 @@ static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_m
 static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
                           cl_mem out, cl_mem out2) {
     int c = ct_conv_forced(p->rt, pass);
+    if (c >= 0 && !choice_usable(p, pass, c)) c = -1; /* e.g. implicit at stride 2 */
     if (c < 0) {
         int ea = env_algo();
         if (ea == 0) c = CT_CONV_DIRECT;
@@ -459,6 +645,7 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
     }
     if (!choice_usable(p, pass, c))
         return ct_set_error(CT_ERR_ARG, "conv: variant %d not usable on this device", c);
+    p->last[pass] = c;
     return run_choice(p, pass, c, n, a, b, bias, out, out2);
 }
 
@@ -479,10 +666,16 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
 }
 
 const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
-    int c = ct_conv_forced(p->rt, pass);
-    if (c < 0) c = p->choice[pass];
-    if (c < 0) snprintf(buf, n, "untuned");
+    int c = p->last[pass];
+    if (c < 0) snprintf(buf, n, "not run yet");
     else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
+    else if (c / 100 == 2) snprintf(buf, n, "gemm+col2im(%s)", ct_gemm_kernel_name(c % 100));
+    else if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS)
+        snprintf(buf, n, "implicit-dot%d", c % 100 ? 8 : 16);
+    else if (c / 100 == 3) snprintf(buf, n, "%s%s", pass == CT_CONV_BWD_DATA ? "flip-" : "",
+                                    icfg[c % 100].name);
+    else if (pass == CT_CONV_BWD_DATA && flip_fits(&p->d))
+        snprintf(buf, n, "flip-im2col+%s", ct_gemm_kernel_name(c % 100));
     else snprintf(buf, n, "im2col+%s", ct_gemm_kernel_name(c % 100));
     return buf;
 }

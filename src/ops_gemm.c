@@ -51,7 +51,7 @@ struct ct_ops_state {
     int n_tune, cap_tune, tune_loaded;
     int force; /* >= 0: ct_gemm uses this variant (variant checks, tests) */
     int conv_force[3];
-    int conv_checked[3][16];
+    int conv_checked[3][32];
 };
 
 void ct_gemm_force(ct_runtime *rt, int v) {
@@ -70,7 +70,7 @@ int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice) {
     ct_ops_state *st;
     if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
     int slot = (choice / 100) * CT_GK_COUNT + choice % 100;
-    return slot >= 0 && slot < 16 ? &st->conv_checked[pass][slot] : NULL;
+    return slot >= 0 && slot < 32 ? &st->conv_checked[pass][slot] : NULL;
 }
 
 const char *ct_gemm_kernel_name(int v) {
@@ -140,12 +140,21 @@ ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
     return CT_OK;
 }
 
+static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out);
+
 int ct_gemm_kernel_usable(ct_runtime *rt, int v) {
     if (v < 0 || v >= CT_GK_COUNT) return 0;
     if (v == CT_GK_TILED) {
         ct_ops_state *st;
-        if (ct_ops_state_get(rt, &st) != CT_OK) return 0;
-        return st->tiled_ts > 0;
+        cl_kernel k;
+        size_t kmax = 0;
+        if (ct_ops_state_get(rt, &st) != CT_OK || st->tiled_ts <= 0) return 0;
+        /* the tile fixes the work-group size: the compiled kernel must allow it */
+        if (kernel_get(rt, st, v, &k) != CT_OK ||
+            clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                     &kmax, NULL) != CL_SUCCESS)
+            return 0;
+        return kmax >= (size_t)st->tiled_ts * st->tiled_ts / st->tiled_wpt;
     }
     return 1;
 }
@@ -156,9 +165,16 @@ int ct_gemm_kernel_default(ct_runtime *rt) {
     return CT_GK_BLK6x32;
 }
 
-static size_t blk_lws(void) {
+/* Work-group of the register-blocked kernels: all row blocks of one column panel, so
+ * the panel is read into one core's cache once and reused by every row block (PoCL runs
+ * a work-group's items in sequence on one core). Capped to keep the compiled variants
+ * (one per local size) few. */
+static size_t blk_lws(int row_blocks) {
     const char *e = getenv("CLTRAIN_BLK_LWS"); /* for measuring only */
-    return e && atoi(e) > 0 ? (size_t)atoi(e) : 4;
+    if (e && atoi(e) > 0) return (size_t)atoi(e);
+    size_t l = 1;
+    while (l < (size_t)row_blocks && l < 16) l *= 2;
+    return l;
 }
 
 static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out) {
@@ -172,7 +188,11 @@ static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *
 
 ct_status ct_ops_launch(ct_runtime *rt, cl_kernel k, cl_uint dims, const size_t *g, size_t l0,
                         size_t l1) {
-    size_t max = rt->max_wg ? rt->max_wg : 1;
+    size_t max = rt->max_wg ? rt->max_wg : 1, kmax = 0;
+    /* a kernel may allow fewer work-items than the device (registers, local memory) */
+    if (clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) == CL_SUCCESS && kmax > 0 && kmax < max)
+        max = kmax;
     if (dims < 2) l1 = 1;
     while (l0 * l1 > max) {
         if (l0 >= l1) l0 = (l0 + 1) / 2;
@@ -218,12 +238,12 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
             size_t t = g[0];
             g[0] = g[1];
             g[1] = t;
-            return ct_ops_launch(rt, k, 3, g, blk_lws(), 1);
+            return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
         }
         return ct_ops_launch(rt, k, 3, g, 16, 4);
     }
     size_t g[3] = {(size_t)(j->M + gk[v].rm - 1) / gk[v].rm, (size_t)(j->N + gk[v].bw - 1) / gk[v].bw, z};
-    return ct_ops_launch(rt, k, 3, g, blk_lws(), 1);
+    return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
 }
 
 /* ---- tuning memory ------------------------------------------------------- */
@@ -382,6 +402,10 @@ static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
     if (gk[v].unit_bj == 2 && (ta || !tb))
         return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+    if (K == 0) { /* B is not read: any strides will do */
+        j.bs_k = 1;
+        j.bs_j = 1;
+    }
     if (gk[v].unit_bj == 1 && tb && K > 0) {
         /* pack op(B) = B^T (stored N x K) into a K x N row-major workspace */
         ct_ops_state *st;

@@ -64,7 +64,7 @@ static void desc_rules(void) {
 
 static void gemm_shapes(ct_runtime *rt, const char *label) {
     static const int sz[][3] = {{1, 1, 1},   {7, 9, 5},     {37, 29, 45}, {64, 33, 17},
-                                {5, 131, 3}, {70, 250, 67}, {13, 40, 300}};
+                                {5, 131, 3}, {70, 250, 67}, {13, 40, 300}, {6, 35, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
         for (int t = 0; t < 4; t++)
             for (int bi = 0; bi < 2; bi++) {
@@ -172,6 +172,36 @@ static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, in
     free(xd), free(wd), free(bd), free(gd), free(yb);
 }
 
+/* forward with b == NULL (no bias) for a forced choice */
+static void no_bias(ct_runtime *rt, int choice) {
+    ct_conv_desc d;
+    CHECK_OK(ct_conv_desc_init(&d, 2, 3, 9, 8, 5, 3, 1, 1, CT_ACT_RELU));
+    size_t nx = 2 * 3 * 9 * 8, nw = 5 * 3 * 9, ny = 2 * 5 * 9 * 8;
+    float x[2 * 3 * 9 * 8], w[5 * 3 * 9], want[2 * 5 * 9 * 8], got[2 * 5 * 9 * 8];
+    ct_fill_random(x, nx, 71, -1, 1);
+    ct_fill_random(w, nw, 72, -1, 1);
+    ct_ref_conv_forward(&d, 2, x, w, NULL, want);
+    cl_mem bx, bw, by;
+    ct_conv_plan *p = NULL;
+    CHECK_OK(ct_buffer_create(rt, "nb.x", sizeof x, CL_MEM_READ_WRITE, &bx));
+    CHECK_OK(ct_buffer_create(rt, "nb.w", sizeof w, CL_MEM_READ_WRITE, &bw));
+    CHECK_OK(ct_buffer_create(rt, "nb.y", sizeof got, CL_MEM_READ_WRITE, &by));
+    CHECK_OK(ct_upload(rt, bx, 0, sizeof x, x));
+    CHECK_OK(ct_upload(rt, bw, 0, sizeof w, w));
+    CHECK_OK(ct_poison(rt, by, sizeof got));
+    ct_conv_force(rt, 0, choice);
+    CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+    if (p) CHECK_OK(ct_conv_forward(p, 2, bx, bw, NULL, by));
+    CHECK_OK(ct_download(rt, by, 0, sizeof got, got));
+    double e = ct_compare(got, want, ny, ct_ops_atol(27), CT_OPS_RTOL);
+    CHECK(e <= 1.0, "forward without bias, choice %d: err %.3g x tol", choice, e);
+    ct_conv_force(rt, 0, -1);
+    ct_conv_plan_free(p);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bw);
+    clReleaseMemObject(by);
+}
+
 static void fd_all(ct_runtime *rt, const char *label) {
     fd_case(rt, label, 2, 3, 7, 9, 5, 3, 1, 0);
     fd_case(rt, label, 2, 3, 7, 9, 5, 3, 2, 1);
@@ -184,7 +214,18 @@ static void force_conv(ct_runtime *rt, int c) {
     /* the dot kernels only fit backward-weights; the other passes then tune */
     for (int pass = 0; pass < 3; pass++)
         ct_conv_force(rt, pass,
-                      c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2 ? -1 : c);
+                      (c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2) ||
+                              (c >= CT_CONV_COL2IM && pass != 1)
+                          ? -1
+                          : c);
+}
+
+/* forward and backward-data; where it does not apply (stride > 1) the force is ignored
+ * and the tuner chooses */
+static void force_implicit(ct_runtime *rt, int c) {
+    ct_conv_force(rt, 0, c);
+    ct_conv_force(rt, 1, c);
+    ct_conv_force(rt, 2, c); /* configs 0 and 1 only; others tune */
 }
 
 /* Tuned choices are written next to the compile cache and read back by a new runtime. */
@@ -231,8 +272,25 @@ int main(void) {
         force_conv(rt, CT_CONV_IM2COL + v);
         conv_shapes(rt, label);
         fd_all(rt, label);
+        if (ct_gemm_kernel_is_dot(v)) continue;
+        /* backward-data through GEMM + col2im even where the flipped conv fits */
+        snprintf(label, sizeof label, "gemm+col2im(%s)", ct_gemm_kernel_name(v));
+        force_conv(rt, CT_CONV_COL2IM + v);
+        conv_shapes(rt, label);
+        fd_all(rt, label);
+    }
+    /* implicit GEMM (stride 1 forward and backward-data); other shapes fall back to tuning */
+    for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "implicit cfg %d", i);
+        force_implicit(rt, CT_CONV_IMPLICIT + i);
+        conv_shapes(rt, label);
+        fd_all(rt, label);
     }
     force_conv(rt, -1);
+    no_bias(rt, CT_CONV_DIRECT);
+    no_bias(rt, CT_CONV_IM2COL + ct_gemm_kernel_default(rt));
+    no_bias(rt, CT_CONV_IMPLICIT);
     /* the selftest entries run here too */
     for (int i = 0; i < ct_selftests_count; i++) {
         double e = INFINITY;
