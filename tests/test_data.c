@@ -429,6 +429,41 @@ static void test_apply(void) {
     CHECK(ct_rng_next(&r1) != ct_rng_next(&r2), "streams differ");
 }
 
+/* Against scipy.ndimage.affine_transform (tools/gen_augment_golden.py writes the file). */
+static void test_golden(void) {
+    const char *src = getenv("CLTRAIN_SRC_DIR");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/golden/augment_scipy.txt", src ? src : ".");
+    FILE *f = fopen(p, "r");
+    CHECK(f != NULL, "cannot open %s", p);
+    if (!f) return;
+    int h, w, c, nc;
+    if (fscanf(f, "%d %d %d %d", &h, &w, &c, &nc) != 4 || h * w * c > 4096) {
+        CHECK(0, "bad golden header");
+        fclose(f);
+        return;
+    }
+    uint8_t in[4096];
+    float out[4096], want;
+    for (int i = 0; i < h * w * c; i++) in[i] = (uint8_t)((i * 7919 + 13) % 251);
+    for (int k = 0; k < nc; k++) {
+        ct_aug_draw d;
+        if (fscanf(f, "%f %f %f %f %f %f %d", &d.theta_deg, &d.tx, &d.ty, &d.shear_deg, &d.zx, &d.zy, &d.flip) != 7)
+            break;
+        ct_augment_apply(in, h, w, c, &d, 1.0f, out);
+        double maxd = 0;
+        for (int i = 0; i < h * w * c; i++) {
+            if (fscanf(f, "%f", &want) != 1) want = NAN;
+            double e = fabs(out[i] - want);
+            if (isnan(e)) maxd = INFINITY; /* a NaN or a missing value fails the case */
+            else if (e > maxd) maxd = e;
+        }
+        CHECK(maxd < 2e-3, "case %d (theta %g tx %g ty %g shear %g zx %g zy %g flip %d): max diff %g", k,
+              d.theta_deg, d.tx, d.ty, d.shear_deg, d.zx, d.zy, d.flip, maxd);
+    }
+    fclose(f);
+}
+
 /* ---- loader ------------------------------------------------------------------ */
 typedef struct stream {
     size_t n_floats;
@@ -695,6 +730,7 @@ int main(void) {
     test_resize();
     test_matrix();
     test_apply();
+    test_golden();
     test_loader_determinism();
     test_bad_files();
     test_goes_bad();
