@@ -279,6 +279,27 @@ static void test_jpeg(void) {
     free(a);
     free(b);
 
+    /* full decode + nearest = Keras/Pillow bit for bit (tools/gen_image_golden.py) */
+    const char *srcdir = getenv("CLTRAIN_SRC_DIR");
+    for (int c = 1; c <= 3; c += 2) {
+        char gp[1024];
+        snprintf(gp, sizeof gp, "%s/tests/golden/cat1_%s_nearest_48x64.png", srcdir ? srcdir : ".",
+                 c == 3 ? "rgb" : "l");
+        uint8_t *want = malloc(48 * 64 * 3), *got = malloc(48 * 64 * 3), *scaled = malloc(48 * 64 * 3);
+        sample_jpg(src, sizeof src, "cats/cat.1.jpg");
+        CHECK_OK(ct_image_load(gp, 48, 64, c, CT_RESIZE_NEAREST, want));
+        CHECK_OK(ct_image_load(src, 48, 64, c, (ct_resize)(CT_RESIZE_NEAREST | CT_DECODE_FULL), got));
+        CHECK(!memcmp(want, got, 48 * 64 * c), "full decode + nearest == Pillow (c=%d)", c);
+        CHECK_OK(ct_image_load(src, 48, 64, c, CT_RESIZE_NEAREST, scaled));
+        double m = 0;
+        for (int i = 0; i < 48 * 64 * c; i++) m += abs(want[i] - scaled[i]);
+        m /= 48 * 64 * c;
+        CHECK(m < 12, "DCT-scaled decode stays close to Pillow's: mean abs diff %.2f (c=%d)", m, c);
+        free(want);
+        free(got);
+        free(scaled);
+    }
+
     /* bad content */
     CHECK(ct_image_decode_mem((const unsigned char *)"hello", 5, "t.jpg", 8, 8, 3, CT_RESIZE_NEAREST, out) ==
               CT_ERR_FORMAT,
