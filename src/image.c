@@ -6,6 +6,7 @@
  * accumulated half-pixel index mapping, BILINEAR and BOX ('area') as Pillow's separable
  * fixed-point convolution. Nearest is the default, as in Keras. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -365,29 +366,35 @@ ct_status ct_image_decode_mem(const unsigned char *buf, size_t len, const char *
 }
 
 ct_status ct_image_load(const char *path, int h, int w, int c, ct_resize rs, uint8_t *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ct_set_error(CT_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO named .jpg must not block the worker forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ct_set_error(CT_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return ct_set_error(CT_ERR_IO, "%s: not a regular file", path);
     }
     if (st.st_size > (256L << 20)) {
-        fclose(f);
+        close(fd);
         return ct_set_error(CT_ERR_FORMAT, "%s: file is larger than 256 MB", path);
     }
-    size_t len = (size_t)st.st_size;
+    size_t len = (size_t)st.st_size, got = 0;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return ct_set_error(CT_ERR_MEMORY, "%s: out of memory reading", path);
     }
-    size_t got = len ? fread(buf, 1, len, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (got != len || err) {
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* error, or the file shrank */
+        got += (size_t)r;
+    }
+    int err = errno;
+    close(fd);
+    if (got != len) {
         free(buf);
-        return ct_set_error(CT_ERR_IO, "%s: read error", path);
+        return ct_set_error(CT_ERR_IO, "%s: read error (%s)", path, got < len ? strerror(err) : "size changed");
     }
     ct_status s = ct_image_decode_mem(buf, len, path, h, w, c, rs, out);
     free(buf);

@@ -614,7 +614,10 @@ static void test_bad_files(void) {
     /* dangling symlink: listed, cannot be opened */
     path_in(p, sizeof p, "bad/dogs/dangling.jpg");
     symlink("/nonexistent/cltrain.jpg", p);
-    int expect_bad = 5, expect_good = 6;
+    /* a FIFO named .jpg: must not block a worker */
+    path_in(p, sizeof p, "bad/dogs/fifo.jpg");
+    mkfifo(p, 0644);
+    int expect_bad = 6, expect_good = 6;
     /* unreadable file (root can read anything, so only expected when not root) */
     write_bytes("bad/dogs/noperm.jpg", jpg, n);
     path_in(p, sizeof p, "bad/dogs/noperm.jpg");
