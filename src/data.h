@@ -30,7 +30,16 @@ ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, c
 void ct_dataset_free(ct_dataset *d);
 
 /* ---- decoding ---------------------------------------------------------- */
-typedef enum { CT_RESIZE_NEAREST = 0, CT_RESIZE_BILINEAR, CT_RESIZE_AREA } ct_resize;
+/* Resize filters are Pillow's (what Keras's load_img uses). Default: nearest, as Keras.
+ * JPEGs are decoded with libjpeg-turbo's DCT scaling at the smallest scale still >= the
+ * target (much faster, and it low-passes). OR in CT_DECODE_FULL to decode at full size
+ * instead, which reproduces Pillow's decode + resize bit for bit (nearest), as Keras. */
+typedef enum {
+    CT_RESIZE_NEAREST = 0,
+    CT_RESIZE_BILINEAR = 1,
+    CT_RESIZE_AREA = 2, /* Pillow BOX */
+    CT_DECODE_FULL = 0x100
+} ct_resize;
 /* Parses "nearest|bilinear|area". */
 ct_status ct_resize_parse(const char *s, ct_resize *out);
 
@@ -90,7 +99,7 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
 typedef struct ct_loader_opts {
     int batch;
     int h, w, c;
-    ct_resize resize;
+    ct_resize resize; /* may include CT_DECODE_FULL */
     ct_augment augment; /* .enabled = 0 for none */
     float rescale;      /* usually 1/255 */
     int shuffle;
