@@ -14,6 +14,11 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"train", ct_cmd_train, "train a model on image class folders (Keras-like fit)"},
+    {"evaluate", ct_cmd_evaluate, "loss and accuracy of a saved model on class folders"},
+    {"predict", ct_cmd_predict, "class probabilities of images with a saved model"},
+    {"preview", ct_cmd_preview, "PNG grid of augmented versions of one image"},
+    {"bench", ct_cmd_bench, "time the training step on synthetic data (bench step)"},
     {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
     {"selftest", ct_cmd_selftest, "build every kernel and check each against its C reference"},
 };

@@ -37,6 +37,8 @@ typedef struct ct_layer_spec {
 ct_status ct_spec_parse(const char *spec, ct_layer_spec **layers, int *n);
 /* Expanded spec of a preset, or NULL if name is no preset. */
 const char *ct_spec_preset(const char *name);
+/* Canonical token of one layer (every option explicit except defaults). Returns snprintf's. */
+int ct_spec_format_layer(const ct_layer_spec *layer, char *out, size_t n);
 
 typedef struct ct_param_info {
     const char *name; /* e.g. "layers.0.weight" */
@@ -46,7 +48,8 @@ typedef struct ct_param_info {
 } ct_param_info;
 
 typedef struct ct_adam {
-    float lr, beta1, beta2, eps; /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 */
+    double lr, beta1, beta2, eps; /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 (double, so that
+                                   * 1 - beta rounds once as in Keras) */
 } ct_adam;
 
 typedef struct ct_model ct_model;
@@ -62,6 +65,8 @@ void ct_model_summary(const ct_model *m, FILE *f); /* like Keras model.summary()
 const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
 int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
 size_t ct_model_param_count(const ct_model *m);
+/* FLOP (2 per multiply-add) of one training step per sample: conv and dense layers. */
+double ct_model_train_flops(const ct_model *m);
 
 /* Parameters, in a fixed order, for save/load. */
 int ct_model_n_params(const ct_model *m);
@@ -84,6 +89,13 @@ ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t s
 ct_status ct_model_eval_step(ct_model *m, int n);
 /* Forward without dropout; probabilities (n x outputs) to host. */
 ct_status ct_model_predict(ct_model *m, int n, float *probs);
+/* Forward (dropout on when train, masks from (seed, step)), loss into the sums, backward:
+ * parameter gradients in the gradient slab, no update. For tests and gradient checks. */
+ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step);
+ct_status ct_model_get_grad(ct_model *m, int i, float *host);
+int ct_model_n_layers(const ct_model *m);
+int ct_model_max_batch(const ct_model *m);
+long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `iterations`) */
 /* Reads (then optionally clears) the device sums: mean loss, accuracy and count. */
 ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count);
 
