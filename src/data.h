@@ -22,10 +22,10 @@ typedef struct ct_dataset {
  * A missing folder, an empty class folder or an empty dataset is CT_ERR_IO/ARG with a
  * message naming the folder. */
 ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out);
-/* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
- * part is the FIRST `fraction` of each class's sorted files. */
 /* Prints "Found N images belonging to C classes." (for a split subset, say). */
 void ct_dataset_print(const ct_dataset *d, FILE *f);
+/* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
+ * part is the FIRST int(fraction * n) of each class's sorted files. */
 ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, ct_dataset *out);
 void ct_dataset_free(ct_dataset *d);
 
@@ -127,7 +127,9 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
 int ct_loader_batches(const ct_loader *l); /* ceil(n / batch) */
 /* Starts producing the batches of an epoch (shuffled by seed+epoch if shuffle). */
 ct_status ct_loader_start_epoch(ct_loader *l, int epoch);
-/* Blocks until the next batch is ready. Returns CT_OK with b->count == 0 at epoch end. */
+/* Blocks until the next batch is ready. Returns CT_OK with b->count == 0 at epoch end.
+ * Release each batch before asking for the one after next: with both slots held this
+ * returns CT_ERR_ARG instead of waiting forever. */
 ct_status ct_loader_next(ct_loader *l, ct_batch *b);
 /* Gives the slot back once its contents have been consumed (uploaded). */
 void ct_loader_release(ct_loader *l, const ct_batch *b);
