@@ -154,6 +154,7 @@ done:
 #define M_RIGHT 24
 #define M_TOP 44
 #define M_BOTTOM 58
+#define MARKERS_MAX 40 /* dots on the points up to this many epochs */
 #define COLOR_TRAIN "#1f77b4"
 #define COLOR_VAL "#ff7f0e"
 #define FONT "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -229,11 +230,31 @@ static void svg_series(FILE *f, const panel *p, const double *v, int n, const ch
             in = 0;
         }
     }
-    if (n > 40) return;
+    if (n > MARKERS_MAX) return;
     for (int i = 0; i < n; i++)
         if (isfinite(v[i]))
             fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", px(p, i + 1), py(p, v[i]),
                     color);
+}
+
+/* How much of the series' lines (sampled 8 times per segment) falls in the box (x, y, w, h),
+ * with a margin. */
+static int points_in(const panel *p, const double *a, const double *b, int n, double x, double y, double w,
+                     double h) {
+    int k = 0;
+    for (int s = 0; s < 2; s++) {
+        const double *v = s ? b : a;
+        for (int i = 0; v && i < n; i++) {
+            if (!isfinite(v[i])) continue;
+            int last = i + 1 >= n || !isfinite(v[i + 1]);
+            for (int t = 0; t < (last ? 1 : 8); t++) {
+                double X = px(p, i + 1 + t / 8.0);
+                double Y = py(p, last ? v[i] : v[i] + (v[i + 1] - v[i]) * t / 8.0);
+                k += X >= x - 6 && X <= x + w + 6 && Y >= y - 6 && Y <= y + h + 6;
+            }
+        }
+    }
+    return k;
 }
 
 static void svg_panel(FILE *f, double top, const char *title, const char *ylabel, const double *train,
@@ -283,10 +304,19 @@ static void svg_panel(FILE *f, double top, const char *title, const char *ylabel
     svg_series(f, &p, train, n, COLOR_TRAIN, 0);
     if (val) svg_series(f, &p, val, n, COLOR_VAL, 0);
     fprintf(f, "  </g>\n");
-    /* legend: bottom right for accuracy (it rises), top right for loss (it falls) */
+    /* legend in the corner that hides the fewest points; ties go to the usual place:
+     * bottom right for accuracy (it rises), top right for loss (it falls) */
     int rows = val ? 2 : 1;
-    double lw = 190, lh = 10 + 20 * rows, lx = p.x0 + p.w - lw - 10;
-    double ly = legend_low ? p.y0 + p.h - lh - 10 : p.y0 + 10;
+    double lw = 190, lh = 10 + 20 * rows;
+    double right = p.x0 + p.w - lw - 10, left = p.x0 + 10, top_y = p.y0 + 10, bottom_y = p.y0 + p.h - lh - 10;
+    double cx[4] = {right, right, left, left};
+    double cy[4] = {legend_low ? bottom_y : top_y, legend_low ? top_y : bottom_y, top_y, bottom_y};
+    int best = 0, best_hidden = -1;
+    for (int c = 0; c < 4; c++) {
+        int hidden = points_in(&p, train, val, n, cx[c], cy[c], lw, lh);
+        if (best_hidden < 0 || hidden < best_hidden) best = c, best_hidden = hidden;
+    }
+    double lx = cx[best], ly = cy[best];
     fprintf(f, "  <rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#bbb\" rx=\"3\"/>\n",
             lx, ly, lw, lh);
     for (int r = 0; r < rows; r++) {
@@ -294,7 +324,8 @@ static void svg_panel(FILE *f, double top, const char *title, const char *ylabel
         const char *c = r ? COLOR_VAL : COLOR_TRAIN;
         fprintf(f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                 lx + 10, yy, lx + 38, yy, c);
-        fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", lx + 24, yy, c);
+        if (n <= MARKERS_MAX)
+            fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", lx + 24, yy, c);
         fprintf(f, "  <text x=\"%.2f\" y=\"%.2f\" font-size=\"12\">%s %s</text>\n", lx + 46, yy + 4,
                 r ? "Validation" : "Training", what);
     }
