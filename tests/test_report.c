@@ -120,6 +120,14 @@ static void test_svg(void) {
     for (int i = 0; i < h.n; i++) h.e[i].loss = h.e[i].accuracy = h.e[i].val_loss = h.e[i].val_accuracy = NAN;
     CHECK_OK(ct_history_write_svg(&h, path));
     ct_history_free(&h);
+    /* huge values with a tiny spread: ticks in exponent form, and no endless tick loop */
+    h = make_history(7, 1);
+    for (int i = 0; i < h.n; i++) h.e[i].loss = 1e17 + 16 * i;
+    CHECK_OK(ct_history_write_svg(&h, path));
+    s = slurp(path);
+    CHECK(s && strstr(s, "e+17</text>"), "exponent labels");
+    free(s);
+    ct_history_free(&h);
     ct_history empty = {0};
     CHECK_OK(ct_history_write_svg(&empty, path));
     snprintf(path, sizeof path, "%s/nofolder/p.svg", dir);
