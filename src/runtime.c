@@ -279,6 +279,7 @@ ct_status ct_runtime_create(const char *devspec, unsigned flags, ct_runtime **ou
 void ct_runtime_free(ct_runtime *rt) {
     if (!rt) return;
     if (rt->q) clFinish(rt->q);
+    if (rt->ops && rt->ops_free) rt->ops_free(rt->ops);
     for (int i = 0; i < rt->n_progs; i++) {
         clReleaseProgram(rt->progs[i].prog);
         free(rt->progs[i].name);

@@ -83,6 +83,8 @@ struct ct_runtime {
     double setup_seconds;  /* time spent obtaining programs */
     ct_prof_entry *prof;
     int n_prof, cap_prof;
+    void *ops;                   /* op state (kernels, tuned choices); owned by src/ops_gemm.c */
+    void (*ops_free)(void *ops); /* called by ct_runtime_free */
 };
 
 /* Build options for a program: -cl-std from the device's OpenCL C version, device

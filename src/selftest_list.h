@@ -3,6 +3,16 @@
 #ifndef CT_SELFTEST_LIST_H
 #define CT_SELFTEST_LIST_H
 
-#define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */
+/* ops (src/ops_check.c) */
+ct_status ct_check_gemm(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
+#define CT_SELFTEST_OPS                                                                          \
+    {"gemm", ct_check_gemm}, {"conv.forward", ct_check_conv_forward},                            \
+        {"conv.backward_data", ct_check_conv_backward_data},                                     \
+        {"conv.backward_weights", ct_check_conv_backward_weights},
+
+#define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */ CT_SELFTEST_OPS
 
 #endif

@@ -46,7 +46,12 @@ ct_status ct_error_prefix(ct_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(last_error, sizeof last_error, "%s%s", pre, old);
+    size_t lp = strlen(pre), lo = strlen(old);
+    if (lp > sizeof last_error - 1) lp = sizeof last_error - 1;
+    if (lo > sizeof last_error - 1 - lp) lo = sizeof last_error - 1 - lp;
+    memcpy(last_error, pre, lp);
+    memcpy(last_error + lp, old, lo);
+    last_error[lp + lo] = 0;
     return s;
 }
 

@@ -1,0 +1,192 @@
+/* Ops: ct_gemm (all transpose combos, odd sizes, offsets, beta 0 with NaN-poisoned C) and
+ * conv forward / backward_data / backward_weights against the C references on many
+ * shapes, plus finite-difference checks in double precision that the device backward
+ * passes are the gradients of the forward pass. */
+#include "ctest.h"
+#include "ops_ref.h"
+#include "selftest.h"
+#include "tensor.h"
+
+static void conv_shapes(ct_runtime *rt) {
+    static const int ks[] = {1, 3, 5};
+    for (int ni = 0; ni < 2; ni++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int stride = 1; stride <= 2; stride++)
+                for (int same = 0; same <= 1; same++) {
+                    int n = ni ? 3 : 1;
+                    ct_conv_desc d;
+                    CHECK_OK(ct_conv_desc_init(&d, n, 3, 7, 9, 5, ks[ki], stride, same,
+                                               (ki + stride) % 2 ? CT_ACT_RELU : CT_ACT_NONE));
+                    for (int pass = 0; pass < 3; pass++) {
+                        double e = INFINITY;
+                        CHECK_OK(ct_check_conv_case(rt, &d, n, (ct_conv_pass)pass, 11 + ki, &e));
+                        CHECK(e <= 1.0, "conv pass %d n=%d k=%d s=%d same=%d: err %.3g x tol",
+                              pass, n, ks[ki], stride, same, e);
+                    }
+                }
+    /* Larger channel counts (blocking paths), stride 3, a batch below the plan's */
+    static const int big[][9] = {/* n cin h w cout k stride same run_n */
+                                 {3, 16, 13, 12, 32, 3, 1, 0, 3},
+                                 {2, 32, 11, 11, 64, 3, 1, 1, 2},
+                                 {2, 6, 10, 13, 7, 3, 3, 1, 2},
+                                 {4, 8, 12, 12, 16, 3, 2, 0, 3},
+                                 {2, 3, 30, 31, 32, 3, 1, 0, 2},
+                                 {1, 64, 6, 6, 65, 3, 1, 0, 1}};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        const int *c = big[i];
+        ct_conv_desc d;
+        CHECK_OK(ct_conv_desc_init(&d, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                                   CT_ACT_RELU));
+        for (int pass = 0; pass < 3; pass++) {
+            double e = INFINITY;
+            CHECK_OK(ct_check_conv_case(rt, &d, c[8], (ct_conv_pass)pass, 50 + i, &e));
+            CHECK(e <= 1.0, "conv big case %zu pass %d: err %.3g x tol", i, pass, e);
+        }
+    }
+}
+
+static void desc_rules(void) {
+    ct_conv_desc d;
+    /* Keras 'same': out = ceil(in/s), extra padding at bottom/right */
+    CHECK_OK(ct_conv_desc_init(&d, 1, 1, 7, 8, 1, 3, 2, 1, CT_ACT_NONE));
+    CHECK(d.oh == 4 && d.ow == 4 && d.pad_t == 1 && d.pad_l == 0,
+          "same 7x8 k3 s2: oh %d ow %d pad %d %d", d.oh, d.ow, d.pad_t, d.pad_l);
+    CHECK_OK(ct_conv_desc_init(&d, 1, 1, 9, 9, 1, 4, 1, 1, CT_ACT_NONE));
+    CHECK(d.oh == 9 && d.pad_t == 1, "same 9 k4 s1: oh %d pad %d", d.oh, d.pad_t);
+    CHECK_OK(ct_conv_desc_init(&d, 1, 1, 112, 112, 32, 3, 1, 0, CT_ACT_RELU));
+    CHECK(d.oh == 110 && d.ow == 110 && d.pad_t == 0, "valid 112 k3: %d", d.oh);
+    CHECK_OK(ct_conv_desc_init(&d, 1, 1, 8, 8, 1, 1, 2, 1, CT_ACT_NONE));
+    CHECK(d.oh == 4 && d.pad_t == 0, "same 8 k1 s2: oh %d pad %d", d.oh, d.pad_t);
+    CHECK(ct_conv_desc_init(&d, 1, 1, 2, 5, 1, 3, 1, 0, CT_ACT_NONE) == CT_ERR_SHAPE,
+          "valid 3x3 on a 2-row input must fail");
+}
+
+static void gemm_shapes(ct_runtime *rt) {
+    static const int sz[][3] = {{1, 1, 1},   {7, 9, 5},     {37, 29, 45}, {64, 33, 17},
+                                {5, 131, 3}, {70, 250, 67}, {13, 40, 300}};
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+        for (int t = 0; t < 4; t++)
+            for (int bi = 0; bi < 2; bi++) {
+                double e = INFINITY;
+                float alpha = bi ? 0.75f : 1.0f, beta = bi ? -0.5f : 0.0f;
+                CHECK_OK(ct_check_gemm_case(rt, t & 1, t >> 1, sz[i][0], sz[i][1], sz[i][2],
+                                            alpha, beta, 300 + i, &e));
+                CHECK(e <= 1.0, "gemm %dx%dx%d ta %d tb %d beta %g: err %.3g x tol", sz[i][0],
+                      sz[i][1], sz[i][2], t & 1, t >> 1, beta, e);
+            }
+}
+
+/* L = sum(forward(x, w, b) * g) in double; its gradients are backward_data(g) and
+ * backward_weights(x, g). Central differences on every element (L is linear, so the
+ * difference quotient is exact up to rounding). */
+static double loss_d(const ct_conv_desc *d, int n, const double *x, const double *w,
+                     const double *b, const double *g, double *ybuf) {
+    ct_ref_conv_forward_d(d, n, x, w, b, ybuf);
+    double L = 0;
+    for (size_t i = 0; i < (size_t)n * d->cout * d->oh * d->ow; i++) L += ybuf[i] * g[i];
+    return L;
+}
+
+static void fd_case(ct_runtime *rt, int n, int cin, int h, int w, int cout, int k, int stride,
+                    int same) {
+    ct_conv_desc d;
+    CHECK_OK(ct_conv_desc_init(&d, n, cin, h, w, cout, k, stride, same, CT_ACT_NONE));
+    size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * d.oh * d.ow;
+    size_t nw = (size_t)cout * cin * k * k;
+    float *xf = malloc(nx * 4), *wf = malloc(nw * 4), *gf = malloc(ny * 4);
+    float *dx = malloc(nx * 4), *dw = malloc(nw * 4), *db = malloc((size_t)cout * 4);
+    double *xd = malloc(nx * 8), *wd = malloc(nw * 8), *bd = calloc((size_t)cout, 8);
+    double *gd = malloc(ny * 8), *yb = malloc(ny * 8);
+    if (!xf || !wf || !gf || !dx || !dw || !db || !xd || !wd || !bd || !gd || !yb) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    ct_fill_random(xf, nx, 901, -1, 1);
+    ct_fill_random(wf, nw, 902, -1, 1);
+    ct_fill_random(gf, ny, 903, -1, 1);
+    for (size_t i = 0; i < nx; i++) xd[i] = xf[i];
+    for (size_t i = 0; i < nw; i++) wd[i] = wf[i];
+    for (size_t i = 0; i < ny; i++) gd[i] = gf[i];
+    cl_mem bx, bw, bg, bdx, bdw, bdb;
+    ct_conv_plan *p = NULL;
+    CHECK_OK(ct_buffer_create(rt, "fd.x", nx * 4, CL_MEM_READ_WRITE, &bx));
+    CHECK_OK(ct_buffer_create(rt, "fd.w", nw * 4, CL_MEM_READ_WRITE, &bw));
+    CHECK_OK(ct_buffer_create(rt, "fd.g", ny * 4, CL_MEM_READ_WRITE, &bg));
+    CHECK_OK(ct_buffer_create(rt, "fd.dx", nx * 4, CL_MEM_READ_WRITE, &bdx));
+    CHECK_OK(ct_buffer_create(rt, "fd.dw", nw * 4, CL_MEM_READ_WRITE, &bdw));
+    CHECK_OK(ct_buffer_create(rt, "fd.db", (size_t)cout * 4, CL_MEM_READ_WRITE, &bdb));
+    CHECK_OK(ct_upload(rt, bx, 0, nx * 4, xf));
+    CHECK_OK(ct_upload(rt, bw, 0, nw * 4, wf));
+    CHECK_OK(ct_upload(rt, bg, 0, ny * 4, gf));
+    CHECK_OK(ct_poison(rt, bdx, nx * 4));
+    CHECK_OK(ct_poison(rt, bdw, nw * 4));
+    CHECK_OK(ct_poison(rt, bdb, (size_t)cout * 4));
+    CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+    if (p) {
+        CHECK_OK(ct_conv_backward_data(p, n, bg, bw, bdx));
+        CHECK_OK(ct_conv_backward_weights(p, n, bx, bg, bdw, bdb));
+    }
+    CHECK_OK(ct_download(rt, bdx, 0, nx * 4, dx));
+    CHECK_OK(ct_download(rt, bdw, 0, nw * 4, dw));
+    CHECK_OK(ct_download(rt, bdb, 0, (size_t)cout * 4, db));
+    const double hstep = 1e-3;
+    double worst = 0;
+    for (size_t i = 0; i < nx; i++) {
+        double s = xd[i];
+        xd[i] = s + hstep;
+        double lp = loss_d(&d, n, xd, wd, bd, gd, yb);
+        xd[i] = s - hstep;
+        double lm = loss_d(&d, n, xd, wd, bd, gd, yb);
+        xd[i] = s;
+        double fd = (lp - lm) / (2 * hstep);
+        double e = fabs(fd - dx[i]) / (ct_ops_atol(cout * k * k) + CT_OPS_RTOL * fabs(fd));
+        if (!(e <= worst)) worst = e;
+    }
+    CHECK(worst <= 1.0, "FD dx (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", n, cin,
+          h, w, cout, k, stride, same, worst);
+    worst = 0;
+    for (size_t i = 0; i < nw + (size_t)cout; i++) {
+        double *v = i < nw ? &wd[i] : &bd[i - nw];
+        double s = *v;
+        *v = s + hstep;
+        double lp = loss_d(&d, n, xd, wd, bd, gd, yb);
+        *v = s - hstep;
+        double lm = loss_d(&d, n, xd, wd, bd, gd, yb);
+        *v = s;
+        double fd = (lp - lm) / (2 * hstep);
+        double got = i < nw ? dw[i] : db[i - nw];
+        double e = fabs(fd - got) / (ct_ops_atol(n * d.oh * d.ow) + CT_OPS_RTOL * fabs(fd));
+        if (!(e <= worst)) worst = e;
+    }
+    CHECK(worst <= 1.0, "FD dw/db (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", n,
+          cin, h, w, cout, k, stride, same, worst);
+    ct_conv_plan_free(p);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(bw);
+    clReleaseMemObject(bg);
+    clReleaseMemObject(bdx);
+    clReleaseMemObject(bdw);
+    clReleaseMemObject(bdb);
+    free(xf), free(wf), free(gf), free(dx), free(dw), free(db);
+    free(xd), free(wd), free(bd), free(gd), free(yb);
+}
+
+int main(void) {
+    ct_runtime *rt = ct_test_runtime(0);
+    desc_rules();
+    gemm_shapes(rt);
+    conv_shapes(rt);
+    fd_case(rt, 2, 3, 7, 9, 5, 3, 1, 0);
+    fd_case(rt, 2, 3, 7, 9, 5, 3, 2, 1);
+    fd_case(rt, 1, 2, 8, 7, 3, 5, 2, 1);
+    fd_case(rt, 3, 4, 6, 6, 6, 1, 1, 0);
+    fd_case(rt, 1, 3, 9, 8, 4, 4, 1, 1);
+    /* the selftest entries run here too */
+    for (int i = 0; i < ct_selftests_count; i++) {
+        double e = INFINITY;
+        CHECK_OK(ct_selftests[i].run(rt, &e));
+        CHECK(e <= 1.0, "selftest %s: err %.3g x tol", ct_selftests[i].name, e);
+    }
+    ct_runtime_free(rt);
+    return ct_test_done("ops");
+}
