@@ -150,10 +150,10 @@ done:
 
 #define SVG_W 720
 #define PANEL_H 340
-#define M_LEFT 78
 #define M_RIGHT 24
 #define M_TOP 44
 #define M_BOTTOM 58
+#define MARKERS_MAX 40 /* dots on the points up to this many epochs */
 #define COLOR_TRAIN "#1f77b4"
 #define COLOR_VAL "#ff7f0e"
 #define FONT "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -229,39 +229,81 @@ static void svg_series(FILE *f, const panel *p, const double *v, int n, const ch
             in = 0;
         }
     }
-    if (n > 40) return;
+    if (n > MARKERS_MAX) return;
     for (int i = 0; i < n; i++)
         if (isfinite(v[i]))
             fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", px(p, i + 1), py(p, v[i]),
                     color);
 }
 
-static void svg_panel(FILE *f, double top, const char *title, const char *ylabel, const double *train,
-                      const double *val, int n, int legend_low, const char *what) {
+/* How much of the series' lines (sampled 8 times per segment) falls in the box (x, y, w, h),
+ * with a margin. */
+static int points_in(const panel *p, const double *a, const double *b, int n, double x, double y, double w,
+                     double h) {
+    int k = 0;
+    for (int s = 0; s < 2; s++) {
+        const double *v = s ? b : a;
+        for (int i = 0; v && i < n; i++) {
+            if (!isfinite(v[i])) continue;
+            int last = i + 1 >= n || !isfinite(v[i + 1]);
+            for (int t = 0; t < (last ? 1 : 8); t++) {
+                double X = px(p, i + 1 + t / 8.0);
+                double Y = py(p, last ? v[i] : v[i] + (v[i + 1] - v[i]) * t / 8.0);
+                k += X >= x - 6 && X <= x + w + 6 && Y >= y - 6 && Y <= y + h + 6;
+            }
+        }
+    }
+    return k;
+}
+
+/* Tick labels of a y axis (exponent form for huge values) and their count; returns the
+ * widest label's length. */
+static int y_ticks(const axis *ya, char labels[][32], int *ny) {
+    int yd = decimals_for(ya->step), n = (int)floor((ya->hi - ya->lo) / ya->step + 1e-6) + 1;
+    if (!(n >= 1 && n <= 50)) n = 1; /* defensive: absurd ranges get one tick */
+    int big = fmax(fabs(ya->lo), fabs(ya->hi)) >= 1e6, widest = 1;
+    for (int i = 0; i < n; i++) {
+        double y = ya->lo + i * ya->step;
+        if (fabs(y) < ya->step * 1e-6) y = 0; /* no "-0.0" */
+        int w = big ? snprintf(labels[i], 32, "%.3g", y) : snprintf(labels[i], 32, "%.*f", yd, y);
+        if (w > widest) widest = w;
+    }
+    *ny = n;
+    return widest;
+}
+
+/* Left edge of the plot areas: room for the widest tick label of either panel. */
+static double plot_left(int widest) { return 38 + 7.2 * widest; }
+
+static void svg_panel(FILE *f, double top, double x0, const axis *ya, const char *title, const char *ylabel,
+                      const double *train, const double *val, int n, int legend_low, const char *what) {
     panel p;
-    p.x0 = M_LEFT;
-    p.y0 = top + M_TOP;
-    p.w = SVG_W - M_LEFT - M_RIGHT;
-    p.h = PANEL_H - M_TOP - M_BOTTOM;
     p.xa = x_axis(n);
-    p.ya = y_axis(train, val, n);
+    p.ya = *ya;
+    char labels[50][32];
+    int ny;
+    y_ticks(ya, labels, &ny);
+    p.x0 = x0;
+    p.y0 = top + M_TOP;
+    p.w = SVG_W - p.x0 - M_RIGHT;
+    p.h = PANEL_H - M_TOP - M_BOTTOM;
 
     fprintf(f, "<g>\n  <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">%s</text>\n",
             p.x0 + p.w / 2, top + 26, title);
     /* grid and ticks */
-    int yd = decimals_for(p.ya.step);
-    for (double y = p.ya.lo; y <= p.ya.hi + p.ya.step * 1e-6; y += p.ya.step) {
-        double yy = py(&p, y);
+    for (int i = 0; i < ny; i++) {
+        double y = p.ya.lo + i * p.ya.step, yy = py(&p, y);
         fprintf(f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#e3e3e3\"/>\n", p.x0, yy,
                 p.x0 + p.w, yy);
         fprintf(f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#000\"/>\n", p.x0 - 5, yy, p.x0,
                 yy);
-        fprintf(f, "  <text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\" font-size=\"12\">%.*f</text>\n", p.x0 - 8,
-                yy + 4, yd, fabs(y) < p.ya.step * 1e-6 ? 0.0 : y);
+        fprintf(f, "  <text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\" font-size=\"12\">%s</text>\n", p.x0 - 8,
+                yy + 4, labels[i]);
     }
     double first = ceil(p.xa.lo / p.xa.step - 1e-9) * p.xa.step;
     if (first < 1) first = p.xa.step == 1 ? 1 : p.xa.step;
-    for (double x = first; x <= p.xa.hi + 1e-9; x += p.xa.step) {
+    for (int i = 0; i < 50 && first + i * p.xa.step <= p.xa.hi + 1e-9; i++) {
+        double x = first + i * p.xa.step;
         double xx = px(&p, x);
         fprintf(f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#e3e3e3\"/>\n", xx, p.y0, xx,
                 p.y0 + p.h);
@@ -275,18 +317,27 @@ static void svg_panel(FILE *f, double top, const char *title, const char *ylabel
     fprintf(f, "  <text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" font-size=\"13\">Epoch</text>\n", p.x0 + p.w / 2,
             p.y0 + p.h + 40);
     fprintf(f, "  <text transform=\"translate(%.2f,%.2f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">%s</text>\n",
-            22.0, p.y0 + p.h / 2, ylabel);
-    /* data, clipped to the plot area */
+            20.0, p.y0 + p.h / 2, ylabel);
+    /* data, clipped to the plot area (with room for the dots on its edges) */
+    fprintf(f, "  <defs><clipPath id=\"clip%s\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"/></clipPath></defs>\n",
+            what, p.x0 - 5, p.y0 - 5, p.w + 10, p.h + 10);
     fprintf(f, "  <g clip-path=\"url(#clip%s)\">\n", what);
-    fprintf(f, "  <clipPath id=\"clip%s\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"/></clipPath>\n",
-            what, p.x0, p.y0 - 5, p.w, p.h + 10);
     svg_series(f, &p, train, n, COLOR_TRAIN, 0);
     if (val) svg_series(f, &p, val, n, COLOR_VAL, 0);
     fprintf(f, "  </g>\n");
-    /* legend: bottom right for accuracy (it rises), top right for loss (it falls) */
+    /* legend in the corner that hides the fewest points; ties go to the usual place:
+     * bottom right for accuracy (it rises), top right for loss (it falls) */
     int rows = val ? 2 : 1;
-    double lw = 190, lh = 10 + 20 * rows, lx = p.x0 + p.w - lw - 10;
-    double ly = legend_low ? p.y0 + p.h - lh - 10 : p.y0 + 10;
+    double lw = 190, lh = 10 + 20 * rows;
+    double right = p.x0 + p.w - lw - 10, left = p.x0 + 10, top_y = p.y0 + 10, bottom_y = p.y0 + p.h - lh - 10;
+    double cx[4] = {right, right, left, left};
+    double cy[4] = {legend_low ? bottom_y : top_y, legend_low ? top_y : bottom_y, top_y, bottom_y};
+    int best = 0, best_hidden = -1;
+    for (int c = 0; c < 4; c++) {
+        int hidden = points_in(&p, train, val, n, cx[c], cy[c], lw, lh);
+        if (best_hidden < 0 || hidden < best_hidden) best = c, best_hidden = hidden;
+    }
+    double lx = cx[best], ly = cy[best];
     fprintf(f, "  <rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#bbb\" rx=\"3\"/>\n",
             lx, ly, lw, lh);
     for (int r = 0; r < rows; r++) {
@@ -294,7 +345,8 @@ static void svg_panel(FILE *f, double top, const char *title, const char *ylabel
         const char *c = r ? COLOR_VAL : COLOR_TRAIN;
         fprintf(f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                 lx + 10, yy, lx + 38, yy, c);
-        fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", lx + 24, yy, c);
+        if (n <= MARKERS_MAX)
+            fprintf(f, "  <circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\"/>\n", lx + 24, yy, c);
         fprintf(f, "  <text x=\"%.2f\" y=\"%.2f\" font-size=\"12\">%s %s</text>\n", lx + 46, yy + 4,
                 r ? "Validation" : "Training", what);
     }
@@ -319,9 +371,13 @@ static ct_status write_svg(FILE *f, void *ctx) {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"%s\">\n",
             SVG_W, 2 * PANEL_H, SVG_W, 2 * PANEL_H, FONT);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
-    svg_panel(f, 0, any_val ? "Training and validation accuracy" : "Training accuracy", "Accuracy", acc,
-              any_val ? vacc : NULL, n, 1, "accuracy");
-    svg_panel(f, PANEL_H, any_val ? "Training and validation loss" : "Training loss", "Loss", loss,
+    axis ya_acc = y_axis(acc, any_val ? vacc : NULL, n), ya_loss = y_axis(loss, any_val ? vloss : NULL, n);
+    char labels[50][32];
+    int ny, w1 = y_ticks(&ya_acc, labels, &ny), w2 = y_ticks(&ya_loss, labels, &ny);
+    double x0 = plot_left(w1 > w2 ? w1 : w2); /* same for both, so epochs line up */
+    svg_panel(f, 0, x0, &ya_acc, any_val ? "Training and validation accuracy" : "Training accuracy", "Accuracy",
+              acc, any_val ? vacc : NULL, n, 1, "accuracy");
+    svg_panel(f, PANEL_H, x0, &ya_loss, any_val ? "Training and validation loss" : "Training loss", "Loss", loss,
               any_val ? vloss : NULL, n, 0, "loss");
     fprintf(f, "</svg>\n");
     free(v);

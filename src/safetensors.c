@@ -220,7 +220,7 @@ static ct_status parse_header(ct_st_file *f, const char *h, size_t hlen, size_t 
         if ((st = parse_tensor(lb, e, t)) != CT_OK) goto done;
     }
     /* Offsets: within the data area, and no two tensors share bytes. */
-    qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_begin);
+    if (f->n) qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_begin);
     size_t max_end = 0;
     for (int i = 0; i < f->n; i++)
         if (f->t[i].end > max_end) max_end = f->t[i].end;
@@ -246,15 +246,17 @@ done:
     return st;
 }
 
-ct_status ct_st_parse(const void *buf, size_t len, const char *label, ct_st_file **out) {
+/* Parses buf (len bytes, malloc'd), which the result owns; buf is freed on failure. */
+static ct_status parse_owned(unsigned char *buf, size_t len, const char *label, ct_st_file **out) {
     *out = NULL;
     if (!label) label = "safetensors";
     ct_st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->label = strdup(label)) || !(f->buf = malloc(len ? len : 1))) {
+    if (!f || !(f->label = strdup(label))) {
+        free(buf);
         ct_st_close(f);
-        return ct_set_error(CT_ERR_MEMORY, "%s: out of host memory for %zu bytes", label, len);
+        return ct_set_error(CT_ERR_MEMORY, "%s: out of host memory", label);
     }
-    if (len) memcpy(f->buf, buf, len);
+    f->buf = buf;
     f->len = len;
     const char *lb = f->label;
     ct_status st = CT_OK;
@@ -295,14 +297,21 @@ fail:
     return st;
 }
 
+ct_status ct_st_parse(const void *buf, size_t len, const char *label, ct_st_file **out) {
+    *out = NULL;
+    if (!label) label = "safetensors";
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy) return ct_set_error(CT_ERR_MEMORY, "%s: out of host memory for %zu bytes", label, len);
+    if (len) memcpy(copy, buf, len);
+    return parse_owned(copy, len, label, out);
+}
+
 ct_status ct_st_open(const char *path, ct_st_file **out) {
     *out = NULL;
     unsigned char *buf;
     size_t len;
     CT_TRY(ct_read_file(path, CT_ST_MAX_FILE, &buf, &len));
-    ct_status st = ct_st_parse(buf, len, path, out);
-    free(buf);
-    return st;
+    return parse_owned(buf, len, path, out);
 }
 
 int ct_st_count(const ct_st_file *f) { return f->n; }
@@ -571,7 +580,7 @@ static int cmp_layout(const void *a, const void *b) {
 
 /* The header JSON, padded with spaces to a multiple of 8 bytes (malloc'd). */
 static ct_status build_header(ct_st_writer *w, char **out, size_t *out_len) {
-    qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_layout);
+    if (w->n) qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_layout);
     cJSON *root = cJSON_CreateObject();
     if (!root) goto oom;
     if (w->n_meta) {
