@@ -29,9 +29,38 @@ __kernel void ct_pool_fwd(const int nc, const int h, const int w, const int p, c
     y[i] = xc[ct_pool_argmax(xc, w, oy * s, ox * s, p)];
 }
 
-/* One work-item per input element: gathers dy from every window whose maximum it is (no
- * atomics, deterministic). relu != 0 applies the backward of a ReLU fused into the layer
- * that produced x (x is its post-activation output, so relu'(pre) = x > 0). */
+/* Backward when windows do not overlap (s >= p): one work-item per s x s cell of the
+ * input (the last cells cover the rows/columns no window reaches). It writes its whole
+ * cell: dy at the window's argmax, 0 elsewhere. relu != 0 applies the backward of a ReLU
+ * fused into the layer that produced x (x is its output, so relu'(pre) = x > 0). */
+__kernel void ct_pool_bwd_cells(const int nc, const int h, const int w, const int p, const int s,
+                                const int oh, const int ow, const int relu,
+                                __global const float *x, __global const float *dy,
+                                __global float *dx) {
+    int ch = (h + s - 1) / s, cw = (w + s - 1) / s;
+    int i = get_global_id(0);
+    if (i >= nc * ch * cw) return;
+    int cx = i % cw, t = i / cw, cy = t % ch, c = t / ch;
+    __global const float *xc = x + (size_t)c * h * w;
+    __global float *dxc = dx + (size_t)c * h * w;
+    int y0 = cy * s, x0 = cx * s;
+    int best = -1;
+    float g = 0.0f;
+    if (cy < oh && cx < ow) {
+        best = ct_pool_argmax(xc, w, y0, x0, p);
+        g = dy[((size_t)c * oh + cy) * ow + cx];
+        if (relu && !(xc[best] > 0.0f)) g = 0.0f;
+    }
+    int y1 = min(y0 + s, h), x1 = min(x0 + s, w);
+    for (int yy = y0; yy < y1; yy++)
+        for (int xx = x0; xx < x1; xx++) {
+            int idx = yy * w + xx;
+            dxc[idx] = idx == best ? g : 0.0f;
+        }
+}
+
+/* Backward for overlapping windows (s < p): one work-item per input element gathers dy
+ * from every window whose maximum it is (no atomics, deterministic). */
 __kernel void ct_pool_bwd(const int nc, const int h, const int w, const int p, const int s,
                           const int oh, const int ow, const int relu, __global const float *x,
                           __global const float *dy, __global float *dx) {
@@ -52,4 +81,107 @@ __kernel void ct_pool_bwd(const int nc, const int h, const int w, const int p, c
             if (ct_pool_argmax(xc, w, oy * s, ox * s, p) == own) g += dyc[oy * ow + ox];
     if (relu && !(xc[own] > 0.0f)) g = 0.0f;
     dx[i] = g;
+}
+
+/* Pool 2 / stride 2: one work-item per run of 8 windows of one output row, with float16
+ * loads (explicit vectors are what PoCL turns into AVX; on GPUs neighbouring work-items
+ * still read neighbouring memory). Same tie/NaN rule as ct_pool_argmax. */
+#define CT_GT(v, m) ((v) > (m) || (isnan(v) && !isnan(m)))
+
+__kernel void ct_pool2_fwd_rows(const int nc, const int h, const int w, const int oh,
+                                const int ow, __global const float *x, __global float *y) {
+    int chunks = (ow + 7) / 8;
+    int i = get_global_id(0);
+    if (i >= nc * oh * chunks) return;
+    int j = i % chunks, r = i / chunks;
+    int oy = r % oh, c = r / oh, ox0 = 8 * j;
+    __global const float *r0 = x + ((size_t)c * h + 2 * oy) * w + 2 * ox0, *r1 = r0 + w;
+    __global float *yr = y + (size_t)r * ow + ox0;
+    if (ox0 + 8 <= ow) {
+        float16 a = vload16(0, r0), b = vload16(0, r1);
+        float8 m = a.even, v = a.odd;
+        m = select(m, v, CT_GT(v, m));
+        v = b.even;
+        m = select(m, v, CT_GT(v, m));
+        v = b.odd;
+        m = select(m, v, CT_GT(v, m));
+        vstore8(m, 0, yr);
+        return;
+    }
+    for (int k = 0; k < ow - ox0; k++) {
+        float m = r0[2 * k], v;
+        v = r0[2 * k + 1];
+        if (CT_GT(v, m)) m = v;
+        v = r1[2 * k];
+        if (CT_GT(v, m)) m = v;
+        v = r1[2 * k + 1];
+        if (CT_GT(v, m)) m = v;
+        yr[k] = m;
+    }
+}
+
+/* Backward: each work-item writes the 2 x 16 input block of its 8 windows; the work-item
+ * of the last run also zeroes an odd last column, and rows cy >= oh (odd h) are zeroed. */
+__kernel void ct_pool2_bwd_rows(const int nc, const int h, const int w, const int oh,
+                                const int ow, const int relu, __global const float *x,
+                                __global const float *dy, __global float *dx) {
+    int chunks = (ow + 7) / 8;
+    int ch = (h + 1) / 2;
+    int i = get_global_id(0);
+    if (i >= nc * ch * chunks) return;
+    int j = i % chunks, r = i / chunks;
+    int cy = r % ch, c = r / ch, ox0 = 8 * j;
+    size_t o0 = ((size_t)c * h + 2 * cy) * w;
+    __global float *d0 = dx + o0, *d1 = d0 + w;
+    int last = j == chunks - 1;
+    if (cy >= oh) { /* odd h: the last row, which no window reaches */
+        int x1 = last ? w : 2 * ox0 + 16;
+        for (int xx = 2 * ox0; xx < x1; xx++) d0[xx] = 0.0f;
+        return;
+    }
+    __global const float *r0 = x + o0, *r1 = r0 + w;
+    __global const float *dyr = dy + ((size_t)c * oh + cy) * ow;
+    if (ox0 + 8 <= ow) {
+        float16 a = vload16(0, r0 + 2 * ox0), b = vload16(0, r1 + 2 * ox0);
+        float8 m = a.even, v = a.odd;
+        int8 k = (int8)(0), t;
+        t = CT_GT(v, m);
+        m = select(m, v, t);
+        k = select(k, (int8)(1), t);
+        v = b.even;
+        t = CT_GT(v, m);
+        m = select(m, v, t);
+        k = select(k, (int8)(2), t);
+        v = b.odd;
+        t = CT_GT(v, m);
+        m = select(m, v, t);
+        k = select(k, (int8)(3), t);
+        float8 g = vload8(0, dyr + ox0), z = (float8)(0.0f);
+        if (relu) g = select(z, g, m > z);
+        const uint16 mix = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        vstore16(shuffle2(select(z, g, k == 0), select(z, g, k == 1), mix), 0, d0 + 2 * ox0);
+        vstore16(shuffle2(select(z, g, k == 2), select(z, g, k == 3), mix), 0, d1 + 2 * ox0);
+    } else {
+        for (int q = ox0; q < ow; q++) {
+            int x0 = 2 * q;
+            float m = r0[x0], v;
+            int b = 0;
+            v = r0[x0 + 1];
+            if (CT_GT(v, m)) m = v, b = 1;
+            v = r1[x0];
+            if (CT_GT(v, m)) m = v, b = 2;
+            v = r1[x0 + 1];
+            if (CT_GT(v, m)) m = v, b = 3;
+            float g = dyr[q];
+            if (relu && !(m > 0.0f)) g = 0.0f;
+            d0[x0] = b == 0 ? g : 0.0f;
+            d0[x0 + 1] = b == 1 ? g : 0.0f;
+            d1[x0] = b == 2 ? g : 0.0f;
+            d1[x0 + 1] = b == 3 ? g : 0.0f;
+        }
+    }
+    if (last && (w & 1)) {
+        d0[w - 1] = 0.0f;
+        d1[w - 1] = 0.0f;
+    }
 }

@@ -117,6 +117,14 @@ static int is_identity(const ct_aug_draw *d) {
            d->zy == 1;
 }
 
+/* Bilinear in lerp form, which never leaves [min, max] of the four pixels (so rescaled
+ * values stay within [0, 255 * rescale]). */
+static inline float bilerp(const uint8_t *p, int dx, int dy, float fr, float fc) {
+    float top = (float)p[0] + fc * ((float)p[dx] - (float)p[0]);
+    float bot = (float)p[dy] + fc * ((float)p[dy + dx] - (float)p[dy]);
+    return top + fr * (bot - top);
+}
+
 void ct_augment_apply(const uint8_t *in, int h, int w, int c, const ct_aug_draw *d, float rescale,
                       float *out) {
     const size_t plane = (size_t)h * w;
@@ -136,24 +144,29 @@ void ct_augment_apply(const uint8_t *in, int h, int w, int c, const ct_aug_draw 
     double m[9];
     ct_augment_matrix(d, h, w, m);
     const double rmax = h - 1, cmax = w - 1;
+    /* flip after the warp: output column x shows warped column w-1-x */
+    const double dr = flip ? -m[1] : m[1], dc = flip ? -m[4] : m[4];
+    const int x0 = flip ? w - 1 : 0;
+    float *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane;
     for (int y = 0; y < h; y++) {
+        const double br = m[0] * y + m[1] * x0 + m[2], bc = m[3] * y + m[4] * x0 + m[5];
+        const size_t orow = (size_t)y * w;
         for (int x = 0; x < w; x++) {
-            /* flip after the warp: output column x shows warped column w-1-x */
-            int xc = flip ? w - 1 - x : x;
-            double ir = m[0] * y + m[1] * xc + m[2];
-            double ic = m[3] * y + m[4] * xc + m[5];
+            double ir = br + dr * x, ic = bc + dc * x;
             /* mode 'nearest' with linear interpolation == clamping the coordinate */
             ir = ir < 0 ? 0 : ir > rmax ? rmax : ir;
             ic = ic < 0 ? 0 : ic > cmax ? cmax : ic;
             int r0 = (int)ir, c0 = (int)ic;
-            double fr = ir - r0, fc = ic - c0;
-            int r1 = r0 + 1 < h ? r0 + 1 : r0, c1 = c0 + 1 < w ? c0 + 1 : c0;
-            double w00 = (1 - fr) * (1 - fc), w01 = (1 - fr) * fc, w10 = fr * (1 - fc), w11 = fr * fc;
-            const uint8_t *p00 = in + ((size_t)r0 * w + c0) * c, *p01 = in + ((size_t)r0 * w + c1) * c;
-            const uint8_t *p10 = in + ((size_t)r1 * w + c0) * c, *p11 = in + ((size_t)r1 * w + c1) * c;
-            for (int ch = 0; ch < c; ch++) {
-                double v = w00 * p00[ch] + w01 * p01[ch] + w10 * p10[ch] + w11 * p11[ch];
-                out[ch * plane + (size_t)y * w + x] = (float)v * rescale;
+            float fr = (float)(ir - r0), fc = (float)(ic - c0);
+            int dy = r0 + 1 < h ? w * c : 0, dx = c0 + 1 < w ? c : 0;
+            const uint8_t *p = in + ((size_t)r0 * w + c0) * c;
+            if (c == 3) {
+                o0[orow + x] = bilerp(p, dx, dy, fr, fc) * rescale;
+                o1[orow + x] = bilerp(p + 1, dx, dy, fr, fc) * rescale;
+                o2[orow + x] = bilerp(p + 2, dx, dy, fr, fc) * rescale;
+            } else {
+                for (int ch = 0; ch < c; ch++)
+                    out[ch * plane + orow + x] = bilerp(p + ch, dx, dy, fr, fc) * rescale;
             }
         }
     }

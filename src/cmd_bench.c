@@ -56,7 +56,7 @@ int ct_cmd_bench(int argc, char **argv) {
         }
     }
     ct_runtime *rt;
-    if (ct_runtime_create(device, 0, &rt) != CT_OK) {
+    if (ct_runtime_create(device, profile ? CT_RT_PROFILE : 0, &rt) != CT_OK) {
         fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
         return 1;
     }
@@ -77,7 +77,7 @@ int ct_cmd_bench(int argc, char **argv) {
     if (s == CT_OK) s = ct_upload(rt, ct_model_labels(m), 0, (size_t)batch * sizeof(int32_t), y);
     ct_adam opt = {1e-4f, 0.9f, 0.999f, 1e-7f};
     for (int i = 0; s == CT_OK && i < warmup + steps; i++) {
-        if (i == warmup && profile) rt->flags |= CT_RT_PROFILE;
+        if (i == warmup) ct_profile_reset(rt); /* profile the timed steps only */
         double t0 = ct_now();
         s = ct_model_train_step(m, batch, &opt, 1, i);
         if (s == CT_OK && clFinish(rt->q) != CL_SUCCESS) s = ct_set_error(CT_ERR_CL, "clFinish failed");

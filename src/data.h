@@ -22,15 +22,24 @@ typedef struct ct_dataset {
  * A missing folder, an empty class folder or an empty dataset is CT_ERR_IO/ARG with a
  * message naming the folder. */
 ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out);
-/* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
- * part is the FIRST `fraction` of each class's sorted files. */
 /* Prints "Found N images belonging to C classes." (for a split subset, say). */
 void ct_dataset_print(const ct_dataset *d, FILE *f);
+/* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
+ * part is the FIRST int(fraction * n) of each class's sorted files. */
 ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, ct_dataset *out);
 void ct_dataset_free(ct_dataset *d);
 
 /* ---- decoding ---------------------------------------------------------- */
-typedef enum { CT_RESIZE_NEAREST = 0, CT_RESIZE_BILINEAR, CT_RESIZE_AREA } ct_resize;
+/* Resize filters are Pillow's (what Keras's load_img uses). Default: nearest, as Keras.
+ * JPEGs are decoded with libjpeg-turbo's DCT scaling at the smallest scale still >= the
+ * target (much faster, and it low-passes). OR in CT_DECODE_FULL to decode at full size
+ * instead, which reproduces Pillow's decode + resize bit for bit (nearest), as Keras. */
+typedef enum {
+    CT_RESIZE_NEAREST = 0,
+    CT_RESIZE_BILINEAR = 1,
+    CT_RESIZE_AREA = 2, /* Pillow BOX */
+    CT_DECODE_FULL = 0x100
+} ct_resize;
 /* Parses "nearest|bilinear|area". */
 ct_status ct_resize_parse(const char *s, ct_resize *out);
 
@@ -90,7 +99,7 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
 typedef struct ct_loader_opts {
     int batch;
     int h, w, c;
-    ct_resize resize;
+    ct_resize resize; /* may include CT_DECODE_FULL */
     ct_augment augment; /* .enabled = 0 for none */
     float rescale;      /* usually 1/255 */
     int shuffle;
@@ -118,7 +127,9 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
 int ct_loader_batches(const ct_loader *l); /* ceil(n / batch) */
 /* Starts producing the batches of an epoch (shuffled by seed+epoch if shuffle). */
 ct_status ct_loader_start_epoch(ct_loader *l, int epoch);
-/* Blocks until the next batch is ready. Returns CT_OK with b->count == 0 at epoch end. */
+/* Blocks until the next batch is ready. Returns CT_OK with b->count == 0 at epoch end.
+ * Release each batch before asking for the one after next: with both slots held this
+ * returns CT_ERR_ARG instead of waiting forever. */
 ct_status ct_loader_next(ct_loader *l, ct_batch *b);
 /* Gives the slot back once its contents have been consumed (uploaded). */
 void ct_loader_release(ct_loader *l, const ct_batch *b);

@@ -6,6 +6,7 @@
  * accumulated half-pixel index mapping, BILINEAR and BOX ('area') as Pillow's separable
  * fixed-point convolution. Nearest is the default, as in Keras. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -40,7 +41,7 @@ static inline uint8_t luma(const uint8_t *p) { /* Pillow's RGB -> L (ITU-R 601-2
 
 /* ---- JPEG --------------------------------------------------------------- */
 static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *name, int th, int tw,
-                             int c, uint8_t **pix, int *ph, int *pw) {
+                             int c, int full, uint8_t **pix, int *ph, int *pw) {
     tjhandle tj = tjInitDecompress();
     if (!tj) return ct_set_error(CT_ERR_MEMORY, "%s: cannot start the JPEG decoder", name);
     ct_status s = CT_OK;
@@ -60,7 +61,7 @@ static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *n
     int nsf = 0;
     tjscalingfactor *sf = tjGetScalingFactors(&nsf);
     int sw = w, sh = h;
-    for (int i = 0; sf && i < nsf; i++) {
+    for (int i = 0; sf && !full && i < nsf; i++) {
         if (sf[i].num > sf[i].denom) continue;
         int cw = TJSCALED(w, sf[i]), ch = TJSCALED(h, sf[i]);
         if (cw >= tw && ch >= th && (long)cw * ch < (long)sw * sh) {
@@ -69,7 +70,10 @@ static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *n
         }
     }
     int cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
-    int pf = cmyk ? TJPF_CMYK : (c == 1 ? TJPF_GRAY : TJPF_RGB);
+    /* grey output: the Y channel directly, except with full decode, where colour JPEGs go
+     * through RGB and Pillow's luma, as Pillow's convert('L') does */
+    int via_rgb = c == 1 && full && cs != TJCS_GRAY;
+    int pf = cmyk ? TJPF_CMYK : (c == 1 && !via_rgb ? TJPF_GRAY : TJPF_RGB);
     int ps = tjPixelSize[pf];
     tmp = malloc((size_t)sw * sh * ps);
     if (!tmp) {
@@ -96,6 +100,10 @@ static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *n
             else out[i] = luma(rgb);
         }
         free(tmp);
+        tmp = NULL;
+    } else if (via_rgb) {
+        for (long i = 0; i < (long)sw * sh; i++) tmp[i] = luma(tmp + 3 * i);
+        out = tmp;
         tmp = NULL;
     } else {
         out = tmp;
@@ -336,13 +344,17 @@ ct_status ct_image_decode_mem(const unsigned char *buf, size_t len, const char *
                               int c, ct_resize rs, uint8_t *out) {
     if (h <= 0 || w <= 0 || (c != 1 && c != 3) || h > 8192 || w > 8192)
         return ct_set_error(CT_ERR_ARG, "%s: bad target size %dx%dx%d", name, h, w, c);
+    int full = (rs & CT_DECODE_FULL) != 0;
+    rs = (ct_resize)(rs & ~CT_DECODE_FULL);
+    if (rs != CT_RESIZE_NEAREST && rs != CT_RESIZE_BILINEAR && rs != CT_RESIZE_AREA)
+        return ct_set_error(CT_ERR_ARG, "%s: unknown resize mode %d", name, (int)rs);
     if (len == 0) return ct_set_error(CT_ERR_FORMAT, "%s: empty file (0 bytes)", name);
     uint8_t *pix = NULL;
     int ih = 0, iw = 0;
     ct_status s;
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
-        s = decode_jpeg(buf, len, name, h, w, c, &pix, &ih, &iw);
+        s = decode_jpeg(buf, len, name, h, w, c, full, &pix, &ih, &iw);
     else if (len >= 8 && !memcmp(buf, png_sig, 8))
         s = decode_png(buf, len, name, c, &pix, &ih, &iw);
     else
@@ -354,29 +366,35 @@ ct_status ct_image_decode_mem(const unsigned char *buf, size_t len, const char *
 }
 
 ct_status ct_image_load(const char *path, int h, int w, int c, ct_resize rs, uint8_t *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ct_set_error(CT_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO named .jpg must not block the worker forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ct_set_error(CT_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return ct_set_error(CT_ERR_IO, "%s: not a regular file", path);
     }
     if (st.st_size > (256L << 20)) {
-        fclose(f);
+        close(fd);
         return ct_set_error(CT_ERR_FORMAT, "%s: file is larger than 256 MB", path);
     }
-    size_t len = (size_t)st.st_size;
+    size_t len = (size_t)st.st_size, got = 0;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return ct_set_error(CT_ERR_MEMORY, "%s: out of memory reading", path);
     }
-    size_t got = len ? fread(buf, 1, len, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (got != len || err) {
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* error, or the file shrank */
+        got += (size_t)r;
+    }
+    int err = errno;
+    close(fd);
+    if (got != len) {
         free(buf);
-        return ct_set_error(CT_ERR_IO, "%s: read error", path);
+        return ct_set_error(CT_ERR_IO, "%s: read error (%s)", path, got < len ? strerror(err) : "size changed");
     }
     ct_status s = ct_image_decode_mem(buf, len, path, h, w, c, rs, out);
     free(buf);

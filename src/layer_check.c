@@ -333,12 +333,14 @@ ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
     WORST(ct_check_pool_case(rt, 2, 3, 7, 9, 2, 2, 0, 0, 11, &e_));
     WORST(ct_check_pool_case(rt, 1, 5, 8, 6, 3, 1, 0, 0, 12, &e_));
+    WORST(ct_check_pool_case(rt, 2, 2, 10, 11, 2, 3, 0, 0, 16, &e_));
     return CT_OK;
 }
 ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
     WORST(ct_check_pool_case(rt, 2, 3, 7, 9, 2, 2, 1, 1, 13, &e_));
     WORST(ct_check_pool_case(rt, 1, 5, 8, 6, 3, 1, 0, 1, 14, &e_));
+    WORST(ct_check_pool_case(rt, 2, 2, 10, 11, 2, 3, 1, 1, 15, &e_));
     return CT_OK;
 }
 ct_status ct_check_act_forward(ct_runtime *rt, double *max_err) {

@@ -13,6 +13,9 @@ ct_status ct_layer_kernels_init(ct_runtime *rt, ct_layer_kernels *k) {
     } list[] = {
         {"pool", "ct_pool_fwd", offsetof(ct_layer_kernels, pool_fwd)},
         {"pool", "ct_pool_bwd", offsetof(ct_layer_kernels, pool_bwd)},
+        {"pool", "ct_pool_bwd_cells", offsetof(ct_layer_kernels, pool_bwd_cells)},
+        {"pool", "ct_pool2_fwd_rows", offsetof(ct_layer_kernels, pool2_fwd_rows)},
+        {"pool", "ct_pool2_bwd_rows", offsetof(ct_layer_kernels, pool2_bwd_rows)},
         {"act", "ct_act_fwd", offsetof(ct_layer_kernels, act_fwd)},
         {"act", "ct_act_bwd", offsetof(ct_layer_kernels, act_bwd)},
         {"act", "ct_softmax_fwd", offsetof(ct_layer_kernels, softmax_fwd)},
@@ -49,7 +52,7 @@ ct_status ct_layer_kernels_init(ct_runtime *rt, ct_layer_kernels *k) {
 }
 
 void ct_layer_kernels_free(ct_layer_kernels *k) {
-    cl_kernel *all[] = {&k->pool_fwd,    &k->pool_bwd,     &k->act_fwd,      &k->act_bwd,
+    cl_kernel *all[] = {&k->pool_fwd, &k->pool_bwd, &k->pool_bwd_cells, &k->pool2_fwd_rows, &k->pool2_bwd_rows,     &k->act_fwd,      &k->act_bwd,
                         &k->softmax_fwd, &k->softmax_bwd,  &k->bias_act,     &k->bias_grad,
                         &k->dropout_fwd, &k->dropout_bwd,  &k->loss_binary,  &k->loss_softmax,
                         &k->loss_reduce, &k->output_probs, &k->adam};

@@ -10,7 +10,7 @@
 /* Kernel objects for one runtime, created once (kernels are not shared across threads). */
 typedef struct ct_layer_kernels {
     ct_runtime *rt;
-    cl_kernel pool_fwd, pool_bwd;
+    cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_rows;
     cl_kernel act_fwd, act_bwd, softmax_fwd, softmax_bwd, bias_act, bias_grad;
     cl_kernel dropout_fwd, dropout_bwd;
     cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;

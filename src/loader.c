@@ -336,7 +336,9 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
     }
 
     /* decode every file once: fills the cache and finds the bad files before epoch 1 */
+    double t0 = now_s();
     pool_run(l, JOB_VALIDATE, l->n, 0, 0, 0);
+    double t_decode = now_s() - t0;
     int good = 0;
     for (int i = 0; i < l->n; i++) {
         if (l->bad[i]) {
@@ -352,6 +354,14 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
         ct_loader_free(l);
         return ct_set_error(CT_ERR_FORMAT,
                             "none of the %d images could be decoded (see the warnings above)", ds->n);
+    }
+    if (!o->quiet) {
+        printf("Decoded %d images in %.1f s with %d worker%s (%d in the %.0f MB cache%s)", l->n, t_decode,
+               nw, nw == 1 ? "" : "s", l->n_cached, (double)l->n_cached * l->img_bytes / 1048576.0,
+               l->n_cached < l->n ? ", the rest decoded on the fly" : "");
+        if (l->skipped) printf("; %d skipped", l->skipped);
+        printf(".\n");
+        fflush(stdout);
     }
     if (pthread_create(&l->coord, NULL, coord_main, l) != 0) {
         ct_loader_free(l);

@@ -566,6 +566,10 @@ static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t
 
 static uint32_t fold_seed(uint64_t seed) { return (uint32_t)(seed ^ (seed >> 32)); }
 
+uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed) {
+    return fold_seed(seed) ^ (layer >= 0 && layer < m->n_layers ? m->L[layer].salt : 0u);
+}
+
 ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step) {
     CT_TRY(check_n(m, n));
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;

@@ -319,12 +319,7 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
         printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of the time waiting for "
                "data)\n",
                imgs, fit_secs, imgs / fit_secs, fit_secs > 0 ? 100.0 * wait_data / fit_secs : 0.0);
-    if (o->out) {
-        CT_TRY(ct_model_save(m, &f->meta, o->out));
-        printf("Model written to %s\n", o->out);
-    }
-    if (o->history) printf("History written to %s\n", o->history);
-    if (o->plot) printf("Plot written to %s\n", o->plot);
+    if (o->out) CT_TRY(ct_model_save(m, &f->meta, o->out));
     if (f->has_test) {
         ct_loader *lt;
         CT_TRY(make_loader(o, &f->test, 0, &lt));
@@ -335,6 +330,10 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
         CT_TRY(s);
         printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s)\n", tl, ta, tn, o->test_dir);
     }
+    /* Last, so a user sees where everything went. */
+    if (o->out) printf("Model written to %s\n", o->out);
+    if (o->history) printf("History written to %s\n", o->history);
+    if (o->plot) printf("Plot written to %s\n", o->plot);
     return CT_OK;
 }
 

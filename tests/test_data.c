@@ -279,6 +279,27 @@ static void test_jpeg(void) {
     free(a);
     free(b);
 
+    /* full decode + nearest = Keras/Pillow bit for bit (tools/gen_image_golden.py) */
+    const char *srcdir = getenv("CLTRAIN_SRC_DIR");
+    for (int c = 1; c <= 3; c += 2) {
+        char gp[1024];
+        snprintf(gp, sizeof gp, "%s/tests/golden/cat1_%s_nearest_48x64.png", srcdir ? srcdir : ".",
+                 c == 3 ? "rgb" : "l");
+        uint8_t *want = malloc(48 * 64 * 3), *got = malloc(48 * 64 * 3), *scaled = malloc(48 * 64 * 3);
+        sample_jpg(src, sizeof src, "cats/cat.1.jpg");
+        CHECK_OK(ct_image_load(gp, 48, 64, c, CT_RESIZE_NEAREST, want));
+        CHECK_OK(ct_image_load(src, 48, 64, c, (ct_resize)(CT_RESIZE_NEAREST | CT_DECODE_FULL), got));
+        CHECK(!memcmp(want, got, 48 * 64 * c), "full decode + nearest == Pillow (c=%d)", c);
+        CHECK_OK(ct_image_load(src, 48, 64, c, CT_RESIZE_NEAREST, scaled));
+        double m = 0;
+        for (int i = 0; i < 48 * 64 * c; i++) m += abs(want[i] - scaled[i]);
+        m /= 48 * 64 * c;
+        CHECK(m < 12, "DCT-scaled decode stays close to Pillow's: mean abs diff %.2f (c=%d)", m, c);
+        free(want);
+        free(got);
+        free(scaled);
+    }
+
     /* bad content */
     CHECK(ct_image_decode_mem((const unsigned char *)"hello", 5, "t.jpg", 8, 8, 3, CT_RESIZE_NEAREST, out) ==
               CT_ERR_FORMAT,
@@ -429,6 +450,41 @@ static void test_apply(void) {
     CHECK(ct_rng_next(&r1) != ct_rng_next(&r2), "streams differ");
 }
 
+/* Against scipy.ndimage.affine_transform (tools/gen_augment_golden.py writes the file). */
+static void test_golden(void) {
+    const char *src = getenv("CLTRAIN_SRC_DIR");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/golden/augment_scipy.txt", src ? src : ".");
+    FILE *f = fopen(p, "r");
+    CHECK(f != NULL, "cannot open %s", p);
+    if (!f) return;
+    int h, w, c, nc;
+    if (fscanf(f, "%d %d %d %d", &h, &w, &c, &nc) != 4 || h * w * c > 4096) {
+        CHECK(0, "bad golden header");
+        fclose(f);
+        return;
+    }
+    uint8_t in[4096];
+    float out[4096], want;
+    for (int i = 0; i < h * w * c; i++) in[i] = (uint8_t)((i * 7919 + 13) % 251);
+    for (int k = 0; k < nc; k++) {
+        ct_aug_draw d;
+        if (fscanf(f, "%f %f %f %f %f %f %d", &d.theta_deg, &d.tx, &d.ty, &d.shear_deg, &d.zx, &d.zy, &d.flip) != 7)
+            break;
+        ct_augment_apply(in, h, w, c, &d, 1.0f, out);
+        double maxd = 0;
+        for (int i = 0; i < h * w * c; i++) {
+            if (fscanf(f, "%f", &want) != 1) want = NAN;
+            double e = fabs(out[i] - want);
+            if (isnan(e)) maxd = INFINITY; /* a NaN or a missing value fails the case */
+            else if (e > maxd) maxd = e;
+        }
+        CHECK(maxd < 2e-3, "case %d (theta %g tx %g ty %g shear %g zx %g zy %g flip %d): max diff %g", k,
+              d.theta_deg, d.tx, d.ty, d.shear_deg, d.zx, d.zy, d.flip, maxd);
+    }
+    fclose(f);
+}
+
 /* ---- loader ------------------------------------------------------------------ */
 typedef struct stream {
     size_t n_floats;
@@ -558,7 +614,10 @@ static void test_bad_files(void) {
     /* dangling symlink: listed, cannot be opened */
     path_in(p, sizeof p, "bad/dogs/dangling.jpg");
     symlink("/nonexistent/cltrain.jpg", p);
-    int expect_bad = 5, expect_good = 6;
+    /* a FIFO named .jpg: must not block a worker */
+    path_in(p, sizeof p, "bad/dogs/fifo.jpg");
+    mkfifo(p, 0644);
+    int expect_bad = 6, expect_good = 6;
     /* unreadable file (root can read anything, so only expected when not root) */
     write_bytes("bad/dogs/noperm.jpg", jpg, n);
     path_in(p, sizeof p, "bad/dogs/noperm.jpg");
@@ -695,6 +754,7 @@ int main(void) {
     test_resize();
     test_matrix();
     test_apply();
+    test_golden();
     test_loader_determinism();
     test_bad_files();
     test_goes_bad();
