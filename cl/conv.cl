@@ -299,7 +299,6 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
         }
     }
     int nx = min(IBW, ow - ox0);
-#pragma unroll
     for (int r = 0; r < IRM; r++) {
         int co = i0 + r;
         if (co >= cout) break;
@@ -392,7 +391,6 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
         }
     }
     __global float *out = dw + dw_off + z * cout * cin * KS * KS;
-#pragma unroll
     for (int a = 0; a < 4; a++) {
         if (co0 + a >= cout) break;
 #pragma unroll

@@ -125,7 +125,6 @@ __kernel void gemm_blk(JOB_ARGS) {
         }
     }
     __global float *Cb = C + c_off + z * sc;
-#pragma unroll
     for (int r = 0; r < RM; r++) {
         if (i0 + r >= M) break;
         float bv = use_bias ? bias[i0 + r] : 0.0f;
@@ -271,11 +270,9 @@ __kernel void gemm_nt(JOB_ARGS) {
                 for (int c = 0; c < NR; c++) tail[r][c] = fma(Ab[ro[r] + k], Bb[co[c] + k], tail[r][c]);
     }
     __global float *Cb = C + c_off + z * sc;
-#pragma unroll
     for (int r = 0; r < NR; r++) {
         if (i0 + r >= M) break;
         float bv = use_bias ? bias[i0 + r] : 0.0f;
-#pragma unroll
         for (int c = 0; c < NR; c++) {
             if (j0 + c >= N) break;
             __global float *cp = Cb + (i0 + r) * ldc + j0 + c;
