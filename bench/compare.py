@@ -69,6 +69,10 @@ def main():
     ap.add_argument("--device", default=None)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--keras-python", default=sys.executable,
+                    help="python with tensorflow-cpu (e.g. a venv from bench/requirements.txt)")
+    ap.add_argument("--torch-python", default=sys.executable,
+                    help="python with torch + torchvision")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cltrain-bench-")
     run_rss.outfile = os.path.join(tmp, "out.txt")
@@ -115,7 +119,8 @@ def main():
     for peer in [p for p in a.peers.split(",") if p]:
         script = os.path.join(ROOT, "bench", f"peer_{peer}.py")
         res = {"name": peer}
-        out, err, rc, rss = run_rss([sys.executable, script, "step", "--steps", str(a.steps)])
+        python = a.keras_python if peer == "keras" else a.torch_python
+        out, err, rc, rss = run_rss([python, script, "step", "--steps", str(a.steps)])
         j = last_json(out)
         if rc == 0 and j:
             res["step"] = j["images_per_s"]
@@ -124,7 +129,7 @@ def main():
         else:
             print(f"{peer} step failed (installed? pip install -r bench/requirements.txt):",
                   err[-1500:], file=sys.stderr)
-        out, err, rc, rss = run_rss([sys.executable, script, "epoch", "--data", a.data,
+        out, err, rc, rss = run_rss([python, script, "epoch", "--data", a.data,
                                      "--epochs", str(a.epochs)])
         j = last_json(out)
         if rc == 0 and j:
