@@ -149,6 +149,14 @@ static void *worker_main(void *arg) {
 /* Runs n items of a job on the pool and waits for all of them. Not called concurrently. */
 static void pool_run(ct_loader *l, int kind, int n, int slot, int batch, int epoch) {
     pthread_mutex_lock(&l->mu);
+    if (l->quit) {
+        /* Shutting down: the workers may already have left, so nobody would run this job.
+         * (quit is set under mu, so once we see it clear here they will take the job.) */
+        if (kind == JOB_BATCH)
+            for (int j = 0; j < n; j++) l->ok[slot][j] = 0;
+        pthread_mutex_unlock(&l->mu);
+        return;
+    }
     l->job_kind = kind;
     l->job_slot = slot;
     l->job_batch = batch;
