@@ -109,7 +109,8 @@ def main():
             secs = [float(r["seconds"]) for r in csv.DictReader(f)]
         n = sum(len(files) for _, _, files in os.walk(a.data))
         rates = sorted(n / s for s in secs)
-        res["epoch"] = rates[len(rates) // 2]
+        mid = len(rates) // 2
+        res["epoch"] = rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) / 2
         res["epochs_all"] = [round(r, 1) for r in (n / s for s in secs)]
         res["rss"] = rss
     else:
@@ -117,7 +118,7 @@ def main():
     rows.append(res)
 
     for peer in [p for p in a.peers.split(",") if p]:
-        script = os.path.join(ROOT, "bench", f"peer_{peer}.py")
+        script = os.path.join(ROOT, "bench", {"pytorch": "peer_torch.py"}.get(peer, f"peer_{peer}.py"))
         res = {"name": peer}
         python = a.keras_python if peer == "keras" else a.torch_python
         out, err, rc, rss = run_rss([python, script, "step", "--steps", str(a.steps)])
