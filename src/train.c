@@ -128,6 +128,7 @@ static ct_status copy_params(ct_model *m, float **dst) {
 }
 
 static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
+    double t_start = ct_now();
     CT_TRY(ct_runtime_create(o->device, o->profile ? CT_RT_PROFILE : 0, &f->rt));
     ct_runtime *rt = f->rt;
     ct_runtime_print_device(rt, stdout);
@@ -229,6 +230,9 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
     int chw = o->c * o->h * o->w;
     int steps = ct_loader_batches(f->ltrain);
     if (o->steps_per_epoch > 0 && o->steps_per_epoch < steps) steps = o->steps_per_epoch;
+    if (!o->quiet)
+        printf("Ready to train after %.2f s (%d kernel programs: %d compiled, %d from the cache)\n",
+               ct_now() - t_start, rt->n_built + rt->n_cached, rt->n_built, rt->n_cached);
     int stopped_early = 0;
     double wait_data = 0, fit_t0 = ct_now();
     long imgs = 0;
