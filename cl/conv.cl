@@ -261,11 +261,34 @@ __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int
 #define IVSTORE CAT(vstore, IVW)
 #define IBW (INV * IVW)
 
-__kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, int ow, int n0,
-                            __global const float *xp, __global const float *wt, int w_off,
+/* Weights for conv_implicit, packed so that the IRM output channels of a block are
+ * adjacent for each tap: wp[cb][t][r] = w[cb*rm + r][t], t = (ci*k + ky)*k + kx, zero past
+ * cout (the kernel then needs no clamping and reads the IRM weights of a tap at constant
+ * offsets from one pointer, as embedded broadcasts). flip: the weights of backward-data
+ * as a forward conv, w'[co][ci][ky][kx] = w[ci][co][k-1-ky][k-1-kx] (cout, cin are those
+ * of the conv run, i.e. swapped against the layer's). */
+__kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global const float *wt,
+                           __global float *wp, int wp_off) {
+    int id = get_global_id(0);
+    int kk = k * k, nt = cin * kk, rb = (cout + rm - 1) / rm;
+    if (id >= rb * rm * nt) return;
+    int r = id % rm, t = (id / rm) % nt, co = (id / (rm * nt)) * rm + r;
+    float v = 0.0f;
+    if (co < cout) {
+        int ci = t / kk, ky = (t % kk) / k, kx = t % k;
+        v = flip ? wt[((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] : wt[co * nt + t];
+    }
+    wp[wp_off + id] = v;
+}
+
+#ifndef KS
+#define KS 3
+#endif
+__kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
+                            __global const float *xp, __global const float *wpk, int w_off,
                             __global const float *bias, int use_bias, int relu,
                             __global float *y) {
-    int i0 = get_global_id(0) * IRM;
+    int cb = get_global_id(0), i0 = cb * IRM;
     int nxb = (ow + IBW - 1) / IBW;
     int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
     int item = get_global_id(2);
@@ -275,28 +298,27 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
     for (int r = 0; r < IRM; r++)
 #pragma unroll
         for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
-    int kk = k * k;
-    int wo[IRM];
-#pragma unroll
-    for (int r = 0; r < IRM; r++) wo[r] = w_off + min(i0 + r, cout - 1) * cin * kk;
+    __global const float *wq = wpk + w_off + (size_t)cb * cin * (KS * KS * IRM);
+    __global const float *xc = xp + ((size_t)(item * cin) * hp + oy) * wp + ox0;
     for (int ci = 0; ci < cin; ci++) {
-        __global const float *xc = xp + ((item * cin + ci) * hp + oy) * wp + ox0;
-        int wc = ci * kk;
-        for (int ky = 0; ky < k; ky++) {
+#pragma unroll
+        for (int ky = 0; ky < KS; ky++) {
             __global const float *xr = xc + ky * wp;
-            for (int kx = 0; kx < k; kx++) {
+#pragma unroll
+            for (int kx = 0; kx < KS; kx++) {
                 IVT b[INV];
 #pragma unroll
                 for (int v = 0; v < INV; v++) b[v] = IVLOAD(0, xr + kx + v * IVW);
-                int t = wc + ky * k + kx;
 #pragma unroll
                 for (int r = 0; r < IRM; r++) {
-                    IVT a = (IVT)(wt[wo[r] + t]);
+                    IVT a = (IVT)(wq[(ky * KS + kx) * IRM + r]);
 #pragma unroll
                     for (int v = 0; v < INV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
                 }
             }
         }
+        wq += KS * KS * IRM;
+        xc += hp * wp;
     }
     int nx = min(IBW, ow - ox0);
     for (int r = 0; r < IRM; r++) {
@@ -326,9 +348,6 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
 /* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
  * work-item 4 output channels x one (ci, ky) x all KS taps kx, dot products along output
  * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z. */
-#ifndef KS
-#define KS 3
-#endif
 #ifndef DVW
 #define DVW 16
 #endif

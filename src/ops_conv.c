@@ -13,7 +13,7 @@ struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
-    cl_kernel flip, pad_input;
+    cl_kernel flip, pad_input, pack;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
     cl_kernel implw[2];                       /* backward-weights: 16- and 8-wide */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
@@ -63,7 +63,7 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip, &p->pad_input};
+                       &p->flip, &p->pad_input, &p->pack};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
@@ -99,7 +99,7 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
         {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts},
         {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip},
-        {"conv", "pad_input", &p->pad_input}};
+        {"conv", "pad_input", &p->pad_input},     {"conv", "pack_weights", &p->pack}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -128,7 +128,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     p->part_off = colf;
     p->wf_off = colf + parts;
     p->parts = MAX_PARTS;
-    p->ws_floats = p->wf_off + nw;
+    /* flipped or packed weights; packing rounds the output channels up to a block (<= 16) */
+    p->ws_floats = p->wf_off + nw + (size_t)16 * (d->cin > d->cout ? d->cin : d->cout) * d->k * d->k;
     if ((double)p->ws_floats > INT_MAX ||
         ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
                          CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
@@ -362,6 +363,9 @@ static const struct {
     {"implicit6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
     {"implicit4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16},
     {"implicit4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
+    {"implicit8x32", "-DIRM=8 -DINV=2 -DIVW=16", 8, 32},
+    {"implicit8x48", "-DIRM=8 -DINV=3 -DIVW=16", 8, 48},
+    {"implicit12x32", "-DIRM=12 -DINV=2 -DIVW=16", 12, 32},
 };
 
 /* Geometry of the implicit conv with cin input channels of h x w into oh x ow, padding
@@ -373,18 +377,28 @@ static size_t impl_geom(int cfg, int cin, int oh, int ow, int k, int *hp, int *w
     return (size_t)cin * *hp * *wp;
 }
 
-/* y (cout x oh x ow) = conv(src (cin x h x w), weights at wbuf+w_off), stride 1 */
+/* y (cout x oh x ow) = conv(src (cin x h x w), w), stride 1; flip: w holds the layer's
+ * weights and this is its backward-data (cin, cout swapped against the layer's) */
 static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
-                              int oh, int ow, int pt, int pl, cl_mem src, cl_mem wbuf,
-                              int w_off, cl_mem bias, int relu, cl_mem out) {
+                              int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
+                              cl_mem bias, int relu, cl_mem out) {
     const ct_conv_desc *d = &p->d;
-    if (!p->impl[cfg])
-        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", icfg[cfg].opts, &p->impl[cfg]));
-    int hp, wp, k = d->k;
+    if (!p->impl[cfg]) {
+        char opts[96];
+        snprintf(opts, sizeof opts, "%s -DKS=%d", icfg[cfg].opts, d->k);
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", opts, &p->impl[cfg]));
+    }
+    int hp, wp, k = d->k, rm = icfg[cfg].rm;
     size_t per = impl_geom(cfg, cin, oh, ow, k, &hp, &wp);
     int chunk = chunk_of(p, per, n), use_bias = bias != NULL;
-    cl_mem ws = p->ws, bb = bias ? bias : wbuf;
-    int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + icfg[cfg].rm - 1) / icfg[cfg].rm;
+    cl_mem ws = p->ws, bb = bias ? bias : wt;
+    int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + rm - 1) / rm;
+    int wfo = (int)p->wf_off;
+    CT_TRY(ct_set_args(p->pack, 8, sizeof cout, &cout, sizeof cin, &cin, sizeof k, &k,
+                       sizeof rm, &rm, sizeof flip, &flip, sizeof wt, &wt, sizeof ws, &ws,
+                       sizeof wfo, &wfo));
+    size_t gp = (size_t)rb * rm * cin * k * k;
+    CT_TRY(ct_ops_launch(p->rt, p->pack, 1, &gp, 64, 1));
     size_t lws = 1;
     while (lws < (size_t)rb && lws < 16) lws *= 2;
     for (int n0 = 0; n0 < n; n0 += chunk) {
@@ -395,9 +409,9 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
         size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
         CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
         cl_kernel kk = p->impl[cfg];
-        CT_TRY(ct_set_args(kk, 15, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
-                           &cout, sizeof k, &k, sizeof oh, &oh, sizeof ow, &ow, sizeof n0, &n0,
-                           sizeof ws, &ws, sizeof wbuf, &wbuf, sizeof w_off, &w_off, sizeof bb,
+        CT_TRY(ct_set_args(kk, 14, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+                           &cout, sizeof oh, &oh, sizeof ow, &ow, sizeof n0, &n0,
+                           sizeof ws, &ws, sizeof ws, &ws, sizeof wfo, &wfo, sizeof bb,
                            &bb, sizeof use_bias, &use_bias, sizeof relu, &relu, sizeof out, &out));
         /* the kernel reads the padded copy by item and writes y at n0 + item */
         size_t g[3] = {(size_t)rb, (size_t)oh * nxb, (size_t)nb};
@@ -415,14 +429,8 @@ static ct_status fwd_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem 
 
 static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, cl_mem w, cl_mem dx) {
     const ct_conv_desc *d = &p->d;
-    int wfo = (int)p->wf_off;
-    cl_mem ws = p->ws;
-    CT_TRY(ct_set_args(p->flip, 6, sizeof(int), &d->cout, sizeof(int), &d->cin, sizeof(int),
-                       &d->k, sizeof w, &w, sizeof ws, &ws, sizeof wfo, &wfo));
-    size_t gf = (size_t)d->cout * d->cin * d->k * d->k;
-    CT_TRY(ct_ops_launch(p->rt, p->flip, 1, &gf, 64, 1));
     return implicit_run(p, cfg, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w,
-                        d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, ws, wfo, NULL, 0, dx);
+                        d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, w, 1, NULL, 0, dx);
 }
 
 /* dW by dot products along output rows of dy and the padded input (stride 1) */
