@@ -543,6 +543,8 @@ static int choice_usable(ct_conv_plan *p, int pass, int c) {
 static int env_algo(void) {
     const char *e = getenv("CLTRAIN_CONV");
     if (!e || !*e) return -1;
+    if (!strncmp(e, "implicit", 8) && e[8] >= '0' && e[8] < '0' + CT_CONV_IMPLICIT_CONFIGS)
+        return 2 + (e[8] - '0'); /* implicit config N (measuring) */
     return !strcmp(e, "direct") ? 0 : !strcmp(e, "im2col") ? 1 : -1;
 }
 
@@ -640,6 +642,8 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
         int ea = env_algo();
         if (ea == 0) c = CT_CONV_DIRECT;
         else if (ea == 1 && p->ws) c = CT_CONV_IM2COL + ct_gemm_kernel_default(p->rt);
+        else if (ea >= 2 && choice_usable(p, pass, CT_CONV_IMPLICIT + ea - 2))
+            c = CT_CONV_IMPLICIT + ea - 2;
     }
     if (c < 0) {
         if (p->choice[pass] < 0) {
