@@ -346,10 +346,15 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
 }
 
 /* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
- * work-item 4 output channels x one (ci, ky) x all KS taps kx, dot products along output
- * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z. */
+ * work-item DCO output channels x one (ci, ky) x all KS taps kx, dot products along output
+ * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z.
+ * A row's last partial vector is the DVW elements ending at ow, with the lanes already
+ * counted masked to zero on the dy side (no scalar tail unless ow < DVW). */
 #ifndef DVW
 #define DVW 16
+#endif
+#ifndef DCO
+#define DCO 4
 #endif
 #define DVT CAT(float, DVW)
 #define DVLOAD CAT(vload, DVW)
@@ -366,51 +371,67 @@ inline float hsum_d(DVT v) {
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                                   int nsum, int nbatch, __global const float *xp,
                                   __global const float *dy, __global float *dw, int dw_off) {
-    int co0 = get_global_id(0) * 4, cky = get_global_id(1), z = get_global_id(2);
+    int co0 = get_global_id(0) * DCO, cky = get_global_id(1), z = get_global_id(2);
     int ci = cky / KS, ky = cky % KS;
     if (co0 >= cout || ci >= cin) return;
-    DVT acc[4][KS];
-    float tail[4][KS];
+    DVT acc[DCO][KS];
+    float tail[DCO][KS];
 #pragma unroll
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < DCO; a++)
 #pragma unroll
         for (int t = 0; t < KS; t++) {
             acc[a][t] = (DVT)(0.0f);
             tail[a][t] = 0.0f;
         }
-    int cc[4];
+    int cc[DCO];
 #pragma unroll
-    for (int a = 0; a < 4; a++) cc[a] = min(co0 + a, cout - 1);
+    for (int a = 0; a < DCO; a++) cc[a] = min(co0 + a, cout - 1);
     int ovec = ow / DVW * DVW;
+    /* masked last vector: lanes at ow - DVW + l < ovec were counted already */
+    int last = ow > ovec && ow >= DVW ? ow - DVW : -1, scal = ow < DVW ? ovec : ow;
+    float lm[DVW];
+    for (int l = 0; l < DVW; l++) lm[l] = last + l >= ovec ? 1.0f : 0.0f;
+    DVT mask = DVLOAD(0, lm);
     for (int t = 0; t < nsum; t++) {
         int item = z * nsum + t;
         if (item >= nbatch) break;
         for (int oy = 0; oy < oh; oy++) {
             __global const float *xr = xp + ((item * cin + ci) * hp + oy + ky) * wp;
-            __global const float *dr[4];
+            __global const float *dr[DCO];
 #pragma unroll
-            for (int a = 0; a < 4; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;
+            for (int a = 0; a < DCO; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;
             for (int ox = 0; ox < ovec; ox += DVW) {
-                DVT g[4], xv[KS];
+                DVT g[DCO], xv[KS];
 #pragma unroll
-                for (int a = 0; a < 4; a++) g[a] = DVLOAD(0, dr[a] + ox);
+                for (int a = 0; a < DCO; a++) g[a] = DVLOAD(0, dr[a] + ox);
 #pragma unroll
                 for (int kx = 0; kx < KS; kx++) xv[kx] = DVLOAD(0, xr + ox + kx);
 #pragma unroll
-                for (int a = 0; a < 4; a++)
+                for (int a = 0; a < DCO; a++)
 #pragma unroll
                     for (int kx = 0; kx < KS; kx++) acc[a][kx] = fma(g[a], xv[kx], acc[a][kx]);
             }
-            for (int ox = ovec; ox < ow; ox++)
+            if (last >= 0) {
+                DVT g[DCO], xv[KS];
 #pragma unroll
-                for (int a = 0; a < 4; a++)
+                for (int a = 0; a < DCO; a++) g[a] = DVLOAD(0, dr[a] + last) * mask;
+#pragma unroll
+                for (int kx = 0; kx < KS; kx++) xv[kx] = DVLOAD(0, xr + last + kx);
+#pragma unroll
+                for (int a = 0; a < DCO; a++)
+#pragma unroll
+                    for (int kx = 0; kx < KS; kx++) acc[a][kx] = fma(g[a], xv[kx], acc[a][kx]);
+            }
+            for (int ox = scal; ox < ow; ox++)
+#pragma unroll
+                for (int a = 0; a < DCO; a++)
 #pragma unroll
                     for (int kx = 0; kx < KS; kx++)
                         tail[a][kx] = fma(dr[a][ox], xr[ox + kx], tail[a][kx]);
         }
     }
     __global float *out = dw + dw_off + z * cout * cin * KS * KS;
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < DCO; a++) {
         if (co0 + a >= cout) break;
 #pragma unroll
         for (int kx = 0; kx < KS; kx++)
