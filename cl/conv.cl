@@ -347,7 +347,8 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
 
 /* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
  * work-item DCO output channels x one (ci, ky) x all KS taps kx, dot products along output
- * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z.
+ * rows in DVW-wide vectors (a 'valid' conv reads x itself: xp = x, items from xn0);
+ * z (dim 2) sums a group of nsum items into partial slot z.
  * A row's last partial vector is the DVW elements ending at ow, with the lanes already
  * counted masked to zero on the dy side (no scalar tail unless ow < DVW). */
 #ifndef DVW
@@ -369,7 +370,7 @@ inline float hsum_d(DVT v) {
     return c.x + c.y;
 }
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
-                                  int nsum, int nbatch, __global const float *xp,
+                                  int nsum, int nbatch, __global const float *xp, int xn0,
                                   __global const float *dy, __global float *dw, int dw_off) {
     int co0 = get_global_id(0) * DCO, cky = get_global_id(1), z = get_global_id(2);
     int ci = cky / KS, ky = cky % KS;
@@ -396,7 +397,7 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
         int item = z * nsum + t;
         if (item >= nbatch) break;
         for (int oy = 0; oy < oh; oy++) {
-            __global const float *xr = xp + ((item * cin + ci) * hp + oy + ky) * wp;
+            __global const float *xr = xp + (((xn0 + item) * cin + ci) * hp + oy + ky) * wp;
             __global const float *dr[DCO];
 #pragma unroll
             for (int a = 0; a < DCO; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;

@@ -451,11 +451,19 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
     }
     int hp, wp, cin = d->cin, h = d->h, w = d->w, pt = d->pad_t, pl = d->pad_l;
     size_t per = implw_geom(d, &hp, &wp);
+    /* 'valid' padding: the padded copy would be x itself, so x is read in place */
+    int direct = pt == 0 && pl == 0 && hp == h && wp == w;
     int chunk = chunk_of(p, per, n);
     int dco = iwcfg[cfg].co;
     size_t rows = (size_t)((d->cout + dco - 1) / dco) * d->cin * d->k;
     size_t want = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) ? 8192 : 256;
     int parts = (int)((want + rows - 1) / rows);
+    /* the work-items of a group share their dy planes: keep one item group's planes
+     * (nsum x DCO planes) within about 512 KiB of L2 */
+    size_t planes = (size_t)dco * d->oh * d->ow * sizeof(float);
+    int cap = (int)(((size_t)512 << 10) / (planes ? planes : 1));
+    if (cap < 1) cap = 1;
+    if ((chunk + cap - 1) / cap > parts) parts = (chunk + cap - 1) / cap;
     int nch = (n + chunk - 1) / chunk;
     /* each chunk writes its own partial slots: parts per chunk, all summed at the end */
     if (parts > chunk) parts = chunk;
@@ -466,19 +474,22 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
     int nsum = (chunk + parts - 1) / parts, slots = 0;
     cl_mem ws = p->ws;
     for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = n - n0 < chunk ? n - n0 : chunk;
-        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                           sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws));
-        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = direct ? n0 : 0;
+        cl_mem xs = direct ? x : ws;
+        if (!direct) {
+            CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                               sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                               sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws));
+            size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        }
         int z = (nb + nsum - 1) / nsum;
         int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
         cl_kernel kk = p->implw[cfg];
-        CT_TRY(ct_set_args(kk, 13, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
+        CT_TRY(ct_set_args(kk, 14, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
                            sizeof(int), &d->cout, sizeof(int), &d->oh, sizeof(int), &d->ow,
-                           sizeof n0, &n0, sizeof nsum, &nsum, sizeof nb, &nb, sizeof ws, &ws,
-                           sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off));
+                           sizeof n0, &n0, sizeof nsum, &nsum, sizeof nb, &nb, sizeof xs, &xs,
+                           sizeof xn0, &xn0, sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off));
         size_t g[3] = {(size_t)(d->cout + dco - 1) / dco, (size_t)d->cin * d->k, (size_t)z};
         CT_TRY(ct_ops_launch(p->rt, kk, 3, g, 1, 16));
         slots += z;
