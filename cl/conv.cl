@@ -284,8 +284,12 @@ __kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global 
 #ifndef KS
 #define KS 3
 #endif
+/* in_place: xp is x itself (a 'valid' conv with ow >= IBW, items from xn0): a row's last
+ * partial block is computed as the IBW columns ending at ow, so no load leaves the row,
+ * and stores only the columns the block before it did not. */
 __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
-                            __global const float *xp, __global const float *wpk, int w_off,
+                            __global const float *xp, int in_place, int xn0,
+                            __global const float *wpk, int w_off,
                             __global const float *bias, int use_bias, int relu,
                             __global float *y) {
     int cb = get_global_id(0), i0 = cb * IRM;
@@ -293,13 +297,18 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
     int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
     int item = get_global_id(2);
     if (i0 >= cout || oy >= oh) return;
+    int e0 = 0; /* first column to store */
+    if (in_place && ox0 + IBW > ow) {
+        e0 = ox0 - (ow - IBW);
+        ox0 = ow - IBW;
+    }
     IVT acc[IRM][INV];
 #pragma unroll
     for (int r = 0; r < IRM; r++)
 #pragma unroll
         for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
     __global const float *wq = wpk + w_off + (size_t)cb * cin * (KS * KS * IRM);
-    __global const float *xc = xp + ((size_t)(item * cin) * hp + oy) * wp + ox0;
+    __global const float *xc = xp + ((size_t)((xn0 + item) * cin) * hp + oy) * wp + ox0;
     for (int ci = 0; ci < cin; ci++) {
 #pragma unroll
         for (int ky = 0; ky < KS; ky++) {
@@ -326,7 +335,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         if (co >= cout) break;
         float bv = use_bias ? bias[co] : 0.0f;
         __global float *yr = y + (((n0 + item) * cout + co) * oh + oy) * ow + ox0;
-        if (nx == IBW) { /* whole block: vector stores */
+        if (nx == IBW && e0 == 0) { /* whole block: vector stores */
 #pragma unroll
             for (int v = 0; v < INV; v++) {
                 IVT val = acc[r][v] + (IVT)(bv);
@@ -338,7 +347,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         float tmp[IBW];
 #pragma unroll
         for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);
-        for (int e = 0; e < nx; e++) {
+        for (int e = e0; e < nx; e++) {
             float val = tmp[e] + bv;
             yr[e] = relu ? fmax(val, 0.0f) : val;
         }
@@ -371,10 +380,28 @@ inline float hsum_d(DVT v) {
 }
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                                   int nsum, int nbatch, __global const float *xp, int xn0,
-                                  __global const float *dy, __global float *dw, int dw_off) {
+                                  __global const float *dy, __global float *dw, int dw_off,
+                                  int db_off) {
     int co0 = get_global_id(0) * DCO, cky = get_global_id(1), z = get_global_id(2);
     int ci = cky / KS, ky = cky % KS;
-    if (co0 >= cout || ci >= cin) return;
+    if (co0 >= cout) return;
+    if (cky == cin * KS) { /* one more row of work-items: partial sums of the bias gradient */
+        int npix = oh * ow, nv = npix / DVW * DVW;
+        for (int a = 0; a < DCO && co0 + a < cout; a++) {
+            DVT v = (DVT)(0.0f);
+            float sc = 0.0f;
+            for (int t = 0; t < nsum; t++) {
+                int item = z * nsum + t;
+                if (item >= nbatch) break;
+                __global const float *pl = dy + ((n0 + item) * cout + co0 + a) * npix;
+                for (int i = 0; i < nv; i += DVW) v += DVLOAD(0, pl + i);
+                for (int i = nv; i < npix; i++) sc += pl[i];
+            }
+            dw[db_off + z * cout + co0 + a] = hsum_d(v) + sc;
+        }
+        return;
+    }
+    if (ci >= cin) return;
     DVT acc[DCO][KS];
     float tail[DCO][KS];
 #pragma unroll

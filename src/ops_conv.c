@@ -21,6 +21,7 @@ struct ct_conv_plan {
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
     size_t part_off;   /* partial sums start here (floats) */
     size_t wf_off;     /* flipped weights (backward-data as a forward conv) */
+    size_t bp_off;     /* bias-gradient partials of the implicit backward-weights */
     int parts;         /* partial slots available */
     int choice[3];     /* per pass: -1 until tuned */
     int last[3];       /* per pass: the choice the last call ran */
@@ -129,7 +130,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     p->wf_off = colf + parts;
     p->parts = MAX_PARTS;
     /* flipped or packed weights; packing rounds the output channels up to a block (<= 16) */
-    p->ws_floats = p->wf_off + nw + (size_t)16 * (d->cin > d->cout ? d->cin : d->cout) * d->k * d->k;
+    p->bp_off = p->wf_off + nw + (size_t)16 * (d->cin > d->cout ? d->cin : d->cout) * d->k * d->k;
+    p->ws_floats = p->bp_off + (size_t)MAX_PARTS * d->cout;
     if ((double)p->ws_floats > INT_MAX ||
         ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
                          CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
@@ -388,7 +390,10 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
     }
     int hp, wp, k = d->k, rm = icfg[cfg].rm;
     size_t per = impl_geom(cfg, cin, oh, ow, k, &hp, &wp);
-    int chunk = chunk_of(p, per, n), use_bias = bias != NULL;
+    /* 'valid' and at least one whole block per row: the kernel reads x in place */
+    int in_place = pt == 0 && pl == 0 && oh + k - 1 == h && ow + k - 1 == w && ow >= icfg[cfg].bw;
+    if (in_place) hp = h, wp = w;
+    int chunk = in_place ? n : chunk_of(p, per, n), use_bias = bias != NULL;
     cl_mem ws = p->ws, bb = bias ? bias : wt;
     int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + rm - 1) / rm;
     int wfo = (int)p->wf_off;
@@ -400,18 +405,22 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
     size_t lws = 1;
     while (lws < (size_t)rb && lws < 16) lws *= 2;
     for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = n - n0 < chunk ? n - n0 : chunk;
-        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
-        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = in_place ? n0 : 0;
+        cl_mem xs = in_place ? src : ws;
+        if (!in_place) {
+            CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                               sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                               sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+            size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        }
         cl_kernel kk = p->impl[cfg];
-        CT_TRY(ct_set_args(kk, 14, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+        CT_TRY(ct_set_args(kk, 16, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof oh, &oh, sizeof ow, &ow, sizeof n0, &n0,
-                           sizeof ws, &ws, sizeof ws, &ws, sizeof wfo, &wfo, sizeof bb,
+                           sizeof xs, &xs, sizeof in_place, &in_place, sizeof xn0, &xn0,
+                           sizeof ws, &ws, sizeof wfo, &wfo, sizeof bb,
                            &bb, sizeof use_bias, &use_bias, sizeof relu, &relu, sizeof out, &out));
-        /* the kernel reads the padded copy by item and writes y at n0 + item */
+        /* the kernel reads the input (copy) by xn0 + item and writes y at n0 + item */
         size_t g[3] = {(size_t)rb, (size_t)oh * nxb, (size_t)nb};
         CT_TRY(ct_ops_launch(p->rt, kk, 3, g, lws, 1));
     }
@@ -441,7 +450,9 @@ static size_t implw_geom(const ct_conv_desc *d, int *hp, int *wp) {
     return (size_t)d->cin * *hp * *wp;
 }
 
-static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, cl_mem dw) {
+/* also the bias gradient db: one more row of work-items sums dy while it is in cache */
+static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, cl_mem dw,
+                                cl_mem db) {
     const ct_conv_desc *d = &p->d;
     if (!p->implw[cfg]) {
         char opts[64];
@@ -485,12 +496,14 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
         }
         int z = (nb + nsum - 1) / nsum;
         int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
+        int boff = (int)p->bp_off + slots * d->cout;
         cl_kernel kk = p->implw[cfg];
-        CT_TRY(ct_set_args(kk, 14, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
+        CT_TRY(ct_set_args(kk, 15, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp,
                            sizeof(int), &d->cout, sizeof(int), &d->oh, sizeof(int), &d->ow,
                            sizeof n0, &n0, sizeof nsum, &nsum, sizeof nb, &nb, sizeof xs, &xs,
-                           sizeof xn0, &xn0, sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off));
-        size_t g[3] = {(size_t)(d->cout + dco - 1) / dco, (size_t)d->cin * d->k, (size_t)z};
+                           sizeof xn0, &xn0, sizeof dy, &dy, sizeof ws, &ws, sizeof off, &off,
+                           sizeof boff, &boff));
+        size_t g[3] = {(size_t)(d->cout + dco - 1) / dco, (size_t)d->cin * d->k + 1, (size_t)z};
         CT_TRY(ct_ops_launch(p->rt, kk, 3, g, 1, 16));
         slots += z;
     }
@@ -498,7 +511,12 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
     CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof slots, &slots, sizeof ws, &ws,
                        sizeof off, &off, sizeof dw, &dw));
     size_t g = (size_t)cnt;
-    return ct_ops_launch(p->rt, p->sum_parts, 1, &g, 64, 1);
+    CT_TRY(ct_ops_launch(p->rt, p->sum_parts, 1, &g, 64, 1));
+    int bcnt = d->cout, boff = (int)p->bp_off;
+    CT_TRY(ct_set_args(p->sum_parts, 5, sizeof bcnt, &bcnt, sizeof slots, &slots, sizeof ws, &ws,
+                       sizeof boff, &boff, sizeof db, &db));
+    size_t gb = (size_t)bcnt;
+    return ct_ops_launch(p->rt, p->sum_parts, 1, &gb, 64, 1);
 }
 
 /* whether the implicit config fits this pass (stride 1) and the workspace */
@@ -524,8 +542,7 @@ static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, c
     if (c / 100 >= 1 && !p->ws)
         return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
     if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS) {
-        CT_TRY(bwd_w_implicit(p, gv, n, a, b, out));
-        return bias_grad(p, n, b, out2);
+        return bwd_w_implicit(p, gv, n, a, b, out, out2);
     }
     if (c / 100 == 3)
         return pass == CT_CONV_FWD ? fwd_implicit(p, gv, n, a, b, bias, out)
@@ -568,7 +585,9 @@ static int choice_ok(ct_conv_plan *p, int pass, int c) {
     if (!slot) return 0;
     if (*slot) return *slot > 0;
     *slot = -1;
-    static const int cases[][8] = {{2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1}};
+    /* the third: 'valid' rows longer than every implicit block, last block partial */
+    static const int cases[][8] = {{2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1},
+                                   {2, 3, 5, 37, 5, 3, 1, 0}};
     int saved = ct_conv_forced(p->rt, pass);
     ct_conv_force(p->rt, pass, c);
     int ok = 1;
