@@ -261,42 +261,73 @@ __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int
 #define IVSTORE CAT(vstore, IVW)
 #define IBW (INV * IVW)
 
-__kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, int ow, int n0,
-                            __global const float *xp, __global const float *wt, int w_off,
+/* Weights for conv_implicit, packed so that the IRM output channels of a block are
+ * adjacent for each tap: wp[cb][t][r] = w[cb*rm + r][t], t = (ci*k + ky)*k + kx, zero past
+ * cout (the kernel then needs no clamping and reads the IRM weights of a tap at constant
+ * offsets from one pointer, as embedded broadcasts). flip: the weights of backward-data
+ * as a forward conv, w'[co][ci][ky][kx] = w[ci][co][k-1-ky][k-1-kx] (cout, cin are those
+ * of the conv run, i.e. swapped against the layer's). */
+__kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global const float *wt,
+                           __global float *wp, int wp_off) {
+    int id = get_global_id(0);
+    int kk = k * k, nt = cin * kk, rb = (cout + rm - 1) / rm;
+    if (id >= rb * rm * nt) return;
+    int r = id % rm, t = (id / rm) % nt, co = (id / (rm * nt)) * rm + r;
+    float v = 0.0f;
+    if (co < cout) {
+        int ci = t / kk, ky = (t % kk) / k, kx = t % k;
+        v = flip ? wt[((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] : wt[co * nt + t];
+    }
+    wp[wp_off + id] = v;
+}
+
+#ifndef KS
+#define KS 3
+#endif
+/* in_place: xp is x itself (a 'valid' conv with ow >= IBW, items from xn0): a row's last
+ * partial block is computed as the IBW columns ending at ow, so no load leaves the row,
+ * and stores only the columns the block before it did not. */
+__kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
+                            __global const float *xp, int in_place, int xn0,
+                            __global const float *wpk, int w_off,
                             __global const float *bias, int use_bias, int relu,
                             __global float *y) {
-    int i0 = get_global_id(0) * IRM;
+    int cb = get_global_id(0), i0 = cb * IRM;
     int nxb = (ow + IBW - 1) / IBW;
     int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
     int item = get_global_id(2);
     if (i0 >= cout || oy >= oh) return;
+    int e0 = 0; /* first column to store */
+    if (in_place && ox0 + IBW > ow) {
+        e0 = ox0 - (ow - IBW);
+        ox0 = ow - IBW;
+    }
     IVT acc[IRM][INV];
 #pragma unroll
     for (int r = 0; r < IRM; r++)
 #pragma unroll
         for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
-    int kk = k * k;
-    int wo[IRM];
-#pragma unroll
-    for (int r = 0; r < IRM; r++) wo[r] = w_off + min(i0 + r, cout - 1) * cin * kk;
+    __global const float *wq = wpk + w_off + (size_t)cb * cin * (KS * KS * IRM);
+    __global const float *xc = xp + ((size_t)((xn0 + item) * cin) * hp + oy) * wp + ox0;
     for (int ci = 0; ci < cin; ci++) {
-        __global const float *xc = xp + ((item * cin + ci) * hp + oy) * wp + ox0;
-        int wc = ci * kk;
-        for (int ky = 0; ky < k; ky++) {
+#pragma unroll
+        for (int ky = 0; ky < KS; ky++) {
             __global const float *xr = xc + ky * wp;
-            for (int kx = 0; kx < k; kx++) {
+#pragma unroll
+            for (int kx = 0; kx < KS; kx++) {
                 IVT b[INV];
 #pragma unroll
                 for (int v = 0; v < INV; v++) b[v] = IVLOAD(0, xr + kx + v * IVW);
-                int t = wc + ky * k + kx;
 #pragma unroll
                 for (int r = 0; r < IRM; r++) {
-                    IVT a = (IVT)(wt[wo[r] + t]);
+                    IVT a = (IVT)(wq[(ky * KS + kx) * IRM + r]);
 #pragma unroll
                     for (int v = 0; v < INV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
                 }
             }
         }
+        wq += KS * KS * IRM;
+        xc += hp * wp;
     }
     int nx = min(IBW, ow - ox0);
     for (int r = 0; r < IRM; r++) {
@@ -304,7 +335,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
         if (co >= cout) break;
         float bv = use_bias ? bias[co] : 0.0f;
         __global float *yr = y + (((n0 + item) * cout + co) * oh + oy) * ow + ox0;
-        if (nx == IBW) { /* whole block: vector stores */
+        if (nx == IBW && e0 == 0) { /* whole block: vector stores */
 #pragma unroll
             for (int v = 0; v < INV; v++) {
                 IVT val = acc[r][v] + (IVT)(bv);
@@ -316,7 +347,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
         float tmp[IBW];
 #pragma unroll
         for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);
-        for (int e = 0; e < nx; e++) {
+        for (int e = e0; e < nx; e++) {
             float val = tmp[e] + bv;
             yr[e] = relu ? fmax(val, 0.0f) : val;
         }
@@ -324,13 +355,16 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int k, int oh, in
 }
 
 /* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
- * work-item 4 output channels x one (ci, ky) x all KS taps kx, dot products along output
- * rows in DVW-wide vectors; z (dim 2) sums a group of nsum items into partial slot z. */
-#ifndef KS
-#define KS 3
-#endif
+ * work-item DCO output channels x one (ci, ky) x all KS taps kx, dot products along output
+ * rows in DVW-wide vectors (a 'valid' conv reads x itself: xp = x, items from xn0);
+ * z (dim 2) sums a group of nsum items into partial slot z.
+ * A row's last partial vector is the DVW elements ending at ow, with the lanes already
+ * counted masked to zero on the dy side (no scalar tail unless ow < DVW). */
 #ifndef DVW
 #define DVW 16
+#endif
+#ifndef DCO
+#define DCO 4
 #endif
 #define DVT CAT(float, DVW)
 #define DVLOAD CAT(vload, DVW)
@@ -345,53 +379,87 @@ inline float hsum_d(DVT v) {
     return c.x + c.y;
 }
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
-                                  int nsum, int nbatch, __global const float *xp,
-                                  __global const float *dy, __global float *dw, int dw_off) {
-    int co0 = get_global_id(0) * 4, cky = get_global_id(1), z = get_global_id(2);
+                                  int nsum, int nbatch, __global const float *xp, int xn0,
+                                  __global const float *dy, __global float *dw, int dw_off,
+                                  int db_off) {
+    int co0 = get_global_id(0) * DCO, cky = get_global_id(1), z = get_global_id(2);
     int ci = cky / KS, ky = cky % KS;
-    if (co0 >= cout || ci >= cin) return;
-    DVT acc[4][KS];
-    float tail[4][KS];
+    if (co0 >= cout) return;
+    if (cky == cin * KS) { /* one more row of work-items: partial sums of the bias gradient */
+        int npix = oh * ow, nv = npix / DVW * DVW;
+        for (int a = 0; a < DCO && co0 + a < cout; a++) {
+            DVT v = (DVT)(0.0f);
+            float sc = 0.0f;
+            for (int t = 0; t < nsum; t++) {
+                int item = z * nsum + t;
+                if (item >= nbatch) break;
+                __global const float *pl = dy + ((n0 + item) * cout + co0 + a) * npix;
+                for (int i = 0; i < nv; i += DVW) v += DVLOAD(0, pl + i);
+                for (int i = nv; i < npix; i++) sc += pl[i];
+            }
+            dw[db_off + z * cout + co0 + a] = hsum_d(v) + sc;
+        }
+        return;
+    }
+    if (ci >= cin) return;
+    DVT acc[DCO][KS];
+    float tail[DCO][KS];
 #pragma unroll
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < DCO; a++)
 #pragma unroll
         for (int t = 0; t < KS; t++) {
             acc[a][t] = (DVT)(0.0f);
             tail[a][t] = 0.0f;
         }
-    int cc[4];
+    int cc[DCO];
 #pragma unroll
-    for (int a = 0; a < 4; a++) cc[a] = min(co0 + a, cout - 1);
+    for (int a = 0; a < DCO; a++) cc[a] = min(co0 + a, cout - 1);
     int ovec = ow / DVW * DVW;
+    /* masked last vector: lanes at ow - DVW + l < ovec were counted already */
+    int last = ow > ovec && ow >= DVW ? ow - DVW : -1, scal = ow < DVW ? ovec : ow;
+    float lm[DVW];
+    for (int l = 0; l < DVW; l++) lm[l] = last + l >= ovec ? 1.0f : 0.0f;
+    DVT mask = DVLOAD(0, lm);
     for (int t = 0; t < nsum; t++) {
         int item = z * nsum + t;
         if (item >= nbatch) break;
         for (int oy = 0; oy < oh; oy++) {
-            __global const float *xr = xp + ((item * cin + ci) * hp + oy + ky) * wp;
-            __global const float *dr[4];
+            __global const float *xr = xp + (((xn0 + item) * cin + ci) * hp + oy + ky) * wp;
+            __global const float *dr[DCO];
 #pragma unroll
-            for (int a = 0; a < 4; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;
+            for (int a = 0; a < DCO; a++) dr[a] = dy + (((n0 + item) * cout + cc[a]) * oh + oy) * ow;
             for (int ox = 0; ox < ovec; ox += DVW) {
-                DVT g[4], xv[KS];
+                DVT g[DCO], xv[KS];
 #pragma unroll
-                for (int a = 0; a < 4; a++) g[a] = DVLOAD(0, dr[a] + ox);
+                for (int a = 0; a < DCO; a++) g[a] = DVLOAD(0, dr[a] + ox);
 #pragma unroll
                 for (int kx = 0; kx < KS; kx++) xv[kx] = DVLOAD(0, xr + ox + kx);
 #pragma unroll
-                for (int a = 0; a < 4; a++)
+                for (int a = 0; a < DCO; a++)
 #pragma unroll
                     for (int kx = 0; kx < KS; kx++) acc[a][kx] = fma(g[a], xv[kx], acc[a][kx]);
             }
-            for (int ox = ovec; ox < ow; ox++)
+            if (last >= 0) {
+                DVT g[DCO], xv[KS];
 #pragma unroll
-                for (int a = 0; a < 4; a++)
+                for (int a = 0; a < DCO; a++) g[a] = DVLOAD(0, dr[a] + last) * mask;
+#pragma unroll
+                for (int kx = 0; kx < KS; kx++) xv[kx] = DVLOAD(0, xr + last + kx);
+#pragma unroll
+                for (int a = 0; a < DCO; a++)
+#pragma unroll
+                    for (int kx = 0; kx < KS; kx++) acc[a][kx] = fma(g[a], xv[kx], acc[a][kx]);
+            }
+            for (int ox = scal; ox < ow; ox++)
+#pragma unroll
+                for (int a = 0; a < DCO; a++)
 #pragma unroll
                     for (int kx = 0; kx < KS; kx++)
                         tail[a][kx] = fma(dr[a][ox], xr[ox + kx], tail[a][kx]);
         }
     }
     __global float *out = dw + dw_off + z * cout * cin * KS * KS;
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < DCO; a++) {
         if (co0 + a >= cout) break;
 #pragma unroll
         for (int kx = 0; kx < KS; kx++)

@@ -12,7 +12,7 @@
  * CLBlast is a candidate on GPUs only (untuned on PoCL it was 10-25x slower and
  * compiles for ~17 s), unless CLTRAIN_TUNE_CLBLAST=1.
  * CLTRAIN_RETUNE=1 ignores (and then rewrites) the file, e.g. after tuning on a busy machine.
- * Overrides for measuring: CLTRAIN_GEMM=<variant>|clblast, CLTRAIN_CONV=direct|im2col. */
+ * Overrides for measuring: CLTRAIN_GEMM=<variant>|clblast, CLTRAIN_CONV=direct|im2col|implicitN. */
 #ifndef CT_OPS_H
 #define CT_OPS_H
 

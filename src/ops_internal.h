@@ -54,8 +54,9 @@ void ct_gemm_force(ct_runtime *rt, int v);
 #define CT_CONV_DIRECT 0
 #define CT_CONV_IM2COL 100
 #define CT_CONV_COL2IM 200 /* backward-data only: GEMM into columns + col2im gather */
-#define CT_CONV_IMPLICIT 300 /* + config 0..3: implicit GEMM on a padded input, stride 1 */
-#define CT_CONV_IMPLICIT_CONFIGS 4
+#define CT_CONV_IMPLICIT 300 /* + config 0..4: implicit GEMM on a padded input, stride 1 */
+#define CT_CONV_IMPLICIT_CONFIGS 5
+#define CT_CONV_IMPLW_CONFIGS 4 /* backward-weights: implicit configs 0..3 */
 void ct_conv_force(ct_runtime *rt, int pass, int choice);
 int ct_conv_forced(ct_runtime *rt, int pass);
 /* Per-runtime "checked against the reference" flag of a conv choice (0 unknown, 1 ok, -1 bad). */

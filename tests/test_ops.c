@@ -285,6 +285,16 @@ int main(void) {
         snprintf(label, sizeof label, "implicit cfg %d", i);
         force_implicit(rt, CT_CONV_IMPLICIT + i);
         conv_shapes(rt, label);
+        /* 'valid' rows longer than the blocks (read in place, overlapping last block) */
+        for (int k = 1; k <= 5; k += 2) {
+            ct_conv_desc d;
+            CHECK_OK(ct_conv_desc_init(&d, 2, 3, 6, 41, 6, k, 1, 0, CT_ACT_RELU));
+            for (int pass = 0; pass < 3; pass++) {
+                double e = INFINITY;
+                CHECK_OK(ct_check_conv_case(rt, &d, 2, (ct_conv_pass)pass, 40 + k, &e));
+                CHECK(e <= 1.0, "%s wide k=%d pass %d: err %.3g x tol", label, k, pass, e);
+            }
+        }
         fd_all(rt, label);
     }
     force_conv(rt, -1);
