@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "splitmix.h"
 #include "data.h"
 #include "runtime.h"
 
@@ -29,20 +30,14 @@ ct_status ct_augment_preset(const char *name, ct_augment *out) {
 }
 
 /* ---- counter-based RNG: splitmix64 seeding of xoshiro256** ---------------- */
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 void ct_rng_seed(ct_rng *r, uint64_t seed, uint64_t a, uint64_t b) {
     uint64_t x = seed;
-    uint64_t h = splitmix64(&x);
+    uint64_t h = ct_splitmix64(&x);
     x = h ^ (a * 0xd1342543de82ef95ULL);
-    h = splitmix64(&x);
+    h = ct_splitmix64(&x);
     x = h ^ (b * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = ct_splitmix64(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "splitmix.h"
 #include "layers.h"
 #include "model.h"
 
@@ -118,13 +119,6 @@ static ct_status infer(ct_model *m, int i) {
     return CT_OK;
 }
 
-/* splitmix64 */
-static uint64_t sm64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* glorot_uniform for weights (Keras: limit sqrt(6 / (fan_in + fan_out)), conv fans include
  * the receptive field), zeros for biases. Stream per parameter from (seed, index). */
@@ -139,7 +133,7 @@ static ct_status init_params(ct_model *m) {
             double limit = sqrt(6.0 / (fan_in + fan_out));
             uint64_t st = m->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(p + 1));
             for (size_t i = 0; i < pi->n; i++) {
-                double u = (double)(sm64(&st) >> 11) * (1.0 / 9007199254740992.0);
+                double u = (double)(ct_splitmix64(&st) >> 11) * (1.0 / 9007199254740992.0);
                 h[i] = (float)((2.0 * u - 1.0) * limit);
             }
         }
