@@ -600,12 +600,23 @@ ct_status ct_model_predict(ct_model *m, int n, float *probs) {
     return ct_download(m->rt, m->probs, 0, (size_t)n * m->outputs * sizeof(float), probs);
 }
 
+void ct_model_metrics_decode(const float s[4], long count, double *loss, double *acc) {
+    double c = (double)count;
+    if (loss) *loss = c > 0 ? ((double)s[0] - (double)s[1]) / c : 0.0;
+    if (acc) *acc = c > 0 ? (double)s[2] / c : 0.0;
+}
+
+ct_status ct_model_metrics_snapshot(ct_model *m, float snap[4], long *count, cl_event *ev) {
+    *count = m->count;
+    CL_CHECK(clEnqueueReadBuffer(m->rt->q, m->sums, CL_FALSE, 0, 4 * sizeof(float), snap, 0, NULL,
+                                 ev));
+    return CT_OK;
+}
+
 ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count) {
     float s[4];
     CT_TRY(ct_download(m->rt, m->sums, 0, sizeof s, s));
-    double c = (double)m->count;
-    if (loss) *loss = c > 0 ? ((double)s[0] - (double)s[1]) / c : 0.0;
-    if (acc) *acc = c > 0 ? (double)s[2] / c : 0.0;
+    ct_model_metrics_decode(s, m->count, loss, acc);
     if (count) *count = m->count;
     if (reset) {
         CT_TRY(ct_fill(m->rt, m->sums, 0, sizeof s, 0.0f));

@@ -115,5 +115,10 @@ long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `ite
 uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed);
 /* Reads (then optionally clears) the device sums: mean loss, accuracy and count. */
 ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count);
+/* Enqueues a non-blocking read of the device sums into snap (4 floats) and records the
+ * sample count of that moment; *ev completes when snap is filled. Lets the trainer check
+ * step k's loss while step k+1 is already queued. Decode with ct_model_metrics_decode. */
+ct_status ct_model_metrics_snapshot(ct_model *m, float snap[4], long *count, cl_event *ev);
+void ct_model_metrics_decode(const float snap[4], long count, double *loss, double *acc);
 
 #endif

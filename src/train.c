@@ -63,6 +63,16 @@ static ct_status upload_batch(ct_runtime *rt, ct_model *m, const ct_batch *b, in
     return CT_OK;
 }
 
+/* Queues a batch's upload without waiting; *ev completes when both writes are done. */
+static ct_status upload_batch_async(ct_runtime *rt, ct_model *m, const ct_batch *b, int chw,
+                                    cl_event *ev) {
+    CL_CHECK(clEnqueueWriteBuffer(rt->q, ct_model_input(m), CL_FALSE, 0,
+                                  (size_t)b->count * (size_t)chw * sizeof(float), b->x, 0, NULL, NULL));
+    CL_CHECK(clEnqueueWriteBuffer(rt->q, ct_model_labels(m), CL_FALSE, 0,
+                                  (size_t)b->count * sizeof(int32_t), b->y, 0, NULL, ev));
+    return CT_OK;
+}
+
 /* Runs the model over a whole dataset without training. */
 static ct_status evaluate_loader(ct_runtime *rt, ct_model *m, ct_loader *l, int chw,
                                  double *loss, double *acc, long *n) {
@@ -246,26 +256,61 @@ static ct_status fit_run(const ct_fit_opts *o, fit_state *f) {
         double loss = 0, acc = 0;
         long cnt = 0;
         CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
-        for (int step = 0; step < steps; step++) {
-            ct_batch b;
-            CT_TRY(ct_loader_next(f->ltrain, &b));
-            if (b.count == 0) break;
-            ct_status s = upload_batch(rt, m, &b, chw);
-            ct_loader_release(f->ltrain, &b);
-            CT_TRY(s);
-            CT_TRY(ct_model_train_step(m, b.count, &o->adam, o->seed, f->st.step));
-            f->st.step++;
-            imgs += b.count;
-            CT_TRY(ct_model_metrics(m, 0, &loss, &acc, &cnt));
+        /* One step ahead: step k is queued before step k-1's loss is checked, and a batch's
+         * upload is queued behind the running step, so the device does not wait on the host. */
+        float snap[2][4];
+        long snap_n[2];
+        cl_event snap_ev[2] = {NULL, NULL};
+        ct_status s = CT_OK;
+        int queued = 0, ended = 0; /* steps queued this epoch; the loader ran dry */
+        for (int step = 0; s == CT_OK && step <= steps; step++) {
+            if (step < steps && !ended) {
+                ct_batch b;
+                if ((s = ct_loader_next(f->ltrain, &b)) != CT_OK) break;
+                if (b.count == 0) ended = 1;
+                else {
+                    cl_event up = NULL;
+                    s = upload_batch_async(rt, m, &b, chw, &up);
+                    if (s == CT_OK)
+                        s = ct_model_train_step(m, b.count, &o->adam, o->seed, f->st.step);
+                    if (s == CT_OK)
+                        s = ct_model_metrics_snapshot(m, snap[step & 1], &snap_n[step & 1],
+                                                      &snap_ev[step & 1]);
+                    if (up) { /* the slot is host memory the write reads: keep it until done */
+                        clWaitForEvents(1, &up);
+                        clReleaseEvent(up);
+                    }
+                    ct_loader_release(f->ltrain, &b);
+                    if (s != CT_OK) break;
+                    f->st.step++;
+                    imgs += b.count;
+                    queued = step + 1;
+                }
+            }
+            int prev = step - 1; /* check the step before this one */
+            if (prev < 0 || prev >= queued || !snap_ev[prev & 1]) {
+                if (step >= queued) break; /* nothing more queued: epoch over */
+                continue;
+            }
+            clWaitForEvents(1, &snap_ev[prev & 1]);
+            clReleaseEvent(snap_ev[prev & 1]);
+            snap_ev[prev & 1] = NULL;
+            ct_model_metrics_decode(snap[prev & 1], snap_n[prev & 1], &loss, &acc);
             if (!is_finite2(loss, acc))
-                return ct_set_error(CT_ERR_NUMERIC,
-                                    "the loss became %s at epoch %d, step %d; training stopped. "
-                                    "The last good checkpoint (end of epoch %d)%s%s is kept. Try a "
-                                    "lower --lr",
-                                    isnan(loss) ? "NaN" : "Inf", epoch + 1, step + 1,
-                                    f->st.epochs_done, *ckpt ? " in " : "", ckpt);
-            ct_progress_update(&pr, step + 1, loss, acc);
+                s = ct_set_error(CT_ERR_NUMERIC,
+                                 "the loss became %s at epoch %d, step %d; training stopped. "
+                                 "The last good checkpoint (end of epoch %d)%s%s is kept. Try a "
+                                 "lower --lr",
+                                 isnan(loss) ? "NaN" : "Inf", epoch + 1, prev + 1,
+                                 f->st.epochs_done, *ckpt ? " in " : "", ckpt);
+            else
+                ct_progress_update(&pr, prev + 1, loss, acc);
         }
+        /* Never leave a read pending into snap (stack memory) on any path. */
+        clFinish(rt->q);
+        for (int i = 0; i < 2; i++)
+            if (snap_ev[i]) clReleaseEvent(snap_ev[i]);
+        CT_TRY(s);
         /* Drain the rest of a cut-short epoch so the producer is idle. */
         for (;;) {
             ct_batch b;
