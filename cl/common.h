@@ -16,4 +16,12 @@ inline uint ct_hash3(uint a, uint b, uint c) {
     return h;
 }
 
+/* Horizontal sums of float vectors (shared by the dot-product GEMM and conv kernels). */
+inline float ct_hsum8(float8 v) {
+    float4 b = v.lo + v.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+inline float ct_hsum16(float16 v) { return ct_hsum8(v.lo + v.hi); }
+
 #endif

@@ -368,16 +368,11 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
 #endif
 #define DVT CAT(float, DVW)
 #define DVLOAD CAT(vload, DVW)
-inline float hsum_d(DVT v) {
 #if DVW == 16
-    float8 a = v.lo + v.hi;
+#define hsum_d ct_hsum16
 #else
-    float8 a = v;
+#define hsum_d ct_hsum8
 #endif
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
-}
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                                   int nsum, int nbatch, __global const float *xp, int xn0,
                                   __global const float *dy, __global float *dw, int dw_off,

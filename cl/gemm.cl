@@ -218,16 +218,11 @@ __kernel void gemm_tiled(JOB_ARGS) {
 #ifndef NR
 #define NR 4
 #endif
-inline float hsum(VT v) {
 #if VW == 16
-    float8 a = v.lo + v.hi;
+#define hsum ct_hsum16
 #else
-    float8 a = v;
+#define hsum ct_hsum8
 #endif
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
-}
 __kernel void gemm_nt(JOB_ARGS) {
     int i0 = get_global_id(0) * NR, j0 = get_global_id(1) * NR, z = get_global_id(2);
     if (i0 >= M || j0 >= N) return;
