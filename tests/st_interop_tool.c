@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "ctest.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static const char *meta_keys[] = {"spec", "classes", "note"};
 static const char *meta_vals[] = {"conv32:3:relu,pool2,flatten,dense1", "[\"cat\", \"d\xc3\xb6g\"]",

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "ctest.h"
-#include "data.h"
+#include "data/data.h"
 
 static char tmpdir[512];
 static const char *data_dir;

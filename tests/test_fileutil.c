@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "ctest.h"
-#include "fileutil.h"
+#include "io/fileutil.h"
 #include "tmpdir.h"
 
 static ct_status write_half_then_fail(FILE *f, void *ctx) {

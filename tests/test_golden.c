@@ -4,7 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "ctest.h"
-#include "model.h"
+#include "model/model.h"
 
 #define REL_TOL 1e-4
 #define ABS_FLOOR 1e-6 /* for weights that are (nearly) zero */

@@ -5,10 +5,10 @@
  * activation), dropout with a fixed mask, and both losses. Plus dropout mask properties and
  * loss values Keras gives. */
 #include "ctest.h"
-#include "layer_check.h"
-#include "layer_ref.h"
-#include "selftest.h"
-#include "tensor.h"
+#include "check/layer_check.h"
+#include "check/layer_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
 
 static ct_runtime *rt;
 static ct_layer_kernels K;

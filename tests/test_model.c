@@ -3,10 +3,10 @@
  * double-precision reference: loss, parameter gradients by finite differences (with a
  * fixed dropout mask), Adam over the slab, predict/eval/metrics. */
 #include "ctest.h"
-#include "layer_ref.h"
-#include "model.h"
-#include "ops_ref.h"
-#include "selftest.h"
+#include "check/layer_ref.h"
+#include "model/model.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
 
 static ct_runtime *rt;
 

@@ -3,10 +3,10 @@
  * shapes, plus finite-difference checks in double precision that the device backward
  * passes are the gradients of the forward pass. */
 #include "ctest.h"
-#include "ops_internal.h"
-#include "ops_ref.h"
-#include "selftest.h"
-#include "tensor.h"
+#include "ops/ops_internal.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
 
 static void conv_shapes(ct_runtime *rt, const char *label) {
     static const int ks[] = {1, 3, 5};

@@ -1,8 +1,8 @@
 /* report: history CSV (exact round trip, empty validation fields), SVG plot (1 and 100
  * epochs, without validation, with NaN), progress line format and modes. */
 #include "ctest.h"
-#include "fileutil.h"
-#include "report.h"
+#include "io/fileutil.h"
+#include "report/report.h"
 #include "tmpdir.h"
 
 static char dir[512];

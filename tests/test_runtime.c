@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "ctest.h"
-#include "selftest.h"
-#include "tensor.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
 
 static char cache_dir[512];
 

@@ -4,8 +4,8 @@
 #include <stdint.h>
 
 #include "ctest.h"
-#include "fileutil.h"
-#include "safetensors.h"
+#include "io/fileutil.h"
+#include "io/safetensors.h"
 #include "tmpdir.h"
 
 static char dir[512];

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "ops.h"
-#include "ops_internal.h"
-#include "ops_ref.h"
-#include "selftest.h"
-#include "tensor.h"
+#include "ops/ops.h"
+#include "ops/ops_internal.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
 
 static int reps = 5;
 

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "data.h"
+#include "data/data.h"
 
 static double now_s(void) {
     struct timespec t;

@@ -1,0 +1,388 @@
+/* Device-vs-reference checks of the layer kernels: random inputs, outputs poisoned with NaN
+ * first, abs + rel tolerance. Used by `cltrain selftest` and tests/test_layers.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/layer_check.h"
+#include "check/layer_ref.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
+
+/* A small arena of host arrays and device buffers, freed together. */
+typedef struct arena {
+    void *host[32];
+    cl_mem dev[16];
+    int nh, nd;
+    ct_runtime *rt;
+} arena;
+
+static void *ar_alloc(arena *a, size_t bytes) {
+    if (a->nh == 32) return NULL;
+    void *p = calloc(bytes ? bytes : 1, 1);
+    if (p) a->host[a->nh++] = p;
+    return p;
+}
+
+/* Device buffer holding host (or NaN when host is NULL). */
+static ct_status ar_buf(arena *a, const char *name, const void *host, size_t bytes, cl_mem *out) {
+    if (a->nd == 16) return ct_set_error(CT_ERR_INTERNAL, "check arena full");
+    CT_TRY(ct_buffer_create(a->rt, name, bytes, CL_MEM_READ_WRITE, out));
+    a->dev[a->nd++] = *out;
+    if (host) return ct_upload(a->rt, *out, 0, bytes, host);
+    return ct_poison(a->rt, *out, bytes);
+}
+
+static void ar_free(arena *a) {
+    for (int i = 0; i < a->nh; i++) free(a->host[i]);
+    for (int i = 0; i < a->nd; i++) clReleaseMemObject(a->dev[i]);
+}
+
+#define AR_F(a, n) ((float *)ar_alloc((a), (n) * sizeof(float)))
+#define AR_D(a, n) ((double *)ar_alloc((a), (n) * sizeof(double)))
+#define NEED(p)                                                                                   \
+    do {                                                                                          \
+        if (!(p)) {                                                                               \
+            s = ct_set_error(CT_ERR_MEMORY, "out of host memory in a layer check");               \
+            goto done;                                                                            \
+        }                                                                                         \
+    } while (0)
+#define TRYG(x)                                                                                   \
+    do {                                                                                          \
+        s = (x);                                                                                  \
+        if (s != CT_OK) goto done;                                                                \
+    } while (0)
+
+static double cmp_d(const float *got, const double *want, size_t n, double atol, double rtol) {
+    float *w = malloc((n ? n : 1) * sizeof *w);
+    if (!w) return INFINITY;
+    ct_to_float(want, w, n);
+    double e = ct_compare(got, w, n, atol, rtol);
+    free(w);
+    return e;
+}
+
+ct_status ct_check_pool_case(ct_runtime *rt, int n, int c, int h, int w, int p, int st, int relu,
+                             int bwd, uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    int oh = ct_pool_out(h, p, st), ow = ct_pool_out(w, p, st), nc = n * c;
+    size_t nx = (size_t)nc * h * w, ny = (size_t)nc * oh * ow;
+    float *x = AR_F(&a, nx), *dy = AR_F(&a, ny), *got = AR_F(&a, bwd ? nx : ny);
+    double *xd = AR_D(&a, nx), *dyd = AR_D(&a, ny), *want = AR_D(&a, bwd ? nx : ny);
+    NEED(x && dy && got && xd && dyd && want);
+    ct_fill_random(x, nx, seed, -1, 1);
+    if (relu)
+        for (size_t i = 0; i < nx; i++) x[i] = x[i] > 0 ? x[i] : 0;
+    ct_fill_random(dy, ny, seed + 1, -1, 1);
+    ct_to_double(x, xd, nx);
+    ct_to_double(dy, dyd, ny);
+    cl_mem bx, bdy, bout;
+    TRYG(ar_buf(&a, "pool.x", x, nx * 4, &bx));
+    TRYG(ar_buf(&a, "pool.dy", dy, ny * 4, &bdy));
+    TRYG(ar_buf(&a, "pool.out", NULL, (bwd ? nx : ny) * 4, &bout));
+    if (bwd) {
+        TRYG(ct_pool_backward(&K, n, c, h, w, p, st, relu, bx, bdy, bout));
+        ct_ref_pool_bwd(nc, h, w, p, st, relu, xd, dyd, want);
+    } else {
+        TRYG(ct_pool_forward(&K, n, c, h, w, p, st, bx, bout));
+        ct_ref_pool_fwd(nc, h, w, p, st, xd, want);
+    }
+    TRYG(ct_download(rt, bout, 0, (bwd ? nx : ny) * 4, got));
+    *err = cmp_d(got, want, bwd ? nx : ny, 1e-6, 1e-5);
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int f, int bwd, int in_place,
+                            uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    size_t cnt = (size_t)n * f;
+    float *x = AR_F(&a, cnt), *dy = AR_F(&a, cnt), *y = AR_F(&a, cnt), *got = AR_F(&a, cnt);
+    double *xd = AR_D(&a, cnt), *yd = AR_D(&a, cnt), *dyd = AR_D(&a, cnt), *want = AR_D(&a, cnt);
+    NEED(x && dy && y && got && xd && yd && dyd && want);
+    ct_fill_random(x, cnt, seed, -4, 4);
+    ct_fill_random(dy, cnt, seed + 1, -1, 1);
+    ct_to_double(x, xd, cnt);
+    ct_to_double(dy, dyd, cnt);
+    ct_ref_act_fwd(act, n, f, xd, yd);
+    cl_mem bx, bo;
+    if (!bwd) {
+        TRYG(ar_buf(&a, "act.x", x, cnt * 4, &bx));
+        bo = bx;
+        if (!in_place) TRYG(ar_buf(&a, "act.y", NULL, cnt * 4, &bo));
+        TRYG(ct_act_forward(&K, act, n, f, bx, bo));
+        memcpy(want, yd, cnt * sizeof *want);
+    } else {
+        ct_to_float(yd, y, cnt); /* backward reads the forward's (float) output */
+        ct_to_double(y, yd, cnt);
+        cl_mem by, bdy;
+        TRYG(ar_buf(&a, "act.y", y, cnt * 4, &by));
+        TRYG(ar_buf(&a, "act.dy", dy, cnt * 4, &bdy));
+        bo = bdy;
+        if (!in_place) TRYG(ar_buf(&a, "act.dx", NULL, cnt * 4, &bo));
+        TRYG(ct_act_backward(&K, act, n, f, by, bdy, bo));
+        ct_ref_act_bwd(act, n, f, yd, dyd, want);
+    }
+    TRYG(ct_download(rt, bo, 0, cnt * 4, got));
+    *err = cmp_d(got, want, cnt, 1e-6, 1e-5);
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, int bwd,
+                              uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    float *x = AR_F(&a, nx), *w = AR_F(&a, nw), *b = AR_F(&a, out), *dy = AR_F(&a, ny);
+    float *gx = AR_F(&a, nx), *gw = AR_F(&a, nw), *gb = AR_F(&a, out), *gy = AR_F(&a, ny);
+    double *xd = AR_D(&a, nx), *wd = AR_D(&a, nw), *bd = AR_D(&a, out), *dyd = AR_D(&a, ny);
+    double *rx = AR_D(&a, nx), *rw = AR_D(&a, nw), *rb = AR_D(&a, out), *ry = AR_D(&a, ny);
+    NEED(x && w && b && dy && gx && gw && gb && gy && xd && wd && bd && dyd && rx && rw && rb && ry);
+    ct_fill_random(x, nx, seed, -1, 1);
+    ct_fill_random(w, nw, seed + 1, -1, 1);
+    ct_fill_random(b, out, seed + 2, -1, 1);
+    ct_fill_random(dy, ny, seed + 3, -1, 1);
+    ct_to_double(x, xd, nx);
+    ct_to_double(w, wd, nw);
+    ct_to_double(b, bd, out);
+    ct_to_double(dy, dyd, ny);
+    cl_mem bx, bw, bb, bdy, bo, bdx, bdw, bdb;
+    TRYG(ar_buf(&a, "dense.x", x, nx * 4, &bx));
+    TRYG(ar_buf(&a, "dense.w", w, nw * 4, &bw));
+    TRYG(ar_buf(&a, "dense.b", b, out * 4, &bb));
+    if (!bwd) {
+        TRYG(ar_buf(&a, "dense.y", NULL, ny * 4, &bo));
+        TRYG(ct_dense_forward(&K, n, in, out, act, bx, bw, bb, bo));
+        TRYG(ct_download(rt, bo, 0, ny * 4, gy));
+        ct_ref_dense_fwd(n, in, out, act, xd, wd, bd, ry);
+        *err = cmp_d(gy, ry, ny, ct_ops_atol(in), CT_OPS_RTOL);
+    } else {
+        TRYG(ar_buf(&a, "dense.dy", dy, ny * 4, &bdy));
+        TRYG(ar_buf(&a, "dense.dx", NULL, nx * 4, &bdx));
+        TRYG(ar_buf(&a, "dense.dw", NULL, nw * 4, &bdw));
+        TRYG(ar_buf(&a, "dense.db", NULL, out * 4, &bdb));
+        TRYG(ct_dense_backward(&K, n, in, out, bx, bw, bdy, bdx, bdw, bdb));
+        TRYG(ct_download(rt, bdx, 0, nx * 4, gx));
+        TRYG(ct_download(rt, bdw, 0, nw * 4, gw));
+        TRYG(ct_download(rt, bdb, 0, out * 4, gb));
+        ct_ref_dense_bwd(n, in, out, xd, wd, dyd, rx, rw, rb);
+        double e1 = cmp_d(gx, rx, nx, ct_ops_atol(out), CT_OPS_RTOL);
+        double e2 = cmp_d(gw, rw, nw, ct_ops_atol(n), CT_OPS_RTOL);
+        double e3 = cmp_d(gb, rb, out, ct_ops_atol(n), CT_OPS_RTOL);
+        *err = fmax(e1, fmax(e2, e3));
+    }
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_dropout_case(ct_runtime *rt, size_t cnt, float rate, int bwd, uint64_t seed,
+                                double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    float *x = AR_F(&a, cnt), *got = AR_F(&a, cnt);
+    double *xd = AR_D(&a, cnt), *want = AR_D(&a, cnt);
+    NEED(x && got && xd && want);
+    ct_fill_random(x, cnt, seed, -1, 1);
+    ct_to_double(x, xd, cnt);
+    uint32_t sd = (uint32_t)seed * 2654435761u, step = (uint32_t)(seed >> 3) + 7;
+    cl_mem bx, by;
+    TRYG(ar_buf(&a, "dropout.x", x, cnt * 4, &bx));
+    TRYG(ar_buf(&a, "dropout.y", NULL, cnt * 4, &by));
+    if (bwd) TRYG(ct_dropout_backward(&K, cnt, rate, sd, step, bx, by));
+    else TRYG(ct_dropout_forward(&K, cnt, rate, sd, step, bx, by));
+    TRYG(ct_download(rt, by, 0, cnt * 4, got));
+    ct_ref_dropout(cnt, rate, sd, step, xd, want); /* linear in x: same map for dy */
+    *err = cmp_d(got, want, cnt, 1e-7, 1e-6);
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    size_t nz = (size_t)n * classes;
+    float *z = AR_F(&a, nz), *gdz = AR_F(&a, nz), *gst = AR_F(&a, 2 * (size_t)n),
+          *gp = AR_F(&a, nz);
+    int *lab = ar_alloc(&a, (size_t)n * sizeof(int));
+    double *zd = AR_D(&a, nz), *rdz = AR_D(&a, nz), *rl = AR_D(&a, n), *rc = AR_D(&a, n),
+           *rp = AR_D(&a, nz);
+    NEED(z && gdz && gst && gp && lab && zd && rdz && rl && rc && rp);
+    ct_fill_random(z, nz, seed, -8, 8);
+    /* one very confident logit each way, where a naive formula overflows */
+    if (nz > 2) {
+        z[0] = 60.0f;
+        z[1] = -60.0f;
+    }
+    float *lf = AR_F(&a, n);
+    NEED(lf);
+    ct_fill_random(lf, n, seed + 1, 0, classes == 1 ? 2 : (float)classes);
+    for (int i = 0; i < n; i++) {
+        lab[i] = (int)lf[i];
+        if (lab[i] >= (classes == 1 ? 2 : classes)) lab[i] = 0;
+    }
+    ct_to_double(z, zd, nz);
+    cl_mem bz, bl, bst, bsum, bdz, bp;
+    float sums0[4] = {0.5f, 0, 3, 0}; /* earlier sums: the kernel adds to them */
+    TRYG(ar_buf(&a, "loss.z", z, nz * 4, &bz));
+    TRYG(ar_buf(&a, "loss.labels", lab, (size_t)n * 4, &bl));
+    TRYG(ar_buf(&a, "loss.stats", NULL, 2 * (size_t)n * 4, &bst));
+    TRYG(ar_buf(&a, "loss.sums", sums0, sizeof sums0, &bsum));
+    TRYG(ar_buf(&a, "loss.dz", NULL, nz * 4, &bdz));
+    TRYG(ar_buf(&a, "loss.p", NULL, nz * 4, &bp));
+    TRYG(ct_loss_forward(&K, n, classes, bz, bl, bst, bsum, bdz));
+    TRYG(ct_output_probs(&K, n, classes, bz, bp));
+    float sums[4];
+    TRYG(ct_download(rt, bst, 0, 2 * (size_t)n * 4, gst));
+    TRYG(ct_download(rt, bsum, 0, sizeof sums, sums));
+    TRYG(ct_download(rt, bdz, 0, nz * 4, gdz));
+    TRYG(ct_download(rt, bp, 0, nz * 4, gp));
+    double mean = ct_ref_loss(n, classes, zd, lab, rl, rc, rdz);
+    if (classes == 1)
+        for (int i = 0; i < n; i++) rp[i] = 1.0 / (1.0 + exp(-zd[i]));
+    else
+        ct_ref_act_fwd(CT_ACT_SOFTMAX, n, classes, zd, rp);
+    double e = 0, csum = 0;
+    for (int i = 0; i < n; i++) {
+        float l = gst[2 * i], c = gst[2 * i + 1];
+        float lw = (float)rl[i];
+        e = fmax(e, ct_compare(&l, &lw, 1, 1e-6, 1e-5));
+        if (c != (float)rc[i]) e = INFINITY;
+        csum += rc[i];
+    }
+    float got_sum = sums[0] - sums[1], want_sum = (float)(0.5 + mean * n);
+    e = fmax(e, ct_compare(&got_sum, &want_sum, 1, 1e-5 * n, 1e-5));
+    if (sums[2] != (float)(3 + csum)) e = INFINITY;
+    e = fmax(e, cmp_d(gdz, rdz, nz, 1e-7, 1e-5));
+    e = fmax(e, cmp_d(gp, rp, nz, 1e-7, 1e-5));
+    *err = e;
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_adam_case(ct_runtime *rt, size_t cnt, long t, uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    float *p = AR_F(&a, cnt), *g = AR_F(&a, cnt), *m = AR_F(&a, cnt), *v = AR_F(&a, cnt);
+    float *gp = AR_F(&a, cnt), *gm = AR_F(&a, cnt), *gv = AR_F(&a, cnt);
+    double *pd = AR_D(&a, cnt), *gd = AR_D(&a, cnt), *md = AR_D(&a, cnt), *vd = AR_D(&a, cnt);
+    NEED(p && g && m && v && gp && gm && gv && pd && gd && md && vd);
+    ct_fill_random(p, cnt, seed, -1, 1);
+    ct_fill_random(g, cnt, seed + 1, -0.1f, 0.1f);
+    ct_fill_random(m, cnt, seed + 2, -0.01f, 0.01f);
+    ct_fill_random(v, cnt, seed + 3, 0, 1e-4f);
+    if (t == 1)
+        for (size_t i = 0; i < cnt; i++) m[i] = v[i] = 0;
+    ct_to_double(p, pd, cnt);
+    ct_to_double(g, gd, cnt);
+    ct_to_double(m, md, cnt);
+    ct_to_double(v, vd, cnt);
+    cl_mem bp, bg, bm, bv;
+    TRYG(ar_buf(&a, "adam.p", p, cnt * 4, &bp));
+    TRYG(ar_buf(&a, "adam.g", g, cnt * 4, &bg));
+    TRYG(ar_buf(&a, "adam.m", m, cnt * 4, &bm));
+    TRYG(ar_buf(&a, "adam.v", v, cnt * 4, &bv));
+    TRYG(ct_adam_update(&K, cnt, 1e-3, 0.9, 0.999, 1e-7, t, bp, bg, bm, bv));
+    TRYG(ct_download(rt, bp, 0, cnt * 4, gp));
+    TRYG(ct_download(rt, bm, 0, cnt * 4, gm));
+    TRYG(ct_download(rt, bv, 0, cnt * 4, gv));
+    ct_ref_adam(cnt, 1e-3, 0.9, 0.999, 1e-7, t, pd, gd, md, vd);
+    *err = fmax(cmp_d(gp, pd, cnt, 1e-7, 1e-5),
+                fmax(cmp_d(gm, md, cnt, 1e-9, 1e-5), cmp_d(gv, vd, cnt, 1e-12, 1e-5)));
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+/* ---- selftest entries: a few shapes each, incl. sizes no work-group divides ---- */
+
+#define WORST(call)                                                                               \
+    do {                                                                                          \
+        double e_ = INFINITY;                                                                     \
+        CT_TRY(call);                                                                             \
+        if (!(e_ <= *max_err)) *max_err = e_;                                                     \
+    } while (0)
+
+ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_pool_case(rt, 2, 3, 7, 9, 2, 2, 0, 0, 11, &e_));
+    WORST(ct_check_pool_case(rt, 1, 5, 8, 6, 3, 1, 0, 0, 12, &e_));
+    WORST(ct_check_pool_case(rt, 2, 2, 10, 11, 2, 3, 0, 0, 16, &e_));
+    return CT_OK;
+}
+ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_pool_case(rt, 2, 3, 7, 9, 2, 2, 1, 1, 13, &e_));
+    WORST(ct_check_pool_case(rt, 1, 5, 8, 6, 3, 1, 0, 1, 14, &e_));
+    WORST(ct_check_pool_case(rt, 2, 2, 10, 11, 2, 3, 1, 1, 15, &e_));
+    return CT_OK;
+}
+ct_status ct_check_act_forward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_act_case(rt, CT_ACT_RELU, 3, 333, 0, 0, 21, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 3, 333, 0, 1, 22, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 7, 13, 0, 0, 23, &e_));
+    return CT_OK;
+}
+ct_status ct_check_act_backward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_act_case(rt, CT_ACT_RELU, 3, 333, 1, 1, 24, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 3, 333, 1, 0, 25, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 7, 13, 1, 1, 26, &e_));
+    return CT_OK;
+}
+ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_RELU, 0, 31, &e_));
+    WORST(ct_check_dense_case(rt, 3, 20, 4, CT_ACT_SOFTMAX, 0, 32, &e_));
+    return CT_OK;
+}
+ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_NONE, 1, 33, &e_));
+    return CT_OK;
+}
+ct_status ct_check_dropout(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_dropout_case(rt, 1001, 0.2f, 0, 41, &e_));
+    WORST(ct_check_dropout_case(rt, 1001, 0.5f, 1, 42, &e_));
+    return CT_OK;
+}
+ct_status ct_check_loss(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_loss_case(rt, 13, 1, 51, &e_));
+    WORST(ct_check_loss_case(rt, 9, 5, 52, &e_));
+    return CT_OK;
+}
+ct_status ct_check_adam(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_adam_case(rt, 777, 1, 61, &e_));
+    WORST(ct_check_adam_case(rt, 777, 5, 62, &e_));
+    return CT_OK;
+}

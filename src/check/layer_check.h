@@ -1,0 +1,20 @@
+/* Device-vs-reference checks of the layer kernels (src/check/layer_check.c). Each runs one case
+ * on random inputs with the outputs poisoned; *err = worst error / tolerance (<= 1 passes,
+ * NaN gives +inf). */
+#ifndef CT_LAYER_CHECK_H
+#define CT_LAYER_CHECK_H
+
+#include "layers/layers.h"
+
+ct_status ct_check_pool_case(ct_runtime *rt, int n, int c, int h, int w, int p, int s, int relu,
+                             int bwd, uint64_t seed, double *err);
+ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int features, int bwd,
+                            int in_place, uint64_t seed, double *err);
+ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, int bwd,
+                              uint64_t seed, double *err);
+ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bwd, uint64_t seed,
+                                double *err);
+ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
+ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed, double *err);
+
+#endif

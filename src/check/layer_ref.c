@@ -1,0 +1,168 @@
+/* Plain-C double-precision references for the layer kernels. */
+#include "check/layer_ref.h"
+
+#include <math.h>
+#include <string.h>
+
+void ct_to_double(const float *a, double *b, size_t n) {
+    for (size_t i = 0; i < n; i++) b[i] = a[i];
+}
+void ct_to_float(const double *a, float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) b[i] = (float)a[i];
+}
+
+static int argmax_win(const double *xc, int w, int y0, int x0, int p) {
+    int best = y0 * w + x0;
+    for (int dy = 0; dy < p; dy++)
+        for (int dx = 0; dx < p; dx++) {
+            int idx = (y0 + dy) * w + x0 + dx;
+            if (xc[idx] > xc[best]) best = idx;
+        }
+    return best;
+}
+
+void ct_ref_pool_fwd(int nc, int h, int w, int p, int s, const double *x, double *y) {
+    int oh = ct_pool_out(h, p, s), ow = ct_pool_out(w, p, s);
+    for (int c = 0; c < nc; c++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                y[((size_t)c * oh + oy) * ow + ox] =
+                    x[(size_t)c * h * w + argmax_win(x + (size_t)c * h * w, w, oy * s, ox * s, p)];
+}
+
+void ct_ref_pool_bwd(int nc, int h, int w, int p, int s, int relu, const double *x,
+                     const double *dy, double *dx) {
+    int oh = ct_pool_out(h, p, s), ow = ct_pool_out(w, p, s);
+    memset(dx, 0, (size_t)nc * h * w * sizeof *dx);
+    for (int c = 0; c < nc; c++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int a = argmax_win(x + (size_t)c * h * w, w, oy * s, ox * s, p);
+                dx[(size_t)c * h * w + a] += dy[((size_t)c * oh + oy) * ow + ox];
+            }
+    if (relu)
+        for (size_t i = 0; i < (size_t)nc * h * w; i++)
+            if (!(x[i] > 0)) dx[i] = 0;
+}
+
+void ct_ref_act_fwd(ct_act act, int n, int f, const double *x, double *y) {
+    size_t total = (size_t)n * f;
+    if (act == CT_ACT_SOFTMAX) {
+        for (int r = 0; r < n; r++) {
+            const double *xr = x + (size_t)r * f;
+            double *yr = y + (size_t)r * f;
+            double m = xr[0], s = 0;
+            for (int j = 1; j < f; j++) m = fmax(m, xr[j]);
+            for (int j = 0; j < f; j++) s += exp(xr[j] - m);
+            for (int j = 0; j < f; j++) yr[j] = exp(xr[j] - m) / s;
+        }
+        return;
+    }
+    for (size_t i = 0; i < total; i++)
+        y[i] = act == CT_ACT_RELU ? (x[i] > 0 ? x[i] : 0)
+               : act == CT_ACT_SIGMOID ? 1.0 / (1.0 + exp(-x[i]))
+                                       : x[i];
+}
+
+void ct_ref_act_bwd(ct_act act, int n, int f, const double *y, const double *dy, double *dx) {
+    size_t total = (size_t)n * f;
+    if (act == CT_ACT_SOFTMAX) {
+        for (int r = 0; r < n; r++) {
+            size_t o = (size_t)r * f;
+            double dot = 0;
+            for (int j = 0; j < f; j++) dot += dy[o + j] * y[o + j];
+            for (int j = 0; j < f; j++) dx[o + j] = y[o + j] * (dy[o + j] - dot);
+        }
+        return;
+    }
+    for (size_t i = 0; i < total; i++)
+        dx[i] = act == CT_ACT_RELU ? (y[i] > 0 ? dy[i] : 0)
+                : act == CT_ACT_SIGMOID ? dy[i] * y[i] * (1 - y[i])
+                                        : dy[i];
+}
+
+void ct_ref_dense_fwd(int n, int in, int out, ct_act act, const double *x, const double *w,
+                      const double *b, double *y) {
+    for (int r = 0; r < n; r++)
+        for (int o = 0; o < out; o++) {
+            double s = b[o];
+            for (int i = 0; i < in; i++) s += x[(size_t)r * in + i] * w[(size_t)o * in + i];
+            y[(size_t)r * out + o] = s;
+        }
+    ct_ref_act_fwd(act, n, out, y, y);
+}
+
+void ct_ref_dense_bwd(int n, int in, int out, const double *x, const double *w, const double *dy,
+                      double *dx, double *dw, double *db) {
+    for (int o = 0; o < out; o++) {
+        double sb = 0;
+        for (int r = 0; r < n; r++) sb += dy[(size_t)r * out + o];
+        db[o] = sb;
+        for (int i = 0; i < in; i++) {
+            double s = 0;
+            for (int r = 0; r < n; r++) s += dy[(size_t)r * out + o] * x[(size_t)r * in + i];
+            dw[(size_t)o * in + i] = s;
+        }
+    }
+    if (dx)
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < in; i++) {
+                double s = 0;
+                for (int o = 0; o < out; o++) s += dy[(size_t)r * out + o] * w[(size_t)o * in + i];
+                dx[(size_t)r * in + i] = s;
+            }
+}
+
+void ct_ref_dropout(size_t count, float rate, uint32_t seed, uint32_t step, const double *x,
+                    double *y) {
+    double scale = 1.0 / (1.0 - (double)rate);
+    for (size_t i = 0; i < count; i++)
+        y[i] = ct_dropout_keep_host(seed, step, (uint32_t)i, rate) ? x[i] * (double)(float)scale : 0;
+}
+
+double ct_ref_loss(int n, int classes, const double *z, const int *labels, double *loss,
+                   double *correct, double *dz) {
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        double l;
+        int ok;
+        if (classes == 1) {
+            double v = z[i], y = labels[i];
+            l = fmax(v, 0) - v * y + log1p(exp(-fabs(v)));
+            double p = 1.0 / (1.0 + exp(-v));
+            ok = (p > 0.5) == (labels[i] == 1);
+            if (dz) dz[i] = (p - y) / n;
+        } else {
+            const double *zr = z + (size_t)i * classes;
+            double m = zr[0];
+            int am = 0;
+            for (int j = 1; j < classes; j++)
+                if (zr[j] > m) {
+                    m = zr[j];
+                    am = j;
+                }
+            double s = 0;
+            for (int j = 0; j < classes; j++) s += exp(zr[j] - m);
+            double lse = m + log(s);
+            l = lse - zr[labels[i]];
+            ok = am == labels[i];
+            if (dz)
+                for (int j = 0; j < classes; j++)
+                    dz[(size_t)i * classes + j] = (exp(zr[j] - lse) - (j == labels[i])) / n;
+        }
+        if (loss) loss[i] = l;
+        if (correct) correct[i] = ok;
+        total += l;
+    }
+    return total / n;
+}
+
+void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
+                 const double *g, double *m, double *v) {
+    double alpha = lr * sqrt(1 - pow(b2, (double)t)) / (1 - pow(b1, (double)t));
+    for (size_t i = 0; i < count; i++) {
+        m[i] += (g[i] - m[i]) * (1 - b1);
+        v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+        p[i] -= alpha * m[i] / (sqrt(v[i]) + eps);
+    }
+}

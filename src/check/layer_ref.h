@@ -1,0 +1,36 @@
+/* Plain-C references (double precision) for the layer kernels of layers.h, used by the
+ * selftest checks (src/check/layer_check.c), tests/test_layers.c and tests/test_model.c. Same
+ * layouts as the device: NCHW, dense weights [out][in]. */
+#ifndef CT_LAYER_REF_H
+#define CT_LAYER_REF_H
+
+#include "layers/layers.h"
+
+void ct_ref_pool_fwd(int nc, int h, int w, int p, int s, const double *x, double *y);
+/* relu: also the backward of a relu that produced x (x > 0). */
+void ct_ref_pool_bwd(int nc, int h, int w, int p, int s, int relu, const double *x,
+                     const double *dy, double *dx);
+/* act NONE/RELU/SIGMOID elementwise, SOFTMAX per row of `features`. */
+void ct_ref_act_fwd(ct_act act, int n, int features, const double *x, double *y);
+void ct_ref_act_bwd(ct_act act, int n, int features, const double *y, const double *dy,
+                    double *dx);
+void ct_ref_dense_fwd(int n, int in, int out, ct_act act, const double *x, const double *w,
+                      const double *b, double *y);
+/* dy w.r.t. the pre-activation output; dx may be NULL. */
+void ct_ref_dense_bwd(int n, int in, int out, const double *x, const double *w, const double *dy,
+                      double *dx, double *dw, double *db);
+void ct_ref_dropout(size_t count, float rate, uint32_t seed, uint32_t step, const double *x,
+                    double *y);
+/* Per-sample loss/correct and, when dz != NULL, the mean-over-batch gradient; returns the
+ * mean loss. classes == 1: sigmoid + BCE, else softmax + CCE. */
+double ct_ref_loss(int n, int classes, const double *z, const int *labels, double *loss,
+                   double *correct, double *dz);
+/* Keras Adam on count values, step t >= 1. */
+void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
+                 const double *g, double *m, double *v);
+
+/* float <-> double array helpers */
+void ct_to_double(const float *a, double *b, size_t n);
+void ct_to_float(const double *a, float *b, size_t n);
+
+#endif

@@ -1,0 +1,234 @@
+/* Device-vs-reference checks for the ops: used by `cltrain selftest`, tests/test_ops.c
+ * and the variant tuner. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
+
+typedef struct {
+    cl_mem m[5];
+    float *h[6];
+} scratch;
+
+static void scratch_free(scratch *s) {
+    for (int i = 0; i < 5; i++)
+        if (s->m[i]) clReleaseMemObject(s->m[i]);
+    for (int i = 0; i < 6; i++) free(s->h[i]);
+}
+
+static ct_status dev_buf(ct_runtime *rt, const char *name, size_t n, const float *init,
+                         cl_mem *out) {
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    CT_TRY(ct_buffer_create(rt, name, bytes, CL_MEM_READ_WRITE, out));
+    if (init) return ct_upload(rt, *out, 0, n * sizeof(float), init);
+    return ct_poison(rt, *out, bytes);
+}
+
+static float *host(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
+
+ct_status ct_check_conv_case(ct_runtime *rt, const ct_conv_desc *d, int n, ct_conv_pass pass,
+                             uint64_t seed, double *err) {
+    *err = INFINITY;
+    size_t nx = (size_t)n * d->cin * d->h * d->w, ny = (size_t)n * d->cout * d->oh * d->ow;
+    size_t nw = (size_t)d->cout * d->cin * d->k * d->k, nb = (size_t)d->cout;
+    scratch s = {0};
+    float *x = s.h[0] = host(nx), *w = s.h[1] = host(nw), *b = s.h[2] = host(nb);
+    float *dy = s.h[3] = host(ny);
+    size_t nout = pass == CT_CONV_FWD ? ny : pass == CT_CONV_BWD_DATA ? nx : nw + nb;
+    float *want = s.h[4] = host(nout), *got = s.h[5] = host(nout);
+    ct_conv_plan *plan = NULL;
+    ct_status st = CT_OK;
+    if (!x || !w || !b || !dy || !want || !got) {
+        st = ct_set_error(CT_ERR_MEMORY, "out of host memory (conv check)");
+        goto done;
+    }
+    ct_fill_random(x, nx, seed, -1, 1);
+    ct_fill_random(w, nw, seed + 1, -1, 1);
+    ct_fill_random(b, nb, seed + 2, -1, 1);
+    ct_fill_random(dy, ny, seed + 3, -1, 1);
+    st = ct_conv_plan_create(rt, d, &plan);
+    if (st != CT_OK) goto done;
+    int ck2 = d->cin * d->k * d->k;
+    double atol;
+    if (pass == CT_CONV_FWD) {
+        ct_ref_conv_forward(d, n, x, w, b, want);
+        atol = ct_ops_atol(ck2 + 1);
+        if ((st = dev_buf(rt, "check.x", nx, x, &s.m[0])) != CT_OK ||
+            (st = dev_buf(rt, "check.w", nw, w, &s.m[1])) != CT_OK ||
+            (st = dev_buf(rt, "check.b", nb, b, &s.m[2])) != CT_OK ||
+            (st = dev_buf(rt, "check.y", ny, NULL, &s.m[3])) != CT_OK ||
+            (st = ct_conv_forward(plan, n, s.m[0], s.m[1], s.m[2], s.m[3])) != CT_OK ||
+            (st = ct_download(rt, s.m[3], 0, ny * sizeof(float), got)) != CT_OK)
+            goto done;
+    } else if (pass == CT_CONV_BWD_DATA) {
+        ct_ref_conv_backward_data(d, n, dy, w, want);
+        atol = ct_ops_atol(d->cout * d->k * d->k);
+        if ((st = dev_buf(rt, "check.dy", ny, dy, &s.m[0])) != CT_OK ||
+            (st = dev_buf(rt, "check.w", nw, w, &s.m[1])) != CT_OK ||
+            (st = dev_buf(rt, "check.dx", nx, NULL, &s.m[2])) != CT_OK ||
+            (st = ct_conv_backward_data(plan, n, s.m[0], s.m[1], s.m[2])) != CT_OK ||
+            (st = ct_download(rt, s.m[2], 0, nx * sizeof(float), got)) != CT_OK)
+            goto done;
+    } else {
+        ct_ref_conv_backward_weights(d, n, x, dy, want, want + nw);
+        atol = ct_ops_atol(n * d->oh * d->ow);
+        if ((st = dev_buf(rt, "check.x", nx, x, &s.m[0])) != CT_OK ||
+            (st = dev_buf(rt, "check.dy", ny, dy, &s.m[1])) != CT_OK ||
+            (st = dev_buf(rt, "check.dw", nw, NULL, &s.m[2])) != CT_OK ||
+            (st = dev_buf(rt, "check.db", nb, NULL, &s.m[3])) != CT_OK ||
+            (st = ct_conv_backward_weights(plan, n, s.m[0], s.m[1], s.m[2], s.m[3])) != CT_OK ||
+            (st = ct_download(rt, s.m[2], 0, nw * sizeof(float), got)) != CT_OK ||
+            (st = ct_download(rt, s.m[3], 0, nb * sizeof(float), got + nw)) != CT_OK)
+            goto done;
+    }
+    *err = ct_compare(got, want, nout, atol, CT_OPS_RTOL);
+done:
+    ct_conv_plan_free(plan);
+    scratch_free(&s);
+    return st;
+}
+
+ct_status ct_check_gemm_case(ct_runtime *rt, int ta, int tb, int M, int N, int K, float alpha,
+                             float beta, uint64_t seed, double *err) {
+    *err = INFINITY;
+    /* Padded leading dimensions and offsets, so strides and offsets are exercised too. */
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+    size_t ao = 5, bo = 7, co = 3;
+    size_t na = ao + (size_t)(ta ? K : M) * lda, nb = bo + (size_t)(tb ? N : K) * ldb;
+    size_t nc = co + (size_t)M * ldc;
+    scratch s = {0};
+    float *a = s.h[0] = host(na), *b = s.h[1] = host(nb), *c = s.h[2] = host(nc);
+    float *want = s.h[3] = host(nc), *got = s.h[4] = host(nc);
+    ct_status st = CT_OK;
+    if (!a || !b || !c || !want || !got) {
+        st = ct_set_error(CT_ERR_MEMORY, "out of host memory (gemm check)");
+        goto done;
+    }
+    ct_fill_random(a, na, seed, -1, 1);
+    ct_fill_random(b, nb, seed + 1, -1, 1);
+    ct_fill_random(c, nc, seed + 2, -1, 1);
+    memcpy(want, c, nc * sizeof(float));
+    ct_ref_gemm(ta, tb, M, N, K, alpha, a + ao, lda, b + bo, ldb, beta, want + co, ldc);
+    if ((st = dev_buf(rt, "check.A", na, a, &s.m[0])) != CT_OK ||
+        (st = dev_buf(rt, "check.B", nb, b, &s.m[1])) != CT_OK ||
+        (st = dev_buf(rt, "check.C", nc, beta != 0.0f ? c : NULL, &s.m[2])) != CT_OK)
+        goto done;
+    if (beta == 0.0f) { /* C poisoned: beta 0 must not read it; the padding must stay NaN */
+        st = ct_gemm(rt, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta, s.m[2],
+                     co, ldc);
+        if (st == CT_OK) st = ct_download(rt, s.m[2], 0, nc * sizeof(float), got);
+        if (st != CT_OK) goto done;
+        double e = 0;
+        for (size_t i = 0; i < nc; i++) {
+            size_t r = i < co ? (size_t)-1 : (i - co) / ldc, col = i < co ? 0 : (i - co) % ldc;
+            int inside = i >= co && r < (size_t)M && col < (size_t)N;
+            if (!inside && !isnan(got[i])) e = INFINITY; /* wrote outside C */
+            if (!inside) got[i] = want[i] = 0;
+        }
+        double e2 = ct_compare(got, want, nc, ct_ops_atol(K), CT_OPS_RTOL);
+        *err = e > e2 ? e : e2;
+    } else {
+        st = ct_gemm(rt, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta, s.m[2],
+                     co, ldc);
+        if (st == CT_OK) st = ct_download(rt, s.m[2], 0, nc * sizeof(float), got);
+        if (st != CT_OK) goto done;
+        *err = ct_compare(got, want, nc, ct_ops_atol(K + 1), CT_OPS_RTOL);
+    }
+done:
+    scratch_free(&s);
+    return st;
+}
+
+/* ---- selftest entries ---------------------------------------------------- */
+static ct_status conv_cases(ct_runtime *rt, ct_conv_pass pass, double *max_err) {
+    /* odd sizes, both paddings, both strides */
+    static const int cases[][8] = {/* n cin h w cout k stride same */
+                                   {2, 3, 9, 7, 5, 3, 1, 0},
+                                   {1, 4, 8, 11, 6, 3, 2, 1},
+                                   {2, 5, 10, 10, 33, 1, 1, 0}};
+    *max_err = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *c = cases[i];
+        ct_conv_desc d;
+        CT_TRY(ct_conv_desc_init(&d, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                                 pass == CT_CONV_FWD ? CT_ACT_RELU : CT_ACT_NONE));
+        double e;
+        CT_TRY(ct_check_conv_case(rt, &d, d.n, pass, 100 + i, &e));
+        if (!(e <= *max_err)) *max_err = e;
+    }
+    return CT_OK;
+}
+
+ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err) {
+    return conv_cases(rt, CT_CONV_FWD, max_err);
+}
+ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err) {
+    return conv_cases(rt, CT_CONV_BWD_DATA, max_err);
+}
+ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err) {
+    return conv_cases(rt, CT_CONV_BWD_WEIGHTS, max_err);
+}
+
+ct_status ct_check_gemm(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    for (int t = 0; t < 4; t++) {
+        double e;
+        CT_TRY(ct_check_gemm_case(rt, t & 1, t >> 1, 37, 29, 45, 1.0f, t == 3 ? 0.5f : 0.0f,
+                                  200 + t, &e));
+        if (!(e <= *max_err)) *max_err = e;
+    }
+    return CT_OK;
+}
+
+/* One entry per shipped kernel variant, forced (the entries above use the tuned choice). */
+static ct_status gemm_variant(ct_runtime *rt, int v, double *max_err) {
+    *max_err = 0;
+    if (!ct_gemm_kernel_usable(rt, v)) return CT_OK; /* e.g. no tile fits the local memory */
+    ct_gemm_force(rt, v);
+    ct_status s = CT_OK;
+    for (int t = 0; t < 4 && s == CT_OK; t++) {
+        if (ct_gemm_kernel_is_dot(v) && t != 2) continue; /* A * B^T only */
+        double e;
+        s = ct_check_gemm_case(rt, t & 1, t >> 1, 37, 29, 45, 1.0f, t == 3 ? 0.5f : 0.0f, 210 + t, &e);
+        if (s == CT_OK && !(e <= *max_err)) *max_err = e;
+    }
+    ct_gemm_force(rt, -1);
+    return s;
+}
+#define GEMM_ENTRY(nm, v)                                                                     \
+    ct_status ct_check_gemm_##nm(ct_runtime *rt, double *max_err) {                          \
+        return gemm_variant(rt, v, max_err);                                                  \
+    }
+GEMM_ENTRY(simple, CT_GK_SIMPLE)
+GEMM_ENTRY(blk6x32, CT_GK_BLK6x32)
+GEMM_ENTRY(blk8x32, CT_GK_BLK8x32)
+GEMM_ENTRY(blk4x16, CT_GK_BLK4x16)
+GEMM_ENTRY(blk4x8, CT_GK_BLK4x8)
+GEMM_ENTRY(tiled, CT_GK_TILED)
+GEMM_ENTRY(nt4x16, CT_GK_NT4x16)
+GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
+
+static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int algo, double *max_err) {
+    int c = algo ? CT_CONV_IM2COL + (pass == CT_CONV_BWD_WEIGHTS &&
+                                     !(rt->dev.type & CL_DEVICE_TYPE_GPU) ? CT_GK_NT4x16
+                                                                          : ct_gemm_kernel_default(rt))
+                 : CT_CONV_DIRECT;
+    ct_conv_force(rt, pass, c);
+    ct_status s = conv_cases(rt, pass, max_err);
+    ct_conv_force(rt, pass, -1);
+    return s;
+}
+#define CONV_ENTRY(nm, pass, algo)                                                            \
+    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                          \
+        return conv_variant(rt, pass, algo, max_err);                                         \
+    }
+CONV_ENTRY(forward_direct, CT_CONV_FWD, 0)
+CONV_ENTRY(forward_im2col, CT_CONV_FWD, 1)
+CONV_ENTRY(backward_data_direct, CT_CONV_BWD_DATA, 0)
+CONV_ENTRY(backward_data_im2col, CT_CONV_BWD_DATA, 1)
+CONV_ENTRY(backward_weights_direct, CT_CONV_BWD_WEIGHTS, 0)
+CONV_ENTRY(backward_weights_im2col, CT_CONV_BWD_WEIGHTS, 1)

@@ -1,0 +1,29 @@
+/* `cltrain selftest`: every kernel once on small random inputs against its C reference.
+ * Each op family adds its checks to the table in selftest.c. */
+#ifndef CT_SELFTEST_H
+#define CT_SELFTEST_H
+
+#include "runtime/runtime.h"
+
+typedef struct ct_selftest {
+    const char *name;
+    /* Runs the kernel(s) on random inputs (outputs poisoned first), compares with the C
+     * reference; *max_err gets the largest error scaled by tolerance (<= 1 passes). */
+    ct_status (*run)(ct_runtime *rt, double *max_err);
+} ct_selftest;
+
+extern const ct_selftest ct_selftests[];
+extern const int ct_selftests_count;
+
+/* Builds every embedded program, runs every check, prints one line each plus a summary.
+ * Returns the number of failures. */
+int ct_selftest_run(ct_runtime *rt, FILE *f);
+
+/* Helpers for checks: deterministic random fill, NaN poisoning, tolerance compare. */
+void ct_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi);
+/* max over i of |a-b| / (atol + rtol*|b|); NaN anywhere gives +inf. */
+double ct_compare(const float *got, const float *want, size_t n, double atol, double rtol);
+/* A host copy of a device buffer poisoned with NaN: fills the buffer with NaN. */
+ct_status ct_poison(ct_runtime *rt, cl_mem m, size_t bytes);
+
+#endif

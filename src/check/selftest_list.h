@@ -1,0 +1,49 @@
+/* Declarations and table entries of the kernel self-checks, one block per op family.
+ * Each check lives beside its op (e.g. src/layer_conv.c) and is named ct_check_<op>. */
+#ifndef CT_SELFTEST_LIST_H
+#define CT_SELFTEST_LIST_H
+
+/* ops (src/check/ops_check.c) */
+ct_status ct_check_gemm(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err);
+ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
+/* per shipped variant, forced (CLBlast is checked by the tuner before it is used) */
+#define CT_OPS_VARIANTS_(X)                                                                      \
+    X(gemm_simple, "gemm.simple") X(gemm_blk6x32, "gemm.blk6x32")                                \
+    X(gemm_blk8x32, "gemm.blk8x32") X(gemm_blk4x16, "gemm.blk4x16")                              \
+    X(gemm_blk4x8, "gemm.blk4x8") X(gemm_tiled, "gemm.tiled") X(gemm_nt4x16, "gemm.nt4x16")      \
+    X(gemm_nt4x8, "gemm.nt4x8") X(conv_forward_direct, "conv.forward.direct")                    \
+    X(conv_forward_im2col, "conv.forward.im2col")                                                \
+    X(conv_backward_data_direct, "conv.backward_data.direct")                                    \
+    X(conv_backward_data_im2col, "conv.backward_data.im2col")                                    \
+    X(conv_backward_weights_direct, "conv.backward_weights.direct")                              \
+    X(conv_backward_weights_im2col, "conv.backward_weights.im2col")
+#define CT_OPS_DECL_(fn, nm) ct_status ct_check_##fn(ct_runtime *rt, double *max_err);
+#define CT_OPS_ENTRY_(fn, nm) {nm, ct_check_##fn},
+CT_OPS_VARIANTS_(CT_OPS_DECL_)
+#define CT_SELFTEST_OPS                                                                          \
+    {"gemm", ct_check_gemm}, {"conv.forward", ct_check_conv_forward},                            \
+        {"conv.backward_data", ct_check_conv_backward_data},                                     \
+        {"conv.backward_weights", ct_check_conv_backward_weights},                               \
+        CT_OPS_VARIANTS_(CT_OPS_ENTRY_)
+
+/* layers (src/check/layer_check.c) */
+ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dropout(ct_runtime *rt, double *max_err);
+ct_status ct_check_loss(ct_runtime *rt, double *max_err);
+ct_status ct_check_adam(ct_runtime *rt, double *max_err);
+#define CT_SELFTEST_LAYERS                                                                       \
+    {"pool.forward", ct_check_pool_forward}, {"pool.backward", ct_check_pool_backward},          \
+        {"act.forward", ct_check_act_forward}, {"act.backward", ct_check_act_backward},          \
+        {"dense.forward", ct_check_dense_forward}, {"dense.backward", ct_check_dense_backward},  \
+        {"dropout", ct_check_dropout}, {"loss", ct_check_loss}, {"adam", ct_check_adam},
+
+#define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */ CT_SELFTEST_OPS CT_SELFTEST_LAYERS
+
+#endif

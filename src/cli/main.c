@@ -1,0 +1,101 @@
+/* cltrain: command dispatcher. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "runtime/runtime.h"
+#include "check/selftest.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"train", ct_cmd_train, "train a model on image class folders (Keras-like fit)"},
+    {"evaluate", ct_cmd_evaluate, "loss and accuracy of a saved model on class folders"},
+    {"predict", ct_cmd_predict, "class probabilities of images with a saved model"},
+    {"preview", ct_cmd_preview, "PNG grid of augmented versions of one image"},
+    {"bench", ct_cmd_bench, "time the training step on synthetic data (bench step)"},
+    {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
+    {"selftest", ct_cmd_selftest, "build every kernel and check each against its C reference"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cltrain COMMAND [options]   (cltrain COMMAND --help for details)\n\ncommands:\n");
+    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
+               "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR.\n");
+}
+
+const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cltrain %s: %s needs a value (see cltrain %s --help)\n", cmd, argv[*i], cmd);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int ct_cmd_devices(int argc, char **argv) {
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: cltrain devices [--json]\n");
+            return 0;
+        } else {
+            fprintf(stderr, "cltrain devices: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (ct_devices_print(stdout, json) != CT_OK) {
+        fprintf(stderr, "cltrain devices: %s\n", ct_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+int ct_cmd_selftest(int argc, char **argv) {
+    const char *dev = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--device")) {
+            if (!(dev = ct_opt_value("selftest", argc, argv, &i))) return 2;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: cltrain selftest [--device P:D]\n"
+                   "Builds every kernel program on the device (using the compile cache) and runs\n"
+                   "each kernel once on small random inputs against its C reference.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "cltrain selftest: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    ct_runtime *rt;
+    if (ct_runtime_create(dev, 0, &rt) != CT_OK) {
+        fprintf(stderr, "cltrain selftest: %s\n", ct_last_error());
+        return 1;
+    }
+    ct_runtime_print_device(rt, stdout);
+    int fails = ct_selftest_run(rt, stdout);
+    ct_runtime_free(rt);
+    return fails ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("cltrain %s\n", ct_version());
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cltrain: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

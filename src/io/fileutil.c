@@ -1,0 +1,207 @@
+/* Atomic writes, capped reads and mkdir -p (see fileutil.h). */
+#include "io/fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error.h"
+
+const char *ct_path_base(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Message for a failed write to path with errno e; adds a hint for the usual causes. */
+static ct_status write_error(const char *path, const char *what, int e) {
+    const char *hint = "";
+    if (e == EACCES || e == EPERM || e == EROFS)
+        hint = " (choose a writable output path)";
+    else if (e == ENOENT || e == ENOTDIR)
+        hint = " (its folder does not exist: create it or choose another path)";
+    else if (e == ENOSPC || e == EDQUOT)
+        hint = " (free some disk space or write elsewhere)";
+    return ct_set_error(CT_ERR_IO, "cannot write %s: %s%s%s", path, what, strerror(e), hint);
+}
+
+/* Best effort: make the rename durable by syncing the folder that holds path. */
+static void sync_parent(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
+    if (!path || !*path) return ct_set_error(CT_ERR_ARG, "cannot write a file with an empty name");
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) return ct_set_error(CT_ERR_MEMORY, "cannot write %s: out of host memory", path);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+
+    ct_status st = CT_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        st = write_error(path, "", errno);
+        free(tmp);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        st = write_error(path, "", errno);
+        close(fd);
+        goto fail;
+    }
+    errno = 0;
+    st = fn(f, ctx);
+    if (st != CT_OK) {
+        fclose(f);
+        goto fail;
+    }
+    if (ferror(f) || fflush(f) != 0) {
+        st = write_error(path, "", errno ? errno : EIO);
+        fclose(f);
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        st = write_error(path, "fsync: ", errno);
+        fclose(f);
+        goto fail;
+    }
+    if (fclose(f) != 0) {
+        st = write_error(path, "", errno);
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        st = write_error(path, "rename: ", errno);
+        goto fail;
+    }
+    sync_parent(path);
+    free(tmp);
+    return CT_OK;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+typedef struct {
+    const void *buf;
+    size_t len;
+} buf_ctx;
+
+static ct_status write_buf(FILE *f, void *ctx) {
+    const buf_ctx *b = ctx;
+    if (b->len) fwrite(b->buf, 1, b->len, f); /* ferror is checked by the caller */
+    return CT_OK;
+}
+
+ct_status ct_write_atomic_buf(const char *path, const void *buf, size_t len) {
+    buf_ctx b = {buf, len};
+    return ct_write_atomic(path, write_buf, &b);
+}
+
+ct_status ct_read_file(const char *path, size_t max_len, unsigned char **buf, size_t *len) {
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ct_set_error(CT_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ct_set_error(CT_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return ct_set_error(CT_ERR_IO, "cannot read %s: it is a folder, not a file", path);
+    }
+    if (sb.st_size < 0 || (unsigned long long)sb.st_size > max_len) {
+        close(fd);
+        return ct_set_error(CT_ERR_IO, "cannot read %s: it has %lld bytes, more than the %zu allowed",
+                            path, (long long)sb.st_size, max_len);
+    }
+    /* Read until EOF rather than trusting st_size (pipes, files that change). */
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    unsigned char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return ct_set_error(CT_ERR_MEMORY, "cannot read %s: out of host memory for %zu bytes", path, cap);
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_len) {
+                free(b);
+                close(fd);
+                return ct_set_error(CT_ERR_IO, "cannot read %s: it has more than the %zu bytes allowed",
+                                    path, max_len);
+            }
+            size_t ncap = cap * 2 > max_len + 1 ? max_len + 1 : cap * 2;
+            unsigned char *nb = realloc(b, ncap + 1);
+            if (!nb) {
+                free(b);
+                close(fd);
+                return ct_set_error(CT_ERR_MEMORY, "cannot read %s: out of host memory", path);
+            }
+            b = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            free(b);
+            close(fd);
+            return ct_set_error(CT_ERR_IO, "cannot read %s: %s", path, strerror(e));
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n > max_len) {
+        free(b);
+        return ct_set_error(CT_ERR_IO, "cannot read %s: it has more than the %zu bytes allowed", path, max_len);
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return CT_OK;
+}
+
+ct_status ct_mkdir_p(const char *path) {
+    if (!path || !*path) return ct_set_error(CT_ERR_ARG, "cannot create a folder with an empty name");
+    char *p = strdup(path);
+    if (!p) return ct_set_error(CT_ERR_MEMORY, "cannot create %s: out of host memory", path);
+    ct_status st = CT_OK;
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        if (p[i - 1] == '/') continue; /* "a//b" or a trailing slash */
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            st = ct_set_error(CT_ERR_IO, "cannot create folder %s: %s", p, strerror(errno));
+            break;
+        }
+        struct stat sb;
+        if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            st = ct_set_error(CT_ERR_IO, "cannot create folder %s: %s is a file, not a folder", path, p);
+            break;
+        }
+        p[i] = c;
+    }
+    free(p);
+    return st;
+}

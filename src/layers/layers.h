@@ -1,0 +1,68 @@
+/* Host side of the layer kernels (cl/pool.cl, act.cl, dropout.cl, loss.cl, adam.cl) and the
+ * dense layer (ct_gemm + cl/act.cl). Internal to the library; the model drives them.
+ * All calls only enqueue. Tensors are NCHW (flat tensors [n][features]); all cl_mem hold
+ * float32 except labels (int32). */
+#ifndef CT_LAYERS_H
+#define CT_LAYERS_H
+
+#include "ops/ops.h"
+
+/* Kernel objects for one runtime, created once (kernels are not shared across threads). */
+typedef struct ct_layer_kernels {
+    ct_runtime *rt;
+    cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_rows;
+    cl_kernel act_fwd, act_bwd, softmax_fwd, softmax_bwd, bias_act, bias_grad;
+    cl_kernel dropout_fwd, dropout_bwd;
+    cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;
+    cl_kernel adam;
+    size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */
+} ct_layer_kernels;
+
+ct_status ct_layer_kernels_init(ct_runtime *rt, ct_layer_kernels *k);
+void ct_layer_kernels_free(ct_layer_kernels *k);
+
+/* Max-pool, pool p x p, stride s, valid windows: oh = (h - p) / s + 1 (Keras floor). */
+static inline int ct_pool_out(int h, int p, int s) { return h < p ? 0 : (h - p) / s + 1; }
+ct_status ct_pool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, cl_mem x,
+                          cl_mem y);
+/* dx from dy; relu != 0 also applies the backward of a ReLU that produced x. */
+ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, int relu,
+                           cl_mem x, cl_mem dy, cl_mem dx);
+
+/* Elementwise relu/sigmoid (act != SOFTMAX) or softmax over rows of `features` (SOFTMAX).
+ * y may be x; dx may be dy. Backward reads the forward's output y. CT_ACT_NONE: copy/no-op. */
+ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem x, cl_mem y);
+ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem y, cl_mem dy,
+                          cl_mem dx);
+
+/* Dense: y[n][out] = act(x[n][in] * W^T + b), W is [out][in] (PyTorch layout). */
+ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, cl_mem x,
+                           cl_mem w, cl_mem b, cl_mem y);
+/* From dy (gradient w.r.t. the PRE-activation output): dw = dy^T x, db = column sums of dy
+ * (both overwritten), dx = dy W (skipped when dx is NULL). */
+ct_status ct_dense_backward(ct_layer_kernels *k, int n, int in, int out, cl_mem x, cl_mem w,
+                            cl_mem dy, cl_mem dx, cl_mem dw, cl_mem db);
+
+/* Inverted dropout over count elements; the mask depends only on (seed, step, index). */
+ct_status ct_dropout_forward(ct_layer_kernels *k, size_t count, float rate, uint32_t seed,
+                             uint32_t step, cl_mem x, cl_mem y);
+ct_status ct_dropout_backward(ct_layer_kernels *k, size_t count, float rate, uint32_t seed,
+                              uint32_t step, cl_mem dy, cl_mem dx);
+/* The host-side mask (1 keep, 0 drop), the same function the kernels use. */
+int ct_dropout_keep_host(uint32_t seed, uint32_t step, uint32_t i, float rate);
+uint32_t ct_hash3_host(uint32_t a, uint32_t b, uint32_t c);
+
+/* Loss from logits z[n][classes] (classes == 1: sigmoid + binary cross-entropy; else
+ * softmax + categorical cross-entropy), labels int32. Writes per-sample loss/correct into
+ * stats (2n floats), adds their sums to sums[0] (loss, Kahan-compensated with sums[1]) and
+ * sums[2] (correct). dz (mean-over-batch gradient w.r.t. z) is written when not NULL. */
+ct_status ct_loss_forward(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_mem labels,
+                          cl_mem stats, cl_mem sums, cl_mem dz);
+/* Probabilities (sigmoid or softmax) of the logits. */
+ct_status ct_output_probs(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_mem p);
+
+/* One Adam step over count floats (whole slabs). t >= 1 is the step number. */
+ct_status ct_adam_update(ct_layer_kernels *k, size_t count, double lr, double b1, double b2,
+                         double eps, long t, cl_mem p, cl_mem g, cl_mem m, cl_mem v);
+
+#endif

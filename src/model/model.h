@@ -1,0 +1,124 @@
+/* A sequential network on the device: spec parsing, shape checking, Keras init,
+ * forward/backward, losses and metrics on the device, and Adam over one slab. */
+#ifndef CT_MODEL_H
+#define CT_MODEL_H
+
+#include <stdint.h>
+
+#include "ops/ops.h"
+#include "runtime/tensor.h"
+
+typedef enum {
+    CT_L_CONV = 0,
+    CT_L_POOL,
+    CT_L_FLATTEN,
+    CT_L_DENSE,
+    CT_L_ACT,     /* standalone activation */
+    CT_L_DROPOUT
+} ct_layer_type;
+
+typedef struct ct_layer_spec {
+    ct_layer_type type;
+    int units;       /* conv filters / dense units */
+    int k;           /* conv kernel size */
+    int stride;      /* conv stride, pool stride */
+    int same;        /* conv padding */
+    int pool;        /* pool size */
+    ct_act act;      /* fused activation (conv, dense) or the ACT layer's */
+    float rate;      /* dropout */
+    int tok_start, tok_len; /* where in the spec string (for messages) */
+} ct_layer_spec;
+
+/* Spec grammar (comma separated, whitespace around tokens ignored; docs/LAYERS.md):
+ *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
+ *   dense<U>[:relu|sigmoid|softmax|linear]   dropout<R>   relu   sigmoid   softmax
+ * Defaults are Keras's: conv stride 1, valid padding, linear activation; dense linear;
+ * pool stride = pool size. Options after conv<F>:<K> may come in any order. Presets
+ * "model1", "model2", "model3" expand to the seed's models as its text describes them
+ * (relu on every conv and hidden dense, dropout 0.2 before the output dense). An error
+ * (CT_ERR_ARG) names the layer index and column and prints the spec with a caret under the
+ * bad token. ct_spec_parse accepts a preset name too. *layers is malloc'd. */
+ct_status ct_spec_parse(const char *spec, ct_layer_spec **layers, int *n);
+/* Expanded spec of a preset, or NULL if name is no preset. */
+const char *ct_spec_preset(const char *name);
+/* Canonical token of one layer (every option explicit except defaults). Returns snprintf's. */
+int ct_spec_format_layer(const ct_layer_spec *layer, char *out, size_t n);
+
+typedef struct ct_param_info {
+    const char *name; /* e.g. "layers.0.weight" */
+    int ndim;
+    int shape[4];
+    size_t n;
+} ct_param_info;
+
+typedef struct ct_adam {
+    double lr, beta1, beta2, eps; /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 (double, so that
+                                   * 1 - beta rounds once as in Keras) */
+} ct_adam;
+
+typedef struct ct_model ct_model;
+
+/* Builds the model for inputs c x h x w and n_classes (>= 2) classes, allocating device
+ * memory for batches of up to max_batch.
+ * Output layer: a trailing dense with no activation (or with the one the loss implies:
+ * sigmoid on 1 unit, softmax on n_classes units) is the logit layer; it must have 1 unit
+ * (only for 2 classes: sigmoid + binary cross-entropy) or n_classes units (softmax +
+ * categorical cross-entropy). Otherwise dense1 (2 classes) or dense<n_classes> is appended.
+ * Every layer's shape is checked here (CT_ERR_SHAPE naming the layer and the shapes).
+ * Parameters: "layers.<i>.weight" / "layers.<i>.bias", i = index in the canonical spec;
+ * conv weights OIHW, dense [out][in]; flatten is channel-major (NCHW), unlike Keras.
+ * Init from seed: glorot_uniform weights (limit sqrt(6 / (fan_in + fan_out)), conv fans
+ * times k*k), zero biases; one splitmix64 stream per tensor, so reproducible. */
+ct_status ct_model_create(ct_runtime *rt, const char *spec, int c, int h, int w, int n_classes,
+                          int max_batch, uint64_t seed, ct_model **out);
+void ct_model_free(ct_model *m);
+void ct_model_summary(const ct_model *m, FILE *f); /* like Keras model.summary() */
+const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
+int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
+size_t ct_model_param_count(const ct_model *m);
+/* FLOP (2 per multiply-add) of one training step per sample: conv and dense layers. */
+double ct_model_train_flops(const ct_model *m);
+
+/* Parameters, in a fixed order, for save/load. */
+int ct_model_n_params(const ct_model *m);
+const ct_param_info *ct_model_param(const ct_model *m, int i);
+ct_status ct_model_get_param(ct_model *m, int i, float *host);
+ct_status ct_model_set_param(ct_model *m, int i, const float *host);
+/* Whole Adam state (m and v slabs, in parameter order and shapes) and step count. */
+ct_status ct_model_get_adam_state(ct_model *m, float *mom, float *vel, long *t);
+ct_status ct_model_set_adam_state(ct_model *m, const float *mom, const float *vel, long t);
+
+/* Device input buffers the caller uploads into: x is max_batch*c*h*w floats (NCHW),
+ * y is max_batch int32 class indices (0/1 for a binary model; a label out of range makes
+ * that sample's loss NaN, so it cannot go unnoticed). */
+cl_mem ct_model_input(ct_model *m);
+cl_mem ct_model_labels(ct_model *m);
+
+/* One training step on the first n samples of the input: forward (dropout on, masks
+ * from (seed, step)), loss + accuracy added to the device sums, backward (loss gradient
+ * = mean over the n samples), then Adam (Keras form; opt NULL = Keras defaults) over the
+ * whole parameter slab in one launch. The Adam step count t is kept by the model. */
+ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step);
+/* Forward without dropout; adds loss/accuracy to the device sums. */
+ct_status ct_model_eval_step(ct_model *m, int n);
+/* Forward without dropout; probabilities (n x outputs) to host. */
+ct_status ct_model_predict(ct_model *m, int n, float *probs);
+/* Forward (dropout on when train, masks from (seed, step)), loss into the sums, backward:
+ * parameter gradients in the gradient slab, no update. For tests and gradient checks. */
+ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step);
+ct_status ct_model_get_grad(ct_model *m, int i, float *host);
+int ct_model_n_layers(const ct_model *m);
+int ct_model_max_batch(const ct_model *m);
+long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `iterations`) */
+/* The 32-bit mask seed dropout layer `layer` uses for run seed `seed` (its mask is
+ * ct_hash3(that, (uint32_t)step, element index); see cl/dropout.cl). For references. */
+uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed);
+/* Reads (then optionally clears) the device sums: mean loss, accuracy and count. */
+ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, long *count);
+/* Enqueues a non-blocking read of the device sums into snap (4 floats) and records the
+ * sample count of that moment; *ev completes when snap is filled. Lets the trainer check
+ * step k's loss while step k+1 is already queued. Decode with ct_model_metrics_decode. */
+ct_status ct_model_metrics_snapshot(ct_model *m, float snap[4], long *count, cl_event *ev);
+void ct_model_metrics_decode(const float snap[4], long count, double *loss, double *acc);
+
+#endif

@@ -1,0 +1,304 @@
+/* Model files and checkpoints on top of safetensors. */
+#include "model/modelio.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+
+static const char *resize_name(ct_resize r) {
+    return r == CT_RESIZE_BILINEAR ? "bilinear" : r == CT_RESIZE_AREA ? "area" : "nearest";
+}
+
+void ct_model_meta_free(ct_model_meta *m) {
+    for (int i = 0; i < m->n_classes; i++) free(m->class_names[i]);
+    free(m->class_names);
+    m->class_names = NULL;
+    m->n_classes = 0;
+}
+
+ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names) {
+    ct_model_meta_free(m);
+    m->class_names = calloc((size_t)(n > 0 ? n : 1), sizeof *m->class_names);
+    if (!m->class_names) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = 0; i < n; i++) {
+        if (!(m->class_names[i] = strdup(names[i]))) {
+            m->n_classes = i;
+            ct_model_meta_free(m);
+            return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        }
+    }
+    m->n_classes = n;
+    return CT_OK;
+}
+
+/* Adds the model's weights (under prefix) and its metadata to a writer. */
+static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *meta, const char *kind) {
+    char buf[64];
+    CT_TRY(ct_st_writer_meta(w, "format", kind));
+    CT_TRY(ct_st_writer_meta(w, "format_version", CT_MODEL_FORMAT_VERSION));
+    CT_TRY(ct_st_writer_meta(w, "cltrain_version", ct_version()));
+    CT_TRY(ct_st_writer_meta(w, "spec", meta->spec));
+    snprintf(buf, sizeof buf, "%dx%dx%d", meta->h, meta->w, meta->c);
+    CT_TRY(ct_st_writer_meta(w, "input", buf));
+    CT_TRY(ct_st_writer_meta(w, "color_mode", meta->c == 1 ? "grayscale" : "rgb"));
+    CT_TRY(ct_st_writer_meta(w, "resize", resize_name(meta->resize)));
+    CT_TRY(ct_st_writer_meta(w, "layout", "NCHW activations; conv OIHW; dense [out][in]"));
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < meta->n_classes; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(meta->class_names[i]));
+    char *cls = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!cls) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = ct_st_writer_meta(w, "classes", cls);
+    free(cls);
+    CT_TRY(s);
+    for (int i = 0; i < ct_model_n_params(m); i++) {
+        const ct_param_info *p = ct_model_param(m, i);
+        float *host = malloc(p->n * sizeof(float));
+        if (!host) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        s = ct_model_get_param(m, i, host);
+        if (s == CT_OK) s = ct_st_writer_add_f32(w, p->name, p->ndim, p->shape, host);
+        free(host);
+        CT_TRY(s);
+    }
+    return CT_OK;
+}
+
+ct_status ct_model_save(ct_model *m, const ct_model_meta *meta, const char *path) {
+    ct_st_writer *w;
+    CT_TRY(ct_st_writer_create(&w));
+    ct_status s = add_model(w, m, meta, "cltrain-model");
+    if (s == CT_OK) s = ct_st_writer_write(w, path);
+    ct_st_writer_free(w);
+    return s;
+}
+
+static ct_status meta_from_file(const ct_st_file *f, const char *path, ct_model_meta *meta) {
+    memset(meta, 0, sizeof *meta);
+    const char *fmt = ct_st_meta(f, "format"), *ver = ct_st_meta(f, "format_version");
+    const char *spec = ct_st_meta(f, "spec"), *input = ct_st_meta(f, "input");
+    const char *cls = ct_st_meta(f, "classes"), *rs = ct_st_meta(f, "resize");
+    if (!fmt || strncmp(fmt, "cltrain-", 8) || !spec || !input || !cls)
+        return ct_set_error(CT_ERR_FORMAT,
+                            "%s is a safetensors file but not a cltrain model (no cltrain metadata: "
+                            "format, spec, input, classes); use a file written by cltrain train",
+                            path);
+    if (!ver || strcmp(ver, CT_MODEL_FORMAT_VERSION))
+        return ct_set_error(CT_ERR_FORMAT, "%s has model format version %s; this cltrain reads "
+                            "version %s", path, ver ? ver : "(none)", CT_MODEL_FORMAT_VERSION);
+    snprintf(meta->spec, sizeof meta->spec, "%s", spec);
+    char extra;
+    if (sscanf(input, "%dx%dx%d%c", &meta->h, &meta->w, &meta->c, &extra) != 3 || meta->h < 1 ||
+        meta->w < 1 || (meta->c != 1 && meta->c != 3))
+        return ct_set_error(CT_ERR_FORMAT, "%s: bad input shape '%s' in metadata", path, input);
+    meta->resize = CT_RESIZE_NEAREST;
+    if (rs && ct_resize_parse(rs, &meta->resize) != CT_OK)
+        return ct_set_error(CT_ERR_FORMAT, "%s: unknown resize '%s' in metadata", path, rs);
+    cJSON *arr = cJSON_Parse(cls);
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (n < 2) {
+        cJSON_Delete(arr);
+        return ct_set_error(CT_ERR_FORMAT, "%s: metadata 'classes' must be a JSON array of at least "
+                            "2 names", path);
+    }
+    char **names = calloc((size_t)n, sizeof *names);
+    ct_status s = names ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = 0; s == CT_OK && i < n; i++) {
+        cJSON *it = cJSON_GetArrayItem(arr, i);
+        if (!cJSON_IsString(it)) s = ct_set_error(CT_ERR_FORMAT, "%s: class %d is not a string", path, i);
+        else names[i] = it->valuestring;
+    }
+    if (s == CT_OK) s = ct_model_meta_set_classes(meta, n, names);
+    free(names);
+    cJSON_Delete(arr);
+    return s;
+}
+
+ct_status ct_model_file_meta(const char *path, ct_model_meta *meta) {
+    ct_st_file *f;
+    CT_TRY(ct_st_open(path, &f));
+    ct_status s = meta_from_file(f, path, meta);
+    ct_st_close(f);
+    return s;
+}
+
+static ct_status load_weights(ct_model *m, const ct_st_file *f, const char *path, const char *prefix) {
+    for (int i = 0; i < ct_model_n_params(m); i++) {
+        const ct_param_info *p = ct_model_param(m, i);
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        int64_t shape[4];
+        for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+        float *host = malloc(p->n * sizeof(float));
+        if (!host) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        ct_status s = ct_st_read_f32(f, name, p->ndim, shape, host);
+        if (s == CT_OK) s = ct_model_set_param(m, i, host);
+        free(host);
+        if (s != CT_OK)
+            return ct_error_prefix(s, "%s does not fit this model (%s): ", path, ct_model_spec(m));
+    }
+    return CT_OK;
+}
+
+ct_status ct_model_load_weights(ct_model *m, const char *path, const char *prefix) {
+    ct_st_file *f;
+    CT_TRY(ct_st_open(path, &f));
+    ct_status s = load_weights(m, f, path, prefix);
+    ct_st_close(f);
+    return s;
+}
+
+ct_status ct_model_open(ct_runtime *rt, const char *path, int max_batch, ct_model **out,
+                        ct_model_meta *meta) {
+    *out = NULL;
+    ct_st_file *f;
+    CT_TRY(ct_st_open(path, &f));
+    ct_status s = meta_from_file(f, path, meta);
+    if (s == CT_OK) {
+        s = ct_model_create(rt, meta->spec, meta->c, meta->h, meta->w, meta->n_classes, max_batch, 0,
+                            out);
+        if (s != CT_OK) ct_error_prefix(s, "%s: ", path);
+    }
+    if (s == CT_OK) s = load_weights(*out, f, path, "");
+    ct_st_close(f);
+    if (s != CT_OK) {
+        ct_model_free(*out);
+        *out = NULL;
+        ct_model_meta_free(meta);
+    }
+    return s;
+}
+
+/* ---- checkpoints -------------------------------------------------------------- */
+
+static size_t total_params(ct_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < ct_model_n_params(m); i++) n += ct_model_param(m, i)->n;
+    return n;
+}
+
+static char *state_json(const ct_ckpt_state *st) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "epochs_done", st->epochs_done);
+    cJSON_AddNumberToObject(o, "step", (double)st->step);
+    if (isfinite(st->best)) cJSON_AddNumberToObject(o, "best", st->best);
+    else cJSON_AddNullToObject(o, "best");
+    cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
+    cJSON_AddNumberToObject(o, "wait", st->wait);
+    cJSON_AddBoolToObject(o, "has_best", st->has_best);
+    cJSON_AddStringToObject(o, "fingerprint", st->fingerprint);
+    cJSON *h = cJSON_AddArrayToObject(o, "history");
+    for (int i = 0; h && i < st->hist.n; i++) {
+        const ct_epoch_stats *e = &st->hist.e[i];
+        double row[7] = {e->epoch, e->loss, e->accuracy, e->has_val ? e->val_loss : 0,
+                         e->has_val ? e->val_accuracy : 0, e->seconds, e->has_val};
+        cJSON_AddItemToArray(h, cJSON_CreateDoubleArray(row, 7));
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static ct_status state_parse(const char *json, const char *path, ct_ckpt_state *st) {
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state is not valid JSON", path);
+    }
+    ct_status s = CT_OK;
+    cJSON *ed = cJSON_GetObjectItem(o, "epochs_done"), *stp = cJSON_GetObjectItem(o, "step");
+    cJSON *best = cJSON_GetObjectItem(o, "best"), *be = cJSON_GetObjectItem(o, "best_epoch");
+    cJSON *wt = cJSON_GetObjectItem(o, "wait"), *hb = cJSON_GetObjectItem(o, "has_best");
+    cJSON *fp = cJSON_GetObjectItem(o, "fingerprint"), *h = cJSON_GetObjectItem(o, "history");
+    if (!cJSON_IsNumber(ed) || !cJSON_IsNumber(stp) || !cJSON_IsNumber(be) || !cJSON_IsNumber(wt) ||
+        !cJSON_IsBool(hb) || !cJSON_IsString(fp) || !cJSON_IsArray(h)) {
+        cJSON_Delete(o);
+        return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state lacks fields; delete it to start "
+                            "over", path);
+    }
+    st->epochs_done = ed->valueint;
+    st->step = (long)stp->valuedouble;
+    st->best = cJSON_IsNumber(best) ? best->valuedouble : NAN;
+    st->best_epoch = be->valueint;
+    st->wait = wt->valueint;
+    st->has_best = cJSON_IsTrue(hb);
+    snprintf(st->fingerprint, sizeof st->fingerprint, "%s", fp->valuestring);
+    cJSON *row;
+    cJSON_ArrayForEach(row, h) {
+        if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != 7) {
+            s = ct_set_error(CT_ERR_FORMAT, "%s: bad history row in checkpoint", path);
+            break;
+        }
+        double v[7];
+        for (int k = 0; k < 7; k++) v[k] = cJSON_GetArrayItem(row, k)->valuedouble;
+        ct_epoch_stats e = {(int)v[0], v[1], v[2], v[3], v[4], v[5], (int)v[6]};
+        if ((s = ct_history_append(&st->hist, &e)) != CT_OK) break;
+    }
+    cJSON_Delete(o);
+    return s;
+}
+
+ct_status ct_checkpoint_save(ct_model *m, const ct_model_meta *meta, const ct_ckpt_state *st,
+                             float *const *best_params, const char *path) {
+    ct_st_writer *w;
+    CT_TRY(ct_st_writer_create(&w));
+    size_t tot = total_params(m);
+    float *mom = malloc(tot * sizeof(float)), *vel = malloc(tot * sizeof(float));
+    char *js = state_json(st);
+    ct_status s = (mom && vel && js) ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    long t = 0;
+    if (s == CT_OK) s = add_model(w, m, meta, "cltrain-checkpoint");
+    if (s == CT_OK) s = ct_model_get_adam_state(m, mom, vel, &t);
+    int shape1[1] = {(int)tot};
+    if (s == CT_OK) s = ct_st_writer_add_f32(w, "adam.m", 1, shape1, mom);
+    if (s == CT_OK) s = ct_st_writer_add_f32(w, "adam.v", 1, shape1, vel);
+    int64_t tt = t, sh0[1] = {1};
+    if (s == CT_OK) s = ct_st_writer_add(w, "adam.t", CT_DT_I64, 1, sh0, &tt);
+    for (int i = 0; s == CT_OK && best_params && i < ct_model_n_params(m); i++) {
+        const ct_param_info *p = ct_model_param(m, i);
+        char name[256];
+        snprintf(name, sizeof name, "best.%s", p->name);
+        s = ct_st_writer_add_f32(w, name, p->ndim, p->shape, best_params[i]);
+    }
+    if (s == CT_OK) s = ct_st_writer_meta(w, "state", js);
+    if (s == CT_OK) s = ct_st_writer_write(w, path);
+    free(mom);
+    free(vel);
+    free(js);
+    ct_st_writer_free(w);
+    return s;
+}
+
+ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st, float **best_params) {
+    ct_st_file *f;
+    CT_TRY(ct_st_open(path, &f));
+    size_t tot = total_params(m);
+    float *mom = malloc(tot * sizeof(float)), *vel = malloc(tot * sizeof(float));
+    ct_status s = (mom && vel) ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    const char *js = ct_st_meta(f, "state");
+    if (s == CT_OK && !js)
+        s = ct_set_error(CT_ERR_FORMAT, "%s is not a cltrain checkpoint (no state)", path);
+    if (s == CT_OK) s = load_weights(m, f, path, "");
+    int64_t shape1[1] = {(int64_t)tot}, sh0[1] = {1}, t = 0;
+    if (s == CT_OK) s = ct_st_read_f32(f, "adam.m", 1, shape1, mom);
+    if (s == CT_OK) s = ct_st_read_f32(f, "adam.v", 1, shape1, vel);
+    if (s == CT_OK) s = ct_st_read_i64(f, "adam.t", 1, sh0, &t);
+    if (s == CT_OK) s = ct_model_set_adam_state(m, mom, vel, (long)t);
+    if (s == CT_OK) s = state_parse(js, path, st);
+    for (int i = 0; s == CT_OK && st->has_best && best_params && i < ct_model_n_params(m); i++) {
+        const ct_param_info *p = ct_model_param(m, i);
+        char name[256];
+        snprintf(name, sizeof name, "best.%s", p->name);
+        int64_t shape[4];
+        for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+        s = ct_st_read_f32(f, name, p->ndim, shape, best_params[i]);
+    }
+    free(mom);
+    free(vel);
+    ct_st_close(f);
+    return s;
+}

@@ -1,0 +1,57 @@
+/* Model files and checkpoints (safetensors).
+ *
+ * Model file: tensors "layers.<i>.weight" (conv OIHW, dense [out][in]) and
+ * "layers.<i>.bias", float32, plus __metadata__:
+ *   format "cltrain-model", format_version "1", cltrain_version, spec (canonical),
+ *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names).
+ * Checkpoint: the same, plus "adam.m.<name>", "adam.v.<name>", "best.<name>" and
+ * metadata state (JSON): epoch, step, history, early-stopping state, run fingerprint. */
+#ifndef CT_MODELIO_H
+#define CT_MODELIO_H
+
+#include "data/data.h"
+#include "model/model.h"
+#include "report/report.h"
+
+#define CT_MODEL_FORMAT_VERSION "1"
+
+typedef struct ct_model_meta {
+    char spec[2048];
+    int c, h, w;
+    ct_resize resize;
+    int n_classes;
+    char **class_names;
+} ct_model_meta;
+
+void ct_model_meta_free(ct_model_meta *m);
+ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names);
+
+ct_status ct_model_save(ct_model *m, const ct_model_meta *meta, const char *path);
+/* Reads only the metadata (architecture) of a model or checkpoint file. */
+ct_status ct_model_file_meta(const char *path, ct_model_meta *meta);
+/* Loads weights into m; every tensor must exist with the model's shape, else an error
+ * naming the file, the tensor and both shapes. prefix: "" or "best." */
+ct_status ct_model_load_weights(ct_model *m, const char *path, const char *prefix);
+/* Opens a saved model: builds it on rt for batches up to max_batch, loads the weights. */
+ct_status ct_model_open(ct_runtime *rt, const char *path, int max_batch, ct_model **out,
+                        ct_model_meta *meta);
+
+typedef struct ct_ckpt_state {
+    int epochs_done;
+    long step;
+    ct_history hist;
+    double best;
+    int best_epoch, wait;
+    int has_best; /* best weights stored */
+    char fingerprint[512];
+} ct_ckpt_state;
+
+/* best_params: host copy of the best weights in parameter order (or NULL). */
+ct_status ct_checkpoint_save(ct_model *m, const ct_model_meta *meta, const ct_ckpt_state *st,
+                             float *const *best_params, const char *path);
+/* Restores weights, Adam state and st (history included). best_params, if the file
+ * has them, are filled (arrays sized per parameter). */
+ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st,
+                             float **best_params);
+
+#endif

@@ -1,0 +1,60 @@
+/* Device ops with tuned variants: GEMM and convolution. Layout: activations NCHW,
+ * conv weights OIHW (PyTorch's), dense weights [out][in] (PyTorch's).
+ * All pointers are cl_mem (sub-)buffers holding float32; all calls enqueue only.
+ *
+ * Variants (src/ops/ops_gemm.c, src/ops/ops_conv.c): GEMM kernels "simple" (portable 4x4),
+ * "blk*" (float-vector register blocks for CPUs), "nt*" (dot-product blocks for A*B^T),
+ * "tiled" (local-memory tiles sized from rt->max_wg / rt->local_mem, for GPUs) and
+ * CLBlast; conv "direct" kernels or im2col + one of the GEMM kernels. The first call
+ * of a shape checks each candidate against the C reference (src/check/ops_ref.h), times
+ * them (well under 2 s per shape on PoCL) and keeps the fastest, in memory and in
+ * <ct_cache_dir()>/tune-<device hash>.txt, so a warm start does not tune again.
+ * CLBlast is a candidate on GPUs only (untuned on PoCL it was 10-25x slower and
+ * compiles for ~17 s), unless CLTRAIN_TUNE_CLBLAST=1.
+ * CLTRAIN_RETUNE=1 ignores (and then rewrites) the file, e.g. after tuning on a busy machine.
+ * Overrides for measuring: CLTRAIN_GEMM=<variant>|clblast, CLTRAIN_CONV=direct|im2col|implicitN. */
+#ifndef CT_OPS_H
+#define CT_OPS_H
+
+#include "runtime/runtime.h"
+
+typedef enum { CT_ACT_NONE = 0, CT_ACT_RELU, CT_ACT_SIGMOID, CT_ACT_SOFTMAX } ct_act;
+
+/* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, op = transpose when trans*.
+ * Offsets and leading dimensions are in floats. beta == 0 never reads C (NaN-safe).
+ * Chooses CLBlast or an own kernel, whichever is faster on the device. */
+ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                  cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb, float beta,
+                  cl_mem C, size_t c_off, int ldc);
+
+typedef struct ct_conv_desc {
+    int n;           /* batch */
+    int cin, h, w;   /* input */
+    int cout, k;     /* k x k kernel */
+    int stride;      /* 1 or 2 (any >= 1 must work) */
+    int pad_t, pad_l;/* top/left padding ('same': Keras/TF split, extra on bottom/right) */
+    int oh, ow;      /* output */
+    ct_act act;      /* fused after bias: NONE or RELU */
+} ct_conv_desc;
+
+/* Fills oh/ow and pads for 'valid' (same=0) or 'same' (same=1), Keras rules. Fails
+ * with CT_ERR_SHAPE when the kernel does not fit the input. */
+ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
+                            int stride, int same, ct_act act);
+
+typedef struct ct_conv_plan ct_conv_plan;
+/* d->n: the largest batch this plan will be used with. The im2col workspace (about
+ * 6 MiB plus split-K partials) is allocated here; without room for it the plan uses
+ * the direct kernels. */
+ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_plan **out);
+void ct_conv_plan_free(ct_conv_plan *p);
+/* y = act(conv(x, w) + b); n may be below the planned batch; b may be NULL (no bias). */
+ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y);
+/* dx = conv_transpose(dy, w). dy is the gradient w.r.t. the PRE-activation output: the
+ * model applies the fused activation's backward first (fused into pool-backward where it can). */
+ct_status ct_conv_backward_data(ct_conv_plan *p, int n, cl_mem dy, cl_mem w, cl_mem dx);
+/* dw = sum_n dy (*) x, db = sum over n,y,x of dy. Both are overwritten. */
+ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, cl_mem dw,
+                                   cl_mem db);
+
+#endif

@@ -1,0 +1,546 @@
+/* ct_gemm and the GEMM kernel variants: the portable 4x4 kernel, register-blocked
+ * float-vector kernels for CPUs, a local-memory tiled kernel for GPUs, and CLBlast.
+ * The variant is chosen per device and shape by a short timing at first use, after a
+ * check against the C reference; the choice is kept on disk next to the compile cache. */
+#include <clblast_c.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops/ops_internal.h"
+#include "check/ops_ref.h"
+#include "check/selftest.h"
+#include "runtime/tensor.h"
+
+#define TUNE_FORMAT "cltrain-tune-1"
+#define V_CLBLAST 100 /* ct_gemm choice: CLBlast instead of an own kernel */
+
+typedef struct {
+    const char *name, *kernel, *opts;
+    int rm, bw, unit_bj; /* unit_bj 2: the dot kernel (as_k == bs_k == 1) */
+} gk_desc;
+
+static const gk_desc gk[CT_GK_COUNT] = {
+    [CT_GK_SIMPLE] = {"simple", "gemm_simple", NULL, 4, 4, 0},
+    [CT_GK_BLK6x32] = {"blk6x32", "gemm_blk", "-DRM=6 -DNV=2 -DVW=16", 6, 32, 1},
+    [CT_GK_BLK8x32] = {"blk8x32", "gemm_blk", "-DRM=8 -DNV=2 -DVW=16", 8, 32, 1},
+    [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
+    [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
+    [CT_GK_TILED] = {"tiled", "gemm_tiled", NULL, 0, 0, 0},
+    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DNR=4 -DVW=16", 4, 4, 2},
+    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DNR=4 -DVW=8", 4, 4, 2},
+};
+
+typedef struct {
+    char key[96];
+    int choice;
+} tune_entry;
+
+struct ct_ops_state {
+    cl_kernel k[CT_GK_COUNT];
+    char tiled_opts[96];
+    int tiled_ts, tiled_wpt; /* tile size, rows per work-item */
+    cl_kernel transpose, sum_parts;
+    int checked[CT_GK_COUNT + 1]; /* 0 unknown, 1 passed, -1 failed (last: CLBlast) */
+    cl_mem ws;                    /* packing workspace for transposed B */
+    size_t ws_bytes;
+    tune_entry *tune;
+    int n_tune, cap_tune, tune_loaded;
+    int force; /* >= 0: ct_gemm uses this variant (variant checks, tests) */
+    int conv_force[3];
+    int conv_checked[3][32];
+};
+
+void ct_gemm_force(ct_runtime *rt, int v) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) == CT_OK) st->force = v;
+}
+void ct_conv_force(ct_runtime *rt, int pass, int choice) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) == CT_OK) st->conv_force[pass] = choice;
+}
+int ct_conv_forced(ct_runtime *rt, int pass) {
+    ct_ops_state *st;
+    return ct_ops_state_get(rt, &st) == CT_OK ? st->conv_force[pass] : -1;
+}
+int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
+    int slot = (choice / 100) * CT_GK_COUNT + choice % 100;
+    return slot >= 0 && slot < 32 ? &st->conv_checked[pass][slot] : NULL;
+}
+
+const char *ct_gemm_kernel_name(int v) {
+    return v == V_CLBLAST ? "clblast" : (v >= 0 && v < CT_GK_COUNT) ? gk[v].name : "?";
+}
+int ct_gemm_kernel_wi(int v, int M, int N) {
+    if (v == CT_GK_TILED) return (M + 15) / 16 * ((N + 15) / 16) * 64; /* roughly */
+    return (M + gk[v].rm - 1) / gk[v].rm * ((N + gk[v].bw - 1) / gk[v].bw);
+}
+int ct_gemm_kernel_is_dot(int v) { return v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2; }
+
+int ct_gemm_kernel_fits(int v, const ct_gemm_job *j) {
+    if (gk[v].unit_bj == 1) return j->bs_j == 1;
+    if (gk[v].unit_bj == 2) return j->as_k == 1 && j->bs_k == 1;
+    return 1;
+}
+
+static void ops_state_free(void *p) {
+    ct_ops_state *st = p;
+    if (!st) return;
+    for (int i = 0; i < CT_GK_COUNT; i++)
+        if (st->k[i]) clReleaseKernel(st->k[i]);
+    if (st->transpose) clReleaseKernel(st->transpose);
+    if (st->sum_parts) clReleaseKernel(st->sum_parts);
+    if (st->ws) clReleaseMemObject(st->ws);
+    free(st->tune);
+    free(st);
+}
+
+/* GPU tile: TS x TS tile of C per work-group, TS/WPT x TS work-items, 2 TS x TS float
+ * tiles of local memory; the largest that fits rt->max_wg and rt->local_mem. */
+static void tiled_size(ct_runtime *rt, int *ts, int *wpt) {
+    *ts = 0;
+    *wpt = 0;
+    static const int cand[][2] = {{64, 8}, {64, 16}, {32, 4},  {32, 8}, {32, 16},
+                                  {16, 4}, {16, 8},  {16, 16}, {8, 8}};
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        size_t wg = (size_t)cand[i][0] / cand[i][1] * cand[i][0];
+        size_t lm = (2 * (size_t)cand[i][0] + 1) * cand[i][0] * sizeof(float);
+        if (wg <= rt->max_wg && lm <= rt->local_mem) {
+            *ts = cand[i][0];
+            *wpt = cand[i][1];
+            return;
+        }
+    }
+}
+
+ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
+    if (!rt->ops) {
+        ct_ops_state *st = calloc(1, sizeof *st);
+        if (!st) return ct_set_error(CT_ERR_MEMORY, "out of host memory (ops state)");
+        st->force = -1;
+        st->conv_force[0] = st->conv_force[1] = st->conv_force[2] = -1;
+        tiled_size(rt, &st->tiled_ts, &st->tiled_wpt);
+        snprintf(st->tiled_opts, sizeof st->tiled_opts, "-DTS=%d -DWPT=%d", st->tiled_ts,
+                 st->tiled_wpt);
+        ct_status s = ct_kernel_create(rt, "gemm", "transpose", NULL, &st->transpose);
+        if (s == CT_OK) s = ct_kernel_create(rt, "gemm", "sum_parts", NULL, &st->sum_parts);
+        if (s != CT_OK) {
+            ops_state_free(st);
+            return s;
+        }
+        rt->ops = st;
+        rt->ops_free = ops_state_free;
+    }
+    *out = rt->ops;
+    return CT_OK;
+}
+
+static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out);
+
+int ct_gemm_kernel_usable(ct_runtime *rt, int v) {
+    if (v < 0 || v >= CT_GK_COUNT) return 0;
+    if (v == CT_GK_TILED) {
+        ct_ops_state *st;
+        cl_kernel k;
+        size_t kmax = 0;
+        if (ct_ops_state_get(rt, &st) != CT_OK || st->tiled_ts <= 0) return 0;
+        /* the tile fixes the work-group size: the compiled kernel must allow it */
+        if (kernel_get(rt, st, v, &k) != CT_OK ||
+            clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                     &kmax, NULL) != CL_SUCCESS)
+            return 0;
+        return kmax >= (size_t)st->tiled_ts * st->tiled_ts / st->tiled_wpt;
+    }
+    return 1;
+}
+
+int ct_gemm_kernel_default(ct_runtime *rt) {
+    if (rt->dev.type & CL_DEVICE_TYPE_GPU)
+        return ct_gemm_kernel_usable(rt, CT_GK_TILED) ? CT_GK_TILED : CT_GK_SIMPLE;
+    return CT_GK_BLK6x32;
+}
+
+/* Work-group of the register-blocked kernels: all row blocks of one column panel, so
+ * the panel is read into one core's cache once and reused by every row block (PoCL runs
+ * a work-group's items in sequence on one core). Capped to keep the compiled variants
+ * (one per local size) few. */
+static size_t blk_lws(int row_blocks) {
+    const char *e = getenv("CLTRAIN_BLK_LWS"); /* for measuring only */
+    if (e && atoi(e) > 0) return (size_t)atoi(e);
+    size_t l = 1;
+    while (l < (size_t)row_blocks && l < 16) l *= 2;
+    return l;
+}
+
+static ct_status kernel_get(ct_runtime *rt, ct_ops_state *st, int v, cl_kernel *out) {
+    if (!st->k[v]) {
+        const char *opts = v == CT_GK_TILED ? st->tiled_opts : gk[v].opts;
+        CT_TRY(ct_kernel_create(rt, "gemm", gk[v].kernel, opts, &st->k[v]));
+    }
+    *out = st->k[v];
+    return CT_OK;
+}
+
+ct_status ct_ops_launch(ct_runtime *rt, cl_kernel k, cl_uint dims, const size_t *g, size_t l0,
+                        size_t l1) {
+    size_t max = rt->max_wg ? rt->max_wg : 1, kmax = 0;
+    /* a kernel may allow fewer work-items than the device (registers, local memory) */
+    if (clGetKernelWorkGroupInfo(k, rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) == CL_SUCCESS && kmax > 0 && kmax < max)
+        max = kmax;
+    if (dims < 2) l1 = 1;
+    while (l0 * l1 > max) {
+        if (l0 >= l1) l0 = (l0 + 1) / 2;
+        else l1 = (l1 + 1) / 2;
+    }
+    size_t l[3] = {l0, l1, 1};
+    return ct_launch(rt, k, dims, g, l);
+}
+
+ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
+    if (j->M <= 0 || j->N <= 0 || j->nbatch <= 0) return CT_OK;
+    if (!ct_gemm_kernel_usable(rt, v))
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s not usable on this device",
+                            ct_gemm_kernel_name(v));
+    if (!ct_gemm_kernel_fits(v, j))
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s does not fit these strides",
+                            gk[v].name);
+    ct_ops_state *st;
+    CT_TRY(ct_ops_state_get(rt, &st));
+    cl_kernel k;
+    CT_TRY(kernel_get(rt, st, v, &k));
+    int use_bias = j->bias != NULL;
+    cl_mem bias = j->bias ? j->bias : j->C; /* any valid buffer; not read without use_bias */
+    CT_TRY(ct_set_args(k, 24, sizeof j->M, &j->M, sizeof j->N, &j->N, sizeof j->K, &j->K,
+                       sizeof j->alpha, &j->alpha, sizeof j->A, &j->A, sizeof j->a_off, &j->a_off,
+                       sizeof j->as_i, &j->as_i, sizeof j->as_k, &j->as_k, sizeof j->sa, &j->sa,
+                       sizeof j->B, &j->B, sizeof j->b_off, &j->b_off, sizeof j->bs_k, &j->bs_k,
+                       sizeof j->bs_j, &j->bs_j, sizeof j->sb, &j->sb, sizeof j->beta, &j->beta,
+                       sizeof j->C, &j->C, sizeof j->c_off, &j->c_off, sizeof j->ldc, &j->ldc,
+                       sizeof j->sc, &j->sc, sizeof j->nsum, &j->nsum, sizeof j->nbatch,
+                       &j->nbatch, sizeof bias, &bias, sizeof use_bias, &use_bias,
+                       sizeof j->relu, &j->relu));
+    size_t z = (size_t)(j->nbatch + j->nsum - 1) / j->nsum;
+    if (v == CT_GK_TILED) {
+        size_t ts = (size_t)st->tiled_ts, wpt = (size_t)st->tiled_wpt;
+        size_t g[3] = {(size_t)(j->N + ts - 1) / ts * ts, (size_t)(j->M + ts - 1) / ts * (ts / wpt), z};
+        size_t l[3] = {ts, ts / wpt, 1};
+        return ct_launch(rt, k, 3, g, l);
+    }
+    if (v == CT_GK_SIMPLE || gk[v].unit_bj == 2) {
+        size_t g[3] = {(size_t)(j->N + 3) / 4, (size_t)(j->M + 3) / 4, z};
+        if (gk[v].unit_bj == 2) { /* row blocks in dim 0, like blk */
+            size_t t = g[0];
+            g[0] = g[1];
+            g[1] = t;
+            return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
+        }
+        return ct_ops_launch(rt, k, 3, g, 16, 4);
+    }
+    size_t g[3] = {(size_t)(j->M + gk[v].rm - 1) / gk[v].rm, (size_t)(j->N + gk[v].bw - 1) / gk[v].bw, z};
+    return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
+}
+
+/* ---- tuning memory ------------------------------------------------------- */
+static void tune_path(ct_runtime *rt, char *out, size_t n) {
+    const char *dir = ct_cache_dir();
+    out[0] = 0;
+    if (!dir) return;
+    const ct_device_info *d = &rt->dev;
+    /* the kernels' source is part of the key: changed kernels are timed again */
+    uint64_t src = 0;
+    static const char *progs[] = {"gemm", "conv"};
+    for (int i = 0; i < 2; i++) {
+        const char *text;
+        char *owned = NULL;
+        if (ct_kernel_source_get(progs[i], &text, &owned) == CT_OK)
+            src = ct_hash64(text, strlen(text), src);
+        free(owned);
+    }
+    char id[1200];
+    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu|src=%016llx", TUNE_FORMAT, d->name,
+             d->driver, d->platform_name, d->platform_version, rt->max_wg, rt->local_mem,
+             (unsigned long long)src);
+    snprintf(out, n, "%s/tune-%016llx.txt", dir, (unsigned long long)ct_hash64(id, strlen(id), 3));
+}
+
+static int choice_from_name(const char *s) {
+    if (!strcmp(s, "clblast")) return V_CLBLAST;
+    for (int i = 0; i < CT_GK_COUNT; i++)
+        if (!strcmp(s, gk[i].name)) return i;
+    if (!strncmp(s, "conv:", 5)) return 1000 + atoi(s + 5);
+    return -1;
+}
+
+static void tune_add(ct_ops_state *st, const char *key, int choice) {
+    for (int i = 0; i < st->n_tune; i++)
+        if (!strcmp(st->tune[i].key, key)) {
+            st->tune[i].choice = choice;
+            return;
+        }
+    if (st->n_tune == st->cap_tune) {
+        int nc = st->cap_tune ? st->cap_tune * 2 : 32;
+        tune_entry *t = realloc(st->tune, (size_t)nc * sizeof *t);
+        if (!t) return; /* only costs a re-tune */
+        st->tune = t;
+        st->cap_tune = nc;
+    }
+    snprintf(st->tune[st->n_tune].key, sizeof st->tune[0].key, "%s", key);
+    st->tune[st->n_tune++].choice = choice;
+}
+
+static void tune_load(ct_runtime *rt, ct_ops_state *st) {
+    st->tune_loaded = 1;
+    char path[4200];
+    tune_path(rt, path, sizeof path);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (!f) return;
+    char line[256];
+    if (!fgets(line, sizeof line, f) || strncmp(line, TUNE_FORMAT, strlen(TUNE_FORMAT))) {
+        fclose(f); /* foreign or old file: tune again and replace it */
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *eq = strrchr(line, '=');
+        if (!eq) continue;
+        *eq = 0;
+        char *val = eq + 1;
+        val[strcspn(val, "\r\n")] = 0;
+        int c = choice_from_name(val);
+        if (c >= 0) tune_add(st, line, c);
+    }
+    fclose(f);
+}
+
+static void tune_save(ct_runtime *rt, ct_ops_state *st) {
+    char path[4200], tmp[4300];
+    tune_path(rt, path, sizeof path);
+    if (!path[0]) return;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return; /* a read-only cache only costs tuning again next time */
+    fprintf(f, "%s %s\n", TUNE_FORMAT, rt->dev.name);
+    for (int i = 0; i < st->n_tune; i++) {
+        int c = st->tune[i].choice;
+        if (c >= 1000) fprintf(f, "%s=conv:%d\n", st->tune[i].key, c - 1000);
+        else fprintf(f, "%s=%s\n", st->tune[i].key, ct_gemm_kernel_name(c));
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) unlink(tmp);
+}
+
+int ct_tune_lookup(ct_runtime *rt, const char *key) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return -1;
+    if (!st->tune_loaded) {
+        /* CLTRAIN_RETUNE=1: time every shape again (e.g. after tuning on a busy machine) */
+        const char *re = getenv("CLTRAIN_RETUNE");
+        if (re && *re == '1') st->tune_loaded = 1;
+        else tune_load(rt, st);
+    }
+    for (int i = 0; i < st->n_tune; i++)
+        if (!strcmp(st->tune[i].key, key)) return st->tune[i].choice;
+    return -1;
+}
+
+void ct_tune_store(ct_runtime *rt, const char *key, int choice) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return;
+    if (!st->tune_loaded) tune_load(rt, st);
+    tune_add(st, key, choice);
+    tune_save(rt, st);
+}
+
+/* ---- ct_gemm ------------------------------------------------------------- */
+static const char *clblast_status_name(CLBlastStatusCode c) {
+    switch (c) {
+#define N_(x) case x: return #x;
+        N_(CLBlastSuccess) N_(CLBlastOpenCLCompilerNotAvailable) N_(CLBlastTempBufferAllocFailure)
+        N_(CLBlastOpenCLOutOfResources) N_(CLBlastOpenCLOutOfHostMemory)
+        N_(CLBlastOpenCLBuildProgramFailure) N_(CLBlastInvalidValue)
+        N_(CLBlastInvalidCommandQueue) N_(CLBlastInvalidMemObject) N_(CLBlastInvalidBinary)
+        N_(CLBlastInvalidBuildOptions) N_(CLBlastInvalidProgram)
+        N_(CLBlastInvalidProgramExecutable) N_(CLBlastInvalidKernelName)
+        N_(CLBlastInvalidKernelDefinition) N_(CLBlastInvalidKernel) N_(CLBlastInvalidArgIndex)
+        N_(CLBlastInvalidArgValue) N_(CLBlastInvalidArgSize) N_(CLBlastInvalidKernelArgs)
+        N_(CLBlastInvalidLocalNumDimensions) N_(CLBlastInvalidLocalThreadsTotal)
+        N_(CLBlastInvalidLocalThreadsDim) N_(CLBlastInvalidGlobalOffset)
+        N_(CLBlastInvalidEventWaitList) N_(CLBlastInvalidEvent) N_(CLBlastInvalidOperation)
+        N_(CLBlastInvalidBufferSize) N_(CLBlastInvalidGlobalWorkSize) N_(CLBlastNotImplemented)
+        N_(CLBlastInvalidMatrixA) N_(CLBlastInvalidMatrixB) N_(CLBlastInvalidMatrixC)
+        N_(CLBlastInvalidDimension) N_(CLBlastInvalidLeadDimA) N_(CLBlastInvalidLeadDimB)
+        N_(CLBlastInvalidLeadDimC) N_(CLBlastInsufficientMemoryA)
+        N_(CLBlastInsufficientMemoryB) N_(CLBlastInsufficientMemoryC)
+        N_(CLBlastInsufficientMemoryTemp) N_(CLBlastInvalidLocalMemUsage)
+        N_(CLBlastDatabaseError) N_(CLBlastUnknownError) N_(CLBlastUnexpectedError)
+#undef N_
+    default: return "unknown CLBlast status";
+    }
+}
+
+static ct_status run_clblast(ct_runtime *rt, int ta, int tb, int M, int N, int K, float alpha,
+                             cl_mem A, size_t ao, int lda, cl_mem B, size_t bo, int ldb,
+                             float beta, cl_mem C, size_t co, int ldc) {
+    CLBlastStatusCode c = CLBlastSgemm(CLBlastLayoutRowMajor,
+                                       ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                       tb ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)M,
+                                       (size_t)N, (size_t)K, alpha, A, ao, (size_t)lda, B, bo,
+                                       (size_t)ldb, beta, C, co, (size_t)ldc, &rt->q, NULL);
+    if (c != CLBlastSuccess)
+        return ct_set_error(CT_ERR_CL, "CLBlastSgemm(%s%s, M=%d N=%d K=%d) failed: %s (%d)",
+                            ta ? "T" : "N", tb ? "T" : "N", M, N, K, clblast_status_name(c),
+                            (int)c);
+    return CT_OK;
+}
+
+static ct_status ws_reserve(ct_runtime *rt, ct_ops_state *st, size_t bytes) {
+    if (st->ws_bytes >= bytes) return CT_OK;
+    if (st->ws) clReleaseMemObject(st->ws);
+    st->ws = NULL;
+    st->ws_bytes = 0;
+    CT_TRY(ct_buffer_create(rt, "gemm packing workspace", bytes, CL_MEM_READ_WRITE, &st->ws));
+    st->ws_bytes = bytes;
+    return CT_OK;
+}
+
+static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N, int K,
+                             float alpha, cl_mem A, size_t ao, int lda, cl_mem B, size_t bo,
+                             int ldb, float beta, cl_mem C, size_t co, int ldc) {
+    if (v == V_CLBLAST) return run_clblast(rt, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+    ct_gemm_job j = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A,
+                     .a_off = (int)ao, .as_i = ta ? 1 : lda, .as_k = ta ? lda : 1, .B = B,
+                     .b_off = (int)bo, .bs_k = tb ? 1 : ldb, .bs_j = tb ? ldb : 1, .C = C,
+                     .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
+    if (gk[v].unit_bj == 2 && (ta || !tb))
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+    if (K == 0) { /* B is not read: any strides will do */
+        j.bs_k = 1;
+        j.bs_j = 1;
+    }
+    if (gk[v].unit_bj == 1 && tb && K > 0) {
+        /* pack op(B) = B^T (stored N x K) into a K x N row-major workspace */
+        ct_ops_state *st;
+        CT_TRY(ct_ops_state_get(rt, &st));
+        CT_TRY(ws_reserve(rt, st, (size_t)K * N * sizeof(float)));
+        int boi = (int)bo;
+        CT_TRY(ct_set_args(st->transpose, 7, sizeof N, &N, sizeof K, &K, sizeof B, &B,
+                           sizeof boi, &boi, sizeof ldb, &ldb, sizeof st->ws, &st->ws, sizeof N, &N));
+        size_t g[2] = {(size_t)K, (size_t)N};
+        CT_TRY(ct_ops_launch(rt, st->transpose, 2, g, 16, 16));
+        j.B = st->ws;
+        j.b_off = 0;
+        j.bs_k = N;
+        j.bs_j = 1;
+    }
+    return ct_gemm_job_run(rt, v, &j);
+}
+
+/* Checks variant v once per runtime on odd shapes, all transposes, beta 0 and not. */
+static int variant_ok(ct_runtime *rt, ct_ops_state *st, int v) {
+    int slot = v == V_CLBLAST ? CT_GK_COUNT : v;
+    if (st->checked[slot]) return st->checked[slot] > 0;
+    st->checked[slot] = -1;
+    /* run the checks with this variant forced through the tune table */
+    for (int t = 0; t < 4; t++) {
+        static const int sz[2][3] = {{37, 45, 29}, {13, 70, 150}};
+        if (v < CT_GK_COUNT && gk[v].unit_bj == 2 && t != 2) continue;
+        for (int s = 0; s < 2; s++) {
+            double e = INFINITY;
+            st->force = v;
+            ct_status r = ct_check_gemm_case(rt, t & 1, t >> 1, sz[s][0], sz[s][1], sz[s][2], 1.0f,
+                                             s ? 0.5f : 0.0f, 77 + t, &e);
+            st->force = -1;
+            if (r != CT_OK || !(e <= 1.0)) return 0;
+        }
+    }
+    st->checked[slot] = 1;
+    return 1;
+}
+
+static int forced_choice(void) {
+    const char *e = getenv("CLTRAIN_GEMM");
+    return (e && *e) ? choice_from_name(e) : -1;
+}
+
+static ct_status tune_gemm(ct_runtime *rt, ct_ops_state *st, const char *key, int ta, int tb,
+                           int M, int N, int K, cl_mem A, size_t ao, int lda, cl_mem B,
+                           size_t bo, int ldb, size_t c_need, int *choice) {
+    int cands[CT_GK_COUNT + 1], nc = 0;
+    int gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int v = 0; v < CT_GK_COUNT; v++) {
+        if (!ct_gemm_kernel_usable(rt, v)) continue;
+        if (gk[v].unit_bj == 2 && (ta || !tb)) continue;
+        /* scalar kernels measured 5-10x slower on CPUs: not worth the tuning time */
+        if (!gpu && (v == CT_GK_SIMPLE || v == CT_GK_TILED)) continue;
+        cands[nc++] = v;
+    }
+    /* CLBlast compiles for many seconds per shape on an untuned CPU device and was 5-7x
+     * slower there (docs/REFERENCE.md): a candidate on GPUs, or when asked for. */
+    const char *tcb = getenv("CLTRAIN_TUNE_CLBLAST");
+    if (gpu || (tcb && *tcb == '1')) cands[nc++] = V_CLBLAST;
+    cl_mem C = NULL;
+    CT_TRY(ct_buffer_create(rt, "gemm tuning output", c_need * sizeof(float), CL_MEM_READ_WRITE, &C));
+    double best = INFINITY;
+    *choice = ct_gemm_kernel_default(rt);
+    for (int i = 0; i < nc; i++) {
+        int v = cands[i];
+        if (!variant_ok(rt, st, v)) continue;
+        double tmin = INFINITY, spent = 0;
+        for (int rep = 0; rep < 4 && spent < 0.5; rep++) {
+            double t0 = ct_now();
+            if (run_variant(rt, v, ta, tb, M, N, K, 1.0f, A, ao, lda, B, bo, ldb, 0.0f, C, 0, N) != CT_OK ||
+                clFinish(rt->q) != CL_SUCCESS) {
+                tmin = INFINITY;
+                break;
+            }
+            double t = ct_now() - t0;
+            spent += t;
+            if (rep > 0 && t < tmin) tmin = t; /* rep 0 includes compiling */
+            if (rep == 0 && t > 0.4) tmin = t;  /* too slow to bother repeating */
+        }
+        if (tmin < best) {
+            best = tmin;
+            *choice = v;
+        }
+    }
+    clReleaseMemObject(C);
+    ct_tune_store(rt, key, *choice);
+    return CT_OK;
+}
+
+ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                  cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb, float beta,
+                  cl_mem C, size_t c_off, int ldc) {
+    if (M < 0 || N < 0 || K < 0)
+        return ct_set_error(CT_ERR_ARG, "ct_gemm: negative size M=%d N=%d K=%d", M, N, K);
+    if (lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N || lda < 1 || ldb < 1)
+        return ct_set_error(CT_ERR_ARG,
+                            "ct_gemm: leading dimension too small (M=%d N=%d K=%d lda=%d ldb=%d "
+                            "ldc=%d, trans %d/%d)", M, N, K, lda, ldb, ldc, trans_a, trans_b);
+    if (a_off > INT_MAX || b_off > INT_MAX || c_off > INT_MAX ||
+        (double)(trans_a ? K : M) * lda > INT_MAX || (double)(trans_b ? N : K) * ldb > INT_MAX ||
+        (double)M * ldc > INT_MAX)
+        return ct_set_error(CT_ERR_ARG, "ct_gemm: matrix above 2^31 elements (M=%d N=%d K=%d)",
+                            M, N, K);
+    if (M == 0 || N == 0) return CT_OK;
+    ct_ops_state *st;
+    CT_TRY(ct_ops_state_get(rt, &st));
+    int v = st->force >= 0 ? st->force : forced_choice();
+    if (v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2 && (trans_a || !trans_b))
+        v = ct_gemm_kernel_default(rt); /* the dot kernel only does A * B^T */
+    if (v < 0 || (v < CT_GK_COUNT && !ct_gemm_kernel_usable(rt, v))) {
+        char key[96];
+        snprintf(key, sizeof key, "gemm %d %d %d %d %d", trans_a, trans_b, M, N, K);
+        v = ct_tune_lookup(rt, key);
+        if (v < 0 || (v < CT_GK_COUNT && !ct_gemm_kernel_usable(rt, v)))
+            CT_TRY(tune_gemm(rt, st, key, trans_a, trans_b, M, N, K, A, a_off, lda, B, b_off,
+                             ldb, (size_t)M * N, &v));
+    }
+    return run_variant(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
+                       beta, C, c_off, ldc);
+}

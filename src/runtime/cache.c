@@ -1,0 +1,114 @@
+/* Persistent program-binary cache.
+ *
+ * An entry is <dir>/<hash64(key)>.bin holding:
+ *   "CTPCACHE" | u32 format | u32 key_len | key | u64 bin_len | u64 hash64(bin) | bin
+ * The key is the full description (source hash, options, device, driver, platform,
+ * format version), stored whole so a hash collision or a foreign file is detected.
+ * Anything that does not check out is a miss; the caller rebuilds and replaces it.
+ * Writes go to a temp name and are renamed. Any failure here only costs a rebuild. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+
+#define CACHE_MAGIC "CTPCACHE"
+#define CACHE_FORMAT 1u
+
+static int mkdir_p(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+const char *ct_cache_dir(void) {
+    static _Thread_local char dir[4096];
+    const char *off = getenv("CLTRAIN_CACHE");
+    if (off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no"))) return NULL;
+    const char *d = getenv("CLTRAIN_CACHE_DIR");
+    if (d && *d) {
+        snprintf(dir, sizeof dir, "%s", d);
+    } else if ((d = getenv("XDG_CACHE_HOME")) && *d) {
+        snprintf(dir, sizeof dir, "%s/cltrain", d);
+    } else if ((d = getenv("HOME")) && *d) {
+        snprintf(dir, sizeof dir, "%s/.cache/cltrain", d);
+    } else {
+        return NULL;
+    }
+    return dir;
+}
+
+static void entry_path(const char *dir, const char *key, char *out, size_t n) {
+    snprintf(out, n, "%s/%016llx.bin", dir, (unsigned long long)ct_hash64(key, strlen(key), 0));
+}
+
+int ct_cache_load(const char *key, unsigned char **bin, size_t *len) {
+    const char *dir = ct_cache_dir();
+    if (!dir) return 0;
+    char path[4200];
+    entry_path(dir, key, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = 0;
+    unsigned char *data = NULL;
+    char *k = NULL;
+    char magic[8];
+    uint32_t fmt, klen;
+    uint64_t blen, bhash;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CACHE_MAGIC, 8)) goto done;
+    if (fread(&fmt, 4, 1, f) != 1 || fmt != CACHE_FORMAT) goto done;
+    if (fread(&klen, 4, 1, f) != 1 || klen != strlen(key)) goto done;
+    k = malloc(klen + 1);
+    if (!k || fread(k, 1, klen, f) != klen) goto done;
+    k[klen] = 0;
+    if (strcmp(k, key)) goto done;
+    if (fread(&blen, 8, 1, f) != 1 || fread(&bhash, 8, 1, f) != 1) goto done;
+    if (blen == 0 || blen > (1ull << 31)) goto done;
+    /* The file must hold exactly the announced bytes: catches truncation and junk. */
+    long here = ftell(f);
+    if (fseek(f, 0, SEEK_END) != 0) goto done;
+    long end = ftell(f);
+    if (here < 0 || end < 0 || (uint64_t)(end - here) != blen) goto done;
+    if (fseek(f, here, SEEK_SET) != 0) goto done;
+    data = malloc(blen);
+    if (!data || fread(data, 1, blen, f) != blen) goto done;
+    if (ct_hash64(data, blen, 1) != bhash) goto done;
+    *bin = data;
+    *len = blen;
+    data = NULL;
+    ok = 1;
+done:
+    free(data);
+    free(k);
+    fclose(f);
+    return ok;
+}
+
+void ct_cache_store(const char *key, const unsigned char *bin, size_t len) {
+    const char *dir = ct_cache_dir();
+    if (!dir || mkdir_p(dir) != 0) return;
+    char path[4200], tmp[4300];
+    entry_path(dir, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    uint32_t fmt = CACHE_FORMAT, klen = (uint32_t)strlen(key);
+    uint64_t blen = len, bhash = ct_hash64(bin, len, 1);
+    int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&fmt, 4, 1, f) == 1 &&
+             fwrite(&klen, 4, 1, f) == 1 && fwrite(key, 1, klen, f) == klen &&
+             fwrite(&blen, 8, 1, f) == 1 && fwrite(&bhash, 8, 1, f) == 1 &&
+             fwrite(bin, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+}

@@ -1,0 +1,107 @@
+/* Checked device buffers, slabs and views. */
+#include "runtime/tensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t ct_shape_count(int ndim, const int *shape) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    return n;
+}
+
+static ct_status check_size(ct_runtime *rt, const char *name, size_t bytes) {
+    const ct_device_info *d = &rt->dev;
+    if (bytes > d->max_alloc)
+        return ct_set_error(CT_ERR_MEMORY,
+                            "tensor '%s' needs %.1f MiB but device %s allows at most %.1f MiB in one "
+                            "buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE); use a smaller --batch-size or "
+                            "input size",
+                            name, bytes / 1048576.0, d->name, d->max_alloc / 1048576.0);
+    if (bytes > d->global_mem)
+        return ct_set_error(CT_ERR_MEMORY,
+                            "tensor '%s' needs %.1f MiB but device %s has %.1f MiB of global memory; "
+                            "use a smaller --batch-size or input size",
+                            name, bytes / 1048576.0, d->name, d->global_mem / 1048576.0);
+    return CT_OK;
+}
+
+ct_status ct_buffer_create(ct_runtime *rt, const char *name, size_t bytes, cl_mem_flags flags,
+                           cl_mem *out) {
+    *out = NULL;
+    if (bytes == 0) bytes = 4;
+    CT_TRY(check_size(rt, name, bytes));
+    cl_int e;
+    *out = clCreateBuffer(rt->ctx, flags, bytes, NULL, &e);
+    if (e != CL_SUCCESS)
+        return ct_set_error(CT_ERR_MEMORY, "allocating tensor '%s' (%.1f MiB) on %s failed: %s; use "
+                            "a smaller --batch-size",
+                            name, bytes / 1048576.0, rt->dev.name, ct_cl_error_name(e));
+    return CT_OK;
+}
+
+void ct_slab_init(ct_slab *s, ct_runtime *rt, const char *name) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->rt = rt;
+    size_t a = rt->dev.base_align_bytes / sizeof(float);
+    s->align = a ? a : 32;
+}
+
+int ct_slab_reserve(ct_slab *s, const char *name, int ndim, const int *shape) {
+    if (s->n_views == s->cap_views) {
+        int nc = s->cap_views ? s->cap_views * 2 : 16;
+        ct_view *nv = realloc(s->views, (size_t)nc * sizeof *nv);
+        if (!nv) return -1;
+        s->views = nv;
+        s->cap_views = nc;
+    }
+    ct_view *v = &s->views[s->n_views];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->ndim = ndim;
+    for (int i = 0; i < ndim && i < CT_MAX_DIMS; i++) v->shape[i] = shape[i];
+    v->n = ct_shape_count(ndim, shape);
+    v->off = (s->n + s->align - 1) / s->align * s->align;
+    s->n = v->off + v->n;
+    return s->n_views++;
+}
+
+ct_status ct_slab_alloc(ct_slab *s) {
+    size_t bytes = (s->n ? s->n : 1) * sizeof(float);
+    CT_TRY(ct_buffer_create(s->rt, s->name, bytes, CL_MEM_READ_WRITE, &s->mem));
+    CT_TRY(ct_fill(s->rt, s->mem, 0, bytes, 0.0f));
+    for (int i = 0; i < s->n_views; i++) {
+        ct_view *v = &s->views[i];
+        cl_buffer_region r = {v->off * sizeof(float), (v->n ? v->n : 1) * sizeof(float)};
+        cl_int e;
+        v->mem = clCreateSubBuffer(s->mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &e);
+        if (e != CL_SUCCESS)
+            return ct_set_error(CT_ERR_CL, "clCreateSubBuffer for tensor '%s' in slab '%s' failed: %s",
+                                v->name, s->name, ct_cl_error_name(e));
+    }
+    return CT_OK;
+}
+
+void ct_slab_free(ct_slab *s) {
+    for (int i = 0; i < s->n_views; i++)
+        if (s->views[i].mem) clReleaseMemObject(s->views[i].mem);
+    if (s->mem) clReleaseMemObject(s->mem);
+    free(s->views);
+    memset(s, 0, sizeof *s);
+}
+
+ct_status ct_upload(ct_runtime *rt, cl_mem m, size_t off, size_t bytes, const void *src) {
+    CL_CHECK(clEnqueueWriteBuffer(rt->q, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+    return CT_OK;
+}
+
+ct_status ct_download(ct_runtime *rt, cl_mem m, size_t off, size_t bytes, void *dst) {
+    CL_CHECK(clEnqueueReadBuffer(rt->q, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
+    return CT_OK;
+}
+
+ct_status ct_fill(ct_runtime *rt, cl_mem m, size_t off, size_t bytes, float value) {
+    CL_CHECK(clEnqueueFillBuffer(rt->q, m, &value, sizeof value, off, bytes, 0, NULL, NULL));
+    return CT_OK;
+}
