@@ -50,6 +50,13 @@ const char *ct_status_str(ct_status s);
 const char *ct_last_error(void);
 const char *ct_version(void);
 
+/* Messages the library has for a person (warnings such as a damaged tuning file, and
+ * progress of long stages such as kernel tuning) go to one handler, set per process.
+ * Without one the library prints nothing. msg is one line without a newline. */
+typedef enum ct_log_level { CT_LOG_ERROR = 0, CT_LOG_WARN, CT_LOG_INFO, CT_LOG_DEBUG } ct_log_level;
+typedef void (*ct_log_fn)(void *user, ct_log_level level, const char *msg);
+void ct_set_log(ct_log_fn fn, void *user);
+
 typedef struct ct_runtime ct_runtime;
 
 /* devspec: "P:D" as cldevices numbers them, or NULL for $CLTRAIN_DEVICE, else the

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages cltrain needs to build, test and run on the CPU
 # (PoCL). Only missing packages are installed. Uses sudo when not root.
+# Works on a fresh container whose package lists are empty: the lists are fetched first
+# when a package is missing (nothing here asks apt-cache before that).
 set -eu
+# libturbojpeg0-dev is the TurboJPEG API the build uses (Debian and Ubuntu name it alike);
+# help2man makes the man pages from --help.
 pkgs="meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1
-      libclblast-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libcjson-dev pocl-opencl-icd"
-# Ubuntu names libjpeg-turbo's dev package libjpeg-turbo8-dev.
-if ! apt-cache show libjpeg62-turbo-dev >/dev/null 2>&1; then
-  pkgs=${pkgs/libjpeg62-turbo-dev/libjpeg-turbo8-dev}
-fi
+      libclblast-dev libturbojpeg0-dev libpng-dev libcjson-dev pocl-opencl-icd help2man"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

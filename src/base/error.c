@@ -30,6 +30,24 @@ const char *ct_status_str(ct_status s) {
 
 const char *ct_last_error(void) { return last_error; }
 
+static ct_log_fn log_fn;
+static void *log_user;
+
+void ct_set_log(ct_log_fn fn, void *user) {
+    log_fn = fn;
+    log_user = user;
+}
+
+void ct_log(ct_log_level level, const char *fmt, ...) {
+    if (!log_fn) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_fn(log_user, level, msg);
+}
+
 ct_status ct_set_error(ct_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -21,6 +21,9 @@ ct_status ct_error_prefix(ct_status s, const char *fmt, ...) __attribute__((form
         if (ct_s_ != CT_OK) return ct_s_;                                                       \
     } while (0)
 
+/* Sends one line to the handler set by ct_set_log (nothing without one). */
+void ct_log(ct_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 double ct_now(void); /* monotonic seconds */
 /* FNV-1a over bytes with a splitmix64 finish: cache keys, fingerprints, checksums. */
 uint64_t ct_hash64(const void *data, size_t len, uint64_t seed);

@@ -84,7 +84,17 @@ int ct_cmd_selftest(int argc, char **argv) {
     return fails ? 1 : 0;
 }
 
+/* The library's messages: warnings and errors to stderr, progress to stdout. */
+static void print_log(void *user, ct_log_level level, const char *msg) {
+    (void)user;
+    if (level == CT_LOG_DEBUG && !getenv("CLTRAIN_DEBUG")) return;
+    FILE *f = level <= CT_LOG_WARN ? stderr : stdout;
+    fprintf(f, "%s%s\n", level == CT_LOG_WARN ? "warning: " : "", msg);
+    fflush(f);
+}
+
 int main(int argc, char **argv) {
+    ct_set_log(print_log, NULL);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
