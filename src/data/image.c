@@ -19,6 +19,7 @@
 
 #include "data/data.h"
 #include "base/error.h"
+#include "io/fileutil.h"
 
 /* Larger images are rejected (they would need hundreds of MB to decode). */
 #define CT_IMAGE_MAX_PIXELS (1L << 26)
@@ -407,41 +408,34 @@ static void png_werr(png_structp png, png_const_charp msg) {
     png_longjmp(png, 1);
 }
 
-ct_status ct_png_write(const char *path, const uint8_t *img, int h, int w, int c) {
-    if ((c != 1 && c != 3) || h <= 0 || w <= 0)
-        return ct_set_error(CT_ERR_ARG, "ct_png_write %s: bad shape %dx%dx%d", path, h, w, c);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return ct_set_error(CT_ERR_MEMORY, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        ct_status s = ct_set_error(CT_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        return s;
-    }
+typedef struct png_job {
+    const uint8_t *img;
+    int h, w, c;
+} png_job;
+
+static ct_status png_to_file(FILE *f, void *ctx) {
+    const png_job *j = ctx;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_werr, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     volatile int ok = 0;
     if (png && info && !setjmp(png_jmpbuf(png))) {
         png_init_io(png, f);
-        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
-                     c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+        png_set_IHDR(png, info, (png_uint_32)j->w, (png_uint_32)j->h, 8,
+                     j->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_write_info(png, info);
-        for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(img + (size_t)y * w * c));
+        for (int y = 0; y < j->h; y++)
+            png_write_row(png, (png_const_bytep)(j->img + (size_t)y * j->w * j->c));
         png_write_end(png, NULL);
         ok = 1;
     }
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        ct_status s = ct_set_error(CT_ERR_IO, "cannot write PNG '%s': %s", path,
-                                   ok ? strerror(errno) : "libpng error");
-        unlink(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return CT_OK;
+    return ok ? CT_OK : ct_set_error(CT_ERR_IO, "libpng could not encode the image");
+}
+
+ct_status ct_png_write(const char *path, const uint8_t *img, int h, int w, int c) {
+    if ((c != 1 && c != 3) || h <= 0 || w <= 0)
+        return ct_set_error(CT_ERR_ARG, "ct_png_write %s: bad shape %dx%dx%d", path, h, w, c);
+    png_job j = {img, h, w, c};
+    return ct_write_atomic(path, png_to_file, &j);
 }

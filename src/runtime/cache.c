@@ -13,24 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fileutil.h"
 #include "runtime/runtime.h"
 
 #define CACHE_MAGIC "CTPCACHE"
 #define CACHE_FORMAT 1u
-
-static int mkdir_p(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
 
 const char *ct_cache_dir(void) {
     static _Thread_local char dir[4096];
@@ -95,20 +82,38 @@ done:
     return ok;
 }
 
+typedef struct entry_job {
+    const char *key;
+    const unsigned char *bin;
+    size_t len;
+} entry_job;
+
+static ct_status write_entry(FILE *f, void *ctx) {
+    const entry_job *e = ctx;
+    uint32_t fmt = CACHE_FORMAT, klen = (uint32_t)strlen(e->key);
+    uint64_t blen = e->len, bhash = ct_hash64(e->bin, e->len, 1);
+    fwrite(CACHE_MAGIC, 1, 8, f);
+    fwrite(&fmt, 4, 1, f);
+    fwrite(&klen, 4, 1, f);
+    fwrite(e->key, 1, klen, f);
+    fwrite(&blen, 8, 1, f);
+    fwrite(&bhash, 8, 1, f);
+    fwrite(e->bin, 1, e->len, f);
+    return CT_OK; /* ct_write_atomic checks the stream's error flag */
+}
+
 void ct_cache_store(const char *key, const unsigned char *bin, size_t len) {
     const char *dir = ct_cache_dir();
-    if (!dir || mkdir_p(dir) != 0) return;
-    char path[4200], tmp[4300];
-    entry_path(dir, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return;
-    uint32_t fmt = CACHE_FORMAT, klen = (uint32_t)strlen(key);
-    uint64_t blen = len, bhash = ct_hash64(bin, len, 1);
-    int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&fmt, 4, 1, f) == 1 &&
-             fwrite(&klen, 4, 1, f) == 1 && fwrite(key, 1, klen, f) == klen &&
-             fwrite(&blen, 8, 1, f) == 1 && fwrite(&bhash, 8, 1, f) == 1 &&
-             fwrite(bin, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+    if (!dir) return;
+    /* a cache that cannot be written only costs a rebuild next time: keep the caller's
+     * error message as it was */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", ct_last_error());
+    if (ct_mkdir_p(dir) == CT_OK) {
+        char path[4200];
+        entry_path(dir, key, path, sizeof path);
+        entry_job e = {key, bin, len};
+        (void)ct_write_atomic(path, write_entry, &e);
+    }
+    ct_set_error(CT_OK, "%s", saved);
 }
