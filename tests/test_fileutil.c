@@ -96,6 +96,39 @@ int main(void) {
     CHECK(strcmp(ct_path_base("out/m.safetensors"), "m.safetensors") == 0, "base");
     CHECK(strcmp(ct_path_base("m"), "m") == 0, "base without folder");
 
+    /* outputs only ever replace regular files */
+    char target[1024], link[1024];
+    snprintf(target, sizeof target, "%s/target.csv", dir);
+    snprintf(link, sizeof link, "%s/link.csv", dir);
+    CHECK_OK(ct_write_atomic_buf(target, "old", 3));
+    CHECK(symlink("target.csv", link) == 0, "symlink");
+    CHECK_OK(ct_write_atomic_buf(link, "new", 3));
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode), "the link is still a link");
+    CHECK(file_is(target, "new"), "written through the link to its target");
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK(mkfifo(path, 0644) == 0, "mkfifo");
+    s = ct_write_atomic_buf(path, "x", 1);
+    CHECK(s == CT_ERR_IO && strstr(ct_last_error(), "FIFO") && strstr(ct_last_error(), "regular"),
+          "FIFO refused: %s", ct_last_error());
+    CHECK(lstat(path, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO is still a FIFO");
+    snprintf(path, sizeof path, "%s/x", dir);
+    s = ct_write_atomic_buf(path, "x", 1);
+    CHECK(s == CT_ERR_IO && strstr(ct_last_error(), "folder"), "folder refused: %s", ct_last_error());
+    CHECK(ct_write_atomic_buf("/dev/null", "x", 1) == CT_ERR_IO &&
+              strstr(ct_last_error(), "character device"),
+          "/dev/null refused: %s", ct_last_error());
+    CHECK(lstat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/null untouched");
+    CHECK(chmod(target, 0444) == 0, "chmod");
+    s = ct_write_atomic_buf(target, "x", 1);
+    CHECK(s == CT_ERR_IO && strstr(ct_last_error(), "read-only"), "read-only kept: %s",
+          ct_last_error());
+    CHECK(file_is(target, "new"), "read-only content kept");
+    CHECK(chmod(target, 0640) == 0, "chmod");
+    CHECK_OK(ct_write_atomic_buf(target, "m", 1));
+    CHECK(stat(target, &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode kept: %o",
+          (unsigned)(sb.st_mode & 0777));
+    CHECK(tmpdir_count(dir, ".tmp.") == 0, "temp files left");
+
     tmpdir_remove(dir);
     return ct_test_done("fileutil");
 }

@@ -44,20 +44,84 @@ static void sync_parent(const char *path) {
     }
 }
 
+/* The file a write to path lands in: a symlink (or a chain of them) is followed to its
+ * target, so the link stays a link and the file it names gets the new content. Returns a
+ * malloc'd path, or NULL with the error set. */
+static char *write_target(const char *path) {
+    char *cur = strdup(path);
+    for (int hops = 0; cur && hops < 40; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
+        char link[4096];
+        ssize_t r = readlink(cur, link, sizeof link - 1);
+        if (r < 0) break;
+        link[r] = 0;
+        char *next;
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) {
+            next = strdup(link);
+        } else { /* relative to the link's folder */
+            size_t dl = (size_t)(slash - cur) + 1, n = dl + strlen(link) + 1;
+            next = malloc(n);
+            if (next) snprintf(next, n, "%.*s%s", (int)dl, cur, link);
+        }
+        free(cur);
+        cur = next;
+    }
+    if (!cur) {
+        ct_set_error(CT_ERR_MEMORY, "cannot write %s: out of host memory", path);
+        return NULL;
+    }
+    free(cur);
+    ct_set_error(CT_ERR_IO, "cannot write %s: too many levels of symbolic links (fix the link)",
+                 path);
+    return NULL;
+}
+
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m) ? "a folder" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+         : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
 ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
     if (!path || !*path) return ct_set_error(CT_ERR_ARG, "cannot write a file with an empty name");
-    size_t n = strlen(path) + 32;
+    /* Only ever replace a regular file: a device, FIFO or folder named as an output is
+     * refused (renaming over /dev/null would replace the system's node), a read-only file
+     * is kept, and a symlink is written through to its target. */
+    char *target = write_target(path);
+    if (!target) return CT_ERR_IO;
+    struct stat tsb;
+    int exists = stat(target, &tsb) == 0;
+    if (exists && !S_ISREG(tsb.st_mode)) {
+        ct_status e = ct_set_error(CT_ERR_IO, "cannot write %s: it is %s; cltrain writes outputs "
+                                   "only to regular files (choose a file path)", path,
+                                   file_kind(tsb.st_mode));
+        free(target);
+        return e;
+    }
+    if (exists && !(tsb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+        ct_status e = ct_set_error(CT_ERR_IO, "cannot write %s: the file is read-only (make it "
+                                   "writable with chmod u+w, or choose another path)", path);
+        free(target);
+        return e;
+    }
+    size_t n = strlen(target) + 32;
     char *tmp = malloc(n);
-    if (!tmp) return ct_set_error(CT_ERR_MEMORY, "cannot write %s: out of host memory", path);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) {
+        free(target);
+        return ct_set_error(CT_ERR_MEMORY, "cannot write %s: out of host memory", path);
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", target, (long)getpid());
 
     ct_status st = CT_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         st = write_error(path, "", errno);
         free(tmp);
+        free(target);
         return st;
     }
+    if (exists) (void)fchmod(fd, tsb.st_mode & 07777); /* the replaced file's permissions */
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         st = write_error(path, "", errno);
@@ -84,16 +148,18 @@ ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
         st = write_error(path, "", errno);
         goto fail;
     }
-    if (rename(tmp, path) != 0) {
+    if (rename(tmp, target) != 0) {
         st = write_error(path, "rename: ", errno);
         goto fail;
     }
-    sync_parent(path);
+    sync_parent(target);
     free(tmp);
+    free(target);
     return CT_OK;
 fail:
     unlink(tmp);
     free(tmp);
+    free(target);
     return st;
 }
 
