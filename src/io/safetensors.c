@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,27 @@ static int cmp_begin(const void *a, const void *b) {
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name that occurs twice among n records of size `size` whose char* name is at offset
+ * `off`, or NULL. Sorting keeps this O(n log n): a header with a million entries must not
+ * take quadratic time. */
+static const char *first_duplicate(const void *recs, int n, size_t size, size_t off) {
+    if (n < 2) return NULL;
+    const char **names = malloc((size_t)n * sizeof *names);
+    if (!names) return NULL; /* the lookups would still find the first one */
+    for (int i = 0; i < n; i++)
+        names[i] = *(const char *const *)((const char *)recs + (size_t)i * size + off);
+    qsort(names, (size_t)n, sizeof *names, cmp_str_ptr);
+    const char *dup = NULL;
+    for (int i = 1; i < n && !dup; i++)
+        if (!strcmp(names[i - 1], names[i])) dup = names[i];
+    free(names);
+    return dup;
+}
+
 static ct_status parse_metadata(ct_st_file *f, const cJSON *m) {
     const char *lb = f->label;
     if (cJSON_IsNull(m)) return CT_OK;
@@ -95,16 +117,15 @@ static ct_status parse_metadata(ct_st_file *f, const cJSON *m) {
         if (!cJSON_IsString(e))
             return ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: metadata '%s' is not a string", lb,
                                 e->string);
-        for (int i = 0; i < f->n_meta; i++)
-            if (strcmp(f->meta_key[i], e->string) == 0)
-                return ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: metadata '%s' appears twice", lb,
-                                    e->string);
         f->meta_key[f->n_meta] = strdup(e->string);
         f->meta_val[f->n_meta] = strdup(e->valuestring);
         f->n_meta++;
         if (!f->meta_key[f->n_meta - 1] || !f->meta_val[f->n_meta - 1])
             return ct_set_error(CT_ERR_MEMORY, "%s: out of host memory", lb);
     }
+    const char *dup = first_duplicate(f->meta_key, f->n_meta, sizeof *f->meta_key, 0);
+    if (dup)
+        return ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: metadata '%s' appears twice", lb, dup);
     return CT_OK;
 }
 
@@ -205,12 +226,6 @@ static ct_status parse_header(ct_st_file *f, const char *h, size_t hlen, size_t 
             st = ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: a tensor has an empty name", lb);
             goto done;
         }
-        for (int i = 0; i < f->n; i++)
-            if (strcmp(f->t[i].name, e->string) == 0) {
-                st = ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: tensor '%s' appears twice", lb,
-                                  e->string);
-                goto done;
-            }
         ct_st_tensor *t = &f->t[f->n];
         if (!(t->name = strdup(e->string))) {
             st = ct_set_error(CT_ERR_MEMORY, "%s: out of host memory", lb);
@@ -218,6 +233,11 @@ static ct_status parse_header(ct_st_file *f, const char *h, size_t hlen, size_t 
         }
         f->n++;
         if ((st = parse_tensor(lb, e, t)) != CT_OK) goto done;
+    }
+    const char *dup = first_duplicate(f->t, f->n, sizeof *f->t, offsetof(ct_st_tensor, name));
+    if (dup) {
+        st = ct_set_error(CT_ERR_FORMAT, "%s: corrupt header: tensor '%s' appears twice", lb, dup);
+        goto done;
     }
     /* Offsets: within the data area, and no two tensors share bytes. */
     if (f->n) qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_begin);
