@@ -29,6 +29,42 @@ static void mkdirs(const char *rel) {
     mkdir(p, 0755);
 }
 
+static uint32_t crc32_png(const uint8_t *b, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= b[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* Signature, IHDR of a bw x bh grey PNG and the start of an IDAT: enough for a decoder's
+ * size check (libpng's writer cannot be stopped after the first IDAT). */
+static void write_png_header_only(const char *path, uint32_t bw, uint32_t bh) {
+    uint8_t f[8 + 25 + 14] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    uint8_t *ih = f + 8;
+    put_be32(ih, 13);
+    memcpy(ih + 4, "IHDR", 4);
+    put_be32(ih + 8, bw);
+    put_be32(ih + 12, bh);
+    ih[16] = 8; /* bit depth; colour type 0 (grey), compression, filter, interlace 0 */
+    put_be32(ih + 21, crc32_png(ih + 4, 17));
+    uint8_t *id = ih + 25;
+    put_be32(id, 2);
+    memcpy(id + 4, "IDAT", 4);
+    id[8] = 0x78, id[9] = 0x01;
+    put_be32(id + 10, crc32_png(id + 4, 6));
+    FILE *o = fopen(path, "wb");
+    if (o) {
+        fwrite(f, 1, sizeof f, o);
+        fclose(o);
+    }
+}
+
 static void write_bytes(const char *rel, const void *buf, size_t n) {
     char p[1024];
     path_in(p, sizeof p, rel);
@@ -190,6 +226,18 @@ static void test_png(void) {
     for (int i = 0; i < H * W; i++)
         for (int k = 0; k < 3; k++) ok16 &= back[3 * i + k] == r16[8 * i + 2 * k];
     CHECK(ok16, "16-bit RGBA PNG");
+
+    /* a valid PNG over the size limits is called too large, not corrupt: IHDR + the first
+     * IDAT of a 10000x10000 (over the pixel limit) and a 40000x8 (over the side limit) */
+    for (int big = 0; big < 2; big++) {
+        png_uint_32 bw = big ? 40000 : 10000, bh = big ? 8 : 10000;
+        path_in(p, sizeof p, big ? "wide.png" : "huge.png");
+        write_png_header_only(p, bw, bh);
+        ct_status bs = ct_image_load(p, H, W, 3, CT_RESIZE_NEAREST, back);
+        CHECK(bs == CT_ERR_FORMAT && strstr(ct_last_error(), "over the limit") &&
+                  !strstr(ct_last_error(), "corrupt"),
+              "big PNG %ux%u: %s", (unsigned)bw, (unsigned)bh, ct_last_error());
+    }
 
     /* 8-bit grey -> rgb replicates; grey mode keeps it */
     uint8_t grey[H * W];

@@ -47,7 +47,9 @@ static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *n
     if (!tj) return ct_set_error(CT_ERR_MEMORY, "%s: cannot start the JPEG decoder", name);
     ct_status s = CT_OK;
     uint8_t *out = NULL, *tmp = NULL;
-    int w, h, subsamp, cs;
+    /* A scrambled header can pass tjDecompressHeader3 without setting the size: start
+     * from values that fail the range check below. */
+    int w = 0, h = 0, subsamp = -1, cs = -1;
     if (len > (size_t)0x7fffffff ||
         tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp, &cs) != 0) {
         s = ct_set_error(CT_ERR_FORMAT, "%s: corrupt JPEG header (%s)", name, tjGetErrorStr2(tj));
@@ -55,7 +57,12 @@ static ct_status decode_jpeg(const unsigned char *buf, size_t len, const char *n
     }
     if (w <= 0 || h <= 0 || w > CT_IMAGE_MAX_SIDE || h > CT_IMAGE_MAX_SIDE ||
         (long)w * h > CT_IMAGE_MAX_PIXELS) {
-        s = ct_set_error(CT_ERR_FORMAT, "%s: JPEG size %dx%d is out of range", name, w, h);
+        if (w <= 0 || h <= 0)
+            s = ct_set_error(CT_ERR_FORMAT, "%s: corrupt JPEG header (no image size)", name);
+        else
+            s = ct_set_error(CT_ERR_FORMAT, "%s: the JPEG is %dx%d, over the limit of %d pixels a "
+                             "side and %ld pixels in all (shrink it first)", name, w, h,
+                             CT_IMAGE_MAX_SIDE, (long)CT_IMAGE_MAX_PIXELS);
         goto done;
     }
     /* smallest scale (<= 1) whose output is still at least th x tw */
@@ -155,24 +162,36 @@ static ct_status decode_png(const unsigned char *buf, size_t len, const char *na
     /* volatile: modified between setjmp and a possible longjmp */
     uint8_t *volatile img = NULL;
     png_bytep *volatile rows = NULL;
+    volatile unsigned long big_w = 0, big_h = 0; /* set when the image is over the limits */
     ct_status s = CT_OK;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
         return ct_set_error(CT_ERR_MEMORY, "%s: cannot start the PNG decoder", name);
     }
     if (setjmp(png_jmpbuf(png))) {
-        s = ct_set_error(CT_ERR_FORMAT, "%s: corrupt PNG (%s)", name, src.msg[0] ? src.msg : "error");
+        if (big_w)
+            s = ct_set_error(CT_ERR_FORMAT, "%s: the PNG is %lux%lu, over the limit of %d pixels "
+                             "a side and %ld pixels in all (shrink it first)", name, big_w, big_h,
+                             CT_IMAGE_MAX_SIDE, (long)CT_IMAGE_MAX_PIXELS);
+        else
+            s = ct_set_error(CT_ERR_FORMAT, "%s: corrupt PNG (%s)", name,
+                             src.msg[0] ? src.msg : "error");
         goto done;
     }
     png_set_read_fn(png, &src, png_read_mem);
     png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
-    png_set_user_limits(png, CT_IMAGE_MAX_SIDE, CT_IMAGE_MAX_SIDE);
+    /* The side limit is checked here rather than by png_set_user_limits, so that a valid
+     * but huge image gets a message that says so instead of "corrupt". */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_set_chunk_malloc_max(png, 64u << 20);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int ct = png_get_color_type(png, info);
-    if ((long)w * h > CT_IMAGE_MAX_PIXELS)
+    if (w > CT_IMAGE_MAX_SIDE || h > CT_IMAGE_MAX_SIDE || (long)w * h > CT_IMAGE_MAX_PIXELS) {
+        big_w = w;
+        big_h = h;
         png_error(png, "image is too large");
+    }
     /* to 8-bit gray (grey source, grayscale mode) or 8-bit RGB; alpha is dropped, as
      * Pillow's convert('RGB') does (no compositing) */
     png_set_strip_16(png);
