@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/augment_scipy.txt: the REFERENCE.md augmentation (matrix R*T*S*Z in
+"""Writes tests/golden/augment_scipy.txt: the augmentation of shared/docs/REFERENCE.md (matrix R*T*S*Z in
 (row, col), centred on (h/2-0.5, w/2-0.5), scipy.ndimage.affine_transform order=1 mode='nearest',
 then horizontal flip) of a fixed 9x11x3 image for a few parameter sets. Needs numpy + scipy
 (generation only; the test reads the text file). Usage: python3 tools/gen_augment_golden.py"""

@@ -6,7 +6,7 @@ input, fixed initial weights and batch, three Adam steps with Keras semantics, i
     /tmp/venv/bin/python tools/make_golden.py            # writes tests/golden/
 
 What is recorded (CI only reads the files; it never runs this script):
-- Model 2 of REFERENCE.md (conv32-pool, conv64-pool, conv64-pool, conv64-pool, flatten,
+- Model 2 of shared/docs/REFERENCE.md (conv32-pool, conv64-pool, conv64-pool, conv64-pool, flatten,
   dense248 relu, dropout, dense1 sigmoid; every conv 3x3 valid relu, every pool 2x2) at
   3x48x48: 48 -> 46 -> 23 -> 21 -> 10 -> 8 -> 4 -> 2 -> 1, so flatten gives 64 features.
   Dropout is switched off by its rate: cltrain runs the spec with `dropout0` (identity in
