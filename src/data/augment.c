@@ -1,7 +1,8 @@
 /* Augmentation with Keras ImageDataGenerator semantics (shared/docs/REFERENCE.md, beside
  * the repository): random draws as get_random_transform, the matrix as
  * apply_affine_transform, sampling as scipy.ndimage.affine_transform(order=1,
- * mode='nearest'), then the horizontal flip, then rescale. All of it is one pass over the output pixels writing planar float. */
+ * mode='nearest'), then the horizontal flip, then rescale. All of it is one pass over the
+ * output pixels writing planar float. */
 #include <math.h>
 #include <string.h>
 
