@@ -73,6 +73,7 @@ struct ct_runtime {
     double setup_seconds;  /* time spent obtaining programs */
     ct_prof_entry *prof;
     int n_prof, cap_prof;
+    _Atomic size_t mem_bytes;    /* device memory this runtime's buffers hold (runtime/tensor.c) */
     void *ops;                   /* op state (kernels, tuned choices); owned by src/ops/ops_gemm.c */
     void (*ops_free)(void *ops); /* called by ct_runtime_free */
 };

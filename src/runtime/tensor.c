@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 size_t ct_shape_count(int ndim, const int *shape) {
     size_t n = 1;
@@ -23,7 +24,38 @@ static ct_status check_size(ct_runtime *rt, const char *name, size_t bytes) {
                             "tensor '%s' needs %.1f MiB but device %s has %.1f MiB of global memory; "
                             "use a smaller --batch-size or input size",
                             name, bytes / 1048576.0, d->name, d->global_mem / 1048576.0);
+    /* The sum matters too: every buffer may fit alone while the model does not. On a CPU
+     * device the memory is the process's own, so an address-space limit (ulimit -v) bounds
+     * it as well; past it PoCL aborts instead of failing the allocation. */
+    size_t limit = (size_t)d->global_mem;
+    const char *what = "global memory";
+    struct rlimit rl;
+    if ((d->type & CL_DEVICE_TYPE_CPU) && getrlimit(RLIMIT_AS, &rl) == 0 &&
+        rl.rlim_cur != RLIM_INFINITY && (size_t)rl.rlim_cur / 4 * 3 < limit) {
+        limit = (size_t)rl.rlim_cur / 4 * 3; /* leave room for the host side of the run */
+        what = "memory the process may use (ulimit -v, less a quarter for the host side)";
+    }
+    size_t in_use = rt->mem_bytes;
+    if (bytes > limit || in_use > limit - bytes)
+        return ct_set_error(CT_ERR_MEMORY,
+                            "tensor '%s' (%.1f MiB) would bring this run's device memory to %.1f "
+                            "MiB, more than the %.1f MiB of %s on %s; use a smaller --batch-size "
+                            "or input size",
+                            name, bytes / 1048576.0, (in_use + (double)bytes) / 1048576.0,
+                            limit / 1048576.0, what, d->name);
     return CT_OK;
+}
+
+typedef struct mem_record {
+    ct_runtime *rt;
+    size_t bytes;
+} mem_record;
+
+static void CL_CALLBACK mem_released(cl_mem m, void *user) {
+    (void)m;
+    mem_record *r = user;
+    r->rt->mem_bytes -= r->bytes;
+    free(r);
 }
 
 ct_status ct_buffer_create(ct_runtime *rt, const char *name, size_t bytes, cl_mem_flags flags,
@@ -37,6 +69,16 @@ ct_status ct_buffer_create(ct_runtime *rt, const char *name, size_t bytes, cl_me
         return ct_set_error(CT_ERR_MEMORY, "allocating tensor '%s' (%.1f MiB) on %s failed: %s; use "
                             "a smaller --batch-size",
                             name, bytes / 1048576.0, rt->dev.name, ct_cl_error_name(e));
+    /* count it until the buffer is released, wherever that happens */
+    mem_record *r = malloc(sizeof *r);
+    if (r) {
+        r->rt = rt;
+        r->bytes = bytes;
+        if (clSetMemObjectDestructorCallback(*out, mem_released, r) == CL_SUCCESS)
+            rt->mem_bytes += bytes;
+        else
+            free(r);
+    }
     return CT_OK;
 }
 
