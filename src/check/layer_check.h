@@ -17,4 +17,16 @@ ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bw
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
 ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed, double *err);
 
+/* The selftest entries (a few shapes each): the layer classes point at theirs
+ * (ct_layer_class.checks); loss and Adam are listed in selftest_list.h. */
+ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dropout(ct_runtime *rt, double *max_err);
+ct_status ct_check_loss(ct_runtime *rt, double *max_err);
+ct_status ct_check_adam(ct_runtime *rt, double *max_err);
+
 #endif
