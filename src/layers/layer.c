@@ -44,3 +44,13 @@ const char *ct_layer_shape_str(const ct_layer *l, int in, char *buf, size_t n) {
     else snprintf(buf, n, "%dx%dx%d (CxHxW)", l->oc, l->oh, l->ow);
     return buf;
 }
+
+void ct_layer_fuse(ct_layer *l, ct_layer *next) {
+    unsigned f = l->s.cls->fuse;
+    l->act_in_kernel = l->s.act != CT_ACT_NONE &&
+                       ((f & CT_FUSE_OWN_ACT) || (l->s.act == CT_ACT_RELU && (f & CT_FUSE_OWN_RELU)));
+    if (l->s.act == CT_ACT_RELU && next && (next->s.cls->fuse & CT_FUSE_PREV_RELU_BWD)) {
+        l->act_bwd_by_next = 1;
+        next->prev_relu_bwd = 1;
+    }
+}

@@ -51,7 +51,7 @@ typedef struct ct_layer {
     int flat_in, flat_out;      /* input/output is a flat vector */
     int ic, ih, iw, oc, oh, ow; /* shapes (flat: c = features, h = w = 1) */
     size_t in_feat, out_feat;   /* floats per sample */
-    /* fusion (decided by the model from the rules below, nowhere else) */
+    /* fusion (set by ct_layer_fuse from the rules below, nowhere else) */
     int act_in_kernel;          /* s.act runs inside this layer's own kernel */
     int act_bwd_by_next;        /* the next layer's backward applies this layer's relu' */
     int prev_relu_bwd;          /* this layer's backward applies the previous layer's relu' */
@@ -98,8 +98,8 @@ typedef struct ct_kernel_ref {
     size_t off;
 } ct_kernel_ref;
 
-/* Fusion rules (docs/LAYERS.md, "Fusion"). The model applies them in one place
- * (decide_fusion in model.c) from these flags and s.act:
+/* Fusion rules (docs/LAYERS.md, "Fusion"), applied in one place, ct_layer_fuse (layer.c),
+ * from these flags and s.act:
  * - CT_FUSE_OWN_RELU: a relu at the layer's output runs inside its main kernel (conv: the
  *   conv kernel). Any other activation runs as a separate in-place launch.
  * - CT_FUSE_OWN_ACT: every activation at its output runs in its own kernels (dense: the
@@ -158,8 +158,9 @@ struct ct_layer_class {
 extern const ct_layer_class *const ct_layer_classes[];
 /* The class owning a token, or NULL. */
 const ct_layer_class *ct_layer_class_for(const ct_spec_token *t);
-/* The class of that name ("conv", "maxpool", ...), or NULL. */
-const ct_layer_class *ct_layer_class_named(const char *name);
+/* Applies the fusion rules to layer l and the layer after it (NULL at the end): sets
+ * l->act_in_kernel, l->act_bwd_by_next and next->prev_relu_bwd. */
+void ct_layer_fuse(ct_layer *l, ct_layer *next);
 
 /* Helpers for the class files (src/layers/layer.c). */
 int ct_spec_int(const char *s, int len, int *out);          /* whole positive int */

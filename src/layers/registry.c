@@ -2,8 +2,6 @@
  * order the spec error message lists them and the first class that claims a token wins).
  * Adding a layer type: its file src/layers/<name>.c with its record, its cl/<prog>.cl,
  * its reference and check in src/check/, and one line here (docs/LAYERS.md). */
-#include <string.h>
-
 #include "layers/layer.h"
 
 #define CT_LAYER_LIST(X)                                                                          \
@@ -22,11 +20,5 @@ const ct_layer_class *const ct_layer_classes[] = {CT_LAYER_LIST(CT_LAYER_ENTRY_)
 const ct_layer_class *ct_layer_class_for(const ct_spec_token *t) {
     for (int i = 0; ct_layer_classes[i]; i++)
         if (ct_layer_classes[i]->claims(t)) return ct_layer_classes[i];
-    return NULL;
-}
-
-const ct_layer_class *ct_layer_class_named(const char *name) {
-    for (int i = 0; name && ct_layer_classes[i]; i++)
-        if (!strcmp(ct_layer_classes[i]->name, name)) return ct_layer_classes[i];
     return NULL;
 }

@@ -48,23 +48,10 @@ static ct_status infer(ct_layer *l) {
     return CT_OK;
 }
 
-/* The fusion rules of layers/layer.h, applied here and nowhere else:
- * - a layer runs its output activation inside its own kernel when its class fuses that
- *   activation (CT_FUSE_OWN_ACT: any; CT_FUSE_OWN_RELU: relu only);
- * - a relu at a layer's output is differentiated by the next layer's backward when that
- *   layer's class says it can (CT_FUSE_PREV_RELU_BWD); the layer then skips its own. */
+/* The fusion rules (layers/layer.h), for every pair of neighbours. */
 static void decide_fusion(ct_model *m) {
-    for (int i = 0; i < m->n_layers; i++) {
-        ct_layer *l = &m->L[i];
-        unsigned f = l->s.cls->fuse;
-        l->act_in_kernel = l->s.act != CT_ACT_NONE &&
-                           ((f & CT_FUSE_OWN_ACT) || (l->s.act == CT_ACT_RELU && (f & CT_FUSE_OWN_RELU)));
-        if (l->s.act == CT_ACT_RELU && i + 1 < m->n_layers &&
-            (m->L[i + 1].s.cls->fuse & CT_FUSE_PREV_RELU_BWD)) {
-            l->act_bwd_by_next = 1;
-            m->L[i + 1].prev_relu_bwd = 1;
-        }
-    }
+    for (int i = 0; i < m->n_layers; i++)
+        ct_layer_fuse(&m->L[i], i + 1 < m->n_layers ? &m->L[i + 1] : NULL);
 }
 
 /* Parameter init by each tensor's rule (layers/layer.h: glorot_uniform or zeros, Keras).
