@@ -6,6 +6,7 @@
  * loss values Keras gives. */
 #include "ctest.h"
 #include "check/layer_check.h"
+#include "model/model.h"
 #include "check/layer_ref.h"
 #include "check/selftest.h"
 #include "runtime/tensor.h"
@@ -450,6 +451,38 @@ static void keras_values(void) {
     clReleaseMemObject(bz), clReleaseMemObject(bl), clReleaseMemObject(bst), clReleaseMemObject(bsum);
 }
 
+/* ---- every layer class through its record alone vs its ref_forward ---- */
+
+static void records(void) {
+    static const struct {
+        const char *tok;
+        int n, c, h, w, flat;
+    } cases[] = {
+        {"conv5:3:relu", 2, 3, 9, 7, 0},   {"conv4:3:s2:same:sigmoid", 3, 2, 8, 9, 0},
+        {"conv3:1", 1, 4, 5, 5, 0},        {"pool2", 2, 3, 9, 8, 0},
+        {"pool3:s2", 1, 2, 11, 7, 0},      {"flatten", 2, 3, 4, 5, 0},
+        {"dense7:relu", 3, 37, 1, 1, 1},   {"dense4:softmax", 2, 20, 1, 1, 1},
+        {"dense1:sigmoid", 5, 9, 1, 1, 1}, {"dropout0.3", 2, 3, 5, 5, 0},
+        {"relu", 2, 3, 5, 5, 0},           {"sigmoid", 3, 17, 1, 1, 1},
+        {"softmax", 4, 13, 1, 1, 1},
+    };
+    int seen[64] = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double e = INFINITY;
+        CHECK_OK(ct_check_layer_case(rt, cases[i].tok, cases[i].n, cases[i].c, cases[i].h,
+                                     cases[i].w, cases[i].flat, 700 + i, &e));
+        CHECK(e <= 1.0, "layer '%s' through its record: err %.3g x tol", cases[i].tok, e);
+        ct_layer_spec *L = NULL;
+        int nl = 0;
+        CHECK_OK(ct_spec_parse(cases[i].tok, &L, &nl));
+        for (int k = 0; nl == 1 && ct_layer_classes[k] && k < 64; k++)
+            if (L[0].cls == ct_layer_classes[k]) seen[k] = 1;
+        free(L);
+    }
+    for (int k = 0; ct_layer_classes[k] && k < 64; k++)
+        CHECK(seen[k], "layer class '%s' has no record case here", ct_layer_classes[k]->name);
+}
+
 int main(void) {
     rt = ct_test_runtime(0);
     if (ct_layer_kernels_init(rt, &K) != CT_OK) {
@@ -461,6 +494,7 @@ int main(void) {
     dropout_props();
     pool_nan();
     keras_values();
+    records();
     ct_layer_kernels_free(&K);
     ct_runtime_free(rt);
     return ct_test_done("test_layers");

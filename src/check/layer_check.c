@@ -320,6 +320,74 @@ done:
     return s;
 }
 
+/* ---- a layer through its record: parse, infer, params, create, forward vs ref_forward ---- */
+
+ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, int h, int w,
+                              int flat, uint64_t seed, double *err) {
+    ct_spec_token t = {.t = token, .len = (int)strlen(token)};
+    for (int i = 0, st = 0; i <= t.len; i++)
+        if (i == t.len || token[i] == ':') {
+            if (t.nf == CT_SPEC_MAX_FIELDS)
+                return ct_set_error(CT_ERR_ARG, "too many ':' fields in '%s'", token);
+            t.f[t.nf] = token + st;
+            t.fl[t.nf++] = i - st;
+            st = i + 1;
+        }
+    const ct_layer_class *cls = ct_layer_class_for(&t);
+    if (!cls) return ct_set_error(CT_ERR_ARG, "no layer class claims '%s'", token);
+    ct_layer l;
+    memset(&l, 0, sizeof l);
+    l.s.cls = cls;
+    CT_TRY(cls->parse(&t, &l.s));
+    snprintf(l.tok, sizeof l.tok, "%s", token);
+    l.max_batch = n;
+    l.flat_in = flat;
+    l.ic = c, l.ih = h, l.iw = w;
+    l.in_feat = (size_t)c * h * w;
+    CT_TRY(cls->infer(&l));
+    l.out_feat = (size_t)l.oc * l.oh * l.ow;
+    ct_layer_fuse(&l, NULL);
+    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
+    l.np = cls->params ? cls->params(&l, pd) : 0;
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    size_t nx = (size_t)n * l.in_feat, ny = (size_t)n * l.out_feat;
+    float *x = AR_F(&a, nx), *got = AR_F(&a, ny);
+    double *xd = AR_D(&a, nx), *want = AR_D(&a, ny), *pdd[CT_LAYER_MAX_PARAMS] = {0};
+    NEED(x && got && xd && want);
+    ct_fill_random(x, nx, seed, -1, 1);
+    ct_to_double(x, xd, nx);
+    TRYG(ar_buf(&a, "layer.x", x, nx * 4, &l.x));
+    if (cls->flags & CT_LAYER_ALIAS) l.y = l.x;
+    else TRYG(ar_buf(&a, "layer.y", NULL, ny * 4, &l.y));
+    for (int j = 0; j < l.np; j++) {
+        size_t cnt = ct_shape_count(pd[j].ndim, pd[j].shape);
+        float *p = AR_F(&a, cnt);
+        NEED(p && (pdd[j] = AR_D(&a, cnt)));
+        ct_fill_random(p, cnt, seed + 1 + j, -0.5f, 0.5f);
+        ct_to_double(p, pdd[j], cnt);
+        TRYG(ar_buf(&a, "layer.param", p, cnt * 4, &l.param[j]));
+        TRYG(ar_buf(&a, "layer.grad", NULL, cnt * 4, &l.grad[j]));
+    }
+    if (cls->create) TRYG(cls->create(rt, &l));
+    ct_layer_run r = {&K, n, 0, 0, 0};
+    TRYG(cls->forward(&l, &r));
+    TRYG(ct_download(rt, l.y, 0, ny * 4, got));
+    cls->ref_forward(&l, n, xd, (const double *const *)pdd, want);
+    /* terms per output: the fan-in of its weights (softmax rows: their length) */
+    int terms = l.s.act == CT_ACT_SOFTMAX ? (int)l.out_feat : 1;
+    for (int j = 0; j < l.np; j++)
+        if (pd[j].ndim > 1) terms = pd[j].shape[1] * (pd[j].ndim == 4 ? pd[j].shape[2] * pd[j].shape[3] : 1);
+    *err = cmp_d(got, want, ny, ct_ops_atol(terms), CT_OPS_RTOL);
+done:
+    if (cls->destroy) cls->destroy(&l);
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
 /* ---- selftest entries: a few shapes each, incl. sizes no work-group divides ---- */
 
 #define WORST(call)                                                                               \

@@ -4,7 +4,7 @@
 #ifndef CT_LAYER_CHECK_H
 #define CT_LAYER_CHECK_H
 
-#include "layers/layers.h"
+#include "layers/layer.h"
 
 ct_status ct_check_pool_case(ct_runtime *rt, int n, int c, int h, int w, int p, int s, int relu,
                              int bwd, uint64_t seed, double *err);
@@ -16,5 +16,22 @@ ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bw
                                 double *err);
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
 ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed, double *err);
+/* One layer built from its token through its class's record alone (parse, infer, params,
+ * fusion, create, forward at inference) against the class's ref_forward. Input c x h x w
+ * (flat: c features, h = w = 1). */
+ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, int h, int w,
+                              int flat, uint64_t seed, double *err);
+
+/* The selftest entries (a few shapes each): the layer classes point at theirs
+ * (ct_layer_class.checks); loss and Adam are listed in selftest_list.h. */
+ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_dropout(ct_runtime *rt, double *max_err);
+ct_status ct_check_loss(ct_runtime *rt, double *max_err);
+ct_status ct_check_adam(ct_runtime *rt, double *max_err);
 
 #endif

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "check/ops_ref.h"
+
 void ct_to_double(const float *a, double *b, size_t n) {
     for (size_t i = 0; i < n; i++) b[i] = a[i];
 }
@@ -165,4 +167,36 @@ void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long
         v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
         p[i] -= alpha * m[i] / (sqrt(v[i]) + eps);
     }
+}
+
+void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *const *p,
+                       double *y) {
+    ct_conv_desc d;
+    ct_conv_desc_init(&d, n, l->ic, l->ih, l->iw, l->oc, l->s.k, l->s.stride, l->s.same,
+                      CT_ACT_NONE);
+    ct_ref_conv_forward_d(&d, n, x, p[0], p[1], y);
+    ct_ref_act_fwd(l->s.act, n, (int)l->out_feat, y, y);
+}
+
+void ct_ref_layer_maxpool(const ct_layer *l, int n, const double *x, const double *const *p,
+                          double *y) {
+    (void)p;
+    ct_ref_pool_fwd(n * l->ic, l->ih, l->iw, l->s.pool, l->s.stride, x, y);
+}
+
+void ct_ref_layer_dense(const ct_layer *l, int n, const double *x, const double *const *p,
+                        double *y) {
+    ct_ref_dense_fwd(n, (int)l->in_feat, l->oc, l->s.act, x, p[0], p[1], y);
+}
+
+void ct_ref_layer_activation(const ct_layer *l, int n, const double *x, const double *const *p,
+                             double *y) {
+    (void)p;
+    ct_ref_act_fwd(l->s.act, n, (int)l->in_feat, x, y);
+}
+
+void ct_ref_layer_copy(const ct_layer *l, int n, const double *x, const double *const *p,
+                       double *y) {
+    (void)p;
+    memmove(y, x, (size_t)n * l->in_feat * sizeof *y);
 }

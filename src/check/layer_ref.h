@@ -4,7 +4,7 @@
 #ifndef CT_LAYER_REF_H
 #define CT_LAYER_REF_H
 
-#include "layers/layers.h"
+#include "layers/layer.h"
 
 void ct_ref_pool_fwd(int nc, int h, int w, int p, int s, const double *x, double *y);
 /* relu: also the backward of a relu that produced x (x > 0). */
@@ -28,6 +28,20 @@ double ct_ref_loss(int n, int classes, const double *z, const int *labels, doubl
 /* Keras Adam on count values, step t >= 1. */
 void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
                  const double *g, double *m, double *v);
+
+/* Whole layers, for the layer classes' ref_forward (layers/layer.h): x[n][in_feat] ->
+ * y[n][out_feat] with the layer's shapes and activation, parameters p in model order. */
+void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *const *p,
+                       double *y);
+void ct_ref_layer_maxpool(const ct_layer *l, int n, const double *x, const double *const *p,
+                          double *y);
+void ct_ref_layer_dense(const ct_layer *l, int n, const double *x, const double *const *p,
+                        double *y);
+void ct_ref_layer_activation(const ct_layer *l, int n, const double *x, const double *const *p,
+                             double *y);
+/* y = x (flatten; dropout at inference). */
+void ct_ref_layer_copy(const ct_layer *l, int n, const double *x, const double *const *p,
+                       double *y);
 
 /* float <-> double array helpers */
 void ct_to_double(const float *a, double *b, size_t n);

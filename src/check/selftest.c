@@ -1,9 +1,11 @@
 #include "check/selftest.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/layer.h"
 #include "runtime/tensor.h"
 
 void ct_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi) {
@@ -56,14 +58,42 @@ static ct_status check_axpy(ct_runtime *rt, double *max_err) {
     return s;
 }
 
-/* Checks declared by the op families (ops/layers add theirs here). */
+/* Checks declared by the op families that are no layer classes. */
 #include "check/selftest_list.h"
 
-const ct_selftest ct_selftests[] = {
+static const ct_selftest head[] = {
     {"selfcheck.axpy", check_axpy},
     CT_SELFTEST_ENTRIES
 };
-const int ct_selftests_count = (int)(sizeof ct_selftests / sizeof ct_selftests[0]);
+static const ct_selftest tail[] = {CT_SELFTEST_STAGES};
+
+/* The table: head, then every registered layer class's checks in registry order, then the
+ * loss and Adam. Built once. */
+enum { TABLE_CAP = 256 };
+static ct_selftest table[TABLE_CAP];
+static int table_n;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void add(const ct_selftest *t) {
+    if (table_n < TABLE_CAP) table[table_n++] = *t;
+}
+
+static void build_table(void) {
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) add(&head[i]);
+    for (int c = 0; ct_layer_classes[c]; c++)
+        for (const ct_selftest *t = ct_layer_classes[c]->checks; t && t->name; t++) add(t);
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) add(&tail[i]);
+}
+
+const ct_selftest *ct_selftest_table(void) {
+    pthread_once(&table_once, build_table);
+    return table;
+}
+
+int ct_selftest_table_count(void) {
+    pthread_once(&table_once, build_table);
+    return table_n;
+}
 
 int ct_selftest_run(ct_runtime *rt, FILE *f) {
     int fails = 0;

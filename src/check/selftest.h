@@ -1,5 +1,6 @@
 /* `cltrain selftest`: every kernel once on small random inputs against its C reference.
- * Each op family adds its checks to the table in selftest.c. */
+ * The table: the ops' checks (selftest_list.h), every registered layer class's checks
+ * (ct_layer_class.checks, layers/layer.h), then the loss's and Adam's. */
 #ifndef CT_SELFTEST_H
 #define CT_SELFTEST_H
 
@@ -12,8 +13,11 @@ typedef struct ct_selftest {
     ct_status (*run)(ct_runtime *rt, double *max_err);
 } ct_selftest;
 
-extern const ct_selftest ct_selftests[];
-extern const int ct_selftests_count;
+/* The table (built on first use from the layer registry) and its length. */
+const ct_selftest *ct_selftest_table(void);
+int ct_selftest_table_count(void);
+#define ct_selftests (ct_selftest_table())
+#define ct_selftests_count (ct_selftest_table_count())
 
 /* Builds every embedded program, runs every check, prints one line each plus a summary.
  * Returns the number of failures. */

@@ -1,5 +1,6 @@
-/* Declarations and table entries of the kernel self-checks, one block per op family.
- * Each check lives beside its op (e.g. src/layer_conv.c) and is named ct_check_<op>. */
+/* Declarations and table entries of the kernel self-checks that are not layer classes', one
+ * block per op family; each is named ct_check_<op> and lives in src/check/ (ops_check.c,
+ * layer_check.c). The layer classes' checks come from the registry (layers/layer.h). */
 #ifndef CT_SELFTEST_LIST_H
 #define CT_SELFTEST_LIST_H
 
@@ -28,22 +29,12 @@ CT_OPS_VARIANTS_(CT_OPS_DECL_)
         {"conv.backward_weights", ct_check_conv_backward_weights},                               \
         CT_OPS_VARIANTS_(CT_OPS_ENTRY_)
 
-/* layers (src/check/layer_check.c) */
-ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err);
-ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err);
-ct_status ct_check_act_forward(ct_runtime *rt, double *max_err);
-ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
-ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);
-ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err);
-ct_status ct_check_dropout(ct_runtime *rt, double *max_err);
+/* The stages that are no spec layers (src/check/layer_check.c). The spec layers' checks are
+ * not listed here: selftest.c takes them from the layer registry (ct_layer_class.checks). */
 ct_status ct_check_loss(ct_runtime *rt, double *max_err);
 ct_status ct_check_adam(ct_runtime *rt, double *max_err);
-#define CT_SELFTEST_LAYERS                                                                       \
-    {"pool.forward", ct_check_pool_forward}, {"pool.backward", ct_check_pool_backward},          \
-        {"act.forward", ct_check_act_forward}, {"act.backward", ct_check_act_backward},          \
-        {"dense.forward", ct_check_dense_forward}, {"dense.backward", ct_check_dense_backward},  \
-        {"dropout", ct_check_dropout}, {"loss", ct_check_loss}, {"adam", ct_check_adam},
+#define CT_SELFTEST_STAGES {"loss", ct_check_loss}, {"adam", ct_check_adam},
 
-#define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */ CT_SELFTEST_OPS CT_SELFTEST_LAYERS
+#define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */ CT_SELFTEST_OPS
 
 #endif

@@ -1,42 +1,53 @@
-/* Kernel objects of the layer programs, created once per model (or check). */
+/* Kernel objects of the layer programs, created once per model (or check): every kernel a
+ * registered layer class lists (ct_layer_class.kernels) plus those of the loss and Adam. */
 #include <stddef.h>
 #include <string.h>
 
-#include "layers/layers.h"
+#include "layers/layer.h"
+
+/* The stages that are no spec layers: loss (layers/loss.c) and Adam (model/optim_adam.c). */
+static const ct_kernel_ref stage_kernels[] = {
+    {"loss", "ct_loss_binary", offsetof(ct_layer_kernels, loss_binary)},
+    {"loss", "ct_loss_softmax", offsetof(ct_layer_kernels, loss_softmax)},
+    {"loss", "ct_loss_reduce", offsetof(ct_layer_kernels, loss_reduce)},
+    {"loss", "ct_output_probs", offsetof(ct_layer_kernels, output_probs)},
+    {"adam", "ct_adam", offsetof(ct_layer_kernels, adam)},
+    {NULL, NULL, 0},
+};
+
+static cl_kernel *slot(ct_layer_kernels *k, const ct_kernel_ref *r) {
+    return (cl_kernel *)((char *)k + r->off);
+}
+
+/* Creates the kernels of one list not created yet (classes share some, e.g. act). */
+static ct_status create_list(ct_runtime *rt, ct_layer_kernels *k, const ct_kernel_ref *list) {
+    for (const ct_kernel_ref *r = list; r && r->prog; r++) {
+        cl_kernel *dst = slot(k, r);
+        if (!*dst) CT_TRY(ct_kernel_create(rt, r->prog, r->name, NULL, dst));
+    }
+    return CT_OK;
+}
+
+static void release_list(ct_layer_kernels *k, const ct_kernel_ref *list) {
+    for (const ct_kernel_ref *r = list; r && r->prog; r++) {
+        cl_kernel *dst = slot(k, r);
+        if (*dst) {
+            clReleaseKernel(*dst);
+            *dst = NULL;
+        }
+    }
+}
 
 ct_status ct_layer_kernels_init(ct_runtime *rt, ct_layer_kernels *k) {
     memset(k, 0, sizeof *k);
     k->rt = rt;
-    static const struct {
-        const char *prog, *name;
-        size_t off;
-    } list[] = {
-        {"pool", "ct_pool_fwd", offsetof(ct_layer_kernels, pool_fwd)},
-        {"pool", "ct_pool_bwd", offsetof(ct_layer_kernels, pool_bwd)},
-        {"pool", "ct_pool_bwd_cells", offsetof(ct_layer_kernels, pool_bwd_cells)},
-        {"pool", "ct_pool2_fwd_rows", offsetof(ct_layer_kernels, pool2_fwd_rows)},
-        {"pool", "ct_pool2_bwd_rows", offsetof(ct_layer_kernels, pool2_bwd_rows)},
-        {"act", "ct_act_fwd", offsetof(ct_layer_kernels, act_fwd)},
-        {"act", "ct_act_bwd", offsetof(ct_layer_kernels, act_bwd)},
-        {"act", "ct_softmax_fwd", offsetof(ct_layer_kernels, softmax_fwd)},
-        {"act", "ct_softmax_bwd", offsetof(ct_layer_kernels, softmax_bwd)},
-        {"act", "ct_bias_act", offsetof(ct_layer_kernels, bias_act)},
-        {"act", "ct_bias_grad", offsetof(ct_layer_kernels, bias_grad)},
-        {"dropout", "ct_dropout_fwd", offsetof(ct_layer_kernels, dropout_fwd)},
-        {"dropout", "ct_dropout_bwd", offsetof(ct_layer_kernels, dropout_bwd)},
-        {"loss", "ct_loss_binary", offsetof(ct_layer_kernels, loss_binary)},
-        {"loss", "ct_loss_softmax", offsetof(ct_layer_kernels, loss_softmax)},
-        {"loss", "ct_loss_reduce", offsetof(ct_layer_kernels, loss_reduce)},
-        {"loss", "ct_output_probs", offsetof(ct_layer_kernels, output_probs)},
-        {"adam", "ct_adam", offsetof(ct_layer_kernels, adam)},
-    };
-    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
-        cl_kernel *dst = (cl_kernel *)((char *)k + list[i].off);
-        ct_status s = ct_kernel_create(rt, list[i].prog, list[i].name, NULL, dst);
-        if (s != CT_OK) {
-            ct_layer_kernels_free(k);
-            return s;
-        }
+    ct_status s = CT_OK;
+    for (int i = 0; s == CT_OK && ct_layer_classes[i]; i++)
+        s = create_list(rt, k, ct_layer_classes[i]->kernels);
+    if (s == CT_OK) s = create_list(rt, k, stage_kernels);
+    if (s != CT_OK) {
+        ct_layer_kernels_free(k);
+        return s;
     }
     /* One work-group reduces the per-sample stats: the largest power of two the device
      * and this kernel allow, at most 256. */
@@ -52,13 +63,6 @@ ct_status ct_layer_kernels_init(ct_runtime *rt, ct_layer_kernels *k) {
 }
 
 void ct_layer_kernels_free(ct_layer_kernels *k) {
-    cl_kernel *all[] = {&k->pool_fwd, &k->pool_bwd, &k->pool_bwd_cells, &k->pool2_fwd_rows, &k->pool2_bwd_rows,     &k->act_fwd,      &k->act_bwd,
-                        &k->softmax_fwd, &k->softmax_bwd,  &k->bias_act,     &k->bias_grad,
-                        &k->dropout_fwd, &k->dropout_bwd,  &k->loss_binary,  &k->loss_softmax,
-                        &k->loss_reduce, &k->output_probs, &k->adam};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (*all[i]) {
-            clReleaseKernel(*all[i]);
-            *all[i] = NULL;
-        }
+    for (int i = 0; ct_layer_classes[i]; i++) release_list(k, ct_layer_classes[i]->kernels);
+    release_list(k, stage_kernels);
 }

@@ -1,5 +1,8 @@
 /* Host side of the layer kernels (cl/pool.cl, act.cl, dropout.cl, loss.cl, adam.cl) and the
- * dense layer (ct_gemm + cl/act.cl). Internal to the library; the model drives them.
+ * dense layer (ct_gemm + cl/act.cl), one function group per layer file (maxpool.c,
+ * activation.c, dense.c, dropout.c, loss.c; Adam: model/optim_adam.c). Internal to the
+ * library: the layer classes (layers/layer.h) drive them; the checks and tests call them
+ * directly.
  * All calls only enqueue. Tensors are NCHW (flat tensors [n][features]); all cl_mem hold
  * float32 except labels (int32). */
 #ifndef CT_LAYERS_H
@@ -7,7 +10,8 @@
 
 #include "ops/ops.h"
 
-/* Kernel objects for one runtime, created once (kernels are not shared across threads). */
+/* Kernel objects for one runtime, created once (kernels are not shared across threads):
+ * the ones each layer class lists (ct_layer_class.kernels) plus the loss's and Adam's. */
 typedef struct ct_layer_kernels {
     ct_runtime *rt;
     cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_rows;

@@ -7,34 +7,22 @@
 #include <string.h>
 
 #include "base/splitmix.h"
-#include "layers/layers.h"
+#include "layers/layer.h"
 #include "model/model.h"
-
-typedef struct layer {
-    ct_layer_spec s;
-    int flat_in, flat_out;     /* input/output is a flat vector */
-    int ic, ih, iw, oc, oh, ow; /* shapes (flat: c = features, h = w = 1) */
-    size_t in_feat, out_feat;  /* floats per sample */
-    int w_idx, b_idx;          /* parameter view indices, -1 if none */
-    int act_idx;               /* activation view index, -1 when y aliases the input */
-    cl_mem y;                  /* output, max_batch x out_feat */
-    ct_conv_desc desc;
-    ct_conv_plan *plan;
-    int conv_fused_relu;       /* conv kernel applies the relu */
-    int act_bwd_by_next;       /* the next layer (a pool) applies this layer's relu backward */
-    uint32_t salt;             /* dropout: per-layer mask salt */
-    char tok[48];              /* canonical token, for messages and the summary */
-} layer;
+#include "tune/tune.h"
 
 struct ct_model {
     ct_runtime *rt;
     int c, h, w, n_classes, outputs, max_batch;
     uint64_t seed;
     int n_layers;
-    layer *L;
+    ct_layer *L;
+    int first_param; /* first layer with parameters: nothing below needs gradients */
     char *spec;
     ct_slab params, grads, adam_m, adam_v, acts;
     ct_param_info *pinfo;
+    ct_init_rule *pinit;
+    int *act_idx; /* activation view of each layer, -1 when its output is its input */
     char (*pname)[32];
     int n_params;
     size_t n_weights; /* real parameters, excluding slab padding */
@@ -45,89 +33,35 @@ struct ct_model {
     long count; /* samples in the device sums */
 };
 
-static const char *shape_str(const layer *l, int in, char *buf, size_t n) {
-    if (in ? l->flat_in : l->flat_out) snprintf(buf, n, "%zu features", in ? l->in_feat : l->out_feat);
-    else if (in) snprintf(buf, n, "%dx%dx%d (CxHxW)", l->ic, l->ih, l->iw);
-    else snprintf(buf, n, "%dx%dx%d (CxHxW)", l->oc, l->oh, l->ow);
-    return buf;
-}
+#define LAYER_ERR(s, l) ct_error_prefix((s), "layer %d '%s': ", (l)->index, (l)->tok)
 
-/* Shape inference and checks of layer i given its input shape already set. */
-static ct_status infer(ct_model *m, int i) {
-    layer *l = &m->L[i];
+/* Shape inference and checks of layer l given its input shape already set. */
+static ct_status infer(ct_layer *l) {
     char ib[64];
-    const ct_layer_spec *s = &l->s;
     l->in_feat = (size_t)l->ic * l->ih * l->iw;
-#define SHAPE_ERR(...)                                                                            \
-    return ct_error_prefix(ct_set_error(CT_ERR_SHAPE, __VA_ARGS__), "layer %d '%s': ", i, l->tok)
-    switch (s->type) {
-    case CT_L_CONV: {
-        if (l->flat_in)
-            SHAPE_ERR("a convolution needs an image input but gets a flat vector of %zu features "
-                      "(move it before 'flatten'/'dense')", l->in_feat);
-        if (!s->same && (s->k > l->ih || s->k > l->iw))
-            SHAPE_ERR("the %dx%d kernel is larger than its input %s with valid padding; use a "
-                      "larger input size, a smaller kernel or ':same'", s->k, s->k,
-                      shape_str(l, 1, ib, sizeof ib));
-        l->oc = s->units;
-        l->oh = s->same ? (l->ih + s->stride - 1) / s->stride : (l->ih - s->k) / s->stride + 1;
-        l->ow = s->same ? (l->iw + s->stride - 1) / s->stride : (l->iw - s->k) / s->stride + 1;
-        break;
-    }
-    case CT_L_POOL:
-        if (l->flat_in)
-            SHAPE_ERR("max-pooling needs an image input but gets a flat vector of %zu features",
-                      l->in_feat);
-        if (s->pool > l->ih || s->pool > l->iw)
-            SHAPE_ERR("a %dx%d pool does not fit its input %s; use a larger input size or fewer "
-                      "conv/pool stages", s->pool, s->pool, shape_str(l, 1, ib, sizeof ib));
-        l->oc = l->ic;
-        l->oh = ct_pool_out(l->ih, s->pool, s->stride);
-        l->ow = ct_pool_out(l->iw, s->pool, s->stride);
-        break;
-    case CT_L_FLATTEN:
-        l->flat_out = 1;
-        l->oc = (int)l->in_feat;
-        l->oh = l->ow = 1;
-        break;
-    case CT_L_DENSE:
-        if (!l->flat_in)
-            SHAPE_ERR("dense needs a flat input but gets %s; add 'flatten' before it",
-                      shape_str(l, 1, ib, sizeof ib));
-        l->flat_out = 1;
-        l->oc = s->units;
-        l->oh = l->ow = 1;
-        break;
-    case CT_L_ACT:
-        if (s->act == CT_ACT_SOFTMAX && !l->flat_in)
-            SHAPE_ERR("softmax needs a flat input but gets %s; add 'flatten' before it",
-                      shape_str(l, 1, ib, sizeof ib));
-        /* fall through */
-    case CT_L_DROPOUT:
-        l->flat_out = l->flat_in;
-        l->oc = l->ic;
-        l->oh = l->ih;
-        l->ow = l->iw;
-        break;
-    }
-#undef SHAPE_ERR
+    ct_status s = l->s.cls->infer(l);
+    if (s != CT_OK) return LAYER_ERR(s, l);
     l->out_feat = (size_t)l->oc * l->oh * l->ow;
     if (l->oc <= 0 || l->oh <= 0 || l->ow <= 0)
-        return ct_error_prefix(ct_set_error(CT_ERR_SHAPE, "gives an empty output from input %s",
-                                            shape_str(l, 1, ib, sizeof ib)),
-                               "layer %d '%s': ", i, l->tok);
+        return LAYER_ERR(ct_set_error(CT_ERR_SHAPE, "gives an empty output from input %s",
+                                      ct_layer_shape_str(l, 1, ib, sizeof ib)), l);
     return CT_OK;
 }
 
+/* The fusion rules (layers/layer.h), for every pair of neighbours. */
+static void decide_fusion(ct_model *m) {
+    for (int i = 0; i < m->n_layers; i++)
+        ct_layer_fuse(&m->L[i], i + 1 < m->n_layers ? &m->L[i + 1] : NULL);
+}
 
-/* glorot_uniform for weights (Keras: limit sqrt(6 / (fan_in + fan_out)), conv fans include
- * the receptive field), zeros for biases. Stream per parameter from (seed, index). */
+/* Parameter init by each tensor's rule (layers/layer.h: glorot_uniform or zeros, Keras).
+ * Stream per parameter from (seed, index). */
 static ct_status init_params(ct_model *m) {
     for (int p = 0; p < m->n_params; p++) {
         const ct_param_info *pi = &m->pinfo[p];
         float *h = calloc(pi->n ? pi->n : 1, sizeof *h);
         if (!h) return ct_set_error(CT_ERR_MEMORY, "out of host memory initialising %s", pi->name);
-        if (pi->ndim > 1) {
+        if (m->pinit[p] == CT_INIT_GLOROT_UNIFORM) {
             double rf = pi->ndim == 4 ? (double)pi->shape[2] * pi->shape[3] : 1.0;
             double fan_out = pi->shape[0] * rf, fan_in = pi->shape[1] * rf;
             double limit = sqrt(6.0 / (fan_in + fan_out));
@@ -147,8 +81,8 @@ static ct_status init_params(ct_model *m) {
 void ct_model_free(ct_model *m) {
     if (!m) return;
     if (m->rt && m->rt->q) clFinish(m->rt->q);
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->L[i].plan) ct_conv_plan_free(m->L[i].plan);
+    for (int i = 0; m->L && i < m->n_layers; i++)
+        if (m->L[i].s.cls->destroy) m->L[i].s.cls->destroy(&m->L[i]);
     ct_slab_free(&m->params);
     ct_slab_free(&m->grads);
     ct_slab_free(&m->adam_m);
@@ -161,40 +95,107 @@ void ct_model_free(ct_model *m) {
     free(m->L);
     free(m->spec);
     free(m->pinfo);
+    free(m->pinit);
+    free(m->act_idx);
     free(m->pname);
     free(m);
 }
 
-/* Decides the output layer: a trailing dense without activation (or with the activation the
- * loss implies: sigmoid on 1 unit, softmax on n_classes units) is the logit layer; otherwise
- * one is appended (dense1 for 2 classes, dense<n_classes> otherwise). */
+/* The output layer spec word the model appends: dense1 for 2 classes (sigmoid + binary
+ * cross-entropy), dense<N> otherwise (softmax + categorical cross-entropy). */
 static ct_status output_layer(const char *spec, ct_layer_spec **Lp, int *np, int n_classes) {
     ct_layer_spec *L = *Lp;
     int n = *np;
     ct_layer_spec *last = n ? &L[n - 1] : NULL;
-    if (last && last->type == CT_L_DENSE &&
-        (last->act == CT_ACT_NONE || (last->act == CT_ACT_SIGMOID && last->units == 1) ||
-         (last->act == CT_ACT_SOFTMAX && last->units == n_classes && n_classes > 1))) {
-        if (!(last->units == 1 && n_classes == 2) && last->units != n_classes)
+    int units = last && last->cls->logit_units ? last->cls->logit_units(last, n_classes) : 0;
+    if (units > 0) {
+        if (!(units == 1 && n_classes == 2) && units != n_classes)
             return ct_set_error(CT_ERR_SHAPE,
                                 "model spec: the output layer '%.*s' has %d units, but %d classes "
                                 "need %s%d (softmax); or end the spec without it and it is added",
-                                last->tok_len, spec + last->tok_start, last->units, n_classes,
+                                last->tok_len, spec + last->tok_start, units, n_classes,
                                 n_classes == 2 ? "dense1 (sigmoid) or dense" : "dense", n_classes);
         last->act = CT_ACT_NONE; /* the loss applies sigmoid/softmax */
         return CT_OK;
     }
+    char tok[32];
+    snprintf(tok, sizeof tok, "dense%d", n_classes == 2 ? 1 : n_classes);
+    ct_layer_spec *out;
+    int no;
+    CT_TRY(ct_spec_parse(tok, &out, &no));
     ct_layer_spec *nl = realloc(L, (size_t)(n + 1) * sizeof *nl);
-    if (!nl) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
-    memset(&nl[n], 0, sizeof nl[n]);
-    nl[n].type = CT_L_DENSE;
-    nl[n].units = n_classes == 2 ? 1 : n_classes;
-    nl[n].act = CT_ACT_NONE;
-    nl[n].stride = 1;
+    if (!nl) {
+        free(out);
+        return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    }
+    nl[n] = out[0];
     nl[n].tok_start = -1;
+    nl[n].tok_len = 0;
+    free(out);
     *Lp = nl;
     *np = n + 1;
     return CT_OK;
+}
+
+/* Parameter tensors of every layer, in layer order: same view layout in all four slabs. */
+static ct_status build_params(ct_model *m) {
+    ct_slab_init(&m->params, m->rt, "parameters");
+    ct_slab_init(&m->grads, m->rt, "gradients");
+    ct_slab_init(&m->adam_m, m->rt, "adam.m");
+    ct_slab_init(&m->adam_v, m->rt, "adam.v");
+    ct_slab_init(&m->acts, m->rt, "activations");
+    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
+    int np = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->L[i].s.cls->params) np += m->L[i].s.cls->params(&m->L[i], pd);
+    m->pinfo = calloc((size_t)(np ? np : 1), sizeof *m->pinfo);
+    m->pinit = calloc((size_t)(np ? np : 1), sizeof *m->pinit);
+    m->pname = calloc((size_t)(np ? np : 1), sizeof *m->pname);
+    if (!m->pinfo || !m->pinit || !m->pname) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_slab *slabs[4] = {&m->params, &m->grads, &m->adam_m, &m->adam_v};
+    m->first_param = m->n_layers;
+    for (int i = 0; i < m->n_layers; i++) {
+        ct_layer *l = &m->L[i];
+        l->p0 = m->n_params;
+        l->np = l->s.cls->params ? l->s.cls->params(l, pd) : 0;
+        if (l->np && m->first_param == m->n_layers) m->first_param = i;
+        for (int j = 0; j < l->np; j++) {
+            ct_param_info *pi = &m->pinfo[m->n_params];
+            snprintf(m->pname[m->n_params], sizeof m->pname[0], "layers.%d.%s", i, pd[j].suffix);
+            pi->name = m->pname[m->n_params];
+            pi->ndim = pd[j].ndim;
+            memcpy(pi->shape, pd[j].shape, sizeof pi->shape);
+            pi->n = ct_shape_count(pi->ndim, pi->shape);
+            m->pinit[m->n_params] = pd[j].init;
+            m->n_weights += pi->n;
+            for (int s = 0; s < 4; s++)
+                if (ct_slab_reserve(slabs[s], pi->name, pi->ndim, pi->shape) < 0)
+                    return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+            m->n_params++;
+        }
+    }
+    for (int s = 0; s < 4; s++) CT_TRY(ct_slab_alloc(slabs[s]));
+    for (int i = 0; i < m->n_layers; i++) {
+        ct_layer *l = &m->L[i];
+        for (int j = 0; j < l->np; j++) {
+            l->param[j] = ct_slab_view(&m->params, l->p0 + j)->mem;
+            l->grad[j] = ct_slab_view(&m->grads, l->p0 + j)->mem;
+        }
+        l->need_dx = i > m->first_param;
+    }
+    return CT_OK;
+}
+
+/* Gives the tuning stage every op shape the layers run (ct_layer_class.tune_items). */
+static ct_status tune(ct_model *m) {
+    ct_tune_item *items = calloc((size_t)m->n_layers * CT_LAYER_MAX_TUNE, sizeof *items);
+    if (!items) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->L[i].s.cls->tune_items) n += m->L[i].s.cls->tune_items(&m->L[i], items + n);
+    ct_status s = ct_tune_items(m->rt, items, n);
+    free(items);
+    return s;
 }
 
 static ct_status build(ct_model *m, const char *spec_in) {
@@ -214,8 +215,12 @@ static ct_status build(ct_model *m, const char *spec_in) {
     }
     m->n_layers = n;
     for (int i = 0; i < n; i++) {
-        m->L[i].s = S[i];
-        ct_spec_format_layer(&S[i], m->L[i].tok, sizeof m->L[i].tok);
+        ct_layer *l = &m->L[i];
+        l->s = S[i];
+        l->index = i;
+        l->max_batch = m->max_batch;
+        l->salt = ct_hash3_host((uint32_t)i, 0xD50u, 0x5EEDu);
+        ct_spec_format_layer(&S[i], l->tok, sizeof l->tok);
     }
     free(S);
     m->outputs = m->L[n - 1].s.units;
@@ -230,96 +235,43 @@ static ct_status build(ct_model *m, const char *spec_in) {
     }
     /* shapes */
     for (int i = 0; i < n; i++) {
-        layer *l = &m->L[i];
+        ct_layer *l = &m->L[i];
         if (i == 0) {
             l->ic = m->c;
             l->ih = m->h;
             l->iw = m->w;
             l->flat_in = 0;
         } else {
-            layer *p = &m->L[i - 1];
+            ct_layer *p = &m->L[i - 1];
             l->ic = p->oc;
             l->ih = p->oh;
             l->iw = p->ow;
             l->flat_in = p->flat_out;
         }
-        CT_TRY(infer(m, i));
+        CT_TRY(infer(l));
         size_t big = (size_t)m->max_batch * (l->in_feat > l->out_feat ? l->in_feat : l->out_feat);
         if (big > 0x7fffffffu)
             return ct_set_error(CT_ERR_SHAPE, "layer %d '%s': %zu floats per batch exceed 32-bit "
                                 "indexing; use a smaller --batch-size", i, l->tok, big);
     }
-    /* fusion decisions */
-    for (int i = 0; i < n; i++) {
-        layer *l = &m->L[i];
-        if (l->s.type == CT_L_CONV) l->conv_fused_relu = l->s.act == CT_ACT_RELU;
-        if ((l->s.type == CT_L_CONV || l->s.type == CT_L_DENSE ||
-             (l->s.type == CT_L_ACT && l->s.act == CT_ACT_RELU)) &&
-            l->s.act == CT_ACT_RELU && i + 1 < n && m->L[i + 1].s.type == CT_L_POOL)
-            l->act_bwd_by_next = 1;
-        l->salt = ct_hash3_host((uint32_t)i, 0xD50u, 0x5EEDu);
-    }
-    /* parameters: same view layout in all four slabs */
-    ct_slab_init(&m->params, m->rt, "parameters");
-    ct_slab_init(&m->grads, m->rt, "gradients");
-    ct_slab_init(&m->adam_m, m->rt, "adam.m");
-    ct_slab_init(&m->adam_v, m->rt, "adam.v");
-    ct_slab_init(&m->acts, m->rt, "activations");
-    int np = 0;
-    for (int i = 0; i < n; i++)
-        if (m->L[i].s.type == CT_L_CONV || m->L[i].s.type == CT_L_DENSE) np += 2;
-    m->pinfo = calloc((size_t)(np ? np : 1), sizeof *m->pinfo);
-    m->pname = calloc((size_t)(np ? np : 1), sizeof *m->pname);
-    if (!m->pinfo || !m->pname) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
-    ct_slab *slabs[4] = {&m->params, &m->grads, &m->adam_m, &m->adam_v};
-    for (int i = 0; i < n; i++) {
-        layer *l = &m->L[i];
-        l->w_idx = l->b_idx = -1;
-        if (l->s.type != CT_L_CONV && l->s.type != CT_L_DENSE) continue;
-        for (int wb = 0; wb < 2; wb++) {
-            ct_param_info *pi = &m->pinfo[m->n_params];
-            snprintf(m->pname[m->n_params], sizeof m->pname[0], "layers.%d.%s", i,
-                     wb ? "bias" : "weight");
-            pi->name = m->pname[m->n_params];
-            if (wb) {
-                pi->ndim = 1;
-                pi->shape[0] = l->oc;
-            } else if (l->s.type == CT_L_CONV) {
-                pi->ndim = 4;
-                pi->shape[0] = l->oc;
-                pi->shape[1] = l->ic;
-                pi->shape[2] = pi->shape[3] = l->s.k;
-            } else {
-                pi->ndim = 2;
-                pi->shape[0] = l->oc;
-                pi->shape[1] = (int)l->in_feat;
-            }
-            pi->n = ct_shape_count(pi->ndim, pi->shape);
-            m->n_weights += pi->n;
-            int idx = -1;
-            for (int s = 0; s < 4; s++) {
-                idx = ct_slab_reserve(slabs[s], pi->name, pi->ndim, pi->shape);
-                if (idx < 0) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
-            }
-            if (wb) l->b_idx = idx;
-            else l->w_idx = idx;
-            m->n_params++;
-        }
-    }
-    for (int s = 0; s < 4; s++) CT_TRY(ct_slab_alloc(slabs[s]));
-    /* activations (flatten aliases its input; dropout gets its own buffer) */
+    decide_fusion(m);
+    CT_TRY(build_params(m));
+    /* activations (an alias layer such as flatten is a view of its input; dropout gets its
+     * own buffer) */
     size_t gmax = 1;
+    int *act_idx = m->act_idx = calloc((size_t)n, sizeof *act_idx);
+    if (!act_idx) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     for (int i = 0; i < n; i++) {
-        layer *l = &m->L[i];
-        l->act_idx = -1;
+        ct_layer *l = &m->L[i];
+        act_idx[i] = -1;
         if (l->in_feat > gmax) gmax = l->in_feat;
         if (l->out_feat > gmax) gmax = l->out_feat;
-        if (l->s.type == CT_L_FLATTEN) continue;
+        if (l->s.cls->flags & CT_LAYER_ALIAS) continue;
         char nm[64];
         snprintf(nm, sizeof nm, "layers.%d.output", i);
         int shp[2] = {m->max_batch, (int)l->out_feat};
-        l->act_idx = ct_slab_reserve(&m->acts, nm, 2, shp);
-        if (l->act_idx < 0) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        act_idx[i] = ct_slab_reserve(&m->acts, nm, 2, shp);
+        if (act_idx[i] < 0) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     }
     CT_TRY(ct_slab_alloc(&m->acts));
     size_t mb = (size_t)m->max_batch;
@@ -340,18 +292,16 @@ static ct_status build(ct_model *m, const char *spec_in) {
     CT_TRY(ct_fill(m->rt, m->labels, 0, mb * sizeof(cl_int), 0.0f));
     CT_TRY(ct_fill(m->rt, m->x, 0, mb * m->c * m->h * m->w * sizeof(float), 0.0f));
     for (int i = 0; i < n; i++) {
-        layer *l = &m->L[i];
-        if (l->act_idx >= 0) l->y = ct_slab_view(&m->acts, l->act_idx)->mem;
-        else l->y = i ? m->L[i - 1].y : m->x;
-        if (l->s.type == CT_L_CONV) {
-            ct_status s = ct_conv_desc_init(&l->desc, m->max_batch, l->ic, l->ih, l->iw, l->oc,
-                                            l->s.k, l->s.stride, l->s.same,
-                                            l->conv_fused_relu ? CT_ACT_RELU : CT_ACT_NONE);
-            if (s == CT_OK) s = ct_conv_plan_create(m->rt, &l->desc, &l->plan);
-            if (s != CT_OK) return ct_error_prefix(s, "layer %d '%s': ", i, l->tok);
+        ct_layer *l = &m->L[i];
+        l->x = i ? m->L[i - 1].y : m->x;
+        l->y = act_idx[i] >= 0 ? ct_slab_view(&m->acts, act_idx[i])->mem : l->x;
+        if (l->s.cls->create) {
+            ct_status s = l->s.cls->create(m->rt, l);
+            if (s != CT_OK) return LAYER_ERR(s, l);
         }
     }
     CT_TRY(ct_layer_kernels_init(m->rt, &m->K));
+    CT_TRY(tune(m));
     return init_params(m);
 }
 
@@ -386,8 +336,6 @@ const char *ct_model_spec(const ct_model *m) { return m->spec; }
 int ct_model_outputs(const ct_model *m) { return m->outputs; }
 size_t ct_model_param_count(const ct_model *m) { return m->n_weights; }
 int ct_model_n_params(const ct_model *m) { return m->n_params; }
-int ct_model_n_layers(const ct_model *m) { return m->n_layers; }
-int ct_model_max_batch(const ct_model *m) { return m->max_batch; }
 long ct_model_adam_steps(const ct_model *m) { return m->t; }
 
 const ct_param_info *ct_model_param(const ct_model *m, int i) {
@@ -454,106 +402,27 @@ static ct_status check_n(const ct_model *m, int n) {
     return CT_OK;
 }
 
-static cl_mem layer_input(const ct_model *m, int i) { return i ? m->L[i - 1].y : m->x; }
-
 static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_kernels *K = &m->K;
+    ct_layer_run r = {&m->K, n, train, seed, step};
     for (int i = 0; i < m->n_layers; i++) {
-        layer *l = &m->L[i];
-        cl_mem x = layer_input(m, i);
-        ct_status s = CT_OK;
-        switch (l->s.type) {
-        case CT_L_CONV: {
-            cl_mem w = ct_slab_view(&m->params, l->w_idx)->mem;
-            cl_mem b = ct_slab_view(&m->params, l->b_idx)->mem;
-            s = ct_conv_forward(l->plan, n, x, w, b, l->y);
-            if (s == CT_OK && !l->conv_fused_relu && l->s.act != CT_ACT_NONE)
-                s = ct_act_forward(K, l->s.act, n, (int)l->out_feat, l->y, l->y);
-            break;
-        }
-        case CT_L_POOL:
-            s = ct_pool_forward(K, n, l->ic, l->ih, l->iw, l->s.pool, l->s.stride, x, l->y);
-            break;
-        case CT_L_FLATTEN: break;
-        case CT_L_DENSE:
-            s = ct_dense_forward(K, n, (int)l->in_feat, l->oc, l->s.act, x,
-                                 ct_slab_view(&m->params, l->w_idx)->mem,
-                                 ct_slab_view(&m->params, l->b_idx)->mem, l->y);
-            break;
-        case CT_L_ACT: s = ct_act_forward(K, l->s.act, n, (int)l->in_feat, x, l->y); break;
-        case CT_L_DROPOUT:
-            if (train && l->s.rate > 0.0f)
-                s = ct_dropout_forward(K, (size_t)n * l->in_feat, l->s.rate, seed ^ l->salt, step,
-                                       x, l->y);
-            else
-                s = ct_act_forward(K, CT_ACT_NONE, n, (int)l->in_feat, x, l->y); /* copy */
-            break;
-        }
+        ct_layer *l = &m->L[i];
+        ct_status s = l->s.cls->forward(l, &r);
         if (s != CT_OK) return ct_error_prefix(s, "forward of layer %d '%s': ", i, l->tok);
     }
     return CT_OK;
 }
 
-/* Backward from dlogits in gbuf[0]; parameter gradients into the grads slab. */
+/* Backward from dlogits in gbuf[0]; parameter gradients into the grads slab. Layers below
+ * the first one with parameters need no gradients and are not visited. */
 static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_kernels *K = &m->K;
-    int first = m->n_layers; /* first layer with parameters: nothing below needs gradients */
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->L[i].w_idx >= 0) {
-            first = i;
-            break;
-        }
+    ct_layer_run r = {&m->K, n, train, seed, step};
     int cur = 0;
-    for (int i = m->n_layers - 1; i >= first; i--) {
-        layer *l = &m->L[i];
-        cl_mem x = layer_input(m, i);
-        cl_mem g = m->gbuf[cur], o = m->gbuf[cur ^ 1];
-        int need_dx = i > first;
-        ct_status s = CT_OK;
-        /* the fused activation's backward, unless the next layer (a pool) did it */
-        if ((l->s.type == CT_L_CONV || l->s.type == CT_L_DENSE) && l->s.act != CT_ACT_NONE &&
-            !l->act_bwd_by_next)
-            s = ct_act_backward(K, l->s.act, n, (int)l->out_feat, l->y, g, g);
+    for (int i = m->n_layers - 1; i >= m->first_param; i--) {
+        ct_layer *l = &m->L[i];
+        ct_layer_grad g = {m->gbuf[cur], m->gbuf[cur ^ 1], 0};
+        ct_status s = l->s.cls->backward(l, &r, &g);
         if (s != CT_OK) return ct_error_prefix(s, "backward of layer %d '%s': ", i, l->tok);
-        switch (l->s.type) {
-        case CT_L_CONV: {
-            cl_mem w = ct_slab_view(&m->params, l->w_idx)->mem;
-            s = ct_conv_backward_weights(l->plan, n, x, g, ct_slab_view(&m->grads, l->w_idx)->mem,
-                                         ct_slab_view(&m->grads, l->b_idx)->mem);
-            if (s == CT_OK && need_dx) {
-                s = ct_conv_backward_data(l->plan, n, g, w, o);
-                cur ^= 1;
-            }
-            break;
-        }
-        case CT_L_POOL: {
-            int relu = i > 0 && m->L[i - 1].act_bwd_by_next;
-            if (need_dx) {
-                s = ct_pool_backward(K, n, l->ic, l->ih, l->iw, l->s.pool, l->s.stride, relu, x, g,
-                                     o);
-                cur ^= 1;
-            }
-            break;
-        }
-        case CT_L_FLATTEN: break;
-        case CT_L_DENSE:
-            s = ct_dense_backward(K, n, (int)l->in_feat, l->oc, x,
-                                  ct_slab_view(&m->params, l->w_idx)->mem, g, need_dx ? o : NULL,
-                                  ct_slab_view(&m->grads, l->w_idx)->mem,
-                                  ct_slab_view(&m->grads, l->b_idx)->mem);
-            if (need_dx) cur ^= 1;
-            break;
-        case CT_L_ACT:
-            if (need_dx && !l->act_bwd_by_next)
-                s = ct_act_backward(K, l->s.act, n, (int)l->in_feat, l->y, g, g);
-            break;
-        case CT_L_DROPOUT:
-            if (need_dx && train && l->s.rate > 0.0f)
-                s = ct_dropout_backward(K, (size_t)n * l->in_feat, l->s.rate, seed ^ l->salt, step,
-                                        g, g);
-            break;
-        }
-        if (s != CT_OK) return ct_error_prefix(s, "backward of layer %d '%s': ", i, l->tok);
+        if (g.dx_in_other) cur ^= 1;
     }
     return CT_OK;
 }
@@ -568,7 +437,7 @@ ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, l
     CT_TRY(check_n(m, n));
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;
     CT_TRY(forward(m, n, train, sd, st));
-    layer *last = &m->L[m->n_layers - 1];
+    ct_layer *last = &m->L[m->n_layers - 1];
     CT_TRY(ct_loss_forward(&m->K, n, m->outputs, last->y, m->labels, m->stats, m->sums,
                            m->gbuf[0]));
     m->count += n;
@@ -625,18 +494,6 @@ ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, lo
     return CT_OK;
 }
 
-static const char *type_name(const ct_layer_spec *s) {
-    switch (s->type) {
-    case CT_L_CONV: return "Conv2D";
-    case CT_L_POOL: return "MaxPooling2D";
-    case CT_L_FLATTEN: return "Flatten";
-    case CT_L_DENSE: return "Dense";
-    case CT_L_ACT: return "Activation";
-    case CT_L_DROPOUT: return "Dropout";
-    }
-    return "?";
-}
-
 void ct_model_summary(const ct_model *m, FILE *f) {
     fprintf(f, "Model: \"%s\"\n", m->spec);
     fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "#", "layer (spec)", "type", "output shape",
@@ -646,14 +503,14 @@ void ct_model_summary(const ct_model *m, FILE *f) {
     snprintf(sh, sizeof sh, "(%d, %d, %d)", m->c, m->h, m->w);
     fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "", "", "Input", sh, "0");
     for (int i = 0; i < m->n_layers; i++) {
-        const layer *l = &m->L[i];
+        const ct_layer *l = &m->L[i];
         if (l->flat_out) snprintf(sh, sizeof sh, "(%zu)", l->out_feat);
         else snprintf(sh, sizeof sh, "(%d, %d, %d)", l->oc, l->oh, l->ow);
         size_t np = 0;
-        if (l->w_idx >= 0) np = m->pinfo[l->w_idx].n + m->pinfo[l->b_idx].n;
+        for (int j = 0; j < l->np; j++) np += m->pinfo[l->p0 + j].n;
         char nm[64];
         snprintf(nm, sizeof nm, "%s%s", l->tok, i == m->n_layers - 1 ? " (logits)" : "");
-        fprintf(f, "%-4d %-28s %-14s %-22s %12zu\n", i, nm, type_name(&l->s), sh, np);
+        fprintf(f, "%-4d %-28s %-14s %-22s %12zu\n", i, nm, l->s.cls->keras, sh, np);
     }
     fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n",
             m->n_weights, m->n_weights * 4.0 / 1048576.0);
@@ -663,21 +520,12 @@ void ct_model_summary(const ct_model *m, FILE *f) {
 }
 
 double ct_model_train_flops(const ct_model *m) {
-    /* Multiply-adds x 2 of conv and dense layers: forward, backward-weights, and
-     * backward-data except for the first parameterised layer (no input gradient). */
+    /* The layers' forward FLOP (ct_layer_class.flops) times 3: forward, backward-weights,
+     * and backward-data, except for the first parameterised layer (no input gradient). */
     double total = 0;
-    int first = 1;
     for (int i = 0; i < m->n_layers; i++) {
-        const layer *l = &m->L[i];
-        double f;
-        if (l->s.type == CT_L_CONV)
-            f = 2.0 * l->oc * l->ic * l->s.k * l->s.k * l->oh * l->ow;
-        else if (l->s.type == CT_L_DENSE)
-            f = 2.0 * (double)l->in_feat * (double)l->out_feat;
-        else
-            continue;
-        total += f * (first ? 2 : 3);
-        first = 0;
+        const ct_layer *l = &m->L[i];
+        if (l->s.cls->flops) total += l->s.cls->flops(l) * (l->need_dx ? 3 : 2);
     }
     return total;
 }

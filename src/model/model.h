@@ -5,29 +5,11 @@
 
 #include <stdint.h>
 
+#include "layers/layer.h"
 #include "ops/ops.h"
 #include "runtime/tensor.h"
 
-typedef enum {
-    CT_L_CONV = 0,
-    CT_L_POOL,
-    CT_L_FLATTEN,
-    CT_L_DENSE,
-    CT_L_ACT,     /* standalone activation */
-    CT_L_DROPOUT
-} ct_layer_type;
-
-typedef struct ct_layer_spec {
-    ct_layer_type type;
-    int units;       /* conv filters / dense units */
-    int k;           /* conv kernel size */
-    int stride;      /* conv stride, pool stride */
-    int same;        /* conv padding */
-    int pool;        /* pool size */
-    ct_act act;      /* fused activation (conv, dense) or the ACT layer's */
-    float rate;      /* dropout */
-    int tok_start, tok_len; /* where in the spec string (for messages) */
-} ct_layer_spec;
+/* A parsed layer (ct_layer_spec, its class in .cls) and the layer classes: layers/layer.h. */
 
 /* Spec grammar (comma separated, whitespace around tokens ignored; docs/LAYERS.md):
  *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
@@ -37,9 +19,10 @@ typedef struct ct_layer_spec {
  * "model1", "model2", "model3" expand to the seed's models as its text describes them
  * (relu on every conv and hidden dense, dropout 0.2 before the output dense). An error
  * (CT_ERR_ARG) names the layer index and column and prints the spec with a caret under the
- * bad token. ct_spec_parse accepts a preset name too. *layers is malloc'd. */
+ * bad token. ct_spec_parse accepts a preset name too. *layers is malloc'd. Each token
+ * belongs to the layer class that claims it (layers/registry.c), which parses it. */
 ct_status ct_spec_parse(const char *spec, ct_layer_spec **layers, int *n);
-/* Expanded spec of a preset, or NULL if name is no preset. */
+/* Expanded spec of a preset, or NULL if name is no preset (the one preset table, spec.c). */
 const char *ct_spec_preset(const char *name);
 /* Canonical token of one layer (every option explicit except defaults). Returns snprintf's. */
 int ct_spec_format_layer(const ct_layer_spec *layer, char *out, size_t n);
@@ -76,7 +59,8 @@ void ct_model_summary(const ct_model *m, FILE *f); /* like Keras model.summary()
 const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
 int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
 size_t ct_model_param_count(const ct_model *m);
-/* FLOP (2 per multiply-add) of one training step per sample: conv and dense layers. */
+/* FLOP (2 per multiply-add) of one training step per sample: the layers' flops hooks
+ * (conv, dense) for forward, backward-weights and backward-data. */
 double ct_model_train_flops(const ct_model *m);
 
 /* Parameters, in a fixed order, for save/load. */
@@ -107,8 +91,6 @@ ct_status ct_model_predict(ct_model *m, int n, float *probs);
  * parameter gradients in the gradient slab, no update. For tests and gradient checks. */
 ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step);
 ct_status ct_model_get_grad(ct_model *m, int i, float *host);
-int ct_model_n_layers(const ct_model *m);
-int ct_model_max_batch(const ct_model *m);
 long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `iterations`) */
 /* The 32-bit mask seed dropout layer `layer` uses for run seed `seed` (its mask is
  * ct_hash3(that, (uint32_t)step, element index); see cl/dropout.cl). For references. */

@@ -1,0 +1,120 @@
+/* Activation layers `relu`, `sigmoid`, `softmax` (softmax needs a flat input) and the
+ * activation kernels of cl/act.cl that conv and dense use for their own activations. */
+#include <limits.h>
+
+#include "check/layer_check.h"
+#include "check/layer_ref.h"
+#include "layers/layer.h"
+
+ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem x, cl_mem y) {
+    size_t total = (size_t)n * (size_t)features;
+    if (total > (size_t)INT_MAX)
+        return ct_set_error(CT_ERR_SHAPE, "activation over %zu elements exceeds 32-bit indexing",
+                            total);
+    if (act == CT_ACT_NONE) {
+        if (x != y && total)
+            CL_CHECK(clEnqueueCopyBuffer(k->rt->q, x, y, 0, 0, total * sizeof(float), 0, NULL, NULL));
+        return CT_OK;
+    }
+    if (act == CT_ACT_SOFTMAX) {
+        size_t rows = (size_t)n;
+        CT_TRY(ct_set_args(k->softmax_fwd, 4, sizeof n, &n, sizeof features, &features, sizeof x,
+                           &x, sizeof y, &y));
+        return ct_launch(k->rt, k->softmax_fwd, 1, &rows, NULL);
+    }
+    int cnt = (int)total, a = (int)act;
+    CT_TRY(ct_set_args(k->act_fwd, 4, sizeof cnt, &cnt, sizeof a, &a, sizeof x, &x, sizeof y, &y));
+    return ct_launch(k->rt, k->act_fwd, 1, &total, NULL);
+}
+
+ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem y, cl_mem dy,
+                          cl_mem dx) {
+    size_t total = (size_t)n * (size_t)features;
+    if (total > (size_t)INT_MAX)
+        return ct_set_error(CT_ERR_SHAPE, "activation over %zu elements exceeds 32-bit indexing",
+                            total);
+    if (act == CT_ACT_NONE) {
+        if (dx != dy && total)
+            CL_CHECK(clEnqueueCopyBuffer(k->rt->q, dy, dx, 0, 0, total * sizeof(float), 0, NULL,
+                                         NULL));
+        return CT_OK;
+    }
+    if (act == CT_ACT_SOFTMAX) {
+        size_t rows = (size_t)n;
+        CT_TRY(ct_set_args(k->softmax_bwd, 5, sizeof n, &n, sizeof features, &features, sizeof y,
+                           &y, sizeof dy, &dy, sizeof dx, &dx));
+        return ct_launch(k->rt, k->softmax_bwd, 1, &rows, NULL);
+    }
+    int cnt = (int)total, a = (int)act;
+    CT_TRY(ct_set_args(k->act_bwd, 5, sizeof cnt, &cnt, sizeof a, &a, sizeof y, &y, sizeof dy, &dy,
+                       sizeof dx, &dx));
+    return ct_launch(k->rt, k->act_bwd, 1, &total, NULL);
+}
+
+/* ---- the layer class ---- */
+
+static int claims(const ct_spec_token *t) {
+    ct_act a;
+    return t->nf == 1 && ct_spec_act(t->f[0], t->fl[0], &a, 1) && a != CT_ACT_NONE;
+}
+
+static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
+    ct_spec_act(t->f[0], t->fl[0], &L->act, 1);
+    return CT_OK;
+}
+
+static int format(const ct_layer_spec *L, char *out, size_t n) {
+    return snprintf(out, n, "%s", ct_act_name(L->act));
+}
+
+static ct_status infer(ct_layer *l) {
+    char ib[64];
+    if (l->s.act == CT_ACT_SOFTMAX && !l->flat_in)
+        return ct_set_error(CT_ERR_SHAPE, "softmax needs a flat input but gets %s; add 'flatten' "
+                            "before it", ct_layer_shape_str(l, 1, ib, sizeof ib));
+    l->flat_out = l->flat_in;
+    l->oc = l->ic;
+    l->oh = l->ih;
+    l->ow = l->iw;
+    return CT_OK;
+}
+
+static ct_status forward(ct_layer *l, const ct_layer_run *r) {
+    return ct_act_forward(r->K, l->s.act, r->n, (int)l->in_feat, l->x, l->y);
+}
+
+static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
+    if (l->need_dx && !l->act_bwd_by_next)
+        return ct_act_backward(r->K, l->s.act, r->n, (int)l->in_feat, l->y, g->dy, g->dy);
+    return CT_OK;
+}
+
+static const ct_kernel_ref kernels[] = {
+    {"act", "ct_act_fwd", offsetof(ct_layer_kernels, act_fwd)},
+    {"act", "ct_act_bwd", offsetof(ct_layer_kernels, act_bwd)},
+    {"act", "ct_softmax_fwd", offsetof(ct_layer_kernels, softmax_fwd)},
+    {"act", "ct_softmax_bwd", offsetof(ct_layer_kernels, softmax_bwd)},
+    {NULL, NULL, 0},
+};
+
+static const ct_selftest checks[] = {
+    {"act.forward", ct_check_act_forward},
+    {"act.backward", ct_check_act_backward},
+    {NULL, NULL},
+};
+
+const ct_layer_class ct_layer_activation = {
+    .name = "activation",
+    .keras = "Activation",
+    .grammar = "relu, sigmoid, softmax",
+    .words = "relu,sigmoid,softmax",
+    .claims = claims,
+    .parse = parse,
+    .format = format,
+    .infer = infer,
+    .forward = forward,
+    .backward = backward,
+    .kernels = kernels,
+    .ref_forward = ct_ref_layer_activation,
+    .checks = checks,
+};

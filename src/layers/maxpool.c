@@ -1,0 +1,151 @@
+/* MaxPooling2D: pool<P>[:s<S>], valid windows, stride defaulting to the size.
+ * Kernels: cl/pool.cl. Pool 2 / stride 2 (every preset) has vector kernels; other
+ * non-overlapping pools write whole cells; overlapping pools gather per input element.
+ * Fusion: its backward also applies the backward of a relu at the previous layer's output
+ * (CT_FUSE_PREV_RELU_BWD: x > 0 on its input, in the same pass). */
+#include <limits.h>
+#include <string.h>
+
+#include "check/layer_check.h"
+#include "check/layer_ref.h"
+#include "layers/layer.h"
+
+static ct_status check_count(const char *what, size_t count) {
+    if (count > (size_t)INT_MAX)
+        return ct_set_error(CT_ERR_SHAPE, "%s: %zu elements exceed the kernels' 32-bit indexing; "
+                            "use a smaller --batch-size or input size", what, count);
+    return CT_OK;
+}
+
+ct_status ct_pool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, cl_mem x,
+                          cl_mem y) {
+    int oh = ct_pool_out(h, p, s), ow = ct_pool_out(w, p, s);
+    if (oh <= 0 || ow <= 0)
+        return ct_set_error(CT_ERR_SHAPE, "pool%d:s%d does not fit a %dx%dx%d input", p, s, c, h, w);
+    int nc = n * c;
+    size_t total = (size_t)nc * oh * ow;
+    CT_TRY(check_count("pool output", (size_t)nc * h * w));
+    if (p == 2 && s == 2) {
+        size_t rows = (size_t)nc * oh * ((ow + 7) / 8);
+        CT_TRY(ct_set_args(k->pool2_fwd_rows, 7, sizeof nc, &nc, sizeof h, &h, sizeof w, &w,
+                           sizeof oh, &oh, sizeof ow, &ow, sizeof x, &x, sizeof y, &y));
+        return ct_launch(k->rt, k->pool2_fwd_rows, 1, &rows, NULL);
+    }
+    CT_TRY(ct_set_args(k->pool_fwd, 9, sizeof nc, &nc, sizeof h, &h, sizeof w, &w, sizeof p, &p,
+                       sizeof s, &s, sizeof oh, &oh, sizeof ow, &ow, sizeof x, &x, sizeof y, &y));
+    return ct_launch(k->rt, k->pool_fwd, 1, &total, NULL);
+}
+
+ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, int relu,
+                           cl_mem x, cl_mem dy, cl_mem dx) {
+    int oh = ct_pool_out(h, p, s), ow = ct_pool_out(w, p, s);
+    if (oh <= 0 || ow <= 0)
+        return ct_set_error(CT_ERR_SHAPE, "pool%d:s%d does not fit a %dx%dx%d input", p, s, c, h, w);
+    int nc = n * c;
+    size_t total = (size_t)nc * h * w;
+    CT_TRY(check_count("pool input", total));
+    if (p == 2 && s == 2) {
+        size_t rows = (size_t)nc * ((h + 1) / 2) * ((ow + 7) / 8);
+        CT_TRY(ct_set_args(k->pool2_bwd_rows, 9, sizeof nc, &nc, sizeof h, &h, sizeof w, &w,
+                           sizeof oh, &oh, sizeof ow, &ow, sizeof relu, &relu, sizeof x, &x,
+                           sizeof dy, &dy, sizeof dx, &dx));
+        return ct_launch(k->rt, k->pool2_bwd_rows, 1, &rows, NULL);
+    }
+    if (s >= p) { /* windows do not overlap: each cell written by one work-item */
+        size_t cells = (size_t)nc * ((h + s - 1) / s) * ((w + s - 1) / s);
+        CT_TRY(ct_set_args(k->pool_bwd_cells, 11, sizeof nc, &nc, sizeof h, &h, sizeof w, &w,
+                           sizeof p, &p, sizeof s, &s, sizeof oh, &oh, sizeof ow, &ow, sizeof relu,
+                           &relu, sizeof x, &x, sizeof dy, &dy, sizeof dx, &dx));
+        return ct_launch(k->rt, k->pool_bwd_cells, 1, &cells, NULL);
+    }
+    CT_TRY(ct_set_args(k->pool_bwd, 11, sizeof nc, &nc, sizeof h, &h, sizeof w, &w, sizeof p, &p,
+                       sizeof s, &s, sizeof oh, &oh, sizeof ow, &ow, sizeof relu, &relu, sizeof x,
+                       &x, sizeof dy, &dy, sizeof dx, &dx));
+    return ct_launch(k->rt, k->pool_bwd, 1, &total, NULL);
+}
+
+/* ---- the layer class ---- */
+
+static int claims(const ct_spec_token *t) { return ct_spec_head_is(t, "pool"); }
+
+static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
+    if (!ct_spec_int(t->f[0] + 4, t->fl[0] - 4, &L->pool))
+        return ct_set_error(CT_ERR_ARG, "'%.*s': pool needs a positive size, e.g. pool2", t->len,
+                            t->t);
+    L->stride = L->pool;
+    if (t->nf > 2)
+        return ct_set_error(CT_ERR_ARG, "'%.*s': pool takes at most one option, the stride s<S>",
+                            t->len, t->t);
+    if (t->nf == 2) {
+        const char *p = t->f[1];
+        int pl = t->fl[1];
+        if (p[0] != 's' || !ct_spec_int(p + 1, pl - 1, &L->stride))
+            return ct_set_error(CT_ERR_ARG, "'%.*s': bad pool option '%.*s' (expected a stride "
+                                "like s2)", t->len, t->t, pl, p);
+    }
+    return CT_OK;
+}
+
+static int format(const ct_layer_spec *L, char *out, size_t n) {
+    if (L->stride != L->pool) return snprintf(out, n, "pool%d:s%d", L->pool, L->stride);
+    return snprintf(out, n, "pool%d", L->pool);
+}
+
+static ct_status infer(ct_layer *l) {
+    char ib[64];
+    if (l->flat_in)
+        return ct_set_error(CT_ERR_SHAPE, "max-pooling needs an image input but gets a flat "
+                            "vector of %zu features", l->in_feat);
+    if (l->s.pool > l->ih || l->s.pool > l->iw)
+        return ct_set_error(CT_ERR_SHAPE, "a %dx%d pool does not fit its input %s; use a larger "
+                            "input size or fewer conv/pool stages", l->s.pool, l->s.pool,
+                            ct_layer_shape_str(l, 1, ib, sizeof ib));
+    l->oc = l->ic;
+    l->oh = ct_pool_out(l->ih, l->s.pool, l->s.stride);
+    l->ow = ct_pool_out(l->iw, l->s.pool, l->s.stride);
+    return CT_OK;
+}
+
+static ct_status forward(ct_layer *l, const ct_layer_run *r) {
+    return ct_pool_forward(r->K, r->n, l->ic, l->ih, l->iw, l->s.pool, l->s.stride, l->x, l->y);
+}
+
+static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
+    if (!l->need_dx) return CT_OK;
+    CT_TRY(ct_pool_backward(r->K, r->n, l->ic, l->ih, l->iw, l->s.pool, l->s.stride,
+                            l->prev_relu_bwd, l->x, g->dy, g->dx));
+    g->dx_in_other = 1;
+    return CT_OK;
+}
+
+static const ct_kernel_ref kernels[] = {
+    {"pool", "ct_pool_fwd", offsetof(ct_layer_kernels, pool_fwd)},
+    {"pool", "ct_pool_bwd", offsetof(ct_layer_kernels, pool_bwd)},
+    {"pool", "ct_pool_bwd_cells", offsetof(ct_layer_kernels, pool_bwd_cells)},
+    {"pool", "ct_pool2_fwd_rows", offsetof(ct_layer_kernels, pool2_fwd_rows)},
+    {"pool", "ct_pool2_bwd_rows", offsetof(ct_layer_kernels, pool2_bwd_rows)},
+    {NULL, NULL, 0},
+};
+
+static const ct_selftest checks[] = {
+    {"pool.forward", ct_check_pool_forward},
+    {"pool.backward", ct_check_pool_backward},
+    {NULL, NULL},
+};
+
+const ct_layer_class ct_layer_maxpool = {
+    .name = "maxpool",
+    .keras = "MaxPooling2D",
+    .grammar = "pool<P>[:s<S>]",
+    .words = "pool",
+    .claims = claims,
+    .parse = parse,
+    .format = format,
+    .infer = infer,
+    .fuse = CT_FUSE_PREV_RELU_BWD,
+    .forward = forward,
+    .backward = backward,
+    .kernels = kernels,
+    .ref_forward = ct_ref_layer_maxpool,
+    .checks = checks,
+};
