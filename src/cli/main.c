@@ -84,10 +84,14 @@ int ct_cmd_selftest(int argc, char **argv) {
     return fails ? 1 : 0;
 }
 
+static int log_info = 1;
+void ct_cli_log_info(int on) { log_info = on; }
+
 /* The library's messages: warnings and errors to stderr, progress to stdout. */
 static void print_log(void *user, ct_log_level level, const char *msg) {
     (void)user;
     if (level == CT_LOG_DEBUG && !getenv("CLTRAIN_DEBUG")) return;
+    if (level == CT_LOG_INFO && !log_info) return;
     FILE *f = level <= CT_LOG_WARN ? stderr : stdout;
     fprintf(f, "%s%s\n", level == CT_LOG_WARN ? "warning: " : "", msg);
     fflush(f);
