@@ -64,11 +64,17 @@ for l in -lcltrain -lOpenCL -lm; do
   case " $sflags " in *" $l "*) ok ;; *) bad "pkg-config --static --libs lacks $l: $sflags" ;; esac
 done
 libdir=$(dirname "$so")
+# A sanitizer build's library needs the same runtime in the program that links it.
+san=$(meson introspect --buildoptions "$BUILD" 2>/dev/null | python3 -c '
+import json, sys
+print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none"))' 2>/dev/null)
+SAN=()
+[ -n "$san" ] && [ "$san" != none ] && SAN=(-fsanitize="$san")
 # -I"$R/..." only: no build tree and no source tree on the include path
-if "$CC" -std=c11 -Wall -Wextra -Werror "$SRC/examples/train_predict.c" $flags -o "$T/train_predict" \
+if "$CC" -std=c11 -Wall -Wextra -Werror "${SAN[@]}" "$SRC/examples/train_predict.c" $flags -o "$T/train_predict" \
   2>"$T/cc.txt"; then ok; else bad "example does not build against the installed tree:"; cat "$T/cc.txt"; fi
 cflags=$(pkg-config --cflags cltrain)
-if "$CC" -std=c11 "$SRC/examples/train_predict.c" $cflags "$libdir/libcltrain.a" \
+if "$CC" -std=c11 "${SAN[@]}" "$SRC/examples/train_predict.c" $cflags "$libdir/libcltrain.a" \
   $(pkg-config --static --libs cltrain | sed 's/-lcltrain//') -o "$T/train_predict_static" 2>"$T/cc2.txt"; then
   ok
 else

@@ -25,10 +25,16 @@ static const command commands[] = {
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cltrain COMMAND [options]   (cltrain COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "Usage: cltrain COMMAND [options]   (cltrain COMMAND --help for details)\n"
+               "Trains small convolutional networks for image classification on any OpenCL device.\n"
+               "\nCommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
-               "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR.\n");
+    fprintf(f, "\nOptions:\n"
+               "  -h, --help     show this help and exit\n"
+               "  --version      show the version and exit\n"
+               "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
+               "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR,\n"
+               "CLTRAIN_DETERMINISTIC=1 (as train --deterministic).\n");
 }
 
 const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i) {
