@@ -112,6 +112,9 @@ expect_fail "unwritable output" "writable|exist" \
   "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --out /proc/nope/m.safetensors
 expect_fail "unknown device" "9:9" "$CLT" train --data "$DATA/train" "${COMMON[@]}" --device 9:9
 expect_fail "bad number" "--epochs" "$CLT" train --data "$DATA/train" --epochs zero
+expect_fail "bad bench number" "--steps" "$CLT" bench step --steps 5x
+"$CLT" train --help | grep -q -- "--deterministic" && ok || bad "train --help lacks --deterministic"
+expect_fail "bad deterministic combination" "--epochs" "$CLT" train --data "$DATA/train" --deterministic --epochs 0
 expect_fail "unknown option" "--epoch" "$CLT" train --data "$DATA/train" --epoch 3
 head -c 1000 "$T/m.safetensors" >"$T/trunc.safetensors"
 expect_fail "truncated model" "trunc.safetensors" "$CLT" evaluate --model "$T/trunc.safetensors" --data "$DATA/test"

@@ -111,7 +111,7 @@ static void test_scan(void) {
     snprintf(val, sizeof val, "%s/catdog-mini/validation", data_dir);
     const char *dirs[2] = {train, val};
     ct_dataset d;
-    CHECK_OK(ct_dataset_scan(dirs, 1, 1, &d));
+    CHECK_OK(ct_dataset_scan(dirs, 1, &d));
     CHECK(d.n == 200 && d.n_classes == 2, "n=%d classes=%d", d.n, d.n_classes);
     CHECK(!strcmp(d.class_names[0], "cats") && !strcmp(d.class_names[1], "dogs"), "class names");
     CHECK(strstr(d.paths[0], "cats/cat.1.jpg") && strstr(d.paths[1], "cats/cat.10.jpg") &&
@@ -125,12 +125,12 @@ static void test_scan(void) {
     CHECK(!strcmp(v.paths[0], d.paths[0]) && !strcmp(v.paths[20], d.paths[100]) &&
               !strcmp(t.paths[0], d.paths[20]),
           "validation = first 20%% of each class");
-    ct_dataset_free(&v);
-    ct_dataset_free(&t);
-    ct_dataset_free(&d);
-    CHECK_OK(ct_dataset_scan(dirs, 2, 0, &d));
+    ct_dataset_clear(&v);
+    ct_dataset_clear(&t);
+    ct_dataset_clear(&d);
+    CHECK_OK(ct_dataset_scan(dirs, 2, &d));
     CHECK(d.n == 250 && d.n_classes == 2, "joined n=%d", d.n);
-    ct_dataset_free(&d);
+    ct_dataset_clear(&d);
 
     /* recursive sorted walk, case-insensitive extensions, other files ignored */
     mkdirs("walk/b_cls/sub/deeper");
@@ -145,7 +145,7 @@ static void test_scan(void) {
     char walk[1024];
     path_in(walk, sizeof walk, "walk");
     const char *wd[1] = {walk};
-    CHECK_OK(ct_dataset_scan(wd, 1, 1, &d));
+    CHECK_OK(ct_dataset_scan(wd, 1, &d));
     CHECK(d.n == 5, "walk found %d", d.n);
     if (d.n == 5) {
         /* sorted(os.walk) order: dirs by full path: "sub" < "sub-x" < "sub/deeper" */
@@ -154,11 +154,11 @@ static void test_scan(void) {
         for (int i = 0; i < 5; i++)
             CHECK(strstr(d.paths[i], want[i]), "walk[%d] = %s, want %s", i, d.paths[i], want[i]);
     }
-    ct_dataset_free(&d);
+    ct_dataset_clear(&d);
 
     /* errors */
     const char *missing[1] = {"/nonexistent/cltrain-data"};
-    CHECK(ct_dataset_scan(missing, 1, 1, &d) == CT_ERR_IO, "missing folder");
+    CHECK(ct_dataset_scan(missing, 1, &d) == CT_ERR_IO, "missing folder");
     CHECK(strstr(ct_last_error(), "/nonexistent/cltrain-data"), "names folder: %s", ct_last_error());
     mkdirs("emptycls/a");
     mkdirs("emptycls/b");
@@ -166,11 +166,11 @@ static void test_scan(void) {
     char ec[1024];
     path_in(ec, sizeof ec, "emptycls");
     const char *e1[1] = {ec};
-    CHECK(ct_dataset_scan(e1, 1, 1, &d) == CT_ERR_ARG, "empty class");
+    CHECK(ct_dataset_scan(e1, 1, &d) == CT_ERR_ARG, "empty class");
     CHECK(strstr(ct_last_error(), "emptycls/b"), "names class: %s", ct_last_error());
     mkdirs("noclasses");
     path_in(ec, sizeof ec, "noclasses");
-    CHECK(ct_dataset_scan(e1, 1, 1, &d) == CT_ERR_ARG, "no classes: %s", ct_last_error());
+    CHECK(ct_dataset_scan(e1, 1, &d) == CT_ERR_ARG, "no classes: %s", ct_last_error());
 }
 
 /* ---- decoding -------------------------------------------------------------- */
@@ -595,10 +595,10 @@ static void test_loader_determinism(void) {
     snprintf(train, sizeof train, "%s/catdog-mini/train", data_dir);
     const char *dirs[1] = {train};
     ct_dataset full, ds;
-    CHECK_OK(ct_dataset_scan(dirs, 1, 1, &full));
+    CHECK_OK(ct_dataset_scan(dirs, 1, &full));
     /* 60 images: 30 of each class, batch 7 leaves a short last batch */
     CHECK_OK(ct_dataset_split(&full, 0.7, 0, &ds));
-    ct_dataset_free(&full);
+    ct_dataset_clear(&full);
     CHECK(ds.n == 60, "subset %d", ds.n);
     stream a, b, c, d;
     CHECK(run_epochs(&ds, 1, 64, 7, 1, 1, 2, &a) == 0, "1 worker");
@@ -633,7 +633,7 @@ static void test_loader_determinism(void) {
     }
     CHECK(same, "unshuffled sample 37 = direct decode, CHW");
     free(a.x), free(a.y);
-    ct_dataset_free(&ds);
+    ct_dataset_clear(&ds);
 }
 
 static void test_bad_files(void) {
@@ -694,7 +694,7 @@ static void test_bad_files(void) {
     path_in(bad, sizeof bad, "bad");
     const char *dirs[1] = {bad};
     ct_dataset ds;
-    CHECK_OK(ct_dataset_scan(dirs, 1, 1, &ds));
+    CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
     for (int cache = 0; cache < 2; cache++) {
         stream st;
         int sk = run_epochs(&ds, 2, cache ? 64 : 0, 4, 1, 1, 2, &st);
@@ -703,17 +703,17 @@ static void test_bad_files(void) {
         free(st.x);
         free(st.y);
     }
-    ct_dataset_free(&ds);
+    ct_dataset_clear(&ds);
 
     /* all bad: a clear error */
     mkdirs("allbad/a");
     write_bytes("allbad/a/x.jpg", "nope", 4);
     path_in(bad, sizeof bad, "allbad");
-    CHECK_OK(ct_dataset_scan(dirs, 1, 1, &ds));
+    CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
     ct_loader_opts o = {.batch = 2, .h = 8, .w = 8, .c = 3, .rescale = 1, .workers = 2, .quiet = 1};
     ct_loader *l = NULL;
     CHECK(ct_loader_create(&ds, &o, &l) == CT_ERR_FORMAT && !l, "all files bad is an error");
-    ct_dataset_free(&ds);
+    ct_dataset_clear(&ds);
 }
 
 /* A file that breaks after create (cache off): dropped from its batch, no hang. */
@@ -731,7 +731,7 @@ static void test_goes_bad(void) {
     path_in(dir, sizeof dir, "late");
     const char *dirs[1] = {dir};
     ct_dataset ds;
-    CHECK_OK(ct_dataset_scan(dirs, 1, 1, &ds));
+    CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
     ct_loader_opts o = {.batch = 2, .h = 16, .w = 16, .c = 3, .rescale = 1, .workers = 2, .quiet = 1};
     ct_loader *l;
     CHECK_OK(ct_loader_create(&ds, &o, &l));
@@ -766,7 +766,7 @@ static void test_goes_bad(void) {
     ct_loader_free(l); /* freed mid-epoch while holding a slot */
     CHECK_OK(ct_loader_create(&ds, &o, &l));
     ct_loader_free(l); /* freed without any epoch */
-    ct_dataset_free(&ds);
+    ct_dataset_clear(&ds);
 }
 
 static void test_preview(void) {

@@ -73,7 +73,8 @@ int main(int argc, char **argv) {
     if (maxw < 1) maxw = 1;
     const char *dirs[1] = {argv[1]};
     ct_dataset full;
-    if (ct_dataset_scan(dirs, 1, 0, &full) != CT_OK) {
+    if (ct_dataset_scan(dirs, 1, &full) == CT_OK) ct_dataset_print(&full, stdout);
+    else {
         fprintf(stderr, "bench_pipeline: %s\n", ct_last_error());
         return 1;
     }
@@ -107,6 +108,6 @@ int main(int argc, char **argv) {
     if (keras > 0) printf("keras ImageDataGenerator.flow_from_directory: %.1f images/s\n", keras);
     free(paths);
     free(labels);
-    ct_dataset_free(&full);
+    ct_dataset_clear(&full);
     return 0;
 }

@@ -10,9 +10,14 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: cldevices [--json]\n"
+            printf("Usage: cldevices [--json]\n"
                    "Lists OpenCL platforms and devices as P:D (use with --device P:D or "
-                   "CLTRAIN_DEVICE=P:D).\n");
+                   "CLTRAIN_DEVICE=P:D).\n"
+                   "\n"
+                   "Options:\n"
+                   "  --json         machine-readable output (one object per device)\n"
+                   "  -h, --help     show this help and exit\n"
+                   "  --version      show the version and exit\n");
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
             printf("cldevices (cltrain) %s\n", ct_version());

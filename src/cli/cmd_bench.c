@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parse.h"
 #include "cli/cli.h"
 #include "model/model.h"
 #include "check/selftest.h"
@@ -32,20 +33,17 @@ int ct_cmd_bench(int argc, char **argv) {
             if (!(device = ct_opt_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--input")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
-            if (sscanf(v, "%dx%d", &h, &w) != 2 || h < 1 || w < 1) {
-                fprintf(stderr, "cltrain bench: --input expects HxW, got '%s'\n", v);
+            if (ct_parse_hw(a, v, 8192, &h, &w) != CT_OK) {
+                fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
                 return 2;
             }
         } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--steps") || !strcmp(a, "--warmup")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
-            int x = atoi(v);
-            if (x < (a[2] == 'w' ? 0 : 1) || x > 100000) {
-                fprintf(stderr, "cltrain bench: %s expects a positive whole number, got '%s'\n", a, v);
+            int *dst = a[2] == 'b' ? &batch : a[2] == 's' ? &steps : &warmup;
+            if (ct_parse_int(a, v, a[2] == 'w' ? 0 : 1, 100000, dst) != CT_OK) {
+                fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
                 return 2;
             }
-            if (a[2] == 'b') batch = x;
-            else if (a[2] == 's') steps = x;
-            else warmup = x;
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
         } else if (!strcmp(a, "--text")) {
@@ -61,9 +59,8 @@ int ct_cmd_bench(int argc, char **argv) {
         return 1;
     }
     ct_runtime_print_device(rt, stderr);
-    const char *spec = ct_spec_preset(model) ? ct_spec_preset(model) : model;
-    ct_model *m = NULL;
-    ct_status s = ct_model_create(rt, spec, 3, h, w, 2, batch, 1, &m);
+    ct_model *m = NULL; /* preset names are expanded by ct_model_create */
+    ct_status s = ct_model_create(rt, model, 3, h, w, 2, batch, 1, &m);
     size_t nx = (size_t)batch * 3 * h * w;
     float *x = s == CT_OK ? malloc(nx * sizeof(float)) : NULL;
     int32_t *y = s == CT_OK ? malloc((size_t)batch * sizeof(int32_t)) : NULL;
@@ -75,7 +72,7 @@ int ct_cmd_bench(int argc, char **argv) {
         s = ct_upload(rt, ct_model_input(m), 0, nx * sizeof(float), x);
     }
     if (s == CT_OK) s = ct_upload(rt, ct_model_labels(m), 0, (size_t)batch * sizeof(int32_t), y);
-    ct_adam opt = {1e-4f, 0.9f, 0.999f, 1e-7f};
+    ct_adam opt = {1e-4, 0.9, 0.999, 1e-7};
     for (int i = 0; s == CT_OK && i < warmup + steps; i++) {
         if (i == warmup) ct_profile_reset(rt); /* profile the timed steps only */
         double t0 = ct_now();

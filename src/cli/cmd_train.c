@@ -1,54 +1,77 @@
-/* cltrain train / evaluate / predict / preview: option parsing and output. */
-#include <dirent.h>
-#include <errno.h>
+/* cltrain train / evaluate / predict / preview: option parsing and output, on the public
+ * API of include/cltrain.h (preview and the --augment check use data/data.h). */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/error.h"
+#include "base/parse.h"
 #include "cli/cli.h"
-#include "io/fileutil.h"
-#include "model/modelio.h"
-#include "train/train.h"
+#include "cltrain.h"
+#include "data/data.h"
+#include "report/report.h"
 
 /* ---- option value parsing (errors name the option) ------------------------ */
 
 static int parse_long(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "cltrain %s: %s expects a whole number from %ld to %ld, got '%s'\n", cmd, opt,
-                lo, hi, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
+    if (ct_parse_long(opt, v, lo, hi, out) == CT_OK) return 1;
+    fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
+    return 0;
+}
+
+static int parse_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out) {
+    if (ct_parse_int(opt, v, lo, hi, out) == CT_OK) return 1;
+    fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
+    return 0;
+}
+
+static int parse_size(const char *cmd, const char *opt, const char *v, size_t lo, size_t hi,
+                      size_t *out) {
+    if (ct_parse_size(opt, v, lo, hi, out) == CT_OK) return 1;
+    fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
+    return 0;
 }
 
 static int parse_double(const char *cmd, const char *opt, const char *v, double lo, double hi,
                         double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "cltrain %s: %s expects a number from %g to %g, got '%s'\n", cmd, opt, lo, hi, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
+    if (ct_parse_double(opt, v, lo, hi, out) == CT_OK) return 1;
+    fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
+    return 0;
 }
 
 static int parse_input(const char *cmd, const char *v, int *h, int *w) {
-    char extra;
-    if (sscanf(v, "%dx%d%c", h, w, &extra) != 2 || *h < 1 || *w < 1 || *h > 8192 || *w > 8192) {
-        fprintf(stderr, "cltrain %s: --input expects HxW such as 112x112, got '%s'\n", cmd, v);
-        return 0;
-    }
-    return 1;
+    if (ct_parse_hw("--input", v, 8192, h, w) == CT_OK) return 1;
+    fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Keras's line after a scan. */
+static void print_found(const ct_dataset *d) {
+    printf("Found %d images belonging to %d classes.\n", ct_dataset_count(d), ct_dataset_class_count(d));
+    fflush(stdout);
+}
+
+static ct_status same_classes(const ct_dataset *a, const ct_dataset *b, const char *what) {
+    int na = ct_dataset_class_count(a), nb = ct_dataset_class_count(b);
+    int same = na == nb;
+    for (int i = 0; same && i < na; i++)
+        same = !strcmp(ct_dataset_class_name(a, i), ct_dataset_class_name(b, i));
+    if (same) return CT_OK;
+    return ct_set_error(CT_ERR_ARG,
+                        "the %s set's class folders differ from the training set's (%d vs %d "
+                        "classes, first: '%s' vs '%s'); use the same class sub-folders",
+                        what, nb, na, nb ? ct_dataset_class_name(b, 0) : "",
+                        na ? ct_dataset_class_name(a, 0) : "");
 }
 
 /* The folder that will hold path must exist and be writable: checked before any work. */
@@ -129,16 +152,160 @@ static const char *train_help =
     "device:\n"
     "  --device P:D            OpenCL device as `cltrain devices` lists (or CLTRAIN_DEVICE)\n"
     "  --profile               print a per-kernel time table at the end\n"
+    "  --deterministic         bit-reproducible kernels (also CLTRAIN_DETERMINISTIC=1)\n"
     "  --quiet                 less output\n";
+
+#define MAX_DATA_DIRS 16
+
+/* What `cltrain train` takes beyond the fit options. */
+typedef struct train_args {
+    const char *data_dirs[MAX_DATA_DIRS];
+    int n_data;
+    const char *val_dir;     /* NULL: none (or validation_split) */
+    double validation_split; /* 0: none */
+    const char *test_dir;    /* evaluated after training when set */
+    const char *model;       /* preset or spec */
+    int h, w, c;
+    ct_resize resize;
+    const char *init, *out, *device;
+    int profile, quiet;
+    ct_fit_opts o;
+} train_args;
+
+/* Progress as the program always printed it: "Epoch e/E", a Keras progress line, and
+ * "Ready to train ..." before the first step. */
+typedef struct train_view {
+    const train_args *t;
+    ct_runtime *rt;
+    double t_start;
+    int ready_printed;
+    ct_progress pr;
+} train_view;
+
+static void print_ready(train_view *v) {
+    if (v->ready_printed) return;
+    v->ready_printed = 1;
+    if (v->t->quiet) return;
+    int built, cached;
+    ct_runtime_program_counts(v->rt, &built, &cached);
+    printf("Ready to train after %.2f s (%d kernel programs: %d compiled, %d from the cache)\n",
+           now_s() - v->t_start, built + cached, built, cached);
+}
+
+static int on_step(void *user, const ct_step_info *s) {
+    train_view *v = user;
+    if (s->step == 0) {
+        print_ready(v);
+        ct_progress_init(&v->pr, stdout, v->t->quiet ? CT_PROGRESS_QUIET : CT_PROGRESS_AUTO);
+        ct_progress_begin(&v->pr, s->epoch, s->epochs, s->steps);
+    } else {
+        ct_progress_update(&v->pr, s->step, s->loss, s->accuracy);
+    }
+    return 0;
+}
+
+static int on_epoch(void *user, const ct_epoch_info *e) {
+    train_view *v = user;
+    ct_progress_end(&v->pr, e->has_val, e->val_loss, e->val_accuracy, e->seconds);
+    return 0;
+}
+
+/* The whole job; everything it opens is freed by the caller from the pointers. */
+static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, ct_dataset **val,
+                           ct_dataset **test, ct_classifier **model) {
+    train_view view;
+    memset(&view, 0, sizeof view);
+    view.t = t;
+    view.t_start = now_s();
+    unsigned flags = t->profile ? CT_RT_PROFILE : 0;
+#ifdef CT_RT_DETERMINISTIC
+    if (t->o.deterministic) flags |= CT_RT_DETERMINISTIC;
+#endif
+    CT_TRY(ct_runtime_create(t->device, flags, rt));
+    view.rt = *rt;
+    ct_runtime_print_device(*rt, stdout);
+
+    /* data */
+    CT_TRY(ct_dataset_open(t->data_dirs, t->n_data, train));
+    if (!t->quiet) print_found(*train);
+    if (t->validation_split > 0) {
+        ct_dataset *all = *train, *tr = NULL;
+        *train = NULL;
+        ct_status s = ct_dataset_subset(all, t->validation_split, 0, &tr);
+        if (s == CT_OK) s = ct_dataset_subset(all, t->validation_split, 1, val);
+        ct_dataset_free(all);
+        *train = tr;
+        CT_TRY(s);
+    } else if (t->val_dir) {
+        CT_TRY(ct_dataset_open(&t->val_dir, 1, val));
+        if (!t->quiet) print_found(*val);
+        CT_TRY(same_classes(*train, *val, "validation"));
+    }
+    if (t->test_dir) {
+        CT_TRY(ct_dataset_open(&t->test_dir, 1, test));
+        if (!t->quiet) print_found(*test);
+        CT_TRY(same_classes(*train, *test, "test"));
+    }
+
+    /* model */
+    CT_TRY(ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
+                                ct_dataset_class_count(*train), ct_dataset_class_names(*train),
+                                t->o.batch, t->o.seed, model));
+    ct_classifier *m = *model;
+    if (t->init) CT_TRY(ct_classifier_load_weights(m, t->init));
+    if (!t->quiet) ct_classifier_summary(m, stdout);
+
+    t->o.on_step = on_step;
+    t->o.on_epoch = on_epoch;
+    t->o.user = &view;
+    ct_fit_result r;
+    CT_TRY(ct_fit(m, *train, *val, &t->o, &r));
+    print_ready(&view); /* no epoch was left to run */
+    if (t->profile) ct_runtime_print_profile(*rt, stdout);
+    if (r.images > 0 && !t->quiet)
+        printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of the time waiting for "
+               "data)\n",
+               r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
+    if (t->out) CT_TRY(ct_classifier_save(m, t->out));
+    if (*test) {
+        ct_loader_config c;
+        ct_loader_config_default(&c);
+        c.batch = t->o.batch;
+        ct_classifier_input(m, &c.h, &c.w, &c.c, &c.resize);
+        c.workers = t->o.workers;
+        c.cache_mb = t->o.cache_mb;
+        c.quiet = t->quiet;
+        ct_loader *l;
+        CT_TRY(ct_loader_open(*test, &c, &l));
+        ct_eval_result e;
+        ct_status s = ct_evaluate_loader(m, l, &e);
+        ct_loader_free(l);
+        CT_TRY(s);
+        printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s)\n", e.loss, e.accuracy, e.n,
+               t->test_dir);
+    }
+    /* Last, so a user sees where everything went. */
+    if (t->out) printf("Model written to %s\n", t->out);
+    if (t->o.history) printf("History written to %s\n", t->o.history);
+    if (t->o.plot) printf("Plot written to %s\n", t->o.plot);
+    return CT_OK;
+}
 
 int ct_cmd_train(int argc, char **argv) {
     const char *cmd = "train";
-    ct_fit_opts o;
-    ct_fit_opts_default(&o);
+    train_args t;
+    memset(&t, 0, sizeof t);
+    t.model = "model2";
+    t.h = t.w = 112;
+    t.c = 3;
+    t.resize = CT_RESIZE_NEAREST;
+    ct_fit_opts_default(&t.o);
+    const char *det = getenv("CLTRAIN_DETERMINISTIC");
+    if (det && !strcmp(det, "1")) t.o.deterministic = 1;
+    ct_fit_opts *o = &t.o;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
-        double d;
 #define VAL() \
     if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2
         if (is_help(a)) {
@@ -146,150 +313,168 @@ int ct_cmd_train(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--data")) {
             VAL();
-            if (o.n_data == CT_MAX_DATA_DIRS) {
-                fprintf(stderr, "cltrain train: at most %d --data folders\n", CT_MAX_DATA_DIRS);
+            if (t.n_data == MAX_DATA_DIRS) {
+                fprintf(stderr, "cltrain train: at most %d --data folders\n", MAX_DATA_DIRS);
                 return 2;
             }
-            o.data_dirs[o.n_data++] = v;
+            t.data_dirs[t.n_data++] = v;
         } else if (!strcmp(a, "--validation")) {
             VAL();
-            o.val_dir = v;
+            t.val_dir = v;
         } else if (!strcmp(a, "--validation-split")) {
             VAL();
-            if (!parse_double(cmd, a, v, 0.0, 0.99, &o.validation_split)) return 2;
+            if (!parse_double(cmd, a, v, 0.0, 0.99, &t.validation_split)) return 2;
         } else if (!strcmp(a, "--test")) {
             VAL();
-            o.test_dir = v;
+            t.test_dir = v;
         } else if (!strcmp(a, "--model")) {
             VAL();
-            o.model = v;
+            t.model = v;
         } else if (!strcmp(a, "--input")) {
             VAL();
-            if (!parse_input(cmd, v, &o.h, &o.w)) return 2;
+            if (!parse_input(cmd, v, &t.h, &t.w)) return 2;
         } else if (!strcmp(a, "--color")) {
             VAL();
-            if (!strcmp(v, "rgb")) o.c = 3;
-            else if (!strcmp(v, "grayscale")) o.c = 1;
+            if (!strcmp(v, "rgb")) t.c = 3;
+            else if (!strcmp(v, "grayscale")) t.c = 1;
             else {
                 fprintf(stderr, "cltrain train: --color expects rgb or grayscale, got '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--resize")) {
             VAL();
-            if (ct_resize_parse(v, &o.resize) != CT_OK) return fail(cmd);
+            if (ct_resize_parse(v, &t.resize) != CT_OK) return fail(cmd);
         } else if (!strcmp(a, "--augment")) {
             VAL();
             ct_augment tmp;
             if (ct_augment_preset(v, &tmp) != CT_OK) return fail(cmd);
-            o.augment = v;
+            o->augment = v;
         } else if (!strcmp(a, "--workers")) {
             VAL();
-            if (!parse_long(cmd, a, v, 1, 256, &l)) return 2;
-            o.workers = (int)l;
+            if (!parse_int(cmd, a, v, 1, 256, &o->workers)) return 2;
         } else if (!strcmp(a, "--cache-mb")) {
             VAL();
-            if (!parse_long(cmd, a, v, 0, 1L << 30, &l)) return 2;
-            o.cache_mb = (size_t)l;
+            if (!parse_size(cmd, a, v, 0, (size_t)1 << 30, &o->cache_mb)) return 2;
         } else if (!strcmp(a, "--epochs")) {
             VAL();
-            if (!parse_long(cmd, a, v, 1, 1000000, &l)) return 2;
-            o.epochs = (int)l;
+            if (!parse_int(cmd, a, v, 1, 1000000, &o->epochs)) return 2;
         } else if (!strcmp(a, "--batch-size")) {
             VAL();
-            if (!parse_long(cmd, a, v, 1, 65536, &l)) return 2;
-            o.batch = (int)l;
+            if (!parse_int(cmd, a, v, 1, 65536, &o->batch)) return 2;
         } else if (!strcmp(a, "--steps-per-epoch")) {
             VAL();
-            if (!parse_long(cmd, a, v, 1, INT_MAX, &l)) return 2;
-            o.steps_per_epoch = (int)l;
+            if (!parse_int(cmd, a, v, 1, INT_MAX, &o->steps_per_epoch)) return 2;
         } else if (!strcmp(a, "--lr")) {
             VAL();
-            if (!parse_double(cmd, a, v, 1e-12, 10, &d)) return 2;
-            o.adam.lr = (float)d;
+            if (!parse_double(cmd, a, v, 1e-12, 10, &o->lr)) return 2;
         } else if (!strcmp(a, "--beta1")) {
             VAL();
-            if (!parse_double(cmd, a, v, 0, 0.999999, &d)) return 2;
-            o.adam.beta1 = (float)d;
+            if (!parse_double(cmd, a, v, 0, 0.999999, &o->beta1)) return 2;
         } else if (!strcmp(a, "--beta2")) {
             VAL();
-            if (!parse_double(cmd, a, v, 0, 0.999999, &d)) return 2;
-            o.adam.beta2 = (float)d;
+            if (!parse_double(cmd, a, v, 0, 0.999999, &o->beta2)) return 2;
         } else if (!strcmp(a, "--epsilon")) {
             VAL();
-            if (!parse_double(cmd, a, v, 1e-12, 1, &d)) return 2;
-            o.adam.eps = (float)d;
+            if (!parse_double(cmd, a, v, 1e-12, 1, &o->eps)) return 2;
         } else if (!strcmp(a, "--seed")) {
             VAL();
             if (!parse_long(cmd, a, v, 0, LONG_MAX, &l)) return 2;
-            o.seed = (uint64_t)l;
+            o->seed = (uint64_t)l;
         } else if (!strcmp(a, "--init")) {
             VAL();
-            o.init = v;
+            t.init = v;
         } else if (!strcmp(a, "--early-stopping")) {
             VAL();
-            if (!parse_long(cmd, a, v, 1, 1000000, &l)) return 2;
-            o.patience = (int)l;
+            if (!parse_int(cmd, a, v, 1, 1000000, &o->patience)) return 2;
         } else if (!strcmp(a, "--monitor")) {
             VAL();
-            o.monitor = v;
+            o->monitor = v;
         } else if (!strcmp(a, "--min-delta")) {
             VAL();
-            if (!parse_double(cmd, a, v, 0, 1e9, &d)) return 2;
-            o.min_delta = (float)d;
+            if (!parse_double(cmd, a, v, 0, 1e9, &o->min_delta)) return 2;
         } else if (!strcmp(a, "--no-restore-best")) {
-            o.restore_best = 0;
+            o->restore_best = 0;
         } else if (!strcmp(a, "--out")) {
             VAL();
-            o.out = v;
+            t.out = v;
         } else if (!strcmp(a, "--history")) {
             VAL();
-            o.history = v;
+            o->history = v;
         } else if (!strcmp(a, "--plot")) {
             VAL();
-            o.plot = v;
+            o->plot = v;
         } else if (!strcmp(a, "--checkpoint-dir")) {
             VAL();
-            o.checkpoint_dir = v;
+            o->checkpoint_dir = v;
         } else if (!strcmp(a, "--resume")) {
-            o.resume = 1;
+            o->resume = 1;
         } else if (!strcmp(a, "--device")) {
             VAL();
-            o.device = v;
+            t.device = v;
         } else if (!strcmp(a, "--profile")) {
-            o.profile = 1;
+            t.profile = 1;
+        } else if (!strcmp(a, "--deterministic")) {
+            o->deterministic = 1;
         } else if (!strcmp(a, "--quiet")) {
-            o.quiet = 1;
+            t.quiet = o->quiet = 1;
         } else {
             fprintf(stderr, "cltrain train: unknown option '%s' (see cltrain train --help)\n", a);
             return 2;
         }
 #undef VAL
     }
-    if (o.n_data == 0) {
+    if (t.n_data == 0) {
         fprintf(stderr, "cltrain train: --data DIR is required (a folder with one sub-folder per "
                 "class; see cltrain train --help)\n");
         return 2;
     }
-    if (o.val_dir && o.validation_split > 0) {
+    if (t.val_dir && t.validation_split > 0) {
         fprintf(stderr, "cltrain train: give either --validation DIR or --validation-split F, not "
                 "both\n");
         return 2;
     }
-    if (!check_writable(cmd, "--out", o.out) || !check_writable(cmd, "--history", o.history) ||
-        !check_writable(cmd, "--plot", o.plot))
+    if (!check_writable(cmd, "--out", t.out) || !check_writable(cmd, "--history", o->history) ||
+        !check_writable(cmd, "--plot", o->plot))
         return 2;
-    if (ct_fit(&o) != CT_OK) return fail(cmd);
-    return 0;
+    ct_runtime *rt = NULL;
+    ct_dataset *train = NULL, *val = NULL, *test = NULL;
+    ct_classifier *m = NULL;
+    ct_status s = train_run(&t, &rt, &train, &val, &test, &m);
+    int rc = s == CT_OK ? 0 : fail(cmd);
+    ct_classifier_free(m);
+    ct_dataset_free(train);
+    ct_dataset_free(val);
+    ct_dataset_free(test);
+    ct_runtime_free(rt);
+    return rc;
 }
 
 /* ---- evaluate ------------------------------------------------------------ */
+
+static ct_status evaluate_run(const char *model, const char *data, const char *device, int batch,
+                              int workers, int json, ct_eval_result *r) {
+    ct_runtime *rt = NULL;
+    ct_classifier *m = NULL;
+    ct_dataset *ds = NULL;
+    ct_status s = ct_runtime_create(device, 0, &rt);
+    if (s == CT_OK) {
+        ct_runtime_print_device(rt, json ? stderr : stdout);
+        s = ct_classifier_load(rt, model, batch, &m);
+    }
+    if (s == CT_OK) s = ct_dataset_open(&data, 1, &ds);
+    if (s == CT_OK && !json) print_found(ds);
+    if (s == CT_OK) s = ct_evaluate(m, ds, batch, workers, r);
+    ct_dataset_free(ds);
+    ct_classifier_free(m);
+    ct_runtime_free(rt);
+    return s;
+}
 
 int ct_cmd_evaluate(int argc, char **argv) {
     const char *cmd = "evaluate", *model = NULL, *data = NULL, *device = NULL;
     int json = 0, batch = 64, workers = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        long l;
         if (is_help(a)) {
             printf("usage: cltrain evaluate --model FILE --data DIR [--batch-size N] [--json] "
                    "[--device P:D] [--workers N]\n"
@@ -305,9 +490,7 @@ int ct_cmd_evaluate(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--workers")) {
             const char *v = ct_opt_value(cmd, argc, argv, &i);
-            if (!v || !parse_long(cmd, a, v, 1, 65536, &l)) return 2;
-            if (a[2] == 'b') batch = (int)l;
-            else workers = (int)l;
+            if (!v || !parse_int(cmd, a, v, 1, 65536, a[2] == 'b' ? &batch : &workers)) return 2;
         } else {
             fprintf(stderr, "cltrain evaluate: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -317,14 +500,95 @@ int ct_cmd_evaluate(int argc, char **argv) {
         fprintf(stderr, "cltrain evaluate: --model FILE and --data DIR are required\n");
         return 2;
     }
+    if (json) ct_cli_log_info(0); /* stdout holds the JSON alone */
     ct_eval_result r;
-    if (ct_evaluate(model, data, device, batch, workers, json, &r) != CT_OK) return fail(cmd);
+    if (evaluate_run(model, data, device, batch, workers, json, &r) != CT_OK) return fail(cmd);
     if (json) printf("{\"loss\": %.6f, \"accuracy\": %.6f, \"samples\": %ld}\n", r.loss, r.accuracy, r.n);
     else printf("loss: %.4f accuracy: %.4f\n", r.loss, r.accuracy);
     return 0;
 }
 
 /* ---- predict ------------------------------------------------------------- */
+
+static void print_row(FILE *out, int csv, const char *path, const ct_classifier *m, const float *p) {
+    int k = ct_classifier_class_count(m), binary = ct_classifier_outputs(m) == 1;
+    int best = 0;
+    if (binary) {
+        best = p[1] >= 0.5f;
+    } else {
+        for (int j = 1; j < k; j++)
+            if (p[j] > p[best]) best = j;
+    }
+    if (csv) {
+        fprintf(out, "%s,%s", path, ct_classifier_class_name(m, best));
+        for (int j = 0; j < k; j++) fprintf(out, ",%.6f", p[j]);
+        fputc('\n', out);
+    } else {
+        fprintf(out, "%s: %s (%.4f)", path, ct_classifier_class_name(m, best), p[best]);
+        if (binary) fprintf(out, "  p(%s)=%.4f", ct_classifier_class_name(m, 1), p[1]);
+        fputc('\n', out);
+    }
+}
+
+/* Predicts files and folders (walked recursively, sorted); one line (or CSV row) each.
+ * Unreadable images get a warning on stderr and are skipped. */
+static ct_status predict_run(const char *model, const char *const *inputs, int n_inputs,
+                             const char *device, int csv, FILE *out) {
+    enum { B = 32 };
+    char **files = NULL;
+    int n_files = 0;
+    ct_runtime *rt = NULL;
+    ct_classifier *m = NULL;
+    float *x = NULL, *probs = NULL;
+    int *idx = NULL;
+    ct_status s = ct_images_find(inputs, n_inputs, &files, &n_files);
+    if (s == CT_OK) s = ct_runtime_create(device, 0, &rt);
+    if (s == CT_OK) {
+        ct_runtime_print_device(rt, stderr);
+        s = ct_classifier_load(rt, model, B, &m);
+    }
+    size_t chw = 0;
+    int k = 0;
+    if (s == CT_OK) {
+        int h, w, c;
+        ct_classifier_input(m, &h, &w, &c, NULL);
+        chw = (size_t)h * w * c;
+        k = ct_classifier_class_count(m);
+        x = malloc(B * chw * sizeof(float));
+        probs = malloc((size_t)B * k * sizeof(float));
+        idx = malloc(B * sizeof(int));
+        if (!x || !probs || !idx) s = ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    }
+    if (s == CT_OK && csv) {
+        fprintf(out, "file,class");
+        for (int j = 0; j < k; j++) fprintf(out, ",p_%s", ct_classifier_class_name(m, j));
+        fputc('\n', out);
+    }
+    int skipped = 0;
+    for (int start = 0; s == CT_OK && start < n_files; start += B) {
+        int cnt = 0;
+        for (int i = start; i < n_files && i < start + B; i++) {
+            if (ct_classifier_preprocess(m, files[i], x + (size_t)cnt * chw) != CT_OK) {
+                fprintf(stderr, "warning: skipping %s\n", ct_last_error());
+                skipped++;
+                continue;
+            }
+            idx[cnt++] = i;
+        }
+        if (cnt == 0) continue;
+        s = ct_classifier_predict(m, x, cnt, probs);
+        for (int j = 0; s == CT_OK && j < cnt; j++)
+            print_row(out, csv, files[idx[j]], m, probs + (size_t)j * k);
+    }
+    if (s == CT_OK && skipped) fprintf(stderr, "%d file(s) skipped as unreadable\n", skipped);
+    free(x);
+    free(probs);
+    free(idx);
+    ct_images_free(files, n_files);
+    ct_classifier_free(m);
+    ct_runtime_free(rt);
+    return s;
+}
 
 int ct_cmd_predict(int argc, char **argv) {
     const char *cmd = "predict", *model = NULL, *device = NULL;
@@ -357,7 +621,7 @@ int ct_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "cltrain predict: --model FILE and at least one image or folder are required\n");
         goto usage;
     }
-    int rc = ct_predict_files(model, inputs, n_in, device, csv, stdout) == CT_OK ? 0 : fail(cmd);
+    int rc = predict_run(model, inputs, n_in, device, csv, stdout) == CT_OK ? 0 : fail(cmd);
     free(inputs);
     return rc;
 usage:
@@ -369,7 +633,8 @@ usage:
 
 int ct_cmd_preview(int argc, char **argv) {
     const char *cmd = "preview", *image = NULL, *out = NULL;
-    long n = 4, seed = 1;
+    int n = 4;
+    long seed = 1;
     int h = 112, w = 112;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -381,7 +646,7 @@ int ct_cmd_preview(int argc, char **argv) {
         } else if (!strcmp(a, "--out")) {
             if (!(out = ct_opt_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--n")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_long(cmd, a, v, 1, 64, &n)) return 2;
+            if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_int(cmd, a, v, 1, 64, &n)) return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_long(cmd, a, v, 0, LONG_MAX, &seed))
                 return 2;
@@ -399,7 +664,7 @@ int ct_cmd_preview(int argc, char **argv) {
         return 2;
     }
     if (!check_writable(cmd, "--out", out)) return 2;
-    if (ct_preview_write(image, out, (int)n, (uint64_t)seed, h, w) != CT_OK) return fail(cmd);
-    printf("Preview of %ld augmented versions of %s written to %s\n", n, image, out);
+    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) return fail(cmd);
+    printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
     return 0;
 }

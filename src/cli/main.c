@@ -25,10 +25,16 @@ static const command commands[] = {
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cltrain COMMAND [options]   (cltrain COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "Usage: cltrain COMMAND [options]   (cltrain COMMAND --help for details)\n"
+               "Trains small convolutional networks for image classification on any OpenCL device.\n"
+               "\nCommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
-               "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR.\n");
+    fprintf(f, "\nOptions:\n"
+               "  -h, --help     show this help and exit\n"
+               "  --version      show the version and exit\n"
+               "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
+               "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR,\n"
+               "CLTRAIN_DETERMINISTIC=1 (as train --deterministic).\n");
 }
 
 const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i) {
@@ -84,10 +90,14 @@ int ct_cmd_selftest(int argc, char **argv) {
     return fails ? 1 : 0;
 }
 
+static int log_info = 1;
+void ct_cli_log_info(int on) { log_info = on; }
+
 /* The library's messages: warnings and errors to stderr, progress to stdout. */
 static void print_log(void *user, ct_log_level level, const char *msg) {
     (void)user;
     if (level == CT_LOG_DEBUG && !getenv("CLTRAIN_DEBUG")) return;
+    if (level == CT_LOG_INFO && !log_info) return;
     FILE *f = level <= CT_LOG_WARN ? stderr : stdout;
     fprintf(f, "%s%s\n", level == CT_LOG_WARN ? "warning: " : "", msg);
     fflush(f);

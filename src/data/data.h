@@ -17,31 +17,24 @@ typedef struct ct_dataset {
     int *labels;        /* class index per sample */
 } ct_dataset;
 
-/* Scans one or more class-folder roots and joins them (class sets are unioned by name).
- * Prints Keras's "Found N images belonging to C classes." to stdout unless quiet.
+/* The public ct_dataset (cltrain.h) is this struct behind a pointer.
+ * Scans one or more class-folder roots and joins them (class sets are unioned by name).
+ * Prints nothing (ct_dataset_print writes Keras's "Found N images ..." line).
  * A missing folder, an empty class folder or an empty dataset is CT_ERR_IO/ARG with a
  * message naming the folder. */
-ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out);
+ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, ct_dataset *out);
 /* Prints "Found N images belonging to C classes." (for a split subset, say). */
 void ct_dataset_print(const ct_dataset *d, FILE *f);
 /* Keras validation_split: subset 0 = training part, 1 = validation part; the validation
  * part is the FIRST int(fraction * n) of each class's sorted files. */
 ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, ct_dataset *out);
-void ct_dataset_free(ct_dataset *d);
+/* Frees what d holds (not d itself; the public ct_dataset_free frees both). */
+void ct_dataset_clear(ct_dataset *d);
+/* Appends the image files under dir (recursive, Keras's sorted os.walk order) to
+ * (*paths, *n, *cap), a growing malloc'd array of malloc'd strings. */
+ct_status ct_image_walk(const char *dir, char ***paths, int *n, int *cap);
 
 /* ---- decoding ---------------------------------------------------------- */
-/* Resize filters are Pillow's (what Keras's load_img uses). Default: nearest, as Keras.
- * JPEGs are decoded with libjpeg-turbo's DCT scaling at the smallest scale still >= the
- * target (much faster, and it low-passes). OR in CT_DECODE_FULL to decode at full size
- * instead, which reproduces Pillow's decode + resize bit for bit (nearest), as Keras. */
-typedef enum {
-    CT_RESIZE_NEAREST = 0,
-    CT_RESIZE_BILINEAR = 1,
-    CT_RESIZE_AREA = 2, /* Pillow BOX */
-    CT_DECODE_FULL = 0x100
-} ct_resize;
-/* Parses "nearest|bilinear|area". */
-ct_status ct_resize_parse(const char *s, ct_resize *out);
 
 /* Decodes a JPEG/PNG file (by content, not by name) and resizes it to h x w with c
  * channels (3 = RGB, 1 = grayscale), uint8 HWC. Corrupt input: CT_ERR_FORMAT with a
@@ -107,36 +100,12 @@ typedef struct ct_loader_opts {
     int workers;    /* <= 0: cores - 1, at least 1 */
     size_t cache_mb; /* decode-once cache cap; 0 = decode every time */
     int quiet;
-    /* Optional caller-owned slot memory (e.g. mapped pinned buffers): two slots of
-     * batch*c*h*w floats and batch labels. NULL: the loader mallocs them. */
-    float *x_slots[2];
-    int32_t *y_slots[2];
 } ct_loader_opts;
 
-typedef struct ct_loader ct_loader;
 
-typedef struct ct_batch {
-    int slot;        /* 0 or 1 */
-    int count;       /* samples in this batch (the last one of an epoch may be short) */
-    int index;       /* batch index within the epoch */
-    float *x;        /* count x c x h x w, NCHW */
-    int32_t *y;      /* class index per sample */
-} ct_batch;
-
+/* The public loader (cltrain.h: ct_loader_open, _next, _release, ...) from these options. */
 ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loader **out);
-int ct_loader_batches(const ct_loader *l); /* ceil(n / batch) */
-/* Starts producing the batches of an epoch (shuffled by seed+epoch if shuffle). */
-ct_status ct_loader_start_epoch(ct_loader *l, int epoch);
-/* Blocks until the next batch is ready. Returns CT_OK with b->count == 0 at epoch end.
- * Release each batch before asking for the one after next: with both slots held this
- * returns CT_ERR_ARG instead of waiting forever. */
-ct_status ct_loader_next(ct_loader *l, ct_batch *b);
-/* Gives the slot back once its contents have been consumed (uploaded). */
-void ct_loader_release(ct_loader *l, const ct_batch *b);
-/* Files skipped as unreadable/corrupt so far (each warned once, naming the file). */
-int ct_loader_skipped(const ct_loader *l);
 /* Seconds the consumer spent blocked in ct_loader_next (for "waiting for data" %). */
 double ct_loader_wait_seconds(const ct_loader *l);
-void ct_loader_free(ct_loader *l);
 
 #endif

@@ -129,6 +129,15 @@ static ct_status walk_class(const char *root, strvec *out) {
     return s;
 }
 
+ct_status ct_image_walk(const char *dir, char ***paths, int *n, int *cap) {
+    strvec v = {*paths, *n, *cap};
+    ct_status s = walk_class(dir, &v);
+    *paths = v.v;
+    *n = v.n;
+    *cap = v.cap;
+    return s;
+}
+
 /* Class folder names of one root, sorted by strcmp. */
 static ct_status list_classes(const char *root, strvec *names) {
     struct stat st;
@@ -163,7 +172,7 @@ static ct_status list_classes(const char *root, strvec *names) {
     return s;
 }
 
-void ct_dataset_free(ct_dataset *d) {
+void ct_dataset_clear(ct_dataset *d) {
     if (!d) return;
     for (int i = 0; i < d->n_classes; i++) free(d->class_names[i]);
     for (int i = 0; i < d->n; i++) free(d->paths[i]);
@@ -178,7 +187,7 @@ void ct_dataset_print(const ct_dataset *d, FILE *f) {
     fflush(f);
 }
 
-ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dataset *out) {
+ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, ct_dataset *out) {
     memset(out, 0, sizeof *out);
     if (n_dirs <= 0 || !dirs) return ct_set_error(CT_ERR_ARG, "no dataset folder given");
     strvec *names = calloc((size_t)n_dirs, sizeof *names);
@@ -211,8 +220,6 @@ ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dat
     }
     strvec paths = {0};
     int *labels = NULL, cap_labels = 0;
-    int *class_count = s == CT_OK ? calloc((size_t)out->n_classes, sizeof(int)) : NULL;
-    if (s == CT_OK && !class_count) s = ct_set_error(CT_ERR_MEMORY, "out of memory");
     for (int r = 0; r < n_dirs && s == CT_OK; r++) {
         for (int i = 0; i < names[r].n && s == CT_OK; i++) {
             char *cdir = join_path(dirs[r], names[r].v[i]);
@@ -244,22 +251,19 @@ ct_status ct_dataset_scan(const char *const *dirs, int n_dirs, int quiet, ct_dat
                 cap_labels = cap;
             }
             for (int j = before; j < paths.n; j++) labels[j] = cls;
-            class_count[cls] += paths.n - before;
         }
     }
     if (s == CT_OK && paths.n == 0) s = ct_set_error(CT_ERR_ARG, "the dataset has no images");
     for (int r = 0; r < n_dirs; r++) sv_free(&names[r]);
     free(names);
-    free(class_count);
     sv_free(&all);
     out->paths = paths.v;
     out->n = paths.n;
     out->labels = labels;
     if (s != CT_OK) {
-        ct_dataset_free(out);
+        ct_dataset_clear(out);
         return s;
     }
-    if (!quiet) ct_dataset_print(out, stdout);
     return CT_OK;
 }
 
@@ -292,12 +296,12 @@ ct_status ct_dataset_split(const ct_dataset *src, double fraction, int subset, c
         i = j;
     }
     if (out->n == 0) {
-        ct_dataset_free(out);
+        ct_dataset_clear(out);
         return ct_set_error(CT_ERR_ARG, "--validation-split %g leaves the %s subset empty", fraction,
                             subset ? "validation" : "training");
     }
     return CT_OK;
 oom:
-    ct_dataset_free(out);
+    ct_dataset_clear(out);
     return ct_set_error(CT_ERR_MEMORY, "out of memory splitting the dataset");
 }

@@ -41,7 +41,6 @@ struct ct_loader {
 
     float *x[2];
     int32_t *y[2];
-    int own_slots;
     unsigned char *ok[2];
     int *order;
     int n_epoch; /* samples in this epoch's order */
@@ -82,8 +81,7 @@ static void mark_bad_locked(ct_loader *l, int idx, const char *msg) {
     if (l->bad[idx]) return;
     l->bad[idx] = 1;
     l->skipped++;
-    fprintf(stderr, "warning: skipping unreadable image: %s\n", msg);
-    fflush(stderr);
+    ct_log(CT_LOG_WARN, "skipping unreadable image: %s", msg);
 }
 
 static void do_validate(ct_loader *l, int i, int wid) {
@@ -247,10 +245,8 @@ void ct_loader_free(ct_loader *l) {
     free(l->order);
     for (int s = 0; s < 2; s++) {
         free(l->ok[s]);
-        if (l->own_slots) {
-            free(l->x[s]);
-            free(l->y[s]);
-        }
+        free(l->x[s]);
+        free(l->y[s]);
     }
     free(l);
 }
@@ -262,9 +258,6 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
         (o->c != 1 && o->c != 3))
         return ct_set_error(CT_ERR_ARG, "loader: bad batch %d or image shape %dx%dx%d", o->batch,
                             o->h, o->w, o->c);
-    if ((o->x_slots[0] || o->x_slots[1] || o->y_slots[0] || o->y_slots[1]) &&
-        !(o->x_slots[0] && o->x_slots[1] && o->y_slots[0] && o->y_slots[1]))
-        return ct_set_error(CT_ERR_ARG, "loader: give all four slot buffers (x and y, two each) or none");
     ct_loader *l = calloc(1, sizeof *l);
     if (!l) return ct_set_error(CT_ERR_MEMORY, "loader: out of memory");
     l->o = *o;
@@ -300,18 +293,10 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
     for (int i = 0; i < nw; i++)
         if (!(l->scratch[i] = malloc(l->img_bytes))) goto oom;
     size_t slot_x = (size_t)o->batch * l->chw;
-    if (o->x_slots[0]) {
-        for (int s = 0; s < 2; s++) {
-            l->x[s] = o->x_slots[s];
-            l->y[s] = o->y_slots[s];
-        }
-    } else {
-        l->own_slots = 1;
-        for (int s = 0; s < 2; s++) {
-            l->x[s] = malloc(slot_x * sizeof(float));
-            l->y[s] = malloc(sizeof(int32_t) * o->batch);
-            if (!l->x[s] || !l->y[s]) goto oom;
-        }
+    for (int s = 0; s < 2; s++) {
+        l->x[s] = malloc(slot_x * sizeof(float));
+        l->y[s] = malloc(sizeof(int32_t) * o->batch);
+        if (!l->x[s] || !l->y[s]) goto oom;
     }
     for (int s = 0; s < 2; s++)
         if (!(l->ok[s] = calloc((size_t)o->batch, 1))) goto oom;
@@ -323,8 +308,8 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
     if (ncache > 0) {
         l->cache = malloc(ncache * l->img_bytes);
         if (!l->cache) {
-            fprintf(stderr, "warning: cannot allocate the %zu MB image cache; decoding on the fly\n",
-                    (ncache * l->img_bytes) >> 20);
+            ct_log(CT_LOG_WARN, "cannot allocate the %zu MB image cache; decoding on the fly",
+                   (ncache * l->img_bytes) >> 20);
             ncache = 0;
         }
     }
@@ -352,24 +337,22 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
         if (l->bad[i]) {
             l->bad[i] = 1;
             l->skipped++;
-            fprintf(stderr, "warning: skipping unreadable image: %s\n",
-                    l->msgs[i] ? l->msgs[i] : l->paths[i]);
+            ct_log(CT_LOG_WARN, "skipping unreadable image: %s", l->msgs[i] ? l->msgs[i] : l->paths[i]);
         } else
             good++;
     }
-    fflush(stderr);
     if (good == 0) {
         ct_loader_free(l);
         return ct_set_error(CT_ERR_FORMAT,
                             "none of the %d images could be decoded (see the warnings above)", ds->n);
     }
     if (!o->quiet) {
-        printf("Decoded %d images in %.1f s with %d worker%s (%d in the %.0f MB cache%s)", l->n, t_decode,
-               nw, nw == 1 ? "" : "s", l->n_cached, (double)l->n_cached * l->img_bytes / 1048576.0,
-               l->n_cached < l->n ? ", the rest decoded on the fly" : "");
-        if (l->skipped) printf("; %d skipped", l->skipped);
-        printf(".\n");
-        fflush(stdout);
+        char skipped[64] = "";
+        if (l->skipped) snprintf(skipped, sizeof skipped, "; %d skipped", l->skipped);
+        ct_log(CT_LOG_INFO, "Decoded %d images in %.1f s with %d worker%s (%d in the %.0f MB cache%s)%s.",
+               l->n, t_decode, nw, nw == 1 ? "" : "s", l->n_cached,
+               (double)l->n_cached * l->img_bytes / 1048576.0,
+               l->n_cached < l->n ? ", the rest decoded on the fly" : "", skipped);
     }
     if (pthread_create(&l->coord, NULL, coord_main, l) != 0) {
         ct_loader_free(l);

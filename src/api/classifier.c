@@ -1,0 +1,132 @@
+/* The public model handle (cltrain.h: ct_classifier_*) over model/model.h and
+ * model/modelio.h: create, load, save, describe, and predict in memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/modelio.h"
+#include "runtime/tensor.h"
+#include "train/train.h"
+
+ct_status ct_classifier_create(ct_runtime *rt, const char *spec, int h, int w, int c,
+                               ct_resize resize, int n_classes, const char *const *class_names,
+                               int max_batch, uint64_t seed, ct_classifier **out) {
+    *out = NULL;
+    if (!rt || !spec || !class_names)
+        return ct_set_error(CT_ERR_ARG, "ct_classifier_create: NULL runtime, spec or class names");
+    ct_classifier *m = calloc(1, sizeof *m);
+    if (!m) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    m->rt = rt;
+    /* ct_model_create expands preset names itself (ct_spec_preset) */
+    ct_status s = ct_model_create(rt, spec, c, h, w, n_classes, max_batch, seed, &m->m);
+    if (s == CT_OK) {
+        snprintf(m->meta.spec, sizeof m->meta.spec, "%s", ct_model_spec(m->m));
+        m->meta.c = c;
+        m->meta.h = h;
+        m->meta.w = w;
+        m->meta.resize = resize;
+        s = ct_model_meta_set_classes(&m->meta, n_classes, (char *const *)class_names);
+    }
+    if (s != CT_OK) {
+        ct_classifier_free(m);
+        return s;
+    }
+    *out = m;
+    return CT_OK;
+}
+
+ct_status ct_classifier_load(ct_runtime *rt, const char *path, int max_batch, ct_classifier **out) {
+    *out = NULL;
+    if (!rt || !path) return ct_set_error(CT_ERR_ARG, "ct_classifier_load: NULL runtime or path");
+    ct_classifier *m = calloc(1, sizeof *m);
+    if (!m) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    m->rt = rt;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    ct_status s = ct_model_open(rt, path, max_batch, &m->m, &m->meta);
+    if (s != CT_OK) {
+        ct_classifier_free(m);
+        return s;
+    }
+    *out = m;
+    return CT_OK;
+}
+
+ct_status ct_classifier_load_weights(ct_classifier *m, const char *path) {
+    return ct_model_load_weights(m->m, path, "");
+}
+
+ct_status ct_classifier_save(ct_classifier *m, const char *path) {
+    return ct_model_save(m->m, &m->meta, path);
+}
+
+void ct_classifier_free(ct_classifier *m) {
+    if (!m) return;
+    ct_model_free(m->m);
+    ct_model_meta_free(&m->meta);
+    free(m);
+}
+
+void ct_classifier_summary(const ct_classifier *m, FILE *f) { ct_model_summary(m->m, f); }
+const char *ct_classifier_spec(const ct_classifier *m) { return ct_model_spec(m->m); }
+size_t ct_classifier_param_count(const ct_classifier *m) { return ct_model_param_count(m->m); }
+int ct_classifier_class_count(const ct_classifier *m) { return m->meta.n_classes; }
+const char *ct_classifier_class_name(const ct_classifier *m, int i) {
+    return i >= 0 && i < m->meta.n_classes ? m->meta.class_names[i] : NULL;
+}
+void ct_classifier_input(const ct_classifier *m, int *h, int *w, int *c, ct_resize *resize) {
+    if (h) *h = m->meta.h;
+    if (w) *w = m->meta.w;
+    if (c) *c = m->meta.c;
+    if (resize) *resize = m->meta.resize;
+}
+int ct_classifier_max_batch(const ct_classifier *m) { return ct_model_max_batch(m->m); }
+
+ct_status ct_classifier_predict(ct_classifier *m, const float *x, int n, float *probs) {
+    if (n < 0 || (n > 0 && (!x || !probs)))
+        return ct_set_error(CT_ERR_ARG, "ct_classifier_predict: bad count %d or NULL buffer", n);
+    size_t chw = (size_t)m->meta.c * m->meta.h * m->meta.w;
+    int k = m->meta.n_classes, n_out = ct_model_outputs(m->m), B = ct_model_max_batch(m->m);
+    float *p = malloc((size_t)B * (size_t)n_out * sizeof(float));
+    if (!p) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = CT_OK;
+    for (int start = 0; s == CT_OK && start < n; start += B) {
+        int cnt = n - start < B ? n - start : B;
+        s = ct_upload(m->rt, ct_model_input(m->m), 0, (size_t)cnt * chw * sizeof(float),
+                      x + (size_t)start * chw);
+        if (s == CT_OK) s = ct_model_predict(m->m, cnt, p);
+        for (int j = 0; s == CT_OK && j < cnt; j++) {
+            float *row = probs + (size_t)(start + j) * (size_t)k;
+            if (n_out == 1) { /* one sigmoid unit: p(class 1) */
+                row[0] = 1 - p[j];
+                row[1] = p[j];
+            } else {
+                memcpy(row, p + (size_t)j * (size_t)n_out, (size_t)n_out * sizeof(float));
+            }
+        }
+    }
+    free(p);
+    return s;
+}
+
+ct_status ct_classifier_preprocess(const ct_classifier *m, const char *path, float *x) {
+    int h = m->meta.h, w = m->meta.w, c = m->meta.c;
+    uint8_t *img = malloc((size_t)h * w * c);
+    if (!img) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = ct_image_load(path, h, w, c, m->meta.resize, img);
+    if (s == CT_OK) /* planar, scaled as the loader does */
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < h * w; i++)
+                x[(size_t)ch * h * w + i] = img[(size_t)i * c + ch] * (1.0f / 255.0f);
+    free(img);
+    return s;
+}
+
+ct_status ct_classifier_predict_file(ct_classifier *m, const char *path, float *probs) {
+    float *x = malloc((size_t)m->meta.c * m->meta.h * m->meta.w * sizeof(float));
+    if (!x) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = ct_classifier_preprocess(m, path, x);
+    if (s == CT_OK) s = ct_classifier_predict(m, x, 1, probs);
+    free(x);
+    return s;
+}
+int ct_classifier_outputs(const ct_classifier *m) { return ct_model_outputs(m->m); }

@@ -1,0 +1,175 @@
+/* The public API on its own: built against include/ and libcltrain.so only (as a user's
+ * program), on the bundled sample set. Devices; fit with callbacks (progress, stop);
+ * nothing printed without a log handler; predict in memory equals predict from the
+ * file; save + load gives the same probabilities; evaluate. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cltrain.h>
+
+static int fails, checks;
+#define CHECK(cond, ...)                                                                        \
+    do {                                                                                        \
+        checks++;                                                                               \
+        if (!(cond)) {                                                                          \
+            fails++;                                                                            \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+            printf(__VA_ARGS__);                                                                \
+            printf(" [%s]\n", ct_last_error());                                                 \
+        }                                                                                       \
+    } while (0)
+
+typedef struct seen {
+    int starts, steps, epochs, stop_after_steps;
+    double last_loss;
+} seen;
+
+static int on_step(void *user, const ct_step_info *s) {
+    seen *v = user;
+    if (s->step == 0) v->starts++;
+    else {
+        v->steps++;
+        v->last_loss = s->loss;
+    }
+    return v->stop_after_steps > 0 && v->steps >= v->stop_after_steps;
+}
+
+static int on_epoch(void *user, const ct_epoch_info *e) {
+    seen *v = user;
+    v->epochs++;
+    return e->epoch < 0; /* never stops */
+}
+
+static int log_lines;
+static void count_log(void *user, ct_log_level level, const char *msg) {
+    (void)user;
+    (void)level;
+    (void)msg;
+    log_lines++;
+}
+
+int main(void) {
+    int n_dev = -1, def = -1;
+    if (ct_device_count(&n_dev) != CT_OK || n_dev == 0) {
+        printf("SKIP: no OpenCL device\n");
+        return 77;
+    }
+    CHECK(ct_device_default(&def) == CT_OK && def >= 0 && def < n_dev, "default device");
+    ct_device_desc d;
+    CHECK(ct_device_get(def, &d) == CT_OK && d.is_default && *d.name && d.type && strchr(d.id, ':'),
+          "describe the default device");
+    CHECK(ct_device_get(n_dev, &d) == CT_ERR_NO_DEVICE, "index past the end");
+
+    const char *root = getenv("CLTRAIN_DATA_DIR");
+    char train_dir[4096], test_dir[4096], model_path[4096];
+    snprintf(train_dir, sizeof train_dir, "%s/catdog-mini/train", root ? root : "data");
+    snprintf(test_dir, sizeof test_dir, "%s/catdog-mini/test", root ? root : "data");
+    snprintf(model_path, sizeof model_path, "/tmp/cltrain-test-api-%ld.safetensors", (long)getpid());
+    const char *tr[] = {train_dir}, *te[] = {test_dir};
+
+    ct_runtime *rt = NULL;
+    ct_dataset *train = NULL, *test = NULL;
+    ct_classifier *m = NULL, *m2 = NULL;
+    if (ct_runtime_create(NULL, 0, &rt) != CT_OK || ct_dataset_open(tr, 1, &train) != CT_OK ||
+        ct_dataset_open(te, 1, &test) != CT_OK) {
+        printf("FAIL: setup: %s\n", ct_last_error());
+        return 1;
+    }
+    const char *spec = "conv8:3:relu,pool2,flatten,dense1";
+    CHECK(ct_classifier_create(rt, spec, 32, 32, 3, CT_RESIZE_NEAREST, ct_dataset_class_count(train),
+                               ct_dataset_class_names(train), 16, 3, &m) == CT_OK,
+          "create");
+    if (!m) return 1;
+    CHECK(ct_classifier_param_count(m) == 8 * 3 * 9 + 8 + 8 * 15 * 15 + 1, "param count %zu",
+          ct_classifier_param_count(m));
+    CHECK(ct_classifier_class_count(m) == 2 && !strcmp(ct_classifier_class_name(m, 1), "dogs"),
+          "class names");
+    CHECK(ct_classifier_outputs(m) == 1, "binary: one sigmoid unit");
+    CHECK(strstr(ct_classifier_spec(m), "conv8:3") != NULL, "spec");
+    ct_classifier *bad = NULL;
+    CHECK(ct_classifier_create(rt, "conv8:3,flaten", 32, 32, 3, CT_RESIZE_NEAREST, 2,
+                               ct_dataset_class_names(train), 16, 1, &bad) == CT_ERR_ARG && !bad &&
+              strstr(ct_last_error(), "flaten"),
+          "spec error names the token");
+
+    /* a callback stops training after 3 steps; nothing is printed without a handler */
+    ct_fit_opts o;
+    ct_fit_opts_default(&o);
+    o.epochs = 2;
+    o.batch = 16;
+    o.workers = 2;
+    seen v = {0, 0, 0, 3, 0};
+    o.on_step = on_step;
+    o.on_epoch = on_epoch;
+    o.user = &v;
+    ct_fit_result r;
+    CHECK(ct_fit(m, train, NULL, &o, &r) == CT_OK, "fit, stopped");
+    CHECK(r.stopped && v.steps == 3 && v.starts == 1 && v.epochs == 0 && r.epochs_done == 0,
+          "stopped after 3 steps (steps %d, starts %d, epochs %d, done %d)", v.steps, v.starts,
+          v.epochs, r.epochs_done);
+    CHECK(isfinite(v.last_loss) && v.last_loss > 0, "loss reported");
+
+    /* a whole epoch with messages going to a handler */
+    ct_set_log(count_log, NULL);
+    memset(&v, 0, sizeof v);
+    o.epochs = 1;
+    CHECK(ct_fit(m, train, NULL, &o, &r) == CT_OK, "fit one epoch");
+    CHECK(!r.stopped && r.epochs_done == 1 && v.epochs == 1 && v.steps == 13 && r.images == 200,
+          "one epoch: %d steps, %ld images", v.steps, r.images);
+    CHECK(log_lines >= 1, "the handler got the loader's message");
+    ct_set_log(NULL, NULL);
+    o.batch = 17;
+    CHECK(ct_fit(m, train, NULL, &o, &r) == CT_ERR_ARG, "batch above max_batch refused");
+
+    /* predict: in memory from floats == from the file; rows sum to 1 */
+    const char *file = ct_dataset_path(test, 0);
+    float *x = malloc(2 * 3 * 32 * 32 * sizeof(float));
+    float p_mem[4], p_file[2], p_loaded[2];
+    CHECK(ct_classifier_preprocess(m, file, x) == CT_OK, "preprocess");
+    memcpy(x + 3 * 32 * 32, x, 3 * 32 * 32 * sizeof(float));
+    float p_one[2];
+    CHECK(ct_classifier_predict(m, x, 1, p_one) == CT_OK, "predict in memory");
+    CHECK(ct_classifier_predict_file(m, file, p_file) == CT_OK, "predict a file");
+    CHECK(p_one[0] == p_file[0] && p_one[1] == p_file[1], "same probabilities (%.9g %.9g vs %.9g %.9g)",
+          p_one[0], p_one[1], p_file[0], p_file[1]);
+    /* two at once: both rows the same image; another batch size may pick other kernels,
+     * so equal up to rounding */
+    CHECK(ct_classifier_predict(m, x, 2, p_mem) == CT_OK, "predict two in memory");
+    CHECK(p_mem[2] == p_mem[0] && p_mem[3] == p_mem[1] && fabsf(p_mem[0] - p_one[0]) < 1e-5f &&
+              fabsf(p_mem[1] - p_one[1]) < 1e-5f,
+          "rows agree (%.9g %.9g, %.9g %.9g)", p_mem[0], p_mem[1], p_mem[2], p_mem[3]);
+    CHECK(fabs(p_mem[0] + p_mem[1] - 1) < 1e-6 && p_mem[0] >= 0 && p_mem[1] >= 0, "a distribution");
+    CHECK(ct_classifier_predict_file(m, "/no/such.jpg", p_file) == CT_ERR_IO ||
+              strstr(ct_last_error(), "/no/such.jpg"),
+          "a missing image is named");
+
+    /* save, load, same probabilities; evaluate */
+    CHECK(ct_classifier_save(m, model_path) == CT_OK, "save");
+    CHECK(ct_classifier_load(rt, model_path, 8, &m2) == CT_OK, "load");
+    if (m2) {
+        CHECK(ct_classifier_predict_file(m2, file, p_loaded) == CT_OK && p_loaded[0] == p_file[0] &&
+                  p_loaded[1] == p_file[1],
+              "loaded model predicts the same");
+        int h, w, c;
+        ct_classifier_input(m2, &h, &w, &c, NULL);
+        CHECK(h == 32 && w == 32 && c == 3 && ct_classifier_max_batch(m2) == 8, "input shape kept");
+        ct_eval_result e1, e2;
+        CHECK(ct_evaluate(m, test, 16, 2, &e1) == CT_OK && ct_evaluate(m2, test, 8, 1, &e2) == CT_OK,
+              "evaluate");
+        CHECK(e1.n == 50 && e2.n == 50 && fabs(e1.accuracy - e2.accuracy) < 1e-9 &&
+                  fabs(e1.loss - e2.loss) < 1e-5 && e1.accuracy >= 0 && e1.accuracy <= 1,
+              "same figures (%g %g vs %g %g)", e1.loss, e1.accuracy, e2.loss, e2.accuracy);
+    }
+    unlink(model_path);
+    free(x);
+    ct_classifier_free(m2);
+    ct_classifier_free(m);
+    ct_dataset_free(test);
+    ct_dataset_free(train);
+    ct_runtime_free(rt);
+    printf("api: %d checks, %d failed\n", checks, fails);
+    return fails ? 1 : 0;
+}
