@@ -303,6 +303,12 @@ typedef struct ct_fit_result {
 /* Keras defaults: 10 epochs, batch 64, Adam 1e-3 / 0.9 / 0.999 / 1e-7, no augmentation,
  * seed 1, restore_best on, cache 2048 MiB, no callbacks. */
 CT_API void ct_fit_opts_default(ct_fit_opts *o);
+/* For a run that will resume (opts.resume) from checkpoint_dir: call after creating the
+ * runtime and before creating the model. It pins the kernel variants the checkpoint
+ * recorded, so the resumed run repeats the original run's arithmetic exactly (bit-identical
+ * result) even when the local tuning cache was wiped or tuned differently, and nothing is
+ * timed again. No checkpoint there yet: CT_OK. */
+CT_API ct_status ct_fit_resume_prepare(ct_runtime *rt, const char *checkpoint_dir);
 /* Trains m on train (validating on val after every epoch when val is not NULL). Both
  * datasets must have m's classes. result may be NULL. */
 CT_API ct_status ct_fit(ct_classifier *m, const ct_dataset *train, const ct_dataset *val,

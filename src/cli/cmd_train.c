@@ -247,7 +247,8 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         CT_TRY(same_classes(*train, *test, "test"));
     }
 
-    /* model */
+    /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
+    if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
     CT_TRY(ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
                                 ct_dataset_class_count(*train), ct_dataset_class_names(*train),
                                 t->o.batch, t->o.seed, model));

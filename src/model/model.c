@@ -335,6 +335,7 @@ ct_status ct_model_create(ct_runtime *rt, const char *spec, int c, int h, int w,
 const char *ct_model_spec(const ct_model *m) { return m->spec; }
 int ct_model_outputs(const ct_model *m) { return m->outputs; }
 int ct_model_max_batch(const ct_model *m) { return m->max_batch; }
+ct_runtime *ct_model_runtime(const ct_model *m) { return m->rt; }
 size_t ct_model_param_count(const ct_model *m) { return m->n_weights; }
 int ct_model_n_params(const ct_model *m) { return m->n_params; }
 long ct_model_adam_steps(const ct_model *m) { return m->t; }

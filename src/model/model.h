@@ -58,7 +58,8 @@ void ct_model_free(ct_model *m);
 void ct_model_summary(const ct_model *m, FILE *f); /* like Keras model.summary() */
 const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
 int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
-int ct_model_max_batch(const ct_model *m);        /* the batch size the model was built for */
+int ct_model_max_batch(const ct_model *m);
+ct_runtime *ct_model_runtime(const ct_model *m);      /* the runtime it was built on */        /* the batch size the model was built for */
 size_t ct_model_param_count(const ct_model *m);
 /* FLOP (2 per multiply-add) of one training step per sample: the layers' flops hooks
  * (conv, dense) for forward, backward-weights and backward-data. */

@@ -1,5 +1,6 @@
 /* Model files and checkpoints on top of safetensors. */
 #include "model/modelio.h"
+#include "tune/tune.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -54,6 +55,12 @@ static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *me
     if (!cls) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     ct_status s = ct_st_writer_meta(w, "classes", cls);
     free(cls);
+    CT_TRY(s);
+    /* the kernel variants this run's ops used: --resume runs exactly these again */
+    char *var = ct_tune_used_json(ct_model_runtime(m));
+    if (!var) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    s = ct_st_writer_meta(w, "variants", var);
+    free(var);
     CT_TRY(s);
     for (int i = 0; i < ct_model_n_params(m); i++) {
         const ct_param_info *p = ct_model_param(m, i);
@@ -220,11 +227,30 @@ static ct_status state_parse(const char *json, const char *path, ct_ckpt_state *
         return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state lacks fields; delete it to start "
                             "over", path);
     }
-    st->epochs_done = ed->valueint;
+    /* a hand-edited or damaged state must not resume as "Epoch -4/3" */
+    const struct { const char *name; const cJSON *v; double lo, hi; } range[] = {
+        {"epochs_done", ed, 0, 1e7}, {"step", stp, 0, 1e15}, {"best_epoch", be, -1, 1e7},
+        {"wait", wt, 0, 1e7}};
+    for (size_t i = 0; i < sizeof range / sizeof range[0]; i++) {
+        double v = range[i].v->valuedouble;
+        if (!(v >= range[i].lo && v <= range[i].hi) || v != floor(v)) {
+            cJSON_Delete(o);
+            return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state '%s' is %g, not a whole number "
+                                "in %g..%g; the checkpoint is damaged: delete it to start over",
+                                path, range[i].name, v, range[i].lo, range[i].hi);
+        }
+    }
+    st->epochs_done = (int)ed->valuedouble;
     st->step = (long)stp->valuedouble;
     st->best = cJSON_IsNumber(best) ? best->valuedouble : NAN;
-    st->best_epoch = be->valueint;
-    st->wait = wt->valueint;
+    st->best_epoch = (int)be->valuedouble;
+    st->wait = (int)wt->valuedouble;
+    if (st->best_epoch > st->epochs_done || st->wait > st->epochs_done) {
+        cJSON_Delete(o);
+        return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state is inconsistent (best epoch %d, "
+                            "wait %d after %d epochs); delete it to start over", path,
+                            st->best_epoch, st->wait, st->epochs_done);
+    }
     st->has_best = cJSON_IsTrue(hb);
     snprintf(st->fingerprint, sizeof st->fingerprint, "%s", fp->valuestring);
     cJSON *row;
@@ -234,11 +260,32 @@ static ct_status state_parse(const char *json, const char *path, ct_ckpt_state *
             break;
         }
         double v[7];
-        for (int k = 0; k < 7; k++) v[k] = cJSON_GetArrayItem(row, k)->valuedouble;
+        for (int k = 0; k < 7; k++) {
+            const cJSON *x = cJSON_GetArrayItem(row, k);
+            v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        }
+        if (!(v[0] >= 1 && v[0] <= 1e7) || !(v[5] >= 0) || !(v[6] == 0 || v[6] == 1)) {
+            s = ct_set_error(CT_ERR_FORMAT, "%s: bad history row in checkpoint; delete it to start "
+                             "over", path);
+            break;
+        }
         ct_epoch_stats e = {(int)v[0], v[1], v[2], v[3], v[4], v[5], (int)v[6]};
         if ((s = ct_history_append(&st->hist, &e)) != CT_OK) break;
     }
+    if (s == CT_OK && st->hist.n != st->epochs_done)
+        s = ct_set_error(CT_ERR_FORMAT, "%s: checkpoint history has %d epochs but the state says %d "
+                         "were done; delete it to start over", path, st->hist.n, st->epochs_done);
     cJSON_Delete(o);
+    return s;
+}
+
+ct_status ct_checkpoint_pin_variants(ct_runtime *rt, const char *path) {
+    ct_st_file *f;
+    CT_TRY(ct_st_open(path, &f));
+    const char *v = ct_st_meta(f, "variants");
+    ct_status s = v ? ct_tune_pin_json(rt, v) : CT_OK; /* older files: nothing to pin */
+    if (s != CT_OK) s = ct_error_prefix(s, "%s: kernel variants: ", path);
+    ct_st_close(f);
     return s;
 }
 

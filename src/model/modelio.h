@@ -54,4 +54,9 @@ ct_status ct_checkpoint_save(ct_model *m, const ct_model_meta *meta, const ct_ck
 ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st,
                              float **best_params);
 
+/* Pins the kernel variants recorded in a checkpoint (or model file) on rt, so that a
+ * model built afterwards runs exactly the variants of the run that wrote it, whatever the
+ * local tuning table says. Call before building the model. A file without them: CT_OK. */
+ct_status ct_checkpoint_pin_variants(ct_runtime *rt, const char *path);
+
 #endif

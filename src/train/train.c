@@ -127,14 +127,39 @@ ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, int wor
 
 static int is_finite2(double a, double b) { return isfinite(a) && isfinite(b); }
 
-static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, long n_train, char *out,
-                        size_t n) {
+/* The data a run trains and validates on: every file's path, class and size. A resumed run
+ * whose folders now hold other files (even as many) is refused. */
+static uint64_t data_hash(const ct_dataset *ds, uint64_t h) {
+    for (int i = 0; ds && i < ds->n; i++) {
+        struct stat sb;
+        long long size = stat(ds->paths[i], &sb) == 0 ? (long long)sb.st_size : -1;
+        h = ct_hash64(ds->paths[i], strlen(ds->paths[i]), h);
+        h = ct_hash64(&size, sizeof size, h);
+        h = ct_hash64(&ds->labels[i], sizeof ds->labels[i], h);
+    }
+    return h;
+}
+
+static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, const ct_dataset *train,
+                        const ct_dataset *val, char *out, size_t n) {
     char buf[4096];
-    int len = snprintf(buf, sizeof buf, "%s|%dx%dx%d|b%d|lr%.9g|%.9g|%.9g|%.9g|%s|seed%llu|n%ld|%d",
-                       ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, o->batch,
-                       o->lr, o->beta1, o->beta2, o->eps, o->augment, (unsigned long long)o->seed, n_train,
-                       o->steps_per_epoch);
+    int len = snprintf(buf, sizeof buf,
+                       "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
+                       "data%016llx",
+                       ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize,
+                       o->batch, o->lr, o->beta1, o->beta2, o->eps, o->augment,
+                       (unsigned long long)o->seed, train->n, o->steps_per_epoch,
+                       (unsigned long long)data_hash(val, data_hash(train, 7)));
     snprintf(out, n, "%016llx", (unsigned long long)ct_hash64(buf, (size_t)(len > 0 ? len : 0), 3));
+}
+
+ct_status ct_fit_resume_prepare(ct_runtime *rt, const char *checkpoint_dir) {
+    if (!checkpoint_dir) return ct_set_error(CT_ERR_ARG, "--resume needs --checkpoint-dir DIR");
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", checkpoint_dir);
+    struct stat sb;
+    if (stat(ckpt, &sb) != 0) return CT_OK; /* nothing to resume yet: ct_fit says so */
+    return ct_checkpoint_pin_variants(rt, ckpt);
 }
 
 static ct_status make_loader(const ct_fit_opts *o, const ct_classifier *m, const ct_dataset *ds,
@@ -203,7 +228,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     /* checkpoints */
     char ckpt[4096] = "";
     char fp[64];
-    fingerprint(o, cm, train->n, fp, sizeof fp);
+    fingerprint(o, cm, train, val, fp, sizeof fp);
     f->st.best = maximize ? -INFINITY : INFINITY;
     f->st.best_epoch = -1;
     snprintf(f->st.fingerprint, sizeof f->st.fingerprint, "%s", fp);
@@ -224,7 +249,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                 ct_history_free(&st.hist);
                 return ct_set_error(CT_ERR_ARG,
                                     "%s was written by a run with other settings (model, input, "
-                                    "batch, lr, augmentation, seed or data differ); resume with the "
+                                    "resize, batch, lr, augmentation, seed or the data files "
+                                    "differ); resume with the "
                                     "same options, or use another --checkpoint-dir",
                                     ckpt);
             }
