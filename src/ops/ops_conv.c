@@ -384,7 +384,7 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
     const ct_conv_desc *d = &p->d;
     if (!p->impl[cfg]) {
         char opts[96];
-        snprintf(opts, sizeof opts, "%s -DKS=%d", icfg[cfg].opts, d->k);
+        snprintf(opts, sizeof opts, "-DCT_PROG=1 %s -DKS=%d", icfg[cfg].opts, d->k);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", opts, &p->impl[cfg]));
     }
     int hp, wp, k = d->k, rm = icfg[cfg].rm;
@@ -456,7 +456,7 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
     const ct_conv_desc *d = &p->d;
     if (!p->implw[cfg]) {
         char opts[64];
-        snprintf(opts, sizeof opts, "-DKS=%d -DDVW=%d -DDCO=%d", d->k, iwcfg[cfg].vw,
+        snprintf(opts, sizeof opts, "-DCT_PROG=2 -DKS=%d -DDVW=%d -DDCO=%d", d->k, iwcfg[cfg].vw,
                  iwcfg[cfg].co);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_bwd_w_implicit", opts, &p->implw[cfg]));
     }

@@ -19,13 +19,13 @@ typedef struct {
 
 static const gk_desc gk[CT_GK_COUNT] = {
     [CT_GK_SIMPLE] = {"simple", "gemm_simple", NULL, 4, 4, 0},
-    [CT_GK_BLK6x32] = {"blk6x32", "gemm_blk", "-DRM=6 -DNV=2 -DVW=16", 6, 32, 1},
-    [CT_GK_BLK8x32] = {"blk8x32", "gemm_blk", "-DRM=8 -DNV=2 -DVW=16", 8, 32, 1},
-    [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
-    [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
+    [CT_GK_BLK6x32] = {"blk6x32", "gemm_blk", "-DCT_PROG=1 -DRM=6 -DNV=2 -DVW=16", 6, 32, 1},
+    [CT_GK_BLK8x32] = {"blk8x32", "gemm_blk", "-DCT_PROG=1 -DRM=8 -DNV=2 -DVW=16", 8, 32, 1},
+    [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DCT_PROG=1 -DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
+    [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DCT_PROG=1 -DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
     [CT_GK_TILED] = {"tiled", "gemm_tiled", NULL, 0, 0, 0},
-    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DNR=4 -DVW=16", 4, 4, 2},
-    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DNR=4 -DVW=8", 4, 4, 2},
+    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DCT_PROG=3 -DNR=4 -DVW=16", 4, 4, 2},
+    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DCT_PROG=3 -DNR=4 -DVW=8", 4, 4, 2},
 };
 
 struct ct_ops_state {
@@ -173,8 +173,8 @@ ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
         ct_ops_state *st = calloc(1, sizeof *st);
         if (!st) return ct_set_error(CT_ERR_MEMORY, "out of host memory (ops state)");
         tiled_size(rt, &st->tiled_ts, &st->tiled_wpt);
-        snprintf(st->tiled_opts, sizeof st->tiled_opts, "-DTS=%d -DWPT=%d", st->tiled_ts,
-                 st->tiled_wpt);
+        snprintf(st->tiled_opts, sizeof st->tiled_opts, "-DCT_PROG=2 -DTS=%d -DWPT=%d",
+                 st->tiled_ts, st->tiled_wpt);
         ct_status s = ct_kernel_create(rt, "gemm", "transpose", NULL, &st->transpose);
         if (s == CT_OK) s = ct_kernel_create(rt, "gemm", "sum_parts", NULL, &st->sum_parts);
         if (s != CT_OK) {

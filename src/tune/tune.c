@@ -70,7 +70,10 @@ long ct_tune_timed_runs(ct_runtime *rt) {
 /* ---- the file ------------------------------------------------------------ */
 /* Parses the whole file; 0 and *why on any fault (then nothing of it is used). */
 static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) {
-    if (len == 0 || text[len - 1] != '\n') return *why = "truncated", 0;
+    size_t fl = strlen(TUNE_FORMAT);
+    if (len < fl + 1 || memcmp(text, TUNE_FORMAT "\n", fl + 1))
+        return *why = "not a tuning file of this version", 0;
+    if (text[len - 1] != '\n') return *why = "truncated", 0;
     text[len - 1] = 0;
     char *last = strrchr(text, '\n');
     text[len - 1] = '\n';
