@@ -23,8 +23,9 @@ static void conv_one(ct_runtime *rt, const char *label, const ct_conv_desc *d, i
     CHECK_OK(ct_check_conv_case_v(rt, d, n, (ct_conv_pass)pass, v, seed, &e, ran, sizeof ran));
     if (e < 0 && v) return; /* does not fit this shape */
     (*runs)++;
-    CHECK(e <= 1.0, "%s: conv pass %d n=%d(%d) cin%d %dx%d cout%d k=%d s=%d pad %d,%d: err %.3g x tol",
-          label, pass, n, d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l, e);
+    CHECK(e <= 1.0,
+          "%s: conv pass %d n=%d(%d) cin%d %dx%d cout%d k=%d s=%d pad %d,%d: err %.3g x tol", label,
+          pass, n, d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l, e);
     if (v) CHECK(!strcmp(ran, vname(pass, v, want, sizeof want)), "%s: ran %s", label, ran);
 }
 

@@ -4,8 +4,8 @@
  * naming the file and is redone (never a crash); pin/used JSON round trip (pins also
  * cover shapes met later); deterministic mode times nothing and gives the documented
  * defaults; a forced variant that does not fit is an error; names round-trip. */
-#include "ctest.h"
 #include "check/ops_ref.h"
+#include "ctest.h"
 #include "ops/ops_internal.h"
 #include "runtime/tensor.h"
 #include "tune/tune.h"
@@ -25,7 +25,9 @@ static void log_fn(void *user, ct_log_level level, const char *msg) {
         if (strstr(msg, "(first run on this device)")) n_first++;
     }
 }
-static void log_reset(void) { n_warn = n_warn_file = n_tuning = n_first = 0; }
+static void log_reset(void) {
+    n_warn = n_warn_file = n_tuning = n_first = 0;
+}
 
 typedef struct {
     ct_conv_plan *p1, *p2;
@@ -96,15 +98,16 @@ static void file_cases(void) {
     log_reset();
     char *j1 = NULL, *j2 = NULL;
     long t = tune_once(0, &j1);
-    CHECK(t > 0 && n_tuning > 0 && n_first > 0, "cold tune: timed %ld, progress lines %d (%d first)",
-          t, n_tuning, n_first);
+    CHECK(t > 0 && n_tuning > 0 && n_first > 0,
+          "cold tune: timed %ld, progress lines %d (%d first)", t, n_tuning, n_first);
     CHECK(n_warn == 0, "cold tune: %d warnings", n_warn);
     size_t len = 0;
     char *good = slurp(tune_file, &len);
     CHECK(good && strstr(good, "cltrain-tune-2\n") == good && strstr(good, "\nchecksum "),
           "tuning file written: %s", good ? good : "(none)");
     CHECK(good && strstr(good, "gemm NT 8x16x40="), "gemm key in the file");
-    if (getenv("TEST_TUNE_VERBOSE")) printf("file:\n%s\nused: %s\n", good ? good : "", j1 ? j1 : "");
+    if (getenv("TEST_TUNE_VERBOSE"))
+        printf("file:\n%s\nused: %s\n", good ? good : "", j1 ? j1 : "");
     CHECK(j1 && strstr(j1, "\"conv.forward n4 c3 12x10 o8 k3 s1 p1,1\":") &&
               strstr(j1, "\"conv.backward_data n4 c8 12x10 o6 k3 s2 p0,0\":") &&
               !strstr(j1, "\"conv.backward_data n4 c3 12x10"),
@@ -119,10 +122,17 @@ static void file_cases(void) {
     if (!good) return;
     /* damaged files: each is ignored with a warning naming it, and redone */
     char *bad = malloc(len + 4096);
-    struct { const char *what; int kind; } cases[] = {
-        {"edited", 0}, {"truncated", 1}, {"foreign", 2}, {"empty", 3},
-        {"unknown variant (checksum fixed)", 4}, {"wrong kind (checksum fixed)", 5},
-        {"does not fit its key (checksum fixed)", 6}, {"bad key (checksum fixed)", 7}};
+    struct {
+        const char *what;
+        int kind;
+    } cases[] = {{"edited", 0},
+                 {"truncated", 1},
+                 {"foreign", 2},
+                 {"empty", 3},
+                 {"unknown variant (checksum fixed)", 4},
+                 {"wrong kind (checksum fixed)", 5},
+                 {"does not fit its key (checksum fixed)", 6},
+                 {"bad key (checksum fixed)", 7}};
     for (size_t c = 0; bad && c < sizeof cases / sizeof cases[0]; c++) {
         memcpy(bad, good, len + 1);
         char *eq = strstr(bad, "gemm NT 8x16x40=");
@@ -132,15 +142,20 @@ static void file_cases(void) {
             if (eq) eq[16] = eq[16] == 'n' ? 'b' : 'n';
             spit(tune_file, bad, len);
             break;
-        case 1: spit(tune_file, bad, len / 2); break;
+        case 1:
+            spit(tune_file, bad, len / 2);
+            break;
         case 2: {
             const char *old = "cltrain-tune-1 some device\ngemm 0 1 8 16 40=conv:3\n";
             spit(tune_file, old, strlen(old));
             break;
         }
-        case 3: spit(tune_file, "", 0); break;
+        case 3:
+            spit(tune_file, "", 0);
+            break;
         default: {
-            const char *lines[] = {"gemm NT 8x16x40=nosuchkernel\n", "gemm NT 8x16x40=implicit:4x32\n",
+            const char *lines[] = {"gemm NT 8x16x40=nosuchkernel\n",
+                                   "gemm NT 8x16x40=implicit:4x32\n",
                                    "conv.forward n4 c8 12x10 o6 k3 s2 p0,0=implicit:4x32\n",
                                    "gemm NT 8x16x40x9=blk6x32\n"};
             snprintf(body, sizeof body, "cltrain-tune-2\ndevice x\n%s", lines[cases[c].kind - 4]);
@@ -167,18 +182,19 @@ static void file_cases(void) {
 static void pin_cases(void) {
     ct_runtime *rt = ct_test_runtime(0);
     /* bad pins: CT_ERR_FORMAT naming what is wrong; nothing taken */
-    struct { const char *json, *names; } bad[] = {
-        {"not json", "JSON"},
-        {"[1, 2]", "JSON"},
-        {"{\"gemm XX 1x2x3\": \"blk6x32\"}", "gemm XX 1x2x3"},
-        {"{\"gemm NT 8x16x40\": \"nope\"}", "nope"},
-        {"{\"gemm NT 8x16x40\": \"implicit:4x32\"}", "implicit:4x32"},
-        {"{\"conv.forward n4 c3 12x10 o8 k3 s1 p1,1\": \"blk6x32\"}", "blk6x32"},
-        {"{\"gemm NT 8x16x40\": 3}", "gemm NT 8x16x40"}};
+    struct {
+        const char *json, *names;
+    } bad[] = {{"not json", "JSON"},
+               {"[1, 2]", "JSON"},
+               {"{\"gemm XX 1x2x3\": \"blk6x32\"}", "gemm XX 1x2x3"},
+               {"{\"gemm NT 8x16x40\": \"nope\"}", "nope"},
+               {"{\"gemm NT 8x16x40\": \"implicit:4x32\"}", "implicit:4x32"},
+               {"{\"conv.forward n4 c3 12x10 o8 k3 s1 p1,1\": \"blk6x32\"}", "blk6x32"},
+               {"{\"gemm NT 8x16x40\": 3}", "gemm NT 8x16x40"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ct_status s = ct_tune_pin_json(rt, bad[i].json);
-        CHECK(s == CT_ERR_FORMAT && strstr(ct_last_error(), bad[i].names),
-              "pin %s: %s (%s)", bad[i].json, ct_status_str(s), ct_last_error());
+        CHECK(s == CT_ERR_FORMAT && strstr(ct_last_error(), bad[i].names), "pin %s: %s (%s)",
+              bad[i].json, ct_status_str(s), ct_last_error());
     }
     CHECK(ct_table_count(rt) == 0, "bad pins took nothing (%d entries)", ct_table_count(rt));
     /* good pins win over the file and the defaults, and cover a shape met later */
@@ -190,7 +206,8 @@ static void pin_cases(void) {
     CHECK_OK(ct_tune_items(rt, x.it, 4));
     ct_table_entry *e = ct_table_find(rt, "gemm NT 8x16x40");
     char nm[64];
-    CHECK(e && e->src == CT_SRC_PINNED && !strcmp(ct_variant_name(e->op, e->v, nm, sizeof nm), "blk4x8"),
+    CHECK(e && e->src == CT_SRC_PINNED &&
+              !strcmp(ct_variant_name(e->op, e->v, nm, sizeof nm), "blk4x8"),
           "pinned gemm kept");
     /* the partial batch: a shape no item named, pinned from the checkpoint */
     double err = INFINITY;
@@ -200,7 +217,8 @@ static void pin_cases(void) {
     CHECK(e && e->used && e->v.alg == CT_ALG_KERNEL && e->v.sub == CT_GK_BLK4x16,
           "pinned variant used for a shape met later");
     char *j = ct_tune_used_json(rt);
-    CHECK(j && strstr(j, "\"gemm NN 3x40x8\":\"blk4x16\"") && strstr(j, "\"gemm NT 8x16x40\":\"blk4x8\"") &&
+    CHECK(j && strstr(j, "\"gemm NN 3x40x8\":\"blk4x16\"") &&
+              strstr(j, "\"gemm NT 8x16x40\":\"blk4x8\"") &&
               strstr(j, "\"conv.forward n4 c3 12x10 o8 k3 s1 p1,1\":\"direct\""),
           "used json has the pins: %s", j ? j : "");
     items_free(&x);
@@ -220,8 +238,8 @@ static void deterministic_cases(void) {
     log_reset();
     char *j1 = NULL, *j2 = NULL;
     long t = tune_once(CT_RT_DETERMINISTIC, &j1);
-    CHECK(t == 0 && n_tuning == 0 && n_warn == 0, "deterministic: timed %ld, progress %d, warnings %d",
-          t, n_tuning, n_warn);
+    CHECK(t == 0 && n_tuning == 0 && n_warn == 0,
+          "deterministic: timed %ld, progress %d, warnings %d", t, n_tuning, n_warn);
     tune_once(CT_RT_DETERMINISTIC, &j2);
     CHECK(j1 && j2 && !strcmp(j1, j2), "deterministic twice: %s vs %s", j1 ? j1 : "", j2 ? j2 : "");
     ct_runtime *rt = ct_test_runtime(CT_RT_DETERMINISTIC);
@@ -235,12 +253,15 @@ static void deterministic_cases(void) {
              gpu ? "im2col:tiled" : "implicit:4x32");
     snprintf(want[1], sizeof want[1], "\"conv.backward_weights n4 c3 12x10 o8 k3 s1 p1,1\":\"%s\"",
              gpu ? "im2col:tiled" : "implicit-dot:4x16");
-    snprintf(want[2], sizeof want[2], "\"conv.forward n4 c8 12x10 o6 k3 s2 p0,0\":\"im2col:%s\"", gk);
-    snprintf(want[3], sizeof want[3], "\"conv.backward_data n4 c8 12x10 o6 k3 s2 p0,0\":\"col2im:%s\"", gk);
+    snprintf(want[2], sizeof want[2], "\"conv.forward n4 c8 12x10 o6 k3 s2 p0,0\":\"im2col:%s\"",
+             gk);
+    snprintf(want[3], sizeof want[3],
+             "\"conv.backward_data n4 c8 12x10 o6 k3 s2 p0,0\":\"col2im:%s\"", gk);
     snprintf(want[4], sizeof want[4], "\"gemm NT 8x16x40\":\"%s\"", gpu ? gk : "nt4x16");
     snprintf(want[5], sizeof want[5], "\"gemm TN 16x40x8\":\"%s\"", gpu ? gk : "blk6x32");
     for (int i = 0; i < 6; i++)
-        if (!gpu || i >= 2) CHECK(j1 && strstr(j1, want[i]), "default %s in %s", want[i], j1 ? j1 : "");
+        if (!gpu || i >= 2)
+            CHECK(j1 && strstr(j1, want[i]), "default %s in %s", want[i], j1 ? j1 : "");
     free(j1);
     free(j2);
     if (tune_file[0]) remove(tune_file);
@@ -253,12 +274,15 @@ static void force_cases(void) {
     CHECK_OK(ct_conv_desc_init(&d, 2, 3, 9, 9, 4, 3, 2, 1, CT_ACT_NONE));
     CHECK_OK(ct_conv_plan_create(rt, &d, &p));
     ct_variant impl = {CT_ALG_IMPLICIT, 0}, nt = {CT_ALG_KERNEL, CT_GK_NT4x16};
-    CHECK(p && ct_conv_plan_force(p, CT_CONV_FWD, &impl) == CT_ERR_ARG, "implicit at stride 2 forced");
+    CHECK(p && ct_conv_plan_force(p, CT_CONV_FWD, &impl) == CT_ERR_ARG,
+          "implicit at stride 2 forced");
     double e;
     ct_conv_force(rt, CT_CONV_FWD, &impl);
     ct_status s = ct_check_conv_case(rt, &d, 2, CT_CONV_FWD, 3, &e);
-    CHECK(s == CT_ERR_ARG && strstr(ct_last_error(), "implicit:4x32"), "runtime force that does "
-          "not fit: %s (%s)", ct_status_str(s), ct_last_error());
+    CHECK(s == CT_ERR_ARG && strstr(ct_last_error(), "implicit:4x32"),
+          "runtime force that does "
+          "not fit: %s (%s)",
+          ct_status_str(s), ct_last_error());
     ct_conv_force(rt, CT_CONV_FWD, NULL);
     ct_gemm_force(rt, &nt);
     s = ct_check_gemm_case(rt, 0, 0, 5, 6, 7, 1.0f, 0.0f, 3, &e);
@@ -277,19 +301,24 @@ static void force_cases(void) {
             char nm[64];
             ct_variant_name((ct_op_kind)op, all[i], nm, sizeof nm);
             CHECK(ct_variant_parse((ct_op_kind)op, nm, &v) == CT_OK && v.alg == all[i].alg &&
-                      v.sub == all[i].sub, "round trip %s", nm);
+                      v.sub == all[i].sub,
+                  "round trip %s", nm);
         }
     }
     ct_variant v;
     CHECK(ct_variant_parse(CT_OP_GEMM, "implicit:4x32", &v) == CT_ERR_FORMAT, "conv name on gemm");
-    CHECK(ct_variant_parse(CT_OP_CONV_FWD, "flip-im2col:blk6x32", &v) == CT_ERR_FORMAT, "bwd name on fwd");
-    CHECK(ct_variant_parse(CT_OP_CONV_FWD, "im2col:nt4x16", &v) == CT_ERR_FORMAT, "dot kernel on fwd");
+    CHECK(ct_variant_parse(CT_OP_CONV_FWD, "flip-im2col:blk6x32", &v) == CT_ERR_FORMAT,
+          "bwd name on fwd");
+    CHECK(ct_variant_parse(CT_OP_CONV_FWD, "im2col:nt4x16", &v) == CT_ERR_FORMAT,
+          "dot kernel on fwd");
     CHECK(ct_variant_parse(CT_OP_CONV_BWD_WEIGHTS, "im2col:nt4x16", &v) == CT_OK, "dot on bwd_w");
     ct_op_kind k;
     CHECK(ct_op_key_parse("gemm NT 64x128x3200", &k) && k == CT_OP_GEMM, "gemm key");
-    CHECK(ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0", &k) && k == CT_OP_CONV_FWD, "conv key");
+    CHECK(ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0", &k) && k == CT_OP_CONV_FWD,
+          "conv key");
     CHECK(!ct_op_key_parse("gemm NT 64x128", &k) && !ct_op_key_parse("conv.forward n64", &k) &&
-              !ct_op_key_parse("gemm NT 064x128x3200", &k) && !ct_op_key_parse("gemm NT 1x2x3 ", &k),
+              !ct_op_key_parse("gemm NT 064x128x3200", &k) &&
+              !ct_op_key_parse("gemm NT 1x2x3 ", &k),
           "bad keys");
 }
 

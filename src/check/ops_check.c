@@ -110,10 +110,12 @@ ct_status ct_check_gemm_case(ct_runtime *rt, int ta, int tb, int M, int N, int K
     return ct_check_gemm_case_v(rt, NULL, ta, tb, M, N, K, alpha, beta, seed, err);
 }
 
-static ct_status gemm_call(ct_runtime *rt, const ct_variant *v, int ta, int tb, int M, int N,
-                           int K, float alpha, cl_mem A, size_t ao, int lda, cl_mem B, size_t bo,
-                           int ldb, float beta, cl_mem C, size_t co, int ldc) {
-    if (v) return ct_gemm_run(rt, *v, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+static ct_status gemm_call(ct_runtime *rt, const ct_variant *v, int ta, int tb, int M, int N, int K,
+                           float alpha, cl_mem A, size_t ao, int lda, cl_mem B, size_t bo, int ldb,
+                           float beta, cl_mem C, size_t co, int ldc) {
+    if (v)
+        return ct_gemm_run(rt, *v, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co,
+                           ldc);
     return ct_gemm(rt, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
 }
 
@@ -190,14 +192,16 @@ int ct_check_variant(ct_runtime *rt, ct_op_kind op, ct_variant v) {
         return ran ? 1 : -1;
     }
     /* the third: 'valid' rows longer than every implicit block, last block partial */
-    static const int cases[][8] = {{2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1},
-                                   {2, 3, 5, 37, 5, 3, 1, 0}};
+    static const int cases[][8] = {
+        {2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1}, {2, 3, 5, 37, 5, 3, 1, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *k = cases[i];
         ct_conv_desc d;
         double e = INFINITY;
-        if (ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) != CT_OK ||
-            ct_check_conv_case_v(rt, &d, k[0], (ct_conv_pass)(op - 1), &v, 31 + i, &e, NULL, 0) != CT_OK)
+        if (ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) !=
+                CT_OK ||
+            ct_check_conv_case_v(rt, &d, k[0], (ct_conv_pass)(op - 1), &v, 31 + i, &e, NULL, 0) !=
+                CT_OK)
             return 0;
         if (e < 0) continue;
         if (!(e <= 1.0)) return 0;
@@ -282,7 +286,8 @@ GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
 enum { FAM_DIRECT, FAM_IM2COL, FAM_IMPLICIT };
 static int in_family(ct_alg a, int fam) {
     if (fam == FAM_DIRECT) return a == CT_ALG_DIRECT;
-    if (fam == FAM_IM2COL) return a == CT_ALG_IM2COL || a == CT_ALG_FLIP_IM2COL || a == CT_ALG_COL2IM;
+    if (fam == FAM_IM2COL)
+        return a == CT_ALG_IM2COL || a == CT_ALG_FLIP_IM2COL || a == CT_ALG_COL2IM;
     return a == CT_ALG_IMPLICIT || a == CT_ALG_FLIP_IMPLICIT || a == CT_ALG_IMPLICIT_DOT;
 }
 static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int fam, double *max_err) {
@@ -299,9 +304,9 @@ static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int fam, double
     }
     return CT_OK;
 }
-#define CONV_ENTRY(nm, pass, fam)                                                             \
-    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                          \
-        return conv_variant(rt, pass, fam, max_err);                                          \
+#define CONV_ENTRY(nm, pass, fam)                                                                  \
+    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                                \
+        return conv_variant(rt, pass, fam, max_err);                                               \
     }
 CONV_ENTRY(forward_direct, CT_CONV_FWD, FAM_DIRECT)
 CONV_ENTRY(forward_im2col, CT_CONV_FWD, FAM_IM2COL)

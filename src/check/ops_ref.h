@@ -39,9 +39,8 @@ ct_status ct_check_gemm_case(ct_runtime *rt, int trans_a, int trans_b, int M, in
 ct_status ct_check_conv_case_v(ct_runtime *rt, const ct_conv_desc *d, int n, ct_conv_pass pass,
                                const ct_variant *v, uint64_t seed, double *err, char *ran,
                                size_t ran_n);
-ct_status ct_check_gemm_case_v(ct_runtime *rt, const ct_variant *v, int trans_a, int trans_b,
-                               int M, int N, int K, float alpha, float beta, uint64_t seed,
-                               double *err);
+ct_status ct_check_gemm_case_v(ct_runtime *rt, const ct_variant *v, int trans_a, int trans_b, int M,
+                               int N, int K, float alpha, float beta, uint64_t seed, double *err);
 /* Variant v of op kind op against the reference on small odd shapes (every GEMM transpose,
  * beta 0 and not; three conv cases), where it fits: 1 passed, 0 failed, -1 it fits none of
  * them or not this device (not checked: the tuner does not time it). */

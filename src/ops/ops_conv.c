@@ -7,7 +7,6 @@
 #include "ops/ops_internal.h"
 #include "runtime/tensor.h"
 
-
 struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
@@ -24,7 +23,7 @@ struct ct_conv_plan {
     int parts;         /* partial slots available */
     int force_on[3];   /* per pass: ct_conv_plan_force */
     ct_variant force[3];
-    int ran[3];        /* per pass: whether last[] holds the variant the last call ran */
+    int ran[3]; /* per pass: whether last[] holds the variant the last call ran */
     ct_variant last[3];
 };
 
@@ -360,10 +359,8 @@ static const struct {
     const char *name, *opts;
     int rm, bw; /* output channels x columns per work-item */
 } icfg[CT_CONV_IMPLICIT_CONFIGS] = {
-    {"4x32", "-DIRM=4 -DINV=2 -DIVW=16", 4, 32},
-    {"6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
-    {"4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16},
-    {"4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
+    {"4x32", "-DIRM=4 -DINV=2 -DIVW=16", 4, 32}, {"6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
+    {"4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16}, {"4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
     {"8x32", "-DIRM=8 -DINV=2 -DIVW=16", 8, 32},
 };
 
@@ -440,8 +437,10 @@ static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, c
 }
 
 /* backward-weights configs: output channels per work-item x vector width */
-static const struct { const char *name; int co, vw; } iwcfg[CT_CONV_IMPLW_CONFIGS] = {
-    {"4x16", 4, 16}, {"4x8", 4, 8}, {"2x16", 2, 16}, {"6x8", 6, 8}};
+static const struct {
+    const char *name;
+    int co, vw;
+} iwcfg[CT_CONV_IMPLW_CONFIGS] = {{"4x16", 4, 16}, {"4x8", 4, 8}, {"2x16", 2, 16}, {"6x8", 6, 8}};
 
 /* dW by dot products along output rows of dy and the padded input (stride 1) */
 static size_t implw_geom(const ct_conv_desc *d, int *hp, int *wp) {
@@ -535,7 +534,6 @@ static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
                    chunk_of(p, implw_geom(d, &hp, &wp), d->n) <= p->parts;
 }
 
-
 /* ---- fitting, defaults, candidates --------------------------------------- */
 int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
     if (pass < 0 || pass > 2 || !ct_variant_valid(CT_OP_OF_PASS(pass), v)) return 0;
@@ -607,7 +605,9 @@ int ct_conv_plan_tune_batch(const ct_conv_plan *p) {
     return nt > p->d.n ? p->d.n : nt;
 }
 
-const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) { return &p->d; }
+const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) {
+    return &p->d;
+}
 
 /* ---- running ------------------------------------------------------------- */
 static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_mem a, cl_mem b,
@@ -733,7 +733,9 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
 }
 
 const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
-    if (pass < 0 || pass > 2 || !p->ran[pass]) snprintf(buf, n, "not run yet");
-    else ct_variant_name(CT_OP_OF_PASS(pass), p->last[pass], buf, n);
+    if (pass < 0 || pass > 2 || !p->ran[pass])
+        snprintf(buf, n, "not run yet");
+    else
+        ct_variant_name(CT_OP_OF_PASS(pass), p->last[pass], buf, n);
     return buf;
 }

@@ -41,7 +41,7 @@ struct ct_ops_state {
     ct_variant force; /* force_on: ct_gemm runs this variant (tests, benchmarks) */
     int conv_force_on[3];
     ct_variant conv_force[3];
-    void *tune;                 /* the tuning stage's state */
+    void *tune; /* the tuning stage's state */
     void (*tune_free)(void *);
 };
 
@@ -124,7 +124,6 @@ void ct_table_drop(ct_runtime *rt, ct_tune_src src) {
         if (st->tab[i].src != src) st->tab[o++] = st->tab[i];
     st->n_tab = o;
 }
-
 
 int ct_gemm_kernel_wi(int v, int M, int N) {
     if (v == CT_GK_TILED) return (M + 15) / 16 * ((N + 15) / 16) * 64; /* roughly */
@@ -357,7 +356,8 @@ static ct_status run_variant(ct_runtime *rt, ct_variant var, int ta, int tb, int
                      .b_off = (int)bo, .bs_k = tb ? 1 : ldb, .bs_j = tb ? ldb : 1, .C = C,
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
     if (gk[v].unit_bj == 2 && (ta || !tb))
-        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", ct_gemm_kernel_name(v));
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only",
+                            ct_gemm_kernel_name(v));
     if (K == 0) { /* B is not read: any strides will do */
         j.bs_k = 1;
         j.bs_j = 1;
@@ -427,9 +427,9 @@ static ct_status gemm_args(int trans_a, int trans_b, int M, int N, int K, size_t
     return CT_OK;
 }
 
-ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, int M, int N,
-                      int K, float alpha, cl_mem A, size_t a_off, int lda, cl_mem B,
-                      size_t b_off, int ldb, float beta, cl_mem C, size_t c_off, int ldc) {
+ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, int M, int N, int K,
+                      float alpha, cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb,
+                      float beta, cl_mem C, size_t c_off, int ldc) {
     CT_TRY(gemm_args(trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc));
     if (!ct_gemm_variant_fits(rt, trans_a, trans_b, v)) {
         char nm[64];
@@ -438,8 +438,8 @@ ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, in
                             trans_b ? "T" : "N");
     }
     if (M == 0 || N == 0) return CT_OK;
-    return run_variant(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
-                       beta, C, c_off, ldc);
+    return run_variant(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
+                       C, c_off, ldc);
 }
 
 ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -472,6 +472,6 @@ ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K,
             }
         }
     }
-    return ct_gemm_run(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
-                       beta, C, c_off, ldc);
+    return ct_gemm_run(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
+                       C, c_off, ldc);
 }

@@ -47,13 +47,28 @@ int ct_gemm_kernel_default(ct_runtime *rt);
  * conv.forward "direct", "im2col:<gemm kernel>", "implicit:<RM>x<cols>";
  * conv.backward_data "direct", "flip-im2col:<k>", "col2im:<k>", "flip-implicit:<RM>x<cols>";
  * conv.backward_weights "direct", "im2col:<k>", "implicit-dot:<CO>x<VW>". */
-typedef enum { CT_OP_GEMM = 0, CT_OP_CONV_FWD, CT_OP_CONV_BWD_DATA, CT_OP_CONV_BWD_WEIGHTS,
-               CT_OP_COUNT } ct_op_kind;
+typedef enum {
+    CT_OP_GEMM = 0,
+    CT_OP_CONV_FWD,
+    CT_OP_CONV_BWD_DATA,
+    CT_OP_CONV_BWD_WEIGHTS,
+    CT_OP_COUNT
+} ct_op_kind;
 #define CT_OP_OF_PASS(pass) ((ct_op_kind)((pass) + 1))
-typedef enum { CT_ALG_NONE = 0, CT_ALG_KERNEL, CT_ALG_CLBLAST, CT_ALG_DIRECT, CT_ALG_IM2COL,
-               CT_ALG_FLIP_IM2COL, CT_ALG_COL2IM, CT_ALG_IMPLICIT, CT_ALG_FLIP_IMPLICIT,
-               CT_ALG_IMPLICIT_DOT, CT_ALG_COUNT } ct_alg;
-#define CT_VARIANT_SUBS 16 /* sub-variant indices are below this */
+typedef enum {
+    CT_ALG_NONE = 0,
+    CT_ALG_KERNEL,
+    CT_ALG_CLBLAST,
+    CT_ALG_DIRECT,
+    CT_ALG_IM2COL,
+    CT_ALG_FLIP_IM2COL,
+    CT_ALG_COL2IM,
+    CT_ALG_IMPLICIT,
+    CT_ALG_FLIP_IMPLICIT,
+    CT_ALG_IMPLICIT_DOT,
+    CT_ALG_COUNT
+} ct_alg;
+#define CT_VARIANT_SUBS 16         /* sub-variant indices are below this */
 #define CT_CONV_IMPLICIT_CONFIGS 5 /* forward / flipped backward-data configs */
 #define CT_CONV_IMPLW_CONFIGS 4    /* backward-weights configs */
 typedef struct ct_variant {
@@ -113,9 +128,9 @@ ct_variant ct_gemm_variant_default(ct_runtime *rt, int ta, int tb, int M, int N,
 /* Variants worth timing for this device and these transposes. */
 int ct_gemm_candidates(ct_runtime *rt, int ta, int tb, ct_variant *out, int max);
 /* ct_gemm with variant v; CT_ERR_ARG naming it when v does not fit. */
-ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, int M, int N,
-                      int K, float alpha, cl_mem A, size_t a_off, int lda, cl_mem B,
-                      size_t b_off, int ldb, float beta, cl_mem C, size_t c_off, int ldc);
+ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, int M, int N, int K,
+                      float alpha, cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb,
+                      float beta, cl_mem C, size_t c_off, int ldc);
 /* Forcing (tests, benchmarks): every later ct_gemm runs v (NULL: the table again); one
  * that does not fit a call's transposes makes that call fail. ct_gemm also honours env
  * CLTRAIN_GEMM=<variant name> (an unknown name is an error). */

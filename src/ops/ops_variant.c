@@ -7,17 +7,25 @@
 
 /* GEMM kernels (ops_gemm.c's table is in the same order) and whether each is a dot kernel
  * (A * B^T only) */
-static const struct { const char *name; int dot; } gk_names[CT_GK_COUNT] = {
+static const struct {
+    const char *name;
+    int dot;
+} gk_names[CT_GK_COUNT] = {
     [CT_GK_SIMPLE] = {"simple", 0},   [CT_GK_BLK6x32] = {"blk6x32", 0},
     [CT_GK_BLK8x32] = {"blk8x32", 0}, [CT_GK_BLK4x16] = {"blk4x16", 0},
     [CT_GK_BLK4x8] = {"blk4x8", 0},   [CT_GK_TILED] = {"tiled", 0},
     [CT_GK_NT4x16] = {"nt4x16", 1},   [CT_GK_NT4x8] = {"nt4x8", 1},
 };
-const char *ct_gemm_kernel_name(int v) { return v >= 0 && v < CT_GK_COUNT ? gk_names[v].name : "?"; }
-int ct_gemm_kernel_is_dot(int v) { return v >= 0 && v < CT_GK_COUNT && gk_names[v].dot; }
+const char *ct_gemm_kernel_name(int v) {
+    return v >= 0 && v < CT_GK_COUNT ? gk_names[v].name : "?";
+}
+int ct_gemm_kernel_is_dot(int v) {
+    return v >= 0 && v < CT_GK_COUNT && gk_names[v].dot;
+}
 
 /* implicit configs (ops_conv.c's icfg / iwcfg, same order): RM x cols, CO x VW */
-static const char *const icfg_names[CT_CONV_IMPLICIT_CONFIGS] = {"4x32", "6x32", "4x16", "4x8", "8x32"};
+static const char *const icfg_names[CT_CONV_IMPLICIT_CONFIGS] = {"4x32", "6x32", "4x16", "4x8",
+                                                                 "8x32"};
 static const char *const iwcfg_names[CT_CONV_IMPLW_CONFIGS] = {"4x16", "4x8", "2x16", "6x8"};
 
 /* ---- variants by name ---------------------------------------------------- */
@@ -27,11 +35,14 @@ const char *ct_op_kind_name(ct_op_kind op) {
     return op >= 0 && op < CT_OP_COUNT ? op_names[op] : "?";
 }
 
-static const char *const alg_names[CT_ALG_COUNT] = {
-    [CT_ALG_CLBLAST] = "clblast",         [CT_ALG_DIRECT] = "direct",
-    [CT_ALG_IM2COL] = "im2col",           [CT_ALG_FLIP_IM2COL] = "flip-im2col",
-    [CT_ALG_COL2IM] = "col2im",           [CT_ALG_IMPLICIT] = "implicit",
-    [CT_ALG_FLIP_IMPLICIT] = "flip-implicit", [CT_ALG_IMPLICIT_DOT] = "implicit-dot"};
+static const char *const alg_names[CT_ALG_COUNT] = {[CT_ALG_CLBLAST] = "clblast",
+                                                    [CT_ALG_DIRECT] = "direct",
+                                                    [CT_ALG_IM2COL] = "im2col",
+                                                    [CT_ALG_FLIP_IM2COL] = "flip-im2col",
+                                                    [CT_ALG_COL2IM] = "col2im",
+                                                    [CT_ALG_IMPLICIT] = "implicit",
+                                                    [CT_ALG_FLIP_IMPLICIT] = "flip-implicit",
+                                                    [CT_ALG_IMPLICIT_DOT] = "implicit-dot"};
 
 int ct_variant_valid(ct_op_kind op, ct_variant v) {
     int gemm_k = v.sub >= 0 && v.sub < CT_GK_COUNT;
@@ -55,13 +66,18 @@ int ct_variant_valid(ct_op_kind op, ct_variant v) {
 }
 
 const char *ct_variant_name(ct_op_kind op, ct_variant v, char *buf, size_t n) {
-    if (!ct_variant_valid(op, v)) snprintf(buf, n, "?");
-    else if (v.alg == CT_ALG_KERNEL) snprintf(buf, n, "%s", ct_gemm_kernel_name(v.sub));
-    else if (v.alg == CT_ALG_CLBLAST || v.alg == CT_ALG_DIRECT) snprintf(buf, n, "%s", alg_names[v.alg]);
+    if (!ct_variant_valid(op, v))
+        snprintf(buf, n, "?");
+    else if (v.alg == CT_ALG_KERNEL)
+        snprintf(buf, n, "%s", ct_gemm_kernel_name(v.sub));
+    else if (v.alg == CT_ALG_CLBLAST || v.alg == CT_ALG_DIRECT)
+        snprintf(buf, n, "%s", alg_names[v.alg]);
     else if (v.alg == CT_ALG_IMPLICIT || v.alg == CT_ALG_FLIP_IMPLICIT)
         snprintf(buf, n, "%s:%s", alg_names[v.alg], icfg_names[v.sub]);
-    else if (v.alg == CT_ALG_IMPLICIT_DOT) snprintf(buf, n, "%s:%s", alg_names[v.alg], iwcfg_names[v.sub]);
-    else snprintf(buf, n, "%s:%s", alg_names[v.alg], ct_gemm_kernel_name(v.sub));
+    else if (v.alg == CT_ALG_IMPLICIT_DOT)
+        snprintf(buf, n, "%s:%s", alg_names[v.alg], iwcfg_names[v.sub]);
+    else
+        snprintf(buf, n, "%s:%s", alg_names[v.alg], ct_gemm_kernel_name(v.sub));
     return buf;
 }
 
@@ -128,7 +144,6 @@ int ct_op_key_parse(const char *key, ct_op_kind *op) {
     }
     return 0;
 }
-
 
 void ct_gemm_key(int ta, int tb, int M, int N, int K, char *buf, size_t n) {
     snprintf(buf, n, "gemm %c%c %dx%dx%d", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K);

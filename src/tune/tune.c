@@ -8,17 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tune/tune.h"
 #include "check/ops_ref.h"
 #include "io/fileutil.h"
 #include "runtime/tensor.h"
+#include "tune/tune.h"
 
 #define TUNE_FORMAT "cltrain-tune-2"
 #define MAX_CANDS (CT_ALG_COUNT * CT_VARIANT_SUBS)
 
 typedef struct tune_state {
-    int loaded;   /* the file was read (or deliberately not) */
-    int had_file; /* a valid file was found */
+    int loaded;      /* the file was read (or deliberately not) */
+    int had_file;    /* a valid file was found */
     const char *why; /* why tuning happens: shown in the progress line */
     signed char checked[CT_OP_COUNT][CT_ALG_COUNT][CT_VARIANT_SUBS]; /* 1 ok, -1 no */
     long timed;
@@ -81,7 +81,8 @@ static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) 
     size_t body = (size_t)(last + 1 - text);
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)ct_hash64(text, body, 0));
-    if (len - body != 9 + 16 + 1 || strncmp(last + 10, sum, 16)) return *why = "checksum mismatch (edited?)", 0;
+    if (len - body != 9 + 16 + 1 || strncmp(last + 10, sum, 16))
+        return *why = "checksum mismatch (edited?)", 0;
     text[body] = 0;
     char *save = NULL, *line = strtok_r(text, "\n", &save);
     if (!line || strcmp(line, TUNE_FORMAT)) return *why = "another format or version", 0;
@@ -105,7 +106,8 @@ static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) 
             return *why = "a variant that does not exist for its key", 0;
     }
     for (int i = 0; i < nl; i++)
-        if (ct_table_set(rt, lines[i], ops[i], vs[i], CT_SRC_FILE) != CT_OK) return *why = "memory", 0;
+        if (ct_table_set(rt, lines[i], ops[i], vs[i], CT_SRC_FILE) != CT_OK)
+            return *why = "memory", 0;
     return 1;
 }
 
@@ -116,15 +118,18 @@ static void load_file(ct_runtime *rt, tune_state *ts) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno != ENOENT)
-            ct_log(CT_LOG_WARN, "tuning file %s unreadable (%s): tuning again", path, strerror(errno));
+            ct_log(CT_LOG_WARN, "tuning file %s unreadable (%s): tuning again", path,
+                   strerror(errno));
         return;
     }
     fclose(f);
     unsigned char *buf = NULL;
     size_t len = 0;
     const char *why = NULL;
-    if (ct_read_file(path, (size_t)16 << 20, &buf, &len) != CT_OK) why = ct_last_error();
-    else if (parse_file(rt, (char *)buf, len, &why)) ts->had_file = 1;
+    if (ct_read_file(path, (size_t)16 << 20, &buf, &len) != CT_OK)
+        why = ct_last_error();
+    else if (parse_file(rt, (char *)buf, len, &why))
+        ts->had_file = 1;
     free(buf);
     if (!ts->had_file) {
         ct_table_drop(rt, CT_SRC_FILE);
@@ -147,7 +152,8 @@ static void save_file(ct_runtime *rt) {
         ct_table_entry *e = ct_table_at(rt, i);
         if (e->src != CT_SRC_FILE && e->src != CT_SRC_TUNED) continue;
         char nm[64], line[256];
-        int l = snprintf(line, sizeof line, "%s=%s\n", e->key, ct_variant_name(e->op, e->v, nm, sizeof nm));
+        int l = snprintf(line, sizeof line, "%s=%s\n", e->key,
+                         ct_variant_name(e->op, e->v, nm, sizeof nm));
         if (l <= 0 || (size_t)l >= sizeof line) continue;
         if (len + (size_t)l + 64 > cap) {
             char *t = realloc(s, cap * 2 + (size_t)l + 64);
@@ -195,7 +201,8 @@ static ct_status buf_new(ct_runtime *rt, bufs *b, size_t floats) {
     return ct_fill(rt, b->m[b->n - 1], 0, bytes, 0.25f);
 }
 static void bufs_free(bufs *b) {
-    for (int i = 0; i < b->n; i++) clReleaseMemObject(b->m[i]);
+    for (int i = 0; i < b->n; i++)
+        clReleaseMemObject(b->m[i]);
 }
 
 static ct_status run_task(ct_runtime *rt, const task *t, const ct_variant *v, int nt, bufs *b) {
@@ -238,7 +245,8 @@ static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_var
         size_t nx = (size_t)nt * d->cin * d->h * d->w, ny = (size_t)nt * d->cout * d->oh * d->ow;
         size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
         size_t sz[7] = {nx, nw, (size_t)d->cout, ny, nx, nw, (size_t)d->cout};
-        for (int i = 0; i < 7 && s == CT_OK; i++) s = buf_new(rt, &b, sz[i]);
+        for (int i = 0; i < 7 && s == CT_OK; i++)
+            s = buf_new(rt, &b, sz[i]);
         if (s != CT_OK) goto done;
     }
     double score[MAX_CANDS], best = INFINITY;
@@ -338,7 +346,8 @@ ct_status ct_tune_items(ct_runtime *rt, const ct_tune_item *items, int n) {
             t->ta = it->ta != 0, t->tb = it->tb != 0, t->M = it->M, t->N = it->N, t->K = it->K;
             ct_gemm_key(t->ta, t->tb, t->M, t->N, t->K, t->key, sizeof t->key);
         } else {
-            s = ct_set_error(CT_ERR_ARG, "ct_tune_items: item %d: unknown kind %d", i, (int)it->kind);
+            s = ct_set_error(CT_ERR_ARG, "ct_tune_items: item %d: unknown kind %d", i,
+                             (int)it->kind);
             goto done;
         }
     }
@@ -346,13 +355,16 @@ ct_status ct_tune_items(ct_runtime *rt, const ct_tune_item *items, int n) {
         ts->loaded = 1;
         /* CLTRAIN_RETUNE=1: time every shape again (e.g. after tuning on a busy machine) */
         const char *re = getenv("CLTRAIN_RETUNE");
-        if (re && *re == '1') ts->why = "CLTRAIN_RETUNE=1";
-        else load_file(rt, ts);
+        if (re && *re == '1')
+            ts->why = "CLTRAIN_RETUNE=1";
+        else
+            load_file(rt, ts);
     }
     for (int i = 0; i < nt; i++) {
         task *t = &tasks[i];
         int dup = 0;
-        for (int j = 0; j < i && !dup; j++) dup = !strcmp(tasks[j].key, t->key);
+        for (int j = 0; j < i && !dup; j++)
+            dup = !strcmp(tasks[j].key, t->key);
         if (dup) continue;
         ct_table_entry *e = ct_table_find(rt, t->key);
         char nm[64];
@@ -434,9 +446,11 @@ ct_status ct_tune_pin_json(ct_runtime *rt, const char *json) {
                 s = ct_set_error(CT_ERR_FORMAT, "pinned kernel choices: %s: not a variant name",
                                  it->string);
             else if (ct_variant_parse(op, it->valuestring, &v) != CT_OK)
-                s = ct_set_error(CT_ERR_FORMAT, "pinned kernel choices: %s: \"%s\" is not a %s variant",
+                s = ct_set_error(CT_ERR_FORMAT,
+                                 "pinned kernel choices: %s: \"%s\" is not a %s variant",
                                  it->string, it->valuestring, ct_op_kind_name(op));
-            else if (pass == 1 && (s = ct_table_set(rt, it->string, op, v, CT_SRC_PINNED)) == CT_OK) {
+            else if (pass == 1 &&
+                     (s = ct_table_set(rt, it->string, op, v, CT_SRC_PINNED)) == CT_OK) {
                 ct_table_entry *e = ct_table_find(rt, it->string);
                 if (e) e->given = 1;
             }
