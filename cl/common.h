@@ -1,9 +1,8 @@
 /* Shared by every cltrain kernel program. Build options come from ct_build_options()
- * in src/runtime.c: CT_DEVICE_CPU / CT_DEVICE_GPU, CT_LOCAL_MEM, CT_MAX_WG. */
+ * in src/runtime/runtime.c: CT_DEVICE_CPU / CT_DEVICE_GPU, CT_LOCAL_MEM, CT_MAX_WG, plus
+ * the variant's own -D's that src/ops/ passes as extra options. */
 #ifndef CT_CL_COMMON_H
 #define CT_CL_COMMON_H
-
-#define CT_IDX2(i, j, nj) ((i) * (nj) + (j))
 
 /* Stable log(1 + exp(x)). */
 inline float ct_softplus(float x) { return fmax(x, 0.0f) + log1p(exp(-fabs(x))); }

@@ -2,11 +2,19 @@
  * tap t is o*STRIDE - PAD + t; outside the input counts as zero. */
 #include "common.h"
 
+/* CT_PROG selects what one build compiles: 0 (no option) the generic kernels; the
+ * specialised kernels are each built alone with their block sizes (PoCL compiles every
+ * kernel of a program whose binary is cached, so a kernel built per option set must not
+ * drag the others along). src/ops/ passes -DCT_PROG=n with their options. */
+#ifndef CT_PROG
+#define CT_PROG 0
+#endif
 #define XI(n, c, y, x) ((((n) * cin + (c)) * h + (y)) * w + (x))
 #define YI(n, c, y, x) ((((n) * cout + (c)) * oh + (y)) * ow + (x))
 #define WI(o, c, y, x) ((((o) * cin + (c)) * k + (y)) * k + (x))
 
 /* Direct forward: each work-item 4 output channels x 4 consecutive output columns. */
+#if CT_PROG == 0
 __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride, int pad_t,
                               int pad_l, int oh, int ow, int relu,
                               __global const float *x, __global const float *wt,
@@ -45,9 +53,11 @@ __kernel void conv_fwd_direct(int cin, int h, int w, int cout, int k, int stride
         }
     }
 }
+#endif
 
 /* Direct backward-data: one input element per work-item, gathering over the taps that
  * read it (no atomics). */
+#if CT_PROG == 0
 __kernel void conv_bwd_data_direct(int cin, int h, int w, int cout, int k, int stride,
                                    int pad_t, int pad_l, int oh, int ow,
                                    __global const float *dy, __global const float *wt,
@@ -72,8 +82,10 @@ __kernel void conv_bwd_data_direct(int cin, int h, int w, int cout, int k, int s
     }
     dx[XI(n, ci, iy, ix)] = acc;
 }
+#endif
 
 /* Direct backward-weights: one weight per work-item, summed over batch and pixels. */
+#if CT_PROG == 0
 __kernel void conv_bwd_weights_direct(int nb, int cin, int h, int w, int cout, int k,
                                       int stride, int pad_t, int pad_l, int oh, int ow,
                                       __global const float *x, __global const float *dy,
@@ -94,9 +106,11 @@ __kernel void conv_bwd_weights_direct(int nb, int cin, int h, int w, int cout, i
         }
     dw[id] = acc;
 }
+#endif
 
 /* db[co] = sum of dy over batch and pixels: one work-group per channel, tree reduction
  * in local memory (work-group size a power of two, set by the host). */
+#if CT_PROG == 0
 __kernel void conv_bwd_bias(int nb, int cout, int npix, __global const float *dy,
                             __global float *db, __local float *part) {
     int co = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
@@ -113,10 +127,12 @@ __kernel void conv_bwd_bias(int nb, int cout, int npix, __global const float *dy
     }
     if (lid == 0) db[co] = part[0];
 }
+#endif
 
 /* im2col for items n0 .. n0+nb-1: col[item][(ci*k+ky)*k+kx][oy*ow+ox] (K x P per item, P =
  * oh*ow), zero where the tap falls in the padding. One work-item per (output row, col row,
  * item) loops along the row: per-element work-items cost PoCL more than the copy itself. */
+#if CT_PROG == 0
 __kernel void im2col(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                      int ow, int n0, __global const float *x, __global float *col) {
     int oy = get_global_id(0), r = get_global_id(1), item = get_global_id(2);
@@ -145,9 +161,11 @@ __kernel void im2col(int cin, int h, int w, int k, int stride, int pad_t, int pa
     }
     for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
 }
+#endif
 
 /* Transposed layout for backward-weights: colT[item][p][r] (P x K per item). One
  * work-item per (output row, input channel, item). */
+#if CT_PROG == 0
 __kernel void im2col_t(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                        int ow, int n0, __global const float *x, __global float *col) {
     int oy = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
@@ -166,9 +184,11 @@ __kernel void im2col_t(int cin, int h, int w, int k, int stride, int pad_t, int 
             }
         }
 }
+#endif
 
 /* col2im as a gather (no atomics): dx[n0+item][ci][iy][ix] = sum of the col entries of
  * every tap that reads that input element. One work-item per (input row, channel, item). */
+#if CT_PROG == 0
 __kernel void col2im(int cin, int h, int w, int k, int stride, int pad_t, int pad_l, int oh,
                      int ow, int n0, __global const float *col, __global float *dx) {
     int iy = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
@@ -194,9 +214,11 @@ __kernel void col2im(int cin, int h, int w, int k, int stride, int pad_t, int pa
         dst[ix] = acc;
     }
 }
+#endif
 
 /* Bias gradient, stage 1: part[item][co] = sum over pixels of dy[item][co] (no barriers;
  * stage 2 is sum_parts over items). */
+#if CT_PROG == 0
 __kernel void bias_parts(int cout, int npix, __global const float *dy, __global float *part,
                          int part_off) {
     int co = get_global_id(0), item = get_global_id(1);
@@ -211,8 +233,10 @@ __kernel void bias_parts(int cout, int npix, __global const float *dy, __global 
     float2 a2 = a4.lo + a4.hi;
     part[part_off + item * cout + co] = acc + a2.x + a2.y;
 }
+#endif
 
 /* wf[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: backward-data as a forward conv. */
+#if CT_PROG == 0
 __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
                            __global float *wf, int wf_off) {
     int id = get_global_id(0);
@@ -220,12 +244,14 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
     int kx = id % k, ky = (id / k) % k, ci = (id / (k * k)) % cin, co = id / (k * k * cin);
     wf[wf_off + ((ci * cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = wt[id];
 }
+#endif
 
 /* Implicit-GEMM forward conv, stride 1, for CPUs: the input is first copied into a
  * zero-padded buffer (pad_input) whose rows are long enough that every tap of a row
  * block is one plain vector load, so no im2col matrix (9x the input for 3x3) is
  * written. Each work-item: IRM output channels x IBW consecutive output columns of
  * one output row. The work-group spans the channel blocks, which share the input rows. */
+#if CT_PROG == 0
 __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int wp, int n0,
                         __global const float *x, __global float *xp) {
     int py = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
@@ -242,6 +268,7 @@ __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int
     for (int px = lo; px < hi; px++) dst[px] = src[px - pad_l];
     for (int px = hi; px < wp; px++) dst[px] = 0.0f;
 }
+#endif
 
 #ifndef CAT
 #define CAT_(a, b) a##b
@@ -267,6 +294,7 @@ __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int
  * offsets from one pointer, as embedded broadcasts). flip: the weights of backward-data
  * as a forward conv, w'[co][ci][ky][kx] = w[ci][co][k-1-ky][k-1-kx] (cout, cin are those
  * of the conv run, i.e. swapped against the layer's). */
+#if CT_PROG == 0
 __kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global const float *wt,
                            __global float *wp, int wp_off) {
     int id = get_global_id(0);
@@ -280,6 +308,7 @@ __kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global 
     }
     wp[wp_off + id] = v;
 }
+#endif
 
 #ifndef KS
 #define KS 3
@@ -287,6 +316,7 @@ __kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global 
 /* in_place: xp is x itself (a 'valid' conv with ow >= IBW, items from xn0): a row's last
  * partial block is computed as the IBW columns ending at ow, so no load leaves the row,
  * and stores only the columns the block before it did not. */
+#if CT_PROG == 1
 __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                             __global const float *xp, int in_place, int xn0,
                             __global const float *wpk, int w_off,
@@ -353,6 +383,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         }
     }
 }
+#endif
 
 /* Implicit backward-weights, stride 1, on the zero-padded input copy (pad_input): each
  * work-item DCO output channels x one (ci, ky) x all KS taps kx, dot products along output
@@ -373,6 +404,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
 #else
 #define hsum_d ct_hsum8
 #endif
+#if CT_PROG == 2
 __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                                   int nsum, int nbatch, __global const float *xp, int xn0,
                                   __global const float *dy, __global float *dw, int dw_off,
@@ -461,3 +493,4 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
             out[(((co0 + a) * cin + ci) * KS + ky) * KS + kx] = hsum_d(acc[a][kx]) + tail[a][kx];
     }
 }
+#endif

@@ -8,6 +8,13 @@
  * reads C (it may hold NaN). */
 #include "common.h"
 
+/* CT_PROG selects what one build compiles: 0 (no option) the generic kernels; the
+ * specialised kernels are each built alone with their block sizes (PoCL compiles every
+ * kernel of a program whose binary is cached, so a kernel built per option set must not
+ * drag the others along). src/ops/ passes -DCT_PROG=n with their options. */
+#ifndef CT_PROG
+#define CT_PROG 0
+#endif
 #define JOB_ARGS                                                                            \
     int M, int N, int K, float alpha, __global const float *A, int a_off, int as_i, int as_k, \
         int sa, __global const float *B, int b_off, int bs_k, int bs_j, int sb, float beta,   \
@@ -22,6 +29,7 @@ inline float epi(float acc, float alpha, float beta, __global const float *c, fl
 }
 
 /* Portable fallback: each work-item a 4x4 block of C, any strides. */
+#if CT_PROG == 0
 __kernel void gemm_simple(JOB_ARGS) {
     int j0 = get_global_id(0) * 4, i0 = get_global_id(1) * 4, z = get_global_id(2);
     if (i0 >= M || j0 >= N) return;
@@ -57,6 +65,7 @@ __kernel void gemm_simple(JOB_ARGS) {
         }
     }
 }
+#endif
 
 /* Register-blocked kernel for CPUs (and wide-vector devices): each work-item an RM x
  * (NV*VW) block of C held in NV vectors of VW floats per row; B rows are vector loads,
@@ -78,6 +87,7 @@ __kernel void gemm_simple(JOB_ARGS) {
 #define VSTORE CAT(vstore, VW)
 #define BW (NV * VW)
 
+#if CT_PROG == 1
 __kernel void gemm_blk(JOB_ARGS) {
     int i0 = get_global_id(0) * RM, j0 = get_global_id(1) * BW, z = get_global_id(2);
     if (i0 >= M || j0 >= N) return;
@@ -145,15 +155,19 @@ __kernel void gemm_blk(JOB_ARGS) {
         }
     }
 }
+#endif
 
 /* dst[j*ld_dst + i] = src[i*ld_src + j] for an R x Cc matrix (packs a transposed operand). */
+#if CT_PROG == 0
 __kernel void transpose(int R, int Cc, __global const float *src, int s_off, int ld_src,
                         __global float *dst, int ld_dst) {
     int j = get_global_id(0), i = get_global_id(1);
     if (i < R && j < Cc) dst[j * ld_dst + i] = src[s_off + i * ld_src + j];
 }
+#endif
 
 /* dst[i] = sum over p < parts of src[off + p*n + i] (split-K partial sums). */
+#if CT_PROG == 0
 __kernel void sum_parts(int n, int parts, __global const float *src, int off,
                         __global float *dst) {
     int i = get_global_id(0);
@@ -162,6 +176,7 @@ __kernel void sum_parts(int n, int parts, __global const float *src, int off,
     for (int p = 0; p < parts; p++) s += src[off + p * n + i];
     dst[i] = s;
 }
+#endif
 
 /* Local-memory tiled kernel for GPUs: a TS x TS tile of C per work-group of TS x (TS/WPT)
  * work-items, each WPT rows of one column. TS and WPT come from the host, sized from
@@ -173,6 +188,7 @@ __kernel void sum_parts(int n, int parts, __global const float *src, int off,
 #define WPT 4
 #endif
 #define RTS (TS / WPT)
+#if CT_PROG == 2
 __kernel void gemm_tiled(JOB_ARGS) {
     __local float As[TS][TS + 1];
     __local float Bs[TS][TS];
@@ -211,6 +227,7 @@ __kernel void gemm_tiled(JOB_ARGS) {
         *c = epi(acc[w], alpha, beta, c, use_bias ? bias[i] : 0.0f, relu);
     }
 }
+#endif
 
 /* "Dot" kernel for op(A) rows and op(B) columns both contiguous in k (as_k == 1 and
  * bs_k == 1, e.g. A * B^T with row-major B): each work-item an NR x NR block of C, each
@@ -223,6 +240,7 @@ __kernel void gemm_tiled(JOB_ARGS) {
 #else
 #define hsum ct_hsum8
 #endif
+#if CT_PROG == 3
 __kernel void gemm_nt(JOB_ARGS) {
     int i0 = get_global_id(0) * NR, j0 = get_global_id(1) * NR, z = get_global_id(2);
     if (i0 >= M || j0 >= N) return;
@@ -275,3 +293,4 @@ __kernel void gemm_nt(JOB_ARGS) {
         }
     }
 }
+#endif

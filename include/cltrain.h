@@ -101,6 +101,9 @@ typedef struct ct_runtime ct_runtime;
 /* devspec: "P:D" as cldevices numbers them, or NULL for $CLTRAIN_DEVICE, else the
  * default (first GPU over all platforms, else first CPU). flags: CT_RT_* */
 #define CT_RT_PROFILE 1u
+/* Kernel variants: the fixed per-device-type defaults, no tuning file, nothing timed, so
+ * two machines with empty caches compute the same bytes (also env CLTRAIN_DETERMINISTIC=1). */
+#define CT_RT_DETERMINISTIC 2u
 CT_API ct_status ct_runtime_create(const char *devspec, unsigned flags, ct_runtime **out);
 CT_API void ct_runtime_free(ct_runtime *rt);
 /* One line: "Device P:D: name (type, driver ...)". */

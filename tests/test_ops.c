@@ -1,15 +1,38 @@
-/* Ops: ct_gemm (all transpose combos, odd sizes, offsets, beta 0 with NaN-poisoned C) and
- * conv forward / backward_data / backward_weights against the C references on many
- * shapes, plus finite-difference checks in double precision that the device backward
- * passes are the gradients of the forward pass. */
+/* Ops: every GEMM variant (all transpose combos it runs, odd sizes, offsets, beta 0 with
+ * NaN-poisoned C) and every conv variant of forward / backward_data / backward_weights,
+ * run by name, against the C references on many shapes (each where it fits; the name of
+ * the variant that ran is checked), plus finite-difference checks in double precision that
+ * the device backward passes are the gradients of the forward pass. The defaults (no
+ * table entry) are checked the same way. */
 #include "ctest.h"
 #include "ops/ops_internal.h"
 #include "check/ops_ref.h"
 #include "check/selftest.h"
 #include "runtime/tensor.h"
 
-static void conv_shapes(ct_runtime *rt, const char *label) {
+static const char *vname(int pass, const ct_variant *v, char *buf, size_t n) {
+    if (!v) return snprintf(buf, n, "default"), buf;
+    return ct_variant_name(CT_OP_OF_PASS(pass), *v, buf, n);
+}
+
+/* One case with variant v (NULL: the default); counts it in *runs when v fits. */
+static void conv_one(ct_runtime *rt, const char *label, const ct_conv_desc *d, int n, int pass,
+                     const ct_variant *v, uint64_t seed, int *runs) {
+    double e = INFINITY;
+    char ran[64], want[64];
+    CHECK_OK(ct_check_conv_case_v(rt, d, n, (ct_conv_pass)pass, v, seed, &e, ran, sizeof ran));
+    if (e < 0 && v) return; /* does not fit this shape */
+    (*runs)++;
+    CHECK(e <= 1.0,
+          "%s: conv pass %d n=%d(%d) cin%d %dx%d cout%d k=%d s=%d pad %d,%d: err %.3g x tol", label,
+          pass, n, d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l, e);
+    if (v) CHECK(!strcmp(ran, vname(pass, v, want, sizeof want)), "%s: ran %s", label, ran);
+}
+
+/* The shapes of one pass with variant v; returns how many it fitted. */
+static int conv_shapes(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
     static const int ks[] = {1, 3, 5};
+    int runs = 0;
     for (int ni = 0; ni < 2; ni++)
         for (int ki = 0; ki < 3; ki++)
             for (int stride = 1; stride <= 2; stride++)
@@ -18,12 +41,7 @@ static void conv_shapes(ct_runtime *rt, const char *label) {
                     ct_conv_desc d;
                     CHECK_OK(ct_conv_desc_init(&d, n, 3, 7, 9, 5, ks[ki], stride, same,
                                                (ki + stride) % 2 ? CT_ACT_RELU : CT_ACT_NONE));
-                    for (int pass = 0; pass < 3; pass++) {
-                        double e = INFINITY;
-                        CHECK_OK(ct_check_conv_case(rt, &d, n, (ct_conv_pass)pass, 11 + ki, &e));
-                        CHECK(e <= 1.0, "%s: conv pass %d n=%d k=%d s=%d same=%d: err %.3g x tol",
-                              label, pass, n, ks[ki], stride, same, e);
-                    }
+                    conv_one(rt, label, &d, n, pass, v, 11 + ki, &runs);
                 }
     /* Larger channel counts (blocking paths), stride 3, a batch below the plan's */
     static const int big[][9] = {/* n cin h w cout k stride same run_n */
@@ -38,11 +56,18 @@ static void conv_shapes(ct_runtime *rt, const char *label) {
         ct_conv_desc d;
         CHECK_OK(ct_conv_desc_init(&d, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
                                    CT_ACT_RELU));
-        for (int pass = 0; pass < 3; pass++) {
-            double e = INFINITY;
-            CHECK_OK(ct_check_conv_case(rt, &d, c[8], (ct_conv_pass)pass, 50 + i, &e));
-            CHECK(e <= 1.0, "%s: conv big case %zu pass %d: err %.3g x tol", label, i, pass, e);
-        }
+        conv_one(rt, label, &d, c[8], pass, v, 50 + i, &runs);
+    }
+    return runs;
+}
+
+/* 'valid' rows longer than the implicit blocks (read in place, overlapping last block) */
+static void conv_wide(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
+    int runs = 0;
+    for (int k = 1; k <= 5; k += 2) {
+        ct_conv_desc d;
+        CHECK_OK(ct_conv_desc_init(&d, 2, 3, 6, 41, 6, k, 1, 0, CT_ACT_RELU));
+        conv_one(rt, label, &d, 2, pass, v, 40 + k, &runs);
     }
 }
 
@@ -62,7 +87,7 @@ static void desc_rules(void) {
           "valid 3x3 on a 2-row input must fail");
 }
 
-static void gemm_shapes(ct_runtime *rt, const char *label) {
+static void gemm_shapes(ct_runtime *rt, const char *label, const ct_variant *v) {
     static const int sz[][3] = {{1, 1, 1},   {7, 9, 5},     {37, 29, 45}, {64, 33, 17},
                                 {5, 131, 3}, {70, 250, 67}, {13, 40, 300}, {6, 35, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
@@ -70,8 +95,9 @@ static void gemm_shapes(ct_runtime *rt, const char *label) {
             for (int bi = 0; bi < 2; bi++) {
                 double e = INFINITY;
                 float alpha = bi ? 0.75f : 1.0f, beta = bi ? -0.5f : 0.0f;
-                CHECK_OK(ct_check_gemm_case(rt, t & 1, t >> 1, sz[i][0], sz[i][1], sz[i][2],
-                                            alpha, beta, 300 + i, &e));
+                CHECK_OK(ct_check_gemm_case_v(rt, v, t & 1, t >> 1, sz[i][0], sz[i][1], sz[i][2],
+                                              alpha, beta, 300 + i, &e));
+                if (e < 0 && v) continue; /* transposes this variant does not run */
                 CHECK(e <= 1.0, "%s: gemm %dx%dx%d ta %d tb %d beta %g: err %.3g x tol", label, sz[i][0],
                       sz[i][1], sz[i][2], t & 1, t >> 1, beta, e);
             }
@@ -88,8 +114,10 @@ static double loss_d(const ct_conv_desc *d, int n, const double *x, const double
     return L;
 }
 
-static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, int w, int cout, int k, int stride,
-                    int same) {
+/* pass: the backward pass checked (CT_CONV_BWD_DATA or CT_CONV_BWD_WEIGHTS), with variant
+ * v (NULL: the default; a shape v does not fit is skipped). */
+static void fd_case(ct_runtime *rt, const char *label, int pass, const ct_variant *v, int n,
+                    int cin, int h, int w, int cout, int k, int stride, int same) {
     ct_conv_desc d;
     CHECK_OK(ct_conv_desc_init(&d, n, cin, h, w, cout, k, stride, same, CT_ACT_NONE));
     size_t nx = (size_t)n * cin * h * w, ny = (size_t)n * cout * d.oh * d.ow;
@@ -123,7 +151,9 @@ static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, in
     CHECK_OK(ct_poison(rt, bdw, nw * 4));
     CHECK_OK(ct_poison(rt, bdb, (size_t)cout * 4));
     CHECK_OK(ct_conv_plan_create(rt, &d, &p));
-    if (p) {
+    int fits = p && (!v || ct_conv_plan_fits(p, pass, *v));
+    if (fits && v) CHECK_OK(ct_conv_plan_force(p, pass, v));
+    if (fits) {
         CHECK_OK(ct_conv_backward_data(p, n, bg, bw, bdx));
         CHECK_OK(ct_conv_backward_weights(p, n, bx, bg, bdw, bdb));
     }
@@ -132,7 +162,7 @@ static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, in
     CHECK_OK(ct_download(rt, bdb, 0, (size_t)cout * 4, db));
     const double hstep = 1e-3;
     double worst = 0;
-    for (size_t i = 0; i < nx; i++) {
+    for (size_t i = 0; fits && pass == CT_CONV_BWD_DATA && i < nx; i++) {
         double s = xd[i];
         xd[i] = s + hstep;
         double lp = loss_d(&d, n, xd, wd, bd, gd, yb);
@@ -146,7 +176,7 @@ static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, in
     CHECK(worst <= 1.0, "%s: FD dx (n%d cin%d %dx%d cout%d k%d s%d same%d): err %.3g x tol", label, n, cin,
           h, w, cout, k, stride, same, worst);
     worst = 0;
-    for (size_t i = 0; i < nw + (size_t)cout; i++) {
+    for (size_t i = 0; fits && pass == CT_CONV_BWD_WEIGHTS && i < nw + (size_t)cout; i++) {
         double *v = i < nw ? &wd[i] : &bd[i - nw];
         double s = *v;
         *v = s + hstep;
@@ -172,8 +202,8 @@ static void fd_case(ct_runtime *rt, const char *label, int n, int cin, int h, in
     free(xd), free(wd), free(bd), free(gd), free(yb);
 }
 
-/* forward with b == NULL (no bias) for a forced choice */
-static void no_bias(ct_runtime *rt, int choice) {
+/* forward with b == NULL (no bias) for a variant */
+static void no_bias(ct_runtime *rt, ct_variant v) {
     ct_conv_desc d;
     CHECK_OK(ct_conv_desc_init(&d, 2, 3, 9, 8, 5, 3, 1, 1, CT_ACT_RELU));
     size_t nx = 2 * 3 * 9 * 8, nw = 5 * 3 * 9, ny = 2 * 5 * 9 * 8;
@@ -189,125 +219,76 @@ static void no_bias(ct_runtime *rt, int choice) {
     CHECK_OK(ct_upload(rt, bx, 0, sizeof x, x));
     CHECK_OK(ct_upload(rt, bw, 0, sizeof w, w));
     CHECK_OK(ct_poison(rt, by, sizeof got));
-    ct_conv_force(rt, 0, choice);
     CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+    if (p) CHECK_OK(ct_conv_plan_force(p, CT_CONV_FWD, &v));
     if (p) CHECK_OK(ct_conv_forward(p, 2, bx, bw, NULL, by));
     CHECK_OK(ct_download(rt, by, 0, sizeof got, got));
     double e = ct_compare(got, want, ny, ct_ops_atol(27), CT_OPS_RTOL);
-    CHECK(e <= 1.0, "forward without bias, choice %d: err %.3g x tol", choice, e);
-    ct_conv_force(rt, 0, -1);
+    char nm[64];
+    CHECK(e <= 1.0, "forward without bias, %s: err %.3g x tol", vname(0, &v, nm, sizeof nm), e);
     ct_conv_plan_free(p);
     clReleaseMemObject(bx);
     clReleaseMemObject(bw);
     clReleaseMemObject(by);
 }
 
-static void fd_all(ct_runtime *rt, const char *label) {
-    fd_case(rt, label, 2, 3, 7, 9, 5, 3, 1, 0);
-    fd_case(rt, label, 2, 3, 7, 9, 5, 3, 2, 1);
-    fd_case(rt, label, 1, 2, 8, 7, 3, 5, 2, 1);
-    fd_case(rt, label, 3, 4, 6, 6, 6, 1, 1, 0);
-    fd_case(rt, label, 1, 3, 9, 8, 4, 4, 1, 1);
+static void fd_all(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
+    fd_case(rt, label, pass, v, 2, 3, 7, 9, 5, 3, 1, 0);
+    fd_case(rt, label, pass, v, 2, 3, 7, 9, 5, 3, 2, 1);
+    fd_case(rt, label, pass, v, 1, 2, 8, 7, 3, 5, 2, 1);
+    fd_case(rt, label, pass, v, 3, 4, 6, 6, 6, 1, 1, 0);
+    fd_case(rt, label, pass, v, 1, 3, 9, 8, 4, 4, 1, 1);
 }
 
-static void force_conv(ct_runtime *rt, int c) {
-    /* the dot kernels only fit backward-weights; the other passes then tune */
-    for (int pass = 0; pass < 3; pass++)
-        ct_conv_force(rt, pass,
-                      (c >= CT_CONV_IM2COL && ct_gemm_kernel_is_dot(c % 100) && pass != 2) ||
-                              (c >= CT_CONV_COL2IM && pass != 1)
-                          ? -1
-                          : c);
-}
-
-/* forward and backward-data; where it does not apply (stride > 1) the force is ignored
- * and the tuner chooses */
-static void force_implicit(ct_runtime *rt, int c) {
-    ct_conv_force(rt, 0, c);
-    ct_conv_force(rt, 1, c);
-    ct_conv_force(rt, 2, c); /* configs 0 and 1 only; others tune */
-}
-
-/* Tuned choices are written next to the compile cache and read back by a new runtime. */
-static void tuning_memory(void) {
-    const char *dir = ct_cache_dir();
-    if (!dir) return;
-    ct_runtime *rt = ct_test_runtime(0);
-    double e = INFINITY;
-    CHECK_OK(ct_check_gemm_case(rt, 0, 1, 45, 77, 33, 1.0f, 0.0f, 5, &e));
-    CHECK(e <= 1.0, "tuned gemm: err %.3g x tol", e);
-    int c1 = ct_tune_lookup(rt, "gemm 0 1 45 77 33");
-    CHECK(c1 >= 0, "gemm choice recorded");
-    ct_conv_desc d;
-    CHECK_OK(ct_conv_desc_init(&d, 2, 5, 12, 10, 9, 3, 1, 1, CT_ACT_RELU));
-    CHECK_OK(ct_check_conv_case(rt, &d, 2, CT_CONV_FWD, 6, &e));
-    CHECK(e <= 1.0, "tuned conv: err %.3g x tol", e);
-    int c2 = ct_tune_lookup(rt, "conv0 2 5 12 10 9 3 1 1 1");
-    CHECK(c2 >= 1000, "conv choice recorded: %d", c2);
-    ct_runtime_free(rt);
-    rt = ct_test_runtime(0); /* fresh runtime: reads the file */
-    CHECK(ct_tune_lookup(rt, "gemm 0 1 45 77 33") == c1, "gemm choice read back");
-    CHECK(ct_tune_lookup(rt, "conv0 2 5 12 10 9 3 1 1 1") == c2, "conv choice read back");
-    ct_runtime_free(rt);
+/* whether the device can run v at all (its GEMM kernel is usable) */
+static int device_runs(ct_runtime *rt, ct_variant v) {
+    if (v.alg == CT_ALG_IM2COL || v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM)
+        return ct_gemm_kernel_usable(rt, v.sub);
+    return 1;
 }
 
 int main(void) {
     ct_runtime *rt = ct_test_runtime(0);
+    double t0 = ct_now();
     desc_rules();
-    /* every GEMM kernel variant this device can run, forced */
-    for (int v = 0; v < CT_GK_COUNT; v++) {
-        if (!ct_gemm_kernel_usable(rt, v)) continue;
-        ct_gemm_force(rt, v);
-        gemm_shapes(rt, ct_gemm_kernel_name(v));
+    /* every GEMM kernel variant this device can run, by name; then the defaults */
+    for (int k = 0; k < CT_GK_COUNT; k++) {
+        ct_variant v = {CT_ALG_KERNEL, k};
+        if (!ct_gemm_kernel_usable(rt, k)) continue;
+        gemm_shapes(rt, ct_gemm_kernel_name(k), &v);
     }
-    ct_gemm_force(rt, -1);
-    /* every conv algorithm: direct, and im2col with each GEMM kernel */
-    force_conv(rt, CT_CONV_DIRECT);
-    conv_shapes(rt, "direct");
-    fd_all(rt, "direct");
-    for (int v = 0; v < CT_GK_COUNT; v++) {
-        if (!ct_gemm_kernel_usable(rt, v)) continue;
-        char label[64];
-        snprintf(label, sizeof label, "im2col+%s", ct_gemm_kernel_name(v));
-        force_conv(rt, CT_CONV_IM2COL + v);
-        conv_shapes(rt, label);
-        fd_all(rt, label);
-        if (ct_gemm_kernel_is_dot(v)) continue;
-        /* backward-data through GEMM + col2im even where the flipped conv fits */
-        snprintf(label, sizeof label, "gemm+col2im(%s)", ct_gemm_kernel_name(v));
-        force_conv(rt, CT_CONV_COL2IM + v);
-        conv_shapes(rt, label);
-        fd_all(rt, label);
-    }
-    /* implicit GEMM (stride 1 forward and backward-data); other shapes fall back to tuning */
-    for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++) {
-        char label[64];
-        snprintf(label, sizeof label, "implicit cfg %d", i);
-        force_implicit(rt, CT_CONV_IMPLICIT + i);
-        conv_shapes(rt, label);
-        /* 'valid' rows longer than the blocks (read in place, overlapping last block) */
-        for (int k = 1; k <= 5; k += 2) {
-            ct_conv_desc d;
-            CHECK_OK(ct_conv_desc_init(&d, 2, 3, 6, 41, 6, k, 1, 0, CT_ACT_RELU));
-            for (int pass = 0; pass < 3; pass++) {
-                double e = INFINITY;
-                CHECK_OK(ct_check_conv_case(rt, &d, 2, (ct_conv_pass)pass, 40 + k, &e));
-                CHECK(e <= 1.0, "%s wide k=%d pass %d: err %.3g x tol", label, k, pass, e);
-            }
+    gemm_shapes(rt, "default", NULL);
+    double t1 = ct_now();
+    /* every conv variant of every pass, by name, on every shape it fits */
+    for (int pass = 0; pass < 3; pass++) {
+        ct_variant all[CT_ALG_COUNT * CT_VARIANT_SUBS];
+        int n = ct_variant_all(CT_OP_OF_PASS(pass), all, (int)(sizeof all / sizeof all[0]));
+        for (int i = 0; i <= n; i++) {
+            const ct_variant *v = i < n ? &all[i] : NULL; /* last: the defaults */
+            char label[80], nm[64];
+            snprintf(label, sizeof label, "%s=%s", ct_op_kind_name(CT_OP_OF_PASS(pass)),
+                     vname(pass, v, nm, sizeof nm));
+            if (v && !device_runs(rt, *v)) continue;
+            int runs = conv_shapes(rt, label, pass, v);
+            CHECK(runs > 0, "%s fits none of the test shapes", label);
+            if (!v || v->alg == CT_ALG_IMPLICIT || v->alg == CT_ALG_FLIP_IMPLICIT ||
+                v->alg == CT_ALG_IMPLICIT_DOT)
+                conv_wide(rt, label, pass, v);
+            if (pass != CT_CONV_FWD) fd_all(rt, label, pass, v);
         }
-        fd_all(rt, label);
     }
-    force_conv(rt, -1);
-    no_bias(rt, CT_CONV_DIRECT);
-    no_bias(rt, CT_CONV_IM2COL + ct_gemm_kernel_default(rt));
-    no_bias(rt, CT_CONV_IMPLICIT);
-    /* the selftest entries run here too */
+    double t2 = ct_now();
+    no_bias(rt, (ct_variant){CT_ALG_DIRECT, 0});
+    no_bias(rt, (ct_variant){CT_ALG_IM2COL, ct_gemm_kernel_default(rt)});
+    no_bias(rt, (ct_variant){CT_ALG_IMPLICIT, 0});
+    /* the selftest entries run here too (< 0: skipped, nothing of it runs here) */
     for (int i = 0; i < ct_selftests_count; i++) {
         double e = INFINITY;
         CHECK_OK(ct_selftests[i].run(rt, &e));
         CHECK(e <= 1.0, "selftest %s: err %.3g x tol", ct_selftests[i].name, e);
     }
+    double t3 = ct_now();
+    printf("time: gemm %.1f s, conv %.1f s, selftest entries %.1f s\n", t1 - t0, t2 - t1, t3 - t2);
     ct_runtime_free(rt);
-    tuning_memory();
     return ct_test_done("ops");
 }

@@ -16,6 +16,7 @@
 #include "check/ops_ref.h"
 #include "check/selftest.h"
 #include "runtime/tensor.h"
+#include "tune/tune.h"
 
 static int reps = 5;
 
@@ -165,6 +166,11 @@ int main(int argc, char **argv) {
         k.x = buf(rt, "x", nx), k.w = buf(rt, "w", nw), k.b = buf(rt, "b", (size_t)d.cout);
         k.y = buf(rt, "y", ny), k.dy = buf(rt, "dy", ny), k.dx = buf(rt, "dx", nx);
         k.dw = buf(rt, "dw", nw), k.db = buf(rt, "db", (size_t)d.cout);
+        ct_tune_item ti = {.kind = CT_TUNE_CONV, .plan = k.p, .need_bwd_data = l > 0};
+        if (ct_tune_items(rt, &ti, 1) != CT_OK) { /* as the model does when it is built */
+            fprintf(stderr, "bench_layers: %s\n", ct_last_error());
+            return 1;
+        }
         double flop = 2.0 * N * d.cout * d.oh * d.ow * d.cin * 9;
         char name[64], vn[64];
         snprintf(name, sizeof name, "conv%d %d->%d %dx%d", l + 1, d.cin, d.cout, d.h, d.w);
@@ -199,10 +205,18 @@ int main(int argc, char **argv) {
         g->C = buf(rt, "C", (size_t)g->M * g->N);
         char name[64], key[96];
         snprintf(name, sizeof name, "dense%d %dx%dx%d", i / 3 + 1, g->M, g->N, g->K);
+        ct_tune_item ti = {.kind = CT_TUNE_GEMM, .ta = g->ta, .tb = g->tb, .M = g->M, .N = g->N,
+                           .K = g->K};
+        if (ct_tune_items(rt, &ti, 1) != CT_OK) {
+            fprintf(stderr, "bench_layers: %s\n", ct_last_error());
+            return 1;
+        }
         double t = time_op(rt, g_run, g);
-        snprintf(key, sizeof key, "gemm %d %d %d %d %d", g->ta, g->tb, g->M, g->N, g->K);
-        int c = ct_tune_lookup(rt, key);
-        row(name, gop[i % 3], 2.0 * g->M * g->N * g->K, t, c >= 0 ? ct_gemm_kernel_name(c) : "?");
+        ct_gemm_key(g->ta, g->tb, g->M, g->N, g->K, key, sizeof key);
+        ct_table_entry *e = ct_table_find(rt, key);
+        char vn[64];
+        row(name, gop[i % 3], 2.0 * g->M * g->N * g->K, t,
+            e ? ct_variant_name(CT_OP_GEMM, e->v, vn, sizeof vn) : "?");
     }
     double cr = total_cpu > 0 ? total_flop / total_cpu * cores * 1e-9 : 0;
     printf("%-22s %-10s %8.2f ms %7.1f GFLOP/s %5.1f %%  | cpu %6.1f GFLOP/s %5.1f %%\n", "total", "",
@@ -215,9 +229,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 3; i++) {
             gemm_ctx *g = &gd[i];
             double own = time_op(rt, g_run, g);
-            ct_gemm_force(rt, CT_GEMM_CLBLAST);
+            ct_variant cbv = {CT_ALG_CLBLAST, 0};
+            ct_gemm_force(rt, &cbv);
             double cb = time_op(rt, g_run, g);
-            ct_gemm_force(rt, -1);
+            ct_gemm_force(rt, NULL);
             double fl = 2.0 * g->M * g->N * g->K;
             printf("  %s%s %4dx%4dx%4d  clblast %7.1f GFLOP/s   cltrain %7.1f GFLOP/s\n",
                    g->ta ? "T" : "N", g->tb ? "T" : "N", g->M, g->N, g->K, fl / cb * 1e-9,

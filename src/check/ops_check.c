@@ -1,5 +1,5 @@
 /* Device-vs-reference checks for the ops: used by `cltrain selftest`, tests/test_ops.c
- * and the variant tuner. */
+ * and the tuning stage (src/tune/). The ops never call these. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,14 @@ static float *host(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
 
 ct_status ct_check_conv_case(ct_runtime *rt, const ct_conv_desc *d, int n, ct_conv_pass pass,
                              uint64_t seed, double *err) {
+    return ct_check_conv_case_v(rt, d, n, pass, NULL, seed, err, NULL, 0);
+}
+
+ct_status ct_check_conv_case_v(ct_runtime *rt, const ct_conv_desc *d, int n, ct_conv_pass pass,
+                               const ct_variant *v, uint64_t seed, double *err, char *ran,
+                               size_t ran_n) {
     *err = INFINITY;
+    if (ran && ran_n) ran[0] = 0;
     size_t nx = (size_t)n * d->cin * d->h * d->w, ny = (size_t)n * d->cout * d->oh * d->ow;
     size_t nw = (size_t)d->cout * d->cin * d->k * d->k, nb = (size_t)d->cout;
     scratch s = {0};
@@ -52,6 +59,11 @@ ct_status ct_check_conv_case(ct_runtime *rt, const ct_conv_desc *d, int n, ct_co
     ct_fill_random(dy, ny, seed + 3, -1, 1);
     st = ct_conv_plan_create(rt, d, &plan);
     if (st != CT_OK) goto done;
+    if (v && !ct_conv_plan_fits(plan, pass, *v)) {
+        *err = -1; /* does not fit: nothing to check */
+        goto done;
+    }
+    if (v && (st = ct_conv_plan_force(plan, pass, v)) != CT_OK) goto done;
     int ck2 = d->cin * d->k * d->k;
     double atol;
     if (pass == CT_CONV_FWD) {
@@ -86,6 +98,7 @@ ct_status ct_check_conv_case(ct_runtime *rt, const ct_conv_desc *d, int n, ct_co
             goto done;
     }
     *err = ct_compare(got, want, nout, atol, CT_OPS_RTOL);
+    if (ran) ct_conv_plan_choice_name(plan, pass, ran, ran_n);
 done:
     ct_conv_plan_free(plan);
     scratch_free(&s);
@@ -94,7 +107,25 @@ done:
 
 ct_status ct_check_gemm_case(ct_runtime *rt, int ta, int tb, int M, int N, int K, float alpha,
                              float beta, uint64_t seed, double *err) {
+    return ct_check_gemm_case_v(rt, NULL, ta, tb, M, N, K, alpha, beta, seed, err);
+}
+
+static ct_status gemm_call(ct_runtime *rt, const ct_variant *v, int ta, int tb, int M, int N, int K,
+                           float alpha, cl_mem A, size_t ao, int lda, cl_mem B, size_t bo, int ldb,
+                           float beta, cl_mem C, size_t co, int ldc) {
+    if (v)
+        return ct_gemm_run(rt, *v, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co,
+                           ldc);
+    return ct_gemm(rt, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+}
+
+ct_status ct_check_gemm_case_v(ct_runtime *rt, const ct_variant *v, int ta, int tb, int M, int N,
+                               int K, float alpha, float beta, uint64_t seed, double *err) {
     *err = INFINITY;
+    if (v && !ct_gemm_variant_fits(rt, ta, tb, *v)) {
+        *err = -1;
+        return CT_OK;
+    }
     /* Padded leading dimensions and offsets, so strides and offsets are exercised too. */
     int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
     size_t ao = 5, bo = 7, co = 3;
@@ -118,8 +149,8 @@ ct_status ct_check_gemm_case(ct_runtime *rt, int ta, int tb, int M, int N, int K
         (st = dev_buf(rt, "check.C", nc, beta != 0.0f ? c : NULL, &s.m[2])) != CT_OK)
         goto done;
     if (beta == 0.0f) { /* C poisoned: beta 0 must not read it; the padding must stay NaN */
-        st = ct_gemm(rt, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta, s.m[2],
-                     co, ldc);
+        st = gemm_call(rt, v, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta,
+                       s.m[2], co, ldc);
         if (st == CT_OK) st = ct_download(rt, s.m[2], 0, nc * sizeof(float), got);
         if (st != CT_OK) goto done;
         double e = 0;
@@ -132,8 +163,8 @@ ct_status ct_check_gemm_case(ct_runtime *rt, int ta, int tb, int M, int N, int K
         double e2 = ct_compare(got, want, nc, ct_ops_atol(K), CT_OPS_RTOL);
         *err = e > e2 ? e : e2;
     } else {
-        st = ct_gemm(rt, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta, s.m[2],
-                     co, ldc);
+        st = gemm_call(rt, v, ta, tb, M, N, K, alpha, s.m[0], ao, lda, s.m[1], bo, ldb, beta,
+                       s.m[2], co, ldc);
         if (st == CT_OK) st = ct_download(rt, s.m[2], 0, nc * sizeof(float), got);
         if (st != CT_OK) goto done;
         *err = ct_compare(got, want, nc, ct_ops_atol(K + 1), CT_OPS_RTOL);
@@ -143,34 +174,73 @@ done:
     return st;
 }
 
-/* ---- selftest entries ---------------------------------------------------- */
-static ct_status conv_cases(ct_runtime *rt, ct_conv_pass pass, double *max_err) {
+/* ---- one variant on small odd shapes (the tuning stage's gate) ----------------- */
+int ct_check_variant(ct_runtime *rt, ct_op_kind op, ct_variant v) {
+    int ran = 0;
+    if (op == CT_OP_GEMM) {
+        static const int sz[2][3] = {{37, 45, 29}, {13, 70, 150}};
+        for (int t = 0; t < 4; t++)
+            for (int s = 0; s < 2; s++) {
+                double e = INFINITY;
+                if (ct_check_gemm_case_v(rt, &v, t & 1, t >> 1, sz[s][0], sz[s][1], sz[s][2], 1.0f,
+                                         s ? 0.5f : 0.0f, 77 + t, &e) != CT_OK)
+                    return 0;
+                if (e < 0) continue;
+                if (!(e <= 1.0)) return 0;
+                ran = 1;
+            }
+        return ran ? 1 : -1;
+    }
+    /* the third: 'valid' rows longer than every implicit block, last block partial */
+    static const int cases[][8] = {
+        {2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1}, {2, 3, 5, 37, 5, 3, 1, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *k = cases[i];
+        ct_conv_desc d;
+        double e = INFINITY;
+        if (ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) !=
+                CT_OK ||
+            ct_check_conv_case_v(rt, &d, k[0], (ct_conv_pass)(op - 1), &v, 31 + i, &e, NULL, 0) !=
+                CT_OK)
+            return 0;
+        if (e < 0) continue;
+        if (!(e <= 1.0)) return 0;
+        ran = 1;
+    }
+    return ran ? 1 : -1;
+}
+
+/* ---- selftest entries: *max_err < 0 means skipped (nothing this device can run) ---- */
+static ct_status conv_cases(ct_runtime *rt, ct_conv_pass pass, const ct_variant *v,
+                            double *max_err) {
     /* odd sizes, both paddings, both strides */
     static const int cases[][8] = {/* n cin h w cout k stride same */
                                    {2, 3, 9, 7, 5, 3, 1, 0},
                                    {1, 4, 8, 11, 6, 3, 2, 1},
                                    {2, 5, 10, 10, 33, 1, 1, 0}};
-    *max_err = 0;
+    *max_err = -1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *c = cases[i];
         ct_conv_desc d;
         CT_TRY(ct_conv_desc_init(&d, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
                                  pass == CT_CONV_FWD ? CT_ACT_RELU : CT_ACT_NONE));
         double e;
-        CT_TRY(ct_check_conv_case(rt, &d, d.n, pass, 100 + i, &e));
+        CT_TRY(ct_check_conv_case_v(rt, &d, d.n, pass, v, 100 + i, &e, NULL, 0));
+        if (e < 0) continue; /* v does not fit this case */
+        if (*max_err < 0) *max_err = 0;
         if (!(e <= *max_err)) *max_err = e;
     }
     return CT_OK;
 }
 
 ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err) {
-    return conv_cases(rt, CT_CONV_FWD, max_err);
+    return conv_cases(rt, CT_CONV_FWD, NULL, max_err);
 }
 ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err) {
-    return conv_cases(rt, CT_CONV_BWD_DATA, max_err);
+    return conv_cases(rt, CT_CONV_BWD_DATA, NULL, max_err);
 }
 ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err) {
-    return conv_cases(rt, CT_CONV_BWD_WEIGHTS, max_err);
+    return conv_cases(rt, CT_CONV_BWD_WEIGHTS, NULL, max_err);
 }
 
 ct_status ct_check_gemm(ct_runtime *rt, double *max_err) {
@@ -184,20 +254,19 @@ ct_status ct_check_gemm(ct_runtime *rt, double *max_err) {
     return CT_OK;
 }
 
-/* One entry per shipped kernel variant, forced (the entries above use the tuned choice). */
-static ct_status gemm_variant(ct_runtime *rt, int v, double *max_err) {
-    *max_err = 0;
-    if (!ct_gemm_kernel_usable(rt, v)) return CT_OK; /* e.g. no tile fits the local memory */
-    ct_gemm_force(rt, v);
-    ct_status s = CT_OK;
-    for (int t = 0; t < 4 && s == CT_OK; t++) {
-        if (ct_gemm_kernel_is_dot(v) && t != 2) continue; /* A * B^T only */
+/* One entry per shipped GEMM kernel, run by name; skipped where the device cannot run it. */
+static ct_status gemm_variant(ct_runtime *rt, int k, double *max_err) {
+    ct_variant v = {CT_ALG_KERNEL, k};
+    *max_err = -1;
+    for (int t = 0; t < 4; t++) {
         double e;
-        s = ct_check_gemm_case(rt, t & 1, t >> 1, 37, 29, 45, 1.0f, t == 3 ? 0.5f : 0.0f, 210 + t, &e);
-        if (s == CT_OK && !(e <= *max_err)) *max_err = e;
+        CT_TRY(ct_check_gemm_case_v(rt, &v, t & 1, t >> 1, 37, 29, 45, 1.0f, t == 3 ? 0.5f : 0.0f,
+                                    210 + t, &e));
+        if (e < 0) continue; /* e.g. no tile fits the local memory; nt: A * B^T only */
+        if (*max_err < 0) *max_err = 0;
+        if (!(e <= *max_err)) *max_err = e;
     }
-    ct_gemm_force(rt, -1);
-    return s;
+    return CT_OK;
 }
 #define GEMM_ENTRY(nm, v)                                                                     \
     ct_status ct_check_gemm_##nm(ct_runtime *rt, double *max_err) {                          \
@@ -212,23 +281,39 @@ GEMM_ENTRY(tiled, CT_GK_TILED)
 GEMM_ENTRY(nt4x16, CT_GK_NT4x16)
 GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
 
-static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int algo, double *max_err) {
-    int c = algo ? CT_CONV_IM2COL + (pass == CT_CONV_BWD_WEIGHTS &&
-                                     !(rt->dev.type & CL_DEVICE_TYPE_GPU) ? CT_GK_NT4x16
-                                                                          : ct_gemm_kernel_default(rt))
-                 : CT_CONV_DIRECT;
-    ct_conv_force(rt, pass, c);
-    ct_status s = conv_cases(rt, pass, max_err);
-    ct_conv_force(rt, pass, -1);
-    return s;
+/* Every variant of the pass whose algorithm is in the family, by name, on the cases it
+ * fits; skipped when none of them fits anything on this device. */
+enum { FAM_DIRECT, FAM_IM2COL, FAM_IMPLICIT };
+static int in_family(ct_alg a, int fam) {
+    if (fam == FAM_DIRECT) return a == CT_ALG_DIRECT;
+    if (fam == FAM_IM2COL)
+        return a == CT_ALG_IM2COL || a == CT_ALG_FLIP_IM2COL || a == CT_ALG_COL2IM;
+    return a == CT_ALG_IMPLICIT || a == CT_ALG_FLIP_IMPLICIT || a == CT_ALG_IMPLICIT_DOT;
 }
-#define CONV_ENTRY(nm, pass, algo)                                                            \
-    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                          \
-        return conv_variant(rt, pass, algo, max_err);                                         \
+static ct_status conv_variant(ct_runtime *rt, ct_conv_pass pass, int fam, double *max_err) {
+    ct_variant all[CT_ALG_COUNT * CT_VARIANT_SUBS];
+    int n = ct_variant_all(CT_OP_OF_PASS(pass), all, (int)(sizeof all / sizeof all[0]));
+    *max_err = -1;
+    for (int i = 0; i < n; i++) {
+        if (!in_family(all[i].alg, fam)) continue;
+        double e;
+        CT_TRY(conv_cases(rt, pass, &all[i], &e));
+        if (e < 0) continue;
+        if (*max_err < 0) *max_err = 0;
+        if (!(e <= *max_err)) *max_err = e;
     }
-CONV_ENTRY(forward_direct, CT_CONV_FWD, 0)
-CONV_ENTRY(forward_im2col, CT_CONV_FWD, 1)
-CONV_ENTRY(backward_data_direct, CT_CONV_BWD_DATA, 0)
-CONV_ENTRY(backward_data_im2col, CT_CONV_BWD_DATA, 1)
-CONV_ENTRY(backward_weights_direct, CT_CONV_BWD_WEIGHTS, 0)
-CONV_ENTRY(backward_weights_im2col, CT_CONV_BWD_WEIGHTS, 1)
+    return CT_OK;
+}
+#define CONV_ENTRY(nm, pass, fam)                                                                  \
+    ct_status ct_check_conv_##nm(ct_runtime *rt, double *max_err) {                                \
+        return conv_variant(rt, pass, fam, max_err);                                               \
+    }
+CONV_ENTRY(forward_direct, CT_CONV_FWD, FAM_DIRECT)
+CONV_ENTRY(forward_im2col, CT_CONV_FWD, FAM_IM2COL)
+CONV_ENTRY(forward_implicit, CT_CONV_FWD, FAM_IMPLICIT)
+CONV_ENTRY(backward_data_direct, CT_CONV_BWD_DATA, FAM_DIRECT)
+CONV_ENTRY(backward_data_im2col, CT_CONV_BWD_DATA, FAM_IM2COL)
+CONV_ENTRY(backward_data_implicit, CT_CONV_BWD_DATA, FAM_IMPLICIT)
+CONV_ENTRY(backward_weights_direct, CT_CONV_BWD_WEIGHTS, FAM_DIRECT)
+CONV_ENTRY(backward_weights_im2col, CT_CONV_BWD_WEIGHTS, FAM_IM2COL)
+CONV_ENTRY(backward_weights_implicit, CT_CONV_BWD_WEIGHTS, FAM_IMPLICIT)

@@ -9,7 +9,8 @@
 typedef struct ct_selftest {
     const char *name;
     /* Runs the kernel(s) on random inputs (outputs poisoned first), compares with the C
-     * reference; *max_err gets the largest error scaled by tolerance (<= 1 passes). */
+     * reference; *max_err gets the largest error scaled by tolerance (<= 1 passes; < 0:
+     * skipped, nothing of it runs on this device). */
     ct_status (*run)(ct_runtime *rt, double *max_err);
 } ct_selftest;
 

@@ -9,17 +9,22 @@ ct_status ct_check_gemm(ct_runtime *rt, double *max_err);
 ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err);
 ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err);
 ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
-/* per shipped variant, forced (CLBlast is checked by the tuner before it is used) */
+/* per shipped variant, run by name (CLBlast is checked by the tuner before it is timed);
+ * conv.<pass>.<family>: every variant of the family (im2col: also flip-im2col, col2im,
+ * with every GEMM kernel; implicit: every config). Skipped where the device runs none. */
 #define CT_OPS_VARIANTS_(X)                                                                      \
     X(gemm_simple, "gemm.simple") X(gemm_blk6x32, "gemm.blk6x32")                                \
     X(gemm_blk8x32, "gemm.blk8x32") X(gemm_blk4x16, "gemm.blk4x16")                              \
     X(gemm_blk4x8, "gemm.blk4x8") X(gemm_tiled, "gemm.tiled") X(gemm_nt4x16, "gemm.nt4x16")      \
     X(gemm_nt4x8, "gemm.nt4x8") X(conv_forward_direct, "conv.forward.direct")                    \
     X(conv_forward_im2col, "conv.forward.im2col")                                                \
+    X(conv_forward_implicit, "conv.forward.implicit")                                            \
     X(conv_backward_data_direct, "conv.backward_data.direct")                                    \
     X(conv_backward_data_im2col, "conv.backward_data.im2col")                                    \
+    X(conv_backward_data_implicit, "conv.backward_data.implicit")                                \
     X(conv_backward_weights_direct, "conv.backward_weights.direct")                              \
-    X(conv_backward_weights_im2col, "conv.backward_weights.im2col")
+    X(conv_backward_weights_im2col, "conv.backward_weights.im2col")                              \
+    X(conv_backward_weights_implicit, "conv.backward_weights.implicit")
 #define CT_OPS_DECL_(fn, nm) ct_status ct_check_##fn(ct_runtime *rt, double *max_err);
 #define CT_OPS_ENTRY_(fn, nm) {nm, ct_check_##fn},
 CT_OPS_VARIANTS_(CT_OPS_DECL_)

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"predict", ct_cmd_predict, "class probabilities of images with a saved model"},
     {"preview", ct_cmd_preview, "PNG grid of augmented versions of one image"},
     {"bench", ct_cmd_bench, "time the training step on synthetic data (bench step)"},
+    {"tune", ct_cmd_tune, "choose the kernel variants of a model on this device"},
     {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
     {"selftest", ct_cmd_selftest, "build every kernel and check each against its C reference"},
 };

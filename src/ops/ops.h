@@ -2,17 +2,12 @@
  * conv weights OIHW (PyTorch's), dense weights [out][in] (PyTorch's).
  * All pointers are cl_mem (sub-)buffers holding float32; all calls enqueue only.
  *
- * Variants (src/ops/ops_gemm.c, src/ops/ops_conv.c): GEMM kernels "simple" (portable 4x4),
- * "blk*" (float-vector register blocks for CPUs), "nt*" (dot-product blocks for A*B^T),
- * "tiled" (local-memory tiles sized from rt->max_wg / rt->local_mem, for GPUs) and
- * CLBlast; conv "direct" kernels or im2col + one of the GEMM kernels. The first call
- * of a shape checks each candidate against the C reference (src/check/ops_ref.h), times
- * them (well under 2 s per shape on PoCL) and keeps the fastest, in memory and in
- * <ct_cache_dir()>/tune-<device hash>.txt, so a warm start does not tune again.
- * CLBlast is a candidate on GPUs only (untuned on PoCL it was 10-25x slower and
- * compiles for ~17 s), unless CLTRAIN_TUNE_CLBLAST=1.
- * CLTRAIN_RETUNE=1 ignores (and then rewrites) the file, e.g. after tuning on a busy machine.
- * Overrides for measuring: CLTRAIN_GEMM=<variant>|clblast, CLTRAIN_CONV=direct|im2col|implicitN. */
+ * Each op runs a named variant (a GEMM kernel, CLBlast, a conv algorithm with its kernel)
+ * that it reads from the runtime's tuning table (ops/ops_internal.h), keyed by the op's
+ * shape; where the table has no entry it runs a fixed, documented default for the device
+ * type (docs/OPS.md). The ops never check or time anything: the tuning stage
+ * (src/tune/tune.h, run when a model is built for a device or by `cltrain tune`) fills
+ * the table. Overrides for measuring: CLTRAIN_GEMM=<variant>, CLTRAIN_CONV=<variant>. */
 #ifndef CT_OPS_H
 #define CT_OPS_H
 
@@ -22,7 +17,7 @@ typedef enum { CT_ACT_NONE = 0, CT_ACT_RELU, CT_ACT_SIGMOID, CT_ACT_SOFTMAX } ct
 
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, op = transpose when trans*.
  * Offsets and leading dimensions are in floats. beta == 0 never reads C (NaN-safe).
- * Chooses CLBlast or an own kernel, whichever is faster on the device. */
+ * Runs the tuning table's variant for this shape, else the device type's default. */
 ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
                   cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb, float beta,
                   cl_mem C, size_t c_off, int ldc);
@@ -41,6 +36,8 @@ typedef struct ct_conv_desc {
  * with CT_ERR_SHAPE when the kernel does not fit the input. */
 ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
                             int stride, int same, ct_act act);
+
+typedef enum { CT_CONV_FWD = 0, CT_CONV_BWD_DATA, CT_CONV_BWD_WEIGHTS } ct_conv_pass;
 
 typedef struct ct_conv_plan ct_conv_plan;
 /* d->n: the largest batch this plan will be used with. The im2col workspace (about

@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "ops/ops_internal.h"
-#include "check/ops_ref.h"
-#include "check/selftest.h"
 #include "runtime/tensor.h"
 
 struct ct_conv_plan {
@@ -23,8 +21,10 @@ struct ct_conv_plan {
     size_t wf_off;     /* flipped weights (backward-data as a forward conv) */
     size_t bp_off;     /* bias-gradient partials of the implicit backward-weights */
     int parts;         /* partial slots available */
-    int choice[3];     /* per pass: -1 until tuned */
-    int last[3];       /* per pass: the choice the last call ran */
+    int force_on[3];   /* per pass: ct_conv_plan_force */
+    ct_variant force[3];
+    int ran[3]; /* per pass: whether last[] holds the variant the last call ran */
+    ct_variant last[3];
 };
 
 ct_status ct_conv_desc_init(ct_conv_desc *d, int n, int cin, int h, int w, int cout, int k,
@@ -90,8 +90,6 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     if (!p) return ct_set_error(CT_ERR_MEMORY, "out of host memory (conv plan)");
     p->rt = rt;
     p->d = *d;
-    p->choice[0] = p->choice[1] = p->choice[2] = -1;
-    p->last[0] = p->last[1] = p->last[2] = -1;
     ct_ops_state *st;
     ct_status s = ct_ops_state_get(rt, &st);
     struct { const char *prog, *name; cl_kernel *k; } ks[] = {
@@ -361,11 +359,9 @@ static const struct {
     const char *name, *opts;
     int rm, bw; /* output channels x columns per work-item */
 } icfg[CT_CONV_IMPLICIT_CONFIGS] = {
-    {"implicit4x32", "-DIRM=4 -DINV=2 -DIVW=16", 4, 32},
-    {"implicit6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
-    {"implicit4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16},
-    {"implicit4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
-    {"implicit8x32", "-DIRM=8 -DINV=2 -DIVW=16", 8, 32},
+    {"4x32", "-DIRM=4 -DINV=2 -DIVW=16", 4, 32}, {"6x32", "-DIRM=6 -DINV=2 -DIVW=16", 6, 32},
+    {"4x16", "-DIRM=4 -DINV=1 -DIVW=16", 4, 16}, {"4x8", "-DIRM=4 -DINV=1 -DIVW=8", 4, 8},
+    {"8x32", "-DIRM=8 -DINV=2 -DIVW=16", 8, 32},
 };
 
 /* Geometry of the implicit conv with cin input channels of h x w into oh x ow, padding
@@ -385,7 +381,7 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
     const ct_conv_desc *d = &p->d;
     if (!p->impl[cfg]) {
         char opts[96];
-        snprintf(opts, sizeof opts, "%s -DKS=%d", icfg[cfg].opts, d->k);
+        snprintf(opts, sizeof opts, "-DCT_PROG=1 %s -DKS=%d", icfg[cfg].opts, d->k);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", opts, &p->impl[cfg]));
     }
     int hp, wp, k = d->k, rm = icfg[cfg].rm;
@@ -441,7 +437,10 @@ static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, c
 }
 
 /* backward-weights configs: output channels per work-item x vector width */
-static const struct { int co, vw; } iwcfg[CT_CONV_IMPLW_CONFIGS] = {{4, 16}, {4, 8}, {2, 16}, {6, 8}};
+static const struct {
+    const char *name;
+    int co, vw;
+} iwcfg[CT_CONV_IMPLW_CONFIGS] = {{"4x16", 4, 16}, {"4x8", 4, 8}, {"2x16", 2, 16}, {"6x8", 6, 8}};
 
 /* dW by dot products along output rows of dy and the padded input (stride 1) */
 static size_t implw_geom(const ct_conv_desc *d, int *hp, int *wp) {
@@ -456,7 +455,7 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
     const ct_conv_desc *d = &p->d;
     if (!p->implw[cfg]) {
         char opts[64];
-        snprintf(opts, sizeof opts, "-DKS=%d -DDVW=%d -DDCO=%d", d->k, iwcfg[cfg].vw,
+        snprintf(opts, sizeof opts, "-DCT_PROG=2 -DKS=%d -DDVW=%d -DDCO=%d", d->k, iwcfg[cfg].vw,
                  iwcfg[cfg].co);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_bwd_w_implicit", opts, &p->implw[cfg]));
     }
@@ -535,187 +534,186 @@ static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
                    chunk_of(p, implw_geom(d, &hp, &wp), d->n) <= p->parts;
 }
 
-/* ---- choosing ------------------------------------------------------------ */
-static ct_status run_choice(ct_conv_plan *p, int pass, int c, int n, cl_mem a, cl_mem b,
-                            cl_mem bias, cl_mem out, cl_mem out2) {
-    int gv = c % 100;
-    if (c / 100 >= 1 && !p->ws)
-        return ct_set_error(CT_ERR_INTERNAL, "conv: im2col chosen without a workspace");
-    if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS) {
-        return bwd_w_implicit(p, gv, n, a, b, out, out2);
-    }
-    if (c / 100 == 3)
-        return pass == CT_CONV_FWD ? fwd_implicit(p, gv, n, a, b, bias, out)
-                                   : bwd_data_implicit(p, gv, n, a, b, out);
-    switch (pass) {
-    case CT_CONV_FWD:
-        return c == CT_CONV_DIRECT ? fwd_direct(p, n, a, b, bias, out) : fwd_im2col(p, gv, n, a, b, bias, out);
-    case CT_CONV_BWD_DATA:
-        return c == CT_CONV_DIRECT ? bwd_data_direct(p, n, a, b, out)
-                                   : bwd_data_im2col(p, gv, c / 100 == 1, n, a, b, out);
-    default:
-        CT_TRY(c == CT_CONV_DIRECT ? bwd_w_direct(p, n, a, b, out) : bwd_w_im2col(p, gv, n, a, b, out));
-        return bias_grad(p, n, b, out2);
-    }
-}
-
-static int choice_usable(ct_conv_plan *p, int pass, int c) {
-    if (c == CT_CONV_DIRECT) return 1;
+/* ---- fitting, defaults, candidates --------------------------------------- */
+int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
+    if (pass < 0 || pass > 2 || !ct_variant_valid(CT_OP_OF_PASS(pass), v)) return 0;
+    if (v.alg == CT_ALG_DIRECT) return 1;
     if (!p->ws) return 0;
-    /* CT_CONV_COL2IM: backward-data by GEMM + col2im (what im2col does where the flip
-     * does not fit) */
-    if (c / 100 == 2 && pass != CT_CONV_BWD_DATA) return 0;
-    if (c / 100 == 3) return implicit_fits(p, pass, c % 100);
-    if (c / 100 != 1 && c / 100 != 2) return 0;
-    if (ct_gemm_kernel_is_dot(c % 100) && pass != CT_CONV_BWD_WEIGHTS) return 0;
-    return ct_gemm_kernel_usable(p->rt, c % 100);
-}
-
-static int env_algo(void) {
-    const char *e = getenv("CLTRAIN_CONV");
-    if (!e || !*e) return -1;
-    if (!strncmp(e, "implicit", 8) && e[8] >= '0' && e[8] < '0' + CT_CONV_IMPLICIT_CONFIGS)
-        return 2 + (e[8] - '0'); /* implicit config N (measuring) */
-    return !strcmp(e, "direct") ? 0 : !strcmp(e, "im2col") ? 1 : -1;
-}
-
-/* Checks choice c once per runtime on small odd shapes against the C reference. */
-static int choice_ok(ct_conv_plan *p, int pass, int c) {
-    int *slot = ct_conv_checked_slot(p->rt, pass, c);
-    if (!slot) return 0;
-    if (*slot) return *slot > 0;
-    *slot = -1;
-    /* the third: 'valid' rows longer than every implicit block, last block partial */
-    static const int cases[][8] = {{2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1},
-                                   {2, 3, 5, 37, 5, 3, 1, 0}};
-    int saved = ct_conv_forced(p->rt, pass);
-    ct_conv_force(p->rt, pass, c);
-    int ok = 1;
-    for (size_t i = 0; ok && i < sizeof cases / sizeof cases[0]; i++) {
-        const int *k = cases[i];
-        ct_conv_desc d;
-        double e = INFINITY;
-        ok = ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) == CT_OK &&
-             ct_check_conv_case(p->rt, &d, k[0], (ct_conv_pass)pass, 31 + i, &e) == CT_OK &&
-             e <= 1.0;
+    switch (v.alg) {
+    case CT_ALG_IM2COL:
+    case CT_ALG_COL2IM:
+        return ct_gemm_kernel_usable(p->rt, v.sub);
+    case CT_ALG_FLIP_IM2COL:
+        return flip_fits(&p->d) && ct_gemm_kernel_usable(p->rt, v.sub);
+    default: /* the implicit kinds */
+        return implicit_fits(p, pass, v.sub);
     }
-    ct_conv_force(p->rt, pass, saved);
-    *slot = ok ? 1 : -1;
-    return ok;
 }
 
-static void conv_key(const ct_conv_plan *p, int pass, char *key, size_t n) {
+/* Documented in docs/OPS.md. CPUs: the implicit kernels where they fit (stride 1), else
+ * im2col with the float-vector GEMM kernels; GPUs: im2col (flipped at stride 1 for
+ * backward-data) with the tiled (or simple) kernel. Direct without a workspace. */
+ct_variant ct_conv_plan_default(const ct_conv_plan *p, int pass) {
     const ct_conv_desc *d = &p->d;
-    snprintf(key, n, "conv%d %d %d %d %d %d %d %d %d %d", pass, d->n, d->cin, d->h, d->w,
-             d->cout, d->k, d->stride, d->pad_t, d->pad_l);
+    int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0, gk = ct_gemm_kernel_default(p->rt);
+    ct_variant c[3];
+    int n = 0;
+    if (pass == CT_CONV_FWD) {
+        if (!gpu) c[n++] = (ct_variant){CT_ALG_IMPLICIT, d->cin > 4 && d->cout >= 8 ? 4 : 0};
+        c[n++] = (ct_variant){CT_ALG_IM2COL, gk};
+    } else if (pass == CT_CONV_BWD_DATA) {
+        if (!gpu) c[n++] = (ct_variant){CT_ALG_FLIP_IMPLICIT, 2};
+        c[n++] = (ct_variant){CT_ALG_FLIP_IM2COL, gk};
+        c[n++] = (ct_variant){CT_ALG_COL2IM, gk};
+    } else {
+        if (!gpu) c[n++] = (ct_variant){CT_ALG_IMPLICIT_DOT, 0};
+        c[n++] = (ct_variant){CT_ALG_IM2COL, gpu ? gk : CT_GK_NT4x16};
+    }
+    for (int i = 0; i < n; i++)
+        if (ct_conv_plan_fits(p, pass, c[i])) return c[i];
+    return (ct_variant){CT_ALG_DIRECT, 0};
+}
+
+int ct_conv_plan_candidates(const ct_conv_plan *p, int pass, ct_variant *out, int max) {
+    ct_variant all[CT_ALG_COUNT * CT_VARIANT_SUBS];
+    int n = ct_variant_all(CT_OP_OF_PASS(pass), all, (int)(sizeof all / sizeof all[0])), c = 0;
+    int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int i = 0; i < n && c < max; i++) {
+        ct_variant v = all[i];
+        int implicit = v.alg == CT_ALG_IMPLICIT || v.alg == CT_ALG_FLIP_IMPLICIT ||
+                       v.alg == CT_ALG_IMPLICIT_DOT;
+        if (v.alg != CT_ALG_DIRECT && !implicit) {
+            /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the
+             * vector ones, and on GPUs the float16 blocks spill: skip what cannot win. */
+            int vec = v.sub != CT_GK_SIMPLE && v.sub != CT_GK_TILED;
+            if (gpu ? (vec && v.sub != CT_GK_BLK4x8) : !vec) continue;
+        }
+        if (implicit && gpu) continue; /* float-vector kernels */
+        if (ct_conv_plan_fits(p, pass, v)) out[c++] = v;
+    }
+    return c;
 }
 
 static size_t d_cols(const ct_conv_plan *p) {
     return (size_t)p->d.cin * p->d.k * p->d.k * p->d.oh * p->d.ow;
 }
 
-/* Time every usable, checked choice on the caller's buffers (the outputs are written
- * anyway) and keep the fastest. */
-static ct_status tune(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
-                      cl_mem out, cl_mem out2, int *choice) {
-    int cands[1 + 2 * CT_GK_COUNT + CT_CONV_IMPLICIT_CONFIGS], nc = 0;
-    cands[nc++] = CT_CONV_DIRECT;
-    /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the vector
-     * ones, and on GPUs the float16 blocks spill: skip what cannot win. */
-    int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
-    for (int v = 0; v < CT_GK_COUNT; v++) {
-        int vec = v != CT_GK_SIMPLE && v != CT_GK_TILED;
-        if (gpu ? (vec && v != CT_GK_BLK4x8) : !vec) continue;
-        if (choice_usable(p, pass, CT_CONV_IM2COL + v)) cands[nc++] = CT_CONV_IM2COL + v;
-        if (flip_fits(&p->d) && choice_usable(p, pass, CT_CONV_COL2IM + v))
-            cands[nc++] = CT_CONV_COL2IM + v;
-    }
-    for (int i = 0; !gpu && i < CT_CONV_IMPLICIT_CONFIGS; i++) /* float-vector kernels */
-        if (choice_usable(p, pass, CT_CONV_IMPLICIT + i)) cands[nc++] = CT_CONV_IMPLICIT + i;
-    /* time on a part of the batch: cost is linear in it, and tuning must stay short */
-    int nt = chunk_of(p, (size_t)d_cols(p), n);
+int ct_conv_plan_tune_batch(const ct_conv_plan *p) {
+    int nt = chunk_of(p, d_cols(p), p->d.n);
     if (nt > 8) nt = 8;
     if (nt < 2) nt = 2;
-    if (nt > n) nt = n;
-    n = nt;
-    /* Phase 1, per candidate: one run that compiles (PoCL builds a kernel per local size
-     * at its first launch, 0.3-2 s, so it is never timed), one timed run; clearly slow
-     * ones stop there. Phase 2: the survivors are timed in turns, so a burst of load on
-     * the shared machine hits them all alike; the minimum counts. */
-    double score[sizeof cands / sizeof cands[0]];
-    int alive[sizeof cands / sizeof cands[0]];
-    double best = INFINITY;
-    for (int i = 0; i < nc; i++) {
-        score[i] = INFINITY;
-        alive[i] = 0;
-        if (!choice_ok(p, pass, cands[i])) continue;
-        double t = INFINITY;
-        for (int rep = 0; rep < 2; rep++) {
-            double t0 = ct_now();
-            if (run_choice(p, pass, cands[i], n, a, b, bias, out, out2) != CT_OK ||
-                clFinish(p->rt->q) != CL_SUCCESS) {
-                t = INFINITY;
-                break;
-            }
-            t = ct_now() - t0;
-            if (rep == 0 && t > 2.5) break; /* slow even allowing for the compile */
-        }
-        score[i] = t;
-        alive[i] = t < INFINITY && t <= 3 * best + 0.05 && t <= 0.25;
-        if (t < best) best = t;
+    return nt > p->d.n ? p->d.n : nt;
+}
+
+const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) {
+    return &p->d;
+}
+
+/* ---- running ------------------------------------------------------------- */
+static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_mem a, cl_mem b,
+                             cl_mem bias, cl_mem out, cl_mem out2) {
+    int gv = v.sub;
+    switch (v.alg) {
+    case CT_ALG_DIRECT:
+        if (pass == CT_CONV_FWD) return fwd_direct(p, n, a, b, bias, out);
+        if (pass == CT_CONV_BWD_DATA) return bwd_data_direct(p, n, a, b, out);
+        CT_TRY(bwd_w_direct(p, n, a, b, out));
+        return bias_grad(p, n, b, out2);
+    case CT_ALG_IM2COL:
+        if (pass == CT_CONV_FWD) return fwd_im2col(p, gv, n, a, b, bias, out);
+        CT_TRY(bwd_w_im2col(p, gv, n, a, b, out));
+        return bias_grad(p, n, b, out2);
+    case CT_ALG_FLIP_IM2COL:
+    case CT_ALG_COL2IM:
+        return bwd_data_im2col(p, gv, v.alg == CT_ALG_FLIP_IM2COL, n, a, b, out);
+    case CT_ALG_IMPLICIT:
+        return fwd_implicit(p, gv, n, a, b, bias, out);
+    case CT_ALG_FLIP_IMPLICIT:
+        return bwd_data_implicit(p, gv, n, a, b, out);
+    case CT_ALG_IMPLICIT_DOT:
+        return bwd_w_implicit(p, gv, n, a, b, out, out2);
+    default:
+        return ct_set_error(CT_ERR_INTERNAL, "conv: no such variant");
     }
-    for (int rep = 0; rep < 3; rep++)
-        for (int i = 0; i < nc; i++) {
-            if (!alive[i] || score[i] > 3 * best + 0.05) continue;
-            double t0 = ct_now();
-            if (run_choice(p, pass, cands[i], n, a, b, bias, out, out2) != CT_OK ||
-                clFinish(p->rt->q) != CL_SUCCESS) {
-                score[i] = INFINITY;
-                alive[i] = 0;
-                continue;
-            }
-            double t = ct_now() - t0;
-            if (t < score[i]) score[i] = t;
-            if (t < best) best = t;
-        }
-    *choice = CT_CONV_DIRECT;
-    double bs = INFINITY;
-    for (int i = 0; i < nc; i++)
-        if (score[i] < bs) {
-            bs = score[i];
-            *choice = cands[i];
-        }
-    char key[128];
-    conv_key(p, pass, key, sizeof key);
-    ct_tune_store(p->rt, key, 1000 + *choice);
+}
+
+ct_status ct_conv_plan_force(ct_conv_plan *p, int pass, const ct_variant *v) {
+    if (pass < 0 || pass > 2) return ct_set_error(CT_ERR_ARG, "conv: no pass %d", pass);
+    if (v && !ct_conv_plan_fits(p, pass, *v)) {
+        char nm[64], key[160];
+        ct_conv_key(&p->d, pass, key, sizeof key);
+        return ct_set_error(CT_ERR_ARG, "conv variant %s does not fit %s on this device",
+                            ct_variant_name(CT_OP_OF_PASS(pass), *v, nm, sizeof nm), key);
+    }
+    p->force_on[pass] = v != NULL;
+    if (v) p->force[pass] = *v;
     return CT_OK;
+}
+
+/* CLTRAIN_CONV=<name>[,<name>...]: the first name that is a variant of this pass's kind.
+ * 0: none for this pass; -1: a name that is no variant of any pass (error set). */
+static int env_variant(int pass, ct_variant *out) {
+    const char *e = getenv("CLTRAIN_CONV");
+    if (!e || !*e) return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", e);
+    int found = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        ct_variant v;
+        int any = 0;
+        for (int k = CT_OP_CONV_FWD; k < CT_OP_COUNT; k++)
+            if (ct_variant_parse_quiet((ct_op_kind)k, t, &v)) {
+                any = 1;
+                if (k == (int)CT_OP_OF_PASS(pass) && !found) {
+                    *out = v;
+                    found = 1;
+                }
+            }
+        if (!any) {
+            ct_set_error(CT_ERR_ARG, "CLTRAIN_CONV: \"%s\" is not a conv variant (docs/OPS.md)", t);
+            return -1;
+        }
+    }
+    return found;
 }
 
 static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, cl_mem bias,
                           cl_mem out, cl_mem out2) {
-    int c = ct_conv_forced(p->rt, pass);
-    if (c >= 0 && !choice_usable(p, pass, c)) c = -1; /* e.g. implicit at stride 2 */
-    if (c < 0) {
-        int ea = env_algo();
-        if (ea == 0) c = CT_CONV_DIRECT;
-        else if (ea == 1 && p->ws) c = CT_CONV_IM2COL + ct_gemm_kernel_default(p->rt);
-        else if (ea >= 2 && choice_usable(p, pass, CT_CONV_IMPLICIT + ea - 2))
-            c = CT_CONV_IMPLICIT + ea - 2;
-    }
-    if (c < 0) {
-        if (p->choice[pass] < 0) {
-            char key[128];
-            conv_key(p, pass, key, sizeof key);
-            int t = ct_tune_lookup(p->rt, key);
-            if (t >= 1000 && choice_usable(p, pass, t - 1000)) p->choice[pass] = t - 1000;
-            else CT_TRY(tune(p, pass, n, a, b, bias, out, out2, &p->choice[pass]));
+    ct_variant v;
+    int forced = 1;
+    if (p->force_on[pass]) {
+        v = p->force[pass];
+    } else if (!ct_conv_forced_(p->rt, pass, &v)) {
+        int ev = env_variant(pass, &v);
+        if (ev < 0) return CT_ERR_ARG;
+        if (!ev) {
+            forced = 0;
+            char key[160];
+            ct_conv_key(&p->d, pass, key, sizeof key);
+            ct_table_entry *e = ct_table_find(p->rt, key);
+            if (e && e->op == CT_OP_OF_PASS(pass) && ct_conv_plan_fits(p, pass, e->v)) {
+                v = e->v;
+                e->used = 1;
+            } else {
+                /* no entry (or one that cannot run here): the default, recorded as used */
+                v = ct_conv_plan_default(p, pass);
+                if (!e) {
+                    CT_TRY(ct_table_set(p->rt, key, CT_OP_OF_PASS(pass), v, CT_SRC_DEFAULT));
+                    e = ct_table_find(p->rt, key);
+                    if (e) e->used = 1;
+                }
+            }
         }
-        c = p->choice[pass];
     }
-    if (!choice_usable(p, pass, c))
-        return ct_set_error(CT_ERR_ARG, "conv: variant %d not usable on this device", c);
-    p->last[pass] = c;
-    return run_choice(p, pass, c, n, a, b, bias, out, out2);
+    if (forced && !ct_conv_plan_fits(p, pass, v)) {
+        char nm[64], key[160];
+        ct_conv_key(&p->d, pass, key, sizeof key);
+        return ct_set_error(CT_ERR_ARG, "conv: forced variant %s does not fit %s on this device",
+                            ct_variant_name(CT_OP_OF_PASS(pass), v, nm, sizeof nm), key);
+    }
+    p->last[pass] = v;
+    p->ran[pass] = 1;
+    return run_variant(p, pass, v, n, a, b, bias, out, out2);
 }
 
 ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
@@ -735,16 +733,9 @@ ct_status ct_conv_backward_weights(ct_conv_plan *p, int n, cl_mem x, cl_mem dy, 
 }
 
 const char *ct_conv_plan_choice_name(const ct_conv_plan *p, int pass, char *buf, size_t n) {
-    int c = p->last[pass];
-    if (c < 0) snprintf(buf, n, "not run yet");
-    else if (c == CT_CONV_DIRECT) snprintf(buf, n, "direct");
-    else if (c / 100 == 2) snprintf(buf, n, "gemm+col2im(%s)", ct_gemm_kernel_name(c % 100));
-    else if (c / 100 == 3 && pass == CT_CONV_BWD_WEIGHTS)
-        snprintf(buf, n, "implicit-dot%dx%d", iwcfg[c % 100].co, iwcfg[c % 100].vw);
-    else if (c / 100 == 3) snprintf(buf, n, "%s%s", pass == CT_CONV_BWD_DATA ? "flip-" : "",
-                                    icfg[c % 100].name);
-    else if (pass == CT_CONV_BWD_DATA && flip_fits(&p->d))
-        snprintf(buf, n, "flip-im2col+%s", ct_gemm_kernel_name(c % 100));
-    else snprintf(buf, n, "im2col+%s", ct_gemm_kernel_name(c % 100));
+    if (pass < 0 || pass > 2 || !p->ran[pass])
+        snprintf(buf, n, "not run yet");
+    else
+        ct_variant_name(CT_OP_OF_PASS(pass), p->last[pass], buf, n);
     return buf;
 }

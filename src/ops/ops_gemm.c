@@ -1,22 +1,16 @@
 /* ct_gemm and the GEMM kernel variants: the portable 4x4 kernel, register-blocked
  * float-vector kernels for CPUs, a local-memory tiled kernel for GPUs, and CLBlast.
- * The variant is chosen per device and shape by a short timing at first use, after a
- * check against the C reference; the choice is kept on disk next to the compile cache. */
+ * Also the runtime's op state and its tuning table (key -> variant), which ct_gemm and
+ * the conv plans read; src/tune/ fills it. Nothing here checks or times a variant. */
 #include <clblast_c.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ops/ops_internal.h"
-#include "check/ops_ref.h"
-#include "check/selftest.h"
 #include "runtime/tensor.h"
-
-#define TUNE_FORMAT "cltrain-tune-1"
-#define V_CLBLAST 100 /* ct_gemm choice: CLBlast instead of an own kernel */
 
 typedef struct {
     const char *name, *kernel, *opts;
@@ -25,62 +19,116 @@ typedef struct {
 
 static const gk_desc gk[CT_GK_COUNT] = {
     [CT_GK_SIMPLE] = {"simple", "gemm_simple", NULL, 4, 4, 0},
-    [CT_GK_BLK6x32] = {"blk6x32", "gemm_blk", "-DRM=6 -DNV=2 -DVW=16", 6, 32, 1},
-    [CT_GK_BLK8x32] = {"blk8x32", "gemm_blk", "-DRM=8 -DNV=2 -DVW=16", 8, 32, 1},
-    [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
-    [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
+    [CT_GK_BLK6x32] = {"blk6x32", "gemm_blk", "-DCT_PROG=1 -DRM=6 -DNV=2 -DVW=16", 6, 32, 1},
+    [CT_GK_BLK8x32] = {"blk8x32", "gemm_blk", "-DCT_PROG=1 -DRM=8 -DNV=2 -DVW=16", 8, 32, 1},
+    [CT_GK_BLK4x16] = {"blk4x16", "gemm_blk", "-DCT_PROG=1 -DRM=4 -DNV=1 -DVW=16", 4, 16, 1},
+    [CT_GK_BLK4x8] = {"blk4x8", "gemm_blk", "-DCT_PROG=1 -DRM=4 -DNV=1 -DVW=8", 4, 8, 1},
     [CT_GK_TILED] = {"tiled", "gemm_tiled", NULL, 0, 0, 0},
-    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DNR=4 -DVW=16", 4, 4, 2},
-    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DNR=4 -DVW=8", 4, 4, 2},
+    [CT_GK_NT4x16] = {"nt4x16", "gemm_nt", "-DCT_PROG=3 -DNR=4 -DVW=16", 4, 4, 2},
+    [CT_GK_NT4x8] = {"nt4x8", "gemm_nt", "-DCT_PROG=3 -DNR=4 -DVW=8", 4, 4, 2},
 };
-
-typedef struct {
-    char key[96];
-    int choice;
-} tune_entry;
 
 struct ct_ops_state {
     cl_kernel k[CT_GK_COUNT];
     char tiled_opts[96];
     int tiled_ts, tiled_wpt; /* tile size, rows per work-item */
     cl_kernel transpose, sum_parts;
-    int checked[CT_GK_COUNT + 1]; /* 0 unknown, 1 passed, -1 failed (last: CLBlast) */
     cl_mem ws;                    /* packing workspace for transposed B */
     size_t ws_bytes;
-    tune_entry *tune;
-    int n_tune, cap_tune, tune_loaded;
-    int force; /* >= 0: ct_gemm uses this variant (variant checks, tests) */
-    int conv_force[3];
-    int conv_checked[3][32];
+    ct_table_entry *tab;
+    int n_tab, cap_tab;
+    int force_on;
+    ct_variant force; /* force_on: ct_gemm runs this variant (tests, benchmarks) */
+    int conv_force_on[3];
+    ct_variant conv_force[3];
+    void *tune; /* the tuning stage's state */
+    void (*tune_free)(void *);
 };
 
-void ct_gemm_force(ct_runtime *rt, int v) {
+void ct_gemm_force(ct_runtime *rt, const ct_variant *v) {
     ct_ops_state *st;
-    if (ct_ops_state_get(rt, &st) == CT_OK) st->force = v;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return;
+    st->force_on = v != NULL;
+    if (v) st->force = *v;
 }
-void ct_conv_force(ct_runtime *rt, int pass, int choice) {
+void ct_conv_force(ct_runtime *rt, int pass, const ct_variant *v) {
     ct_ops_state *st;
-    if (ct_ops_state_get(rt, &st) == CT_OK) st->conv_force[pass] = choice;
+    if (pass < 0 || pass > 2 || ct_ops_state_get(rt, &st) != CT_OK) return;
+    st->conv_force_on[pass] = v != NULL;
+    if (v) st->conv_force[pass] = *v;
 }
-int ct_conv_forced(ct_runtime *rt, int pass) {
+int ct_conv_forced_(ct_runtime *rt, int pass, ct_variant *v) {
     ct_ops_state *st;
-    return ct_ops_state_get(rt, &st) == CT_OK ? st->conv_force[pass] : -1;
-}
-int *ct_conv_checked_slot(ct_runtime *rt, int pass, int choice) {
-    ct_ops_state *st;
-    if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
-    int slot = (choice / 100) * CT_GK_COUNT + choice % 100;
-    return slot >= 0 && slot < 32 ? &st->conv_checked[pass][slot] : NULL;
+    if (ct_ops_state_get(rt, &st) != CT_OK || !st->conv_force_on[pass]) return 0;
+    *v = st->conv_force[pass];
+    return 1;
 }
 
-const char *ct_gemm_kernel_name(int v) {
-    return v == V_CLBLAST ? "clblast" : (v >= 0 && v < CT_GK_COUNT) ? gk[v].name : "?";
+void **ct_ops_tune_slot(ct_runtime *rt, void (*free_fn)(void *)) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
+    st->tune_free = free_fn;
+    return &st->tune;
 }
+
+/* ---- the tuning table -------------------------------------------------------------- */
+ct_table_entry *ct_table_find(ct_runtime *rt, const char *key) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return NULL;
+    for (int i = 0; i < st->n_tab; i++)
+        if (!strcmp(st->tab[i].key, key)) return &st->tab[i];
+    return NULL;
+}
+
+ct_status ct_table_set(ct_runtime *rt, const char *key, ct_op_kind op, ct_variant v,
+                       ct_tune_src src) {
+    ct_ops_state *st;
+    CT_TRY(ct_ops_state_get(rt, &st));
+    if (strlen(key) >= sizeof st->tab[0].key)
+        return ct_set_error(CT_ERR_FORMAT, "op key too long: %.60s...", key);
+    ct_table_entry *e = ct_table_find(rt, key);
+    if (e) {
+        if (e->src == CT_SRC_PINNED && src != CT_SRC_PINNED) return CT_OK;
+    } else {
+        if (st->n_tab == st->cap_tab) {
+            int nc = st->cap_tab ? st->cap_tab * 2 : 32;
+            ct_table_entry *t = realloc(st->tab, (size_t)nc * sizeof *t);
+            if (!t) return ct_set_error(CT_ERR_MEMORY, "out of host memory (tuning table)");
+            st->tab = t;
+            st->cap_tab = nc;
+        }
+        e = &st->tab[st->n_tab++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->key, sizeof e->key, "%s", key);
+    }
+    e->op = op;
+    e->v = v;
+    e->src = src;
+    return CT_OK;
+}
+
+int ct_table_count(ct_runtime *rt) {
+    ct_ops_state *st;
+    return ct_ops_state_get(rt, &st) == CT_OK ? st->n_tab : 0;
+}
+ct_table_entry *ct_table_at(ct_runtime *rt, int i) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK || i < 0 || i >= st->n_tab) return NULL;
+    return &st->tab[i];
+}
+void ct_table_drop(ct_runtime *rt, ct_tune_src src) {
+    ct_ops_state *st;
+    if (ct_ops_state_get(rt, &st) != CT_OK) return;
+    int o = 0;
+    for (int i = 0; i < st->n_tab; i++)
+        if (st->tab[i].src != src) st->tab[o++] = st->tab[i];
+    st->n_tab = o;
+}
+
 int ct_gemm_kernel_wi(int v, int M, int N) {
     if (v == CT_GK_TILED) return (M + 15) / 16 * ((N + 15) / 16) * 64; /* roughly */
     return (M + gk[v].rm - 1) / gk[v].rm * ((N + gk[v].bw - 1) / gk[v].bw);
 }
-int ct_gemm_kernel_is_dot(int v) { return v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2; }
 
 int ct_gemm_kernel_fits(int v, const ct_gemm_job *j) {
     if (gk[v].unit_bj == 1) return j->bs_j == 1;
@@ -96,7 +144,8 @@ static void ops_state_free(void *p) {
     if (st->transpose) clReleaseKernel(st->transpose);
     if (st->sum_parts) clReleaseKernel(st->sum_parts);
     if (st->ws) clReleaseMemObject(st->ws);
-    free(st->tune);
+    free(st->tab);
+    if (st->tune && st->tune_free) st->tune_free(st->tune);
     free(st);
 }
 
@@ -122,11 +171,9 @@ ct_status ct_ops_state_get(ct_runtime *rt, ct_ops_state **out) {
     if (!rt->ops) {
         ct_ops_state *st = calloc(1, sizeof *st);
         if (!st) return ct_set_error(CT_ERR_MEMORY, "out of host memory (ops state)");
-        st->force = -1;
-        st->conv_force[0] = st->conv_force[1] = st->conv_force[2] = -1;
         tiled_size(rt, &st->tiled_ts, &st->tiled_wpt);
-        snprintf(st->tiled_opts, sizeof st->tiled_opts, "-DTS=%d -DWPT=%d", st->tiled_ts,
-                 st->tiled_wpt);
+        snprintf(st->tiled_opts, sizeof st->tiled_opts, "-DCT_PROG=2 -DTS=%d -DWPT=%d",
+                 st->tiled_ts, st->tiled_wpt);
         ct_status s = ct_kernel_create(rt, "gemm", "transpose", NULL, &st->transpose);
         if (s == CT_OK) s = ct_kernel_create(rt, "gemm", "sum_parts", NULL, &st->sum_parts);
         if (s != CT_OK) {
@@ -209,7 +256,7 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
                             ct_gemm_kernel_name(v));
     if (!ct_gemm_kernel_fits(v, j))
         return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s does not fit these strides",
-                            gk[v].name);
+                            ct_gemm_kernel_name(v));
     ct_ops_state *st;
     CT_TRY(ct_ops_state_get(rt, &st));
     cl_kernel k;
@@ -244,116 +291,6 @@ ct_status ct_gemm_job_run(ct_runtime *rt, int v, const ct_gemm_job *j) {
     }
     size_t g[3] = {(size_t)(j->M + gk[v].rm - 1) / gk[v].rm, (size_t)(j->N + gk[v].bw - 1) / gk[v].bw, z};
     return ct_ops_launch(rt, k, 3, g, blk_lws((int)g[0]), 1);
-}
-
-/* ---- tuning memory ------------------------------------------------------- */
-static void tune_path(ct_runtime *rt, char *out, size_t n) {
-    const char *dir = ct_cache_dir();
-    out[0] = 0;
-    if (!dir) return;
-    const ct_device_info *d = &rt->dev;
-    /* the kernels' source is part of the key: changed kernels are timed again */
-    uint64_t src = 0;
-    static const char *progs[] = {"gemm", "conv"};
-    for (int i = 0; i < 2; i++) {
-        const char *text;
-        char *owned = NULL;
-        if (ct_kernel_source_get(progs[i], &text, &owned) == CT_OK)
-            src = ct_hash64(text, strlen(text), src);
-        free(owned);
-    }
-    char id[1200];
-    snprintf(id, sizeof id, "%s|%s|%s|%s|%s|wg=%zu|lm=%zu|src=%016llx", TUNE_FORMAT, d->name,
-             d->driver, d->platform_name, d->platform_version, rt->max_wg, rt->local_mem,
-             (unsigned long long)src);
-    snprintf(out, n, "%s/tune-%016llx.txt", dir, (unsigned long long)ct_hash64(id, strlen(id), 3));
-}
-
-static int choice_from_name(const char *s) {
-    if (!strcmp(s, "clblast")) return V_CLBLAST;
-    for (int i = 0; i < CT_GK_COUNT; i++)
-        if (!strcmp(s, gk[i].name)) return i;
-    if (!strncmp(s, "conv:", 5)) return 1000 + atoi(s + 5);
-    return -1;
-}
-
-static void tune_add(ct_ops_state *st, const char *key, int choice) {
-    for (int i = 0; i < st->n_tune; i++)
-        if (!strcmp(st->tune[i].key, key)) {
-            st->tune[i].choice = choice;
-            return;
-        }
-    if (st->n_tune == st->cap_tune) {
-        int nc = st->cap_tune ? st->cap_tune * 2 : 32;
-        tune_entry *t = realloc(st->tune, (size_t)nc * sizeof *t);
-        if (!t) return; /* only costs a re-tune */
-        st->tune = t;
-        st->cap_tune = nc;
-    }
-    snprintf(st->tune[st->n_tune].key, sizeof st->tune[0].key, "%s", key);
-    st->tune[st->n_tune++].choice = choice;
-}
-
-static void tune_load(ct_runtime *rt, ct_ops_state *st) {
-    st->tune_loaded = 1;
-    char path[4200];
-    tune_path(rt, path, sizeof path);
-    FILE *f = path[0] ? fopen(path, "r") : NULL;
-    if (!f) return;
-    char line[256];
-    if (!fgets(line, sizeof line, f) || strncmp(line, TUNE_FORMAT, strlen(TUNE_FORMAT))) {
-        fclose(f); /* foreign or old file: tune again and replace it */
-        return;
-    }
-    while (fgets(line, sizeof line, f)) {
-        char *eq = strrchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        char *val = eq + 1;
-        val[strcspn(val, "\r\n")] = 0;
-        int c = choice_from_name(val);
-        if (c >= 0) tune_add(st, line, c);
-    }
-    fclose(f);
-}
-
-static void tune_save(ct_runtime *rt, ct_ops_state *st) {
-    char path[4200], tmp[4300];
-    tune_path(rt, path, sizeof path);
-    if (!path[0]) return;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return; /* a read-only cache only costs tuning again next time */
-    fprintf(f, "%s %s\n", TUNE_FORMAT, rt->dev.name);
-    for (int i = 0; i < st->n_tune; i++) {
-        int c = st->tune[i].choice;
-        if (c >= 1000) fprintf(f, "%s=conv:%d\n", st->tune[i].key, c - 1000);
-        else fprintf(f, "%s=%s\n", st->tune[i].key, ct_gemm_kernel_name(c));
-    }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) unlink(tmp);
-}
-
-int ct_tune_lookup(ct_runtime *rt, const char *key) {
-    ct_ops_state *st;
-    if (ct_ops_state_get(rt, &st) != CT_OK) return -1;
-    if (!st->tune_loaded) {
-        /* CLTRAIN_RETUNE=1: time every shape again (e.g. after tuning on a busy machine) */
-        const char *re = getenv("CLTRAIN_RETUNE");
-        if (re && *re == '1') st->tune_loaded = 1;
-        else tune_load(rt, st);
-    }
-    for (int i = 0; i < st->n_tune; i++)
-        if (!strcmp(st->tune[i].key, key)) return st->tune[i].choice;
-    return -1;
-}
-
-void ct_tune_store(ct_runtime *rt, const char *key, int choice) {
-    ct_ops_state *st;
-    if (ct_ops_state_get(rt, &st) != CT_OK) return;
-    if (!st->tune_loaded) tune_load(rt, st);
-    tune_add(st, key, choice);
-    tune_save(rt, st);
 }
 
 /* ---- ct_gemm ------------------------------------------------------------- */
@@ -408,16 +345,19 @@ static ct_status ws_reserve(ct_runtime *rt, ct_ops_state *st, size_t bytes) {
     return CT_OK;
 }
 
-static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N, int K,
+static ct_status run_variant(ct_runtime *rt, ct_variant var, int ta, int tb, int M, int N, int K,
                              float alpha, cl_mem A, size_t ao, int lda, cl_mem B, size_t bo,
                              int ldb, float beta, cl_mem C, size_t co, int ldc) {
-    if (v == V_CLBLAST) return run_clblast(rt, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+    if (var.alg == CT_ALG_CLBLAST)
+        return run_clblast(rt, ta, tb, M, N, K, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+    int v = var.sub;
     ct_gemm_job j = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A,
                      .a_off = (int)ao, .as_i = ta ? 1 : lda, .as_k = ta ? lda : 1, .B = B,
                      .b_off = (int)bo, .bs_k = tb ? 1 : ldb, .bs_j = tb ? ldb : 1, .C = C,
                      .c_off = (int)co, .ldc = ldc, .nsum = 1, .nbatch = 1};
     if (gk[v].unit_bj == 2 && (ta || !tb))
-        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only", gk[v].name);
+        return ct_set_error(CT_ERR_INTERNAL, "gemm variant %s is for A*B^T only",
+                            ct_gemm_kernel_name(v));
     if (K == 0) { /* B is not read: any strides will do */
         j.bs_k = 1;
         j.bs_j = 1;
@@ -440,82 +380,39 @@ static ct_status run_variant(ct_runtime *rt, int v, int ta, int tb, int M, int N
     return ct_gemm_job_run(rt, v, &j);
 }
 
-/* Checks variant v once per runtime on odd shapes, all transposes, beta 0 and not. */
-static int variant_ok(ct_runtime *rt, ct_ops_state *st, int v) {
-    int slot = v == V_CLBLAST ? CT_GK_COUNT : v;
-    if (st->checked[slot]) return st->checked[slot] > 0;
-    st->checked[slot] = -1;
-    /* run the checks with this variant forced through the tune table */
-    for (int t = 0; t < 4; t++) {
-        static const int sz[2][3] = {{37, 45, 29}, {13, 70, 150}};
-        if (v < CT_GK_COUNT && gk[v].unit_bj == 2 && t != 2) continue;
-        for (int s = 0; s < 2; s++) {
-            double e = INFINITY;
-            st->force = v;
-            ct_status r = ct_check_gemm_case(rt, t & 1, t >> 1, sz[s][0], sz[s][1], sz[s][2], 1.0f,
-                                             s ? 0.5f : 0.0f, 77 + t, &e);
-            st->force = -1;
-            if (r != CT_OK || !(e <= 1.0)) return 0;
-        }
-    }
-    st->checked[slot] = 1;
-    return 1;
+/* ---- variants as ct_gemm sees them ------------------------------------------------ */
+int ct_gemm_variant_fits(ct_runtime *rt, int ta, int tb, ct_variant v) {
+    if (v.alg == CT_ALG_CLBLAST) return 1;
+    if (v.alg != CT_ALG_KERNEL || !ct_gemm_kernel_usable(rt, v.sub)) return 0;
+    return gk[v.sub].unit_bj != 2 || (!ta && tb); /* the dot kernels: A * B^T only */
 }
 
-static int forced_choice(void) {
-    const char *e = getenv("CLTRAIN_GEMM");
-    return (e && *e) ? choice_from_name(e) : -1;
+/* Documented in docs/OPS.md: GPUs the tiled kernel (simple where no tile fits), CPUs the
+ * dot kernel for A * B^T (the dense forward) and blk6x32 for the rest. */
+ct_variant ct_gemm_variant_default(ct_runtime *rt, int ta, int tb, int M, int N, int K) {
+    (void)M, (void)N, (void)K;
+    ct_variant v = {CT_ALG_KERNEL, ct_gemm_kernel_default(rt)};
+    if (!(rt->dev.type & CL_DEVICE_TYPE_GPU) && !ta && tb) v.sub = CT_GK_NT4x16;
+    return v;
 }
 
-static ct_status tune_gemm(ct_runtime *rt, ct_ops_state *st, const char *key, int ta, int tb,
-                           int M, int N, int K, cl_mem A, size_t ao, int lda, cl_mem B,
-                           size_t bo, int ldb, size_t c_need, int *choice) {
-    int cands[CT_GK_COUNT + 1], nc = 0;
-    int gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
-    for (int v = 0; v < CT_GK_COUNT; v++) {
-        if (!ct_gemm_kernel_usable(rt, v)) continue;
-        if (gk[v].unit_bj == 2 && (ta || !tb)) continue;
+int ct_gemm_candidates(ct_runtime *rt, int ta, int tb, ct_variant *out, int max) {
+    int nc = 0, gpu = (rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    for (int k = 0; k < CT_GK_COUNT && nc < max; k++) {
+        ct_variant v = {CT_ALG_KERNEL, k};
         /* scalar kernels measured 5-10x slower on CPUs: not worth the tuning time */
-        if (!gpu && (v == CT_GK_SIMPLE || v == CT_GK_TILED)) continue;
-        cands[nc++] = v;
+        if (!gpu && (k == CT_GK_SIMPLE || k == CT_GK_TILED)) continue;
+        if (ct_gemm_variant_fits(rt, ta, tb, v)) out[nc++] = v;
     }
     /* CLBlast compiles for many seconds per shape on an untuned CPU device and was 5-7x
      * slower there (docs/REFERENCE.md): a candidate on GPUs, or when asked for. */
     const char *tcb = getenv("CLTRAIN_TUNE_CLBLAST");
-    if (gpu || (tcb && *tcb == '1')) cands[nc++] = V_CLBLAST;
-    cl_mem C = NULL;
-    CT_TRY(ct_buffer_create(rt, "gemm tuning output", c_need * sizeof(float), CL_MEM_READ_WRITE, &C));
-    double best = INFINITY;
-    *choice = ct_gemm_kernel_default(rt);
-    for (int i = 0; i < nc; i++) {
-        int v = cands[i];
-        if (!variant_ok(rt, st, v)) continue;
-        double tmin = INFINITY, spent = 0;
-        for (int rep = 0; rep < 4 && spent < 0.5; rep++) {
-            double t0 = ct_now();
-            if (run_variant(rt, v, ta, tb, M, N, K, 1.0f, A, ao, lda, B, bo, ldb, 0.0f, C, 0, N) != CT_OK ||
-                clFinish(rt->q) != CL_SUCCESS) {
-                tmin = INFINITY;
-                break;
-            }
-            double t = ct_now() - t0;
-            spent += t;
-            if (rep > 0 && t < tmin) tmin = t; /* rep 0 includes compiling */
-            if (rep == 0 && t > 0.4) tmin = t;  /* too slow to bother repeating */
-        }
-        if (tmin < best) {
-            best = tmin;
-            *choice = v;
-        }
-    }
-    clReleaseMemObject(C);
-    ct_tune_store(rt, key, *choice);
-    return CT_OK;
+    if (nc < max && (gpu || (tcb && *tcb == '1'))) out[nc++] = (ct_variant){CT_ALG_CLBLAST, 0};
+    return nc;
 }
 
-ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                  cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb, float beta,
-                  cl_mem C, size_t c_off, int ldc) {
+static ct_status gemm_args(int trans_a, int trans_b, int M, int N, int K, size_t a_off, int lda,
+                           size_t b_off, int ldb, size_t c_off, int ldc) {
     if (M < 0 || N < 0 || K < 0)
         return ct_set_error(CT_ERR_ARG, "ct_gemm: negative size M=%d N=%d K=%d", M, N, K);
     if (lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N || lda < 1 || ldb < 1)
@@ -527,20 +424,54 @@ ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K,
         (double)M * ldc > INT_MAX)
         return ct_set_error(CT_ERR_ARG, "ct_gemm: matrix above 2^31 elements (M=%d N=%d K=%d)",
                             M, N, K);
+    return CT_OK;
+}
+
+ct_status ct_gemm_run(ct_runtime *rt, ct_variant v, int trans_a, int trans_b, int M, int N, int K,
+                      float alpha, cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb,
+                      float beta, cl_mem C, size_t c_off, int ldc) {
+    CT_TRY(gemm_args(trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc));
+    if (!ct_gemm_variant_fits(rt, trans_a, trans_b, v)) {
+        char nm[64];
+        return ct_set_error(CT_ERR_ARG, "gemm variant %s cannot run %s%s on this device",
+                            ct_variant_name(CT_OP_GEMM, v, nm, sizeof nm), trans_a ? "T" : "N",
+                            trans_b ? "T" : "N");
+    }
+    if (M == 0 || N == 0) return CT_OK;
+    return run_variant(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
+                       C, c_off, ldc);
+}
+
+ct_status ct_gemm(ct_runtime *rt, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                  cl_mem A, size_t a_off, int lda, cl_mem B, size_t b_off, int ldb, float beta,
+                  cl_mem C, size_t c_off, int ldc) {
+    CT_TRY(gemm_args(trans_a, trans_b, M, N, K, a_off, lda, b_off, ldb, c_off, ldc));
     if (M == 0 || N == 0) return CT_OK;
     ct_ops_state *st;
     CT_TRY(ct_ops_state_get(rt, &st));
-    int v = st->force >= 0 ? st->force : forced_choice();
-    if (v >= 0 && v < CT_GK_COUNT && gk[v].unit_bj == 2 && (trans_a || !trans_b))
-        v = ct_gemm_kernel_default(rt); /* the dot kernel only does A * B^T */
-    if (v < 0 || (v < CT_GK_COUNT && !ct_gemm_kernel_usable(rt, v))) {
+    ct_variant v;
+    const char *env = getenv("CLTRAIN_GEMM");
+    if (st->force_on) {
+        v = st->force;
+    } else if (env && *env) {
+        CT_TRY(ct_variant_parse(CT_OP_GEMM, env, &v));
+    } else {
         char key[96];
-        snprintf(key, sizeof key, "gemm %d %d %d %d %d", trans_a, trans_b, M, N, K);
-        v = ct_tune_lookup(rt, key);
-        if (v < 0 || (v < CT_GK_COUNT && !ct_gemm_kernel_usable(rt, v)))
-            CT_TRY(tune_gemm(rt, st, key, trans_a, trans_b, M, N, K, A, a_off, lda, B, b_off,
-                             ldb, (size_t)M * N, &v));
+        ct_gemm_key(trans_a, trans_b, M, N, K, key, sizeof key);
+        ct_table_entry *e = ct_table_find(rt, key);
+        if (e && e->op == CT_OP_GEMM && ct_gemm_variant_fits(rt, trans_a, trans_b, e->v)) {
+            v = e->v;
+            e->used = 1;
+        } else {
+            /* no entry (or one this device cannot run): the default, recorded as used */
+            v = ct_gemm_variant_default(rt, trans_a, trans_b, M, N, K);
+            if (!e) {
+                CT_TRY(ct_table_set(rt, key, CT_OP_GEMM, v, CT_SRC_DEFAULT));
+                e = ct_table_find(rt, key);
+                if (e) e->used = 1;
+            }
+        }
     }
-    return run_variant(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
-                       beta, C, c_off, ldc);
+    return ct_gemm_run(rt, v, trans_a, trans_b, M, N, K, alpha, A, a_off, lda, B, b_off, ldb, beta,
+                       C, c_off, ldc);
 }

@@ -247,6 +247,8 @@ ct_status ct_runtime_create(const char *devspec, unsigned flags, ct_runtime **ou
         return s;
     }
     rt->flags = flags;
+    const char *det = getenv("CLTRAIN_DETERMINISTIC"); /* as --deterministic */
+    if (det && !strcmp(det, "1")) rt->flags |= CT_RT_DETERMINISTIC;
     rt->local_mem = env_size("CLTRAIN_LOCAL_MEM", (size_t)rt->dev.local_mem);
     rt->max_wg = env_size("CLTRAIN_MAX_WG", rt->dev.max_wg);
     cl_int e;

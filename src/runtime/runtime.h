@@ -74,12 +74,13 @@ struct ct_runtime {
     ct_prof_entry *prof;
     int n_prof, cap_prof;
     _Atomic size_t mem_bytes;    /* device memory this runtime's buffers hold (runtime/tensor.c) */
-    void *ops;                   /* op state (kernels, tuned choices); owned by src/ops/ops_gemm.c */
+    void *ops;                   /* op state (kernels, tuning table); owned by src/ops/ops_gemm.c */
     void (*ops_free)(void *ops); /* called by ct_runtime_free */
 };
 
 /* Build options for a program: -cl-std from the device's OpenCL C version, device
- * facts as -D, plus extra (may be NULL). The ONE place kernels get specialised. */
+ * facts as -D, plus extra (may be NULL): the ops pass their variant's -D's (block sizes,
+ * tile sizes, kernel size) as extra, so this is where every option list is assembled. */
 void ct_build_options(const ct_runtime *rt, const char *extra, char *out, size_t outlen);
 
 /* Program by cl file stem ("conv") and extra options; built once per runtime, binaries
@@ -105,8 +106,7 @@ ct_status ct_launch(ct_runtime *rt, cl_kernel k, cl_uint dims, const size_t *gws
 void ct_profile_print(const ct_runtime *rt, FILE *f);
 void ct_profile_reset(ct_runtime *rt);
 
-/* Argument helpers: set args in order. */
-#define CT_ARG(k, i, v) clSetKernelArg((k), (i), sizeof(v), &(v))
+/* Argument helper: set args in order. */
 ct_status ct_set_args(cl_kernel k, int n, ...); /* n pairs of (size_t size, const void *ptr) */
 
 /* ---- disk cache (cache.c) --------------------------------------------- */

@@ -32,4 +32,10 @@ char *ct_tune_used_json(ct_runtime *rt);
  * again. An unknown key shape or variant name is CT_ERR_FORMAT naming it. */
 ct_status ct_tune_pin_json(ct_runtime *rt, const char *json);
 
+/* This device's tuning file ("" without a cache folder). File format and defaults:
+ * docs/OPS.md. */
+const char *ct_tune_file(ct_runtime *rt);
+/* How many timed runs this runtime's tuning has made (deterministic mode: none). */
+long ct_tune_timed_runs(ct_runtime *rt);
+
 #endif
