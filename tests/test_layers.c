@@ -5,9 +5,9 @@
  * activation), dropout with a fixed mask, and both losses. Plus dropout mask properties and
  * loss values Keras gives. */
 #include "ctest.h"
-#include "check/layer_check.h"
+#include "layers/layer_check.h"
 #include "model/model.h"
-#include "check/layer_ref.h"
+#include "layers/layer_ref.h"
 #include "check/selftest.h"
 #include "runtime/tensor.h"
 

@@ -3,7 +3,7 @@
  * double-precision reference: loss, parameter gradients by finite differences (with a
  * fixed dropout mask), Adam over the slab, predict/eval/metrics. */
 #include "ctest.h"
-#include "check/layer_ref.h"
+#include "layers/layer_ref.h"
 #include "model/model.h"
 #include "check/ops_ref.h"
 #include "check/selftest.h"

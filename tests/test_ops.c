@@ -8,6 +8,7 @@
 #include "ops/ops_internal.h"
 #include "check/ops_ref.h"
 #include "check/selftest.h"
+#include "layers/layer.h"
 #include "runtime/tensor.h"
 
 static const char *vname(int pass, const ct_variant *v, char *buf, size_t n) {

@@ -6,6 +6,7 @@
 
 #include "ctest.h"
 #include "check/selftest.h"
+#include "layers/layer.h"
 #include "runtime/tensor.h"
 
 static char cache_dir[512];

@@ -1,11 +1,9 @@
 #include "check/selftest.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/layer.h"
 #include "runtime/tensor.h"
 
 void ct_fill_random(float *x, size_t n, uint64_t seed, float lo, float hi) {
@@ -32,7 +30,7 @@ double ct_compare(const float *got, const float *want, size_t n, double atol, do
 ct_status ct_poison(ct_runtime *rt, cl_mem m, size_t bytes) { return ct_fill(rt, m, 0, bytes, NAN); }
 
 /* The trivial program: proves the device builds and runs code at all. */
-static ct_status check_axpy(ct_runtime *rt, double *max_err) {
+ct_status ct_check_selfcheck_axpy(ct_runtime *rt, double *max_err) {
     enum { N = 1000 };
     float x[N], y[N], want[N], got[N];
     ct_fill_random(x, N, 1, -1, 1);
@@ -58,44 +56,7 @@ static ct_status check_axpy(ct_runtime *rt, double *max_err) {
     return s;
 }
 
-/* Checks declared by the op families that are no layer classes. */
-#include "check/selftest_list.h"
-
-static const ct_selftest head[] = {
-    {"selfcheck.axpy", check_axpy},
-    CT_SELFTEST_ENTRIES
-};
-static const ct_selftest tail[] = {CT_SELFTEST_STAGES};
-
-/* The table: head, then every registered layer class's checks in registry order, then the
- * loss and Adam. Built once. */
-enum { TABLE_CAP = 256 };
-static ct_selftest table[TABLE_CAP];
-static int table_n;
-static pthread_once_t table_once = PTHREAD_ONCE_INIT;
-
-static void add(const ct_selftest *t) {
-    if (table_n < TABLE_CAP) table[table_n++] = *t;
-}
-
-static void build_table(void) {
-    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) add(&head[i]);
-    for (int c = 0; ct_layer_classes[c]; c++)
-        for (const ct_selftest *t = ct_layer_classes[c]->checks; t && t->name; t++) add(t);
-    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) add(&tail[i]);
-}
-
-const ct_selftest *ct_selftest_table(void) {
-    pthread_once(&table_once, build_table);
-    return table;
-}
-
-int ct_selftest_table_count(void) {
-    pthread_once(&table_once, build_table);
-    return table_n;
-}
-
-int ct_selftest_run(ct_runtime *rt, FILE *f) {
+int ct_selftest_run(ct_runtime *rt, const ct_selftest *table, int n, FILE *f) {
     int fails = 0;
     double t0 = ct_now();
     /* Build every embedded program first, so setup time and cache hits cover all of them. */
@@ -108,26 +69,26 @@ int ct_selftest_run(ct_runtime *rt, FILE *f) {
     }
     int n_progs = rt->n_progs, n_cached = rt->n_cached;
     double setup = ct_now() - t0;
-    for (int i = 0; i < ct_selftests_count; i++) {
+    for (int i = 0; i < n; i++) {
         double err = 0;
         double t = ct_now();
-        ct_status s = ct_selftests[i].run(rt, &err);
+        ct_status s = table[i].run(rt, &err);
         t = ct_now() - t;
         if (s != CT_OK) {
-            fprintf(f, "%-32s FAILED: %s\n", ct_selftests[i].name, ct_last_error());
+            fprintf(f, "%-32s FAILED: %s\n", table[i].name, ct_last_error());
             fails++;
         } else if (err < 0) {
             fprintf(f, "%-32s skipped (no variant of it runs on this device)\n",
-                    ct_selftests[i].name);
+                    table[i].name);
         } else if (!(err <= 1.0)) {
-            fprintf(f, "%-32s FAILED  max error %.3g x tolerance\n", ct_selftests[i].name, err);
+            fprintf(f, "%-32s FAILED  max error %.3g x tolerance\n", table[i].name, err);
             fails++;
         } else {
-            fprintf(f, "%-32s ok      max error %.3g x tolerance  (%.0f ms)\n", ct_selftests[i].name,
+            fprintf(f, "%-32s ok      max error %.3g x tolerance  (%.0f ms)\n", table[i].name,
                     err, t * 1e3);
         }
     }
     fprintf(f, "kernels: %d programs, %d from cache, setup %.2f s\n", n_progs, n_cached, setup);
-    fprintf(f, "selftest: %d checks, %d failed\n", ct_selftests_count, fails);
+    fprintf(f, "selftest: %d checks, %d failed\n", n, fails);
     return fails;
 }

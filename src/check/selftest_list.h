@@ -4,6 +4,11 @@
 #ifndef CT_SELFTEST_LIST_H
 #define CT_SELFTEST_LIST_H
 
+#include "runtime/runtime.h"
+
+/* the trivial program: the device builds and runs code at all (src/check/selftest.c) */
+ct_status ct_check_selfcheck_axpy(ct_runtime *rt, double *max_err);
+
 /* ops (src/check/ops_check.c) */
 ct_status ct_check_gemm(ct_runtime *rt, double *max_err);
 ct_status ct_check_conv_forward(ct_runtime *rt, double *max_err);
@@ -34,8 +39,8 @@ CT_OPS_VARIANTS_(CT_OPS_DECL_)
         {"conv.backward_weights", ct_check_conv_backward_weights},                               \
         CT_OPS_VARIANTS_(CT_OPS_ENTRY_)
 
-/* The stages that are no spec layers (src/check/layer_check.c). The spec layers' checks are
- * not listed here: selftest.c takes them from the layer registry (ct_layer_class.checks). */
+/* The stages that are no spec layers (src/layers/layer_check.c). The spec layers' checks are
+ * not listed here: layers/registry.c takes them from the layer registry (ct_layer_class.checks). */
 ct_status ct_check_loss(ct_runtime *rt, double *max_err);
 ct_status ct_check_adam(ct_runtime *rt, double *max_err);
 #define CT_SELFTEST_STAGES {"loss", ct_check_loss}, {"adam", ct_check_adam},

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "runtime/runtime.h"
 #include "check/selftest.h"
+#include "layers/layer.h"
 
 typedef struct {
     const char *name;
@@ -86,7 +87,7 @@ int ct_cmd_selftest(int argc, char **argv) {
         return 1;
     }
     ct_runtime_print_device(rt, stdout);
-    int fails = ct_selftest_run(rt, stdout);
+    int fails = ct_selftest_run(rt, ct_selftests, ct_selftests_count, stdout);
     ct_runtime_free(rt);
     return fails ? 1 : 0;
 }

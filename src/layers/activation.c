@@ -2,8 +2,8 @@
  * activation kernels of cl/act.cl that conv and dense use for their own activations. */
 #include <limits.h>
 
-#include "check/layer_check.h"
-#include "check/layer_ref.h"
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem x, cl_mem y) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check/layer_ref.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 typedef struct conv_state {

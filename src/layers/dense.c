@@ -5,8 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "check/layer_check.h"
-#include "check/layer_ref.h"
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, cl_mem x,

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check/layer_check.h"
-#include "check/layer_ref.h"
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 uint32_t ct_hash3_host(uint32_t a, uint32_t b, uint32_t c) {

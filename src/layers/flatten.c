@@ -2,7 +2,7 @@
  * is a view of its input (CT_LAYER_ALIAS): no kernel, no buffer. */
 #include <string.h>
 
-#include "check/layer_ref.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 static int claims(const ct_spec_token *t) { return t->fl[0] == 7 && !strncmp(t->f[0], "flatten", 7); }

@@ -145,9 +145,9 @@ struct ct_layer_class {
      * (at most CT_LAYER_MAX_TUNE; NULL: none). */
     int (*tune_items)(const ct_layer *l, ct_tune_item *out);
     const ct_kernel_ref *kernels; /* the kernel objects it launches, ended by {NULL} */
-    /* Checks: its plain-C double-precision forward (check/layer_ref.c; same buffers as
+    /* Checks: its plain-C double-precision forward (layers/layer_ref.c; same buffers as
      * forward, parameters in model order, dropout as at inference) and its
-     * device-vs-reference checks for `cltrain selftest` (check/layer_check.c), ended by {NULL}. */
+     * device-vs-reference checks for `cltrain selftest` (layers/layer_check.c), ended by {NULL}. */
     void (*ref_forward)(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y);
     const ct_selftest *checks;
@@ -156,6 +156,13 @@ struct ct_layer_class {
 
 /* Registry (src/layers/registry.c): the classes in spec-grammar order, NULL-terminated. */
 extern const ct_layer_class *const ct_layer_classes[];
+
+/* The selftest table: the ops' checks, every registered class's checks in registry order,
+ * then the loss's and Adam's (built once, layers/registry.c). */
+const ct_selftest *ct_selftest_table(void);
+int ct_selftest_table_count(void);
+#define ct_selftests (ct_selftest_table())
+#define ct_selftests_count (ct_selftest_table_count())
 /* The class owning a token, or NULL. */
 const ct_layer_class *ct_layer_class_for(const ct_spec_token *t);
 /* Applies the fusion rules to layer l and the layer after it (NULL at the end): sets

@@ -6,8 +6,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "check/layer_check.h"
-#include "check/layer_ref.h"
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
 #include "layers/layer.h"
 
 static ct_status check_count(const char *what, size_t count) {

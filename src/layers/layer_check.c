@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check/layer_check.h"
-#include "check/layer_ref.h"
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
 #include "check/ops_ref.h"
 #include "check/selftest.h"
 #include "runtime/tensor.h"

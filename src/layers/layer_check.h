@@ -1,4 +1,4 @@
-/* Device-vs-reference checks of the layer kernels (src/check/layer_check.c). Each runs one case
+/* Device-vs-reference checks of the layer kernels (src/layers/layer_check.c). Each runs one case
  * on random inputs with the outputs poisoned; *err = worst error / tolerance (<= 1 passes,
  * NaN gives +inf). */
 #ifndef CT_LAYER_CHECK_H

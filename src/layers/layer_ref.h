@@ -1,5 +1,5 @@
 /* Plain-C references (double precision) for the layer kernels of layers.h, used by the
- * selftest checks (src/check/layer_check.c), tests/test_layers.c and tests/test_model.c. Same
+ * selftest checks (src/layers/layer_check.c), tests/test_layers.c and tests/test_model.c. Same
  * layouts as the device: NCHW, dense weights [out][in]. */
 #ifndef CT_LAYER_REF_H
 #define CT_LAYER_REF_H

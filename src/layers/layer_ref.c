@@ -1,5 +1,5 @@
 /* Plain-C double-precision references for the layer kernels. */
-#include "check/layer_ref.h"
+#include "layers/layer_ref.h"
 
 #include <math.h>
 #include <string.h>
