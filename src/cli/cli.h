@@ -16,8 +16,8 @@ int ct_cmd_tune(int argc, char **argv);
  * printing "cltrain CMD: OPTION needs a value". */
 const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i);
 
-/* Whether the library's information messages (CT_LOG_INFO) are printed (default on);
- * off where stdout must stay machine-readable. */
+/* Whether the library's information messages (CT_LOG_INFO) go to stdout (default on);
+ * off (to stderr) where stdout must stay machine-readable. */
 void ct_cli_log_info(int on);
 
 #endif

@@ -622,6 +622,7 @@ int ct_cmd_predict(int argc, char **argv) {
         fprintf(stderr, "cltrain predict: --model FILE and at least one image or folder are required\n");
         goto usage;
     }
+    ct_cli_log_info(0); /* stdout holds the predictions alone */
     int rc = predict_run(model, inputs, n_in, device, csv, stdout) == CT_OK ? 0 : fail(cmd);
     free(inputs);
     return rc;

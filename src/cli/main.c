@@ -95,12 +95,12 @@ int ct_cmd_selftest(int argc, char **argv) {
 static int log_info = 1;
 void ct_cli_log_info(int on) { log_info = on; }
 
-/* The library's messages: warnings and errors to stderr, progress to stdout. */
+/* The library's messages: warnings and errors to stderr, progress to stdout (to stderr
+ * too where stdout holds the command's data: predict's lines, evaluate --json). */
 static void print_log(void *user, ct_log_level level, const char *msg) {
     (void)user;
     if (level == CT_LOG_DEBUG && !getenv("CLTRAIN_DEBUG")) return;
-    if (level == CT_LOG_INFO && !log_info) return;
-    FILE *f = level <= CT_LOG_WARN ? stderr : stdout;
+    FILE *f = level <= CT_LOG_WARN || !log_info ? stderr : stdout;
     fprintf(f, "%s%s\n", level == CT_LOG_WARN ? "warning: " : "", msg);
     fflush(f);
 }
