@@ -2,6 +2,7 @@
 #include "base/parse.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "base/error.h"
@@ -61,4 +62,18 @@ ct_status ct_parse_hw(const char *opt, const char *v, int max, int *h, int *w) {
     *h = (int)a;
     *w = (int)b;
     return CT_OK;
+}
+
+long ct_env_long(const char *name, long lo, long hi, long def) {
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    long x;
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", ct_last_error()); /* keep the caller's message */
+    if (ct_parse_long(name, v, lo, hi, &x) != CT_OK) {
+        ct_log(CT_LOG_WARN, "ignoring %s: %s", name, ct_last_error());
+        x = def;
+    }
+    ct_set_error(CT_OK, "%s", saved);
+    return x;
 }

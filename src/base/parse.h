@@ -16,4 +16,8 @@ ct_status ct_parse_double(const char *opt, const char *v, double lo, double hi, 
 /* "HxW" (each 1..max), e.g. --input 112x112. */
 ct_status ct_parse_hw(const char *opt, const char *v, int max, int *h, int *w);
 
+/* A whole number in [lo, hi] from environment variable `name` (for measuring knobs such
+ * as CLTRAIN_BLK_LWS): def when unset; a bad value is ignored with a warning naming it. */
+long ct_env_long(const char *name, long lo, long hi, long def);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parse.h"
 #include "ops/ops_internal.h"
 #include "runtime/tensor.h"
 
@@ -116,8 +117,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         if (cap > (size_t)rt->dev.global_mem / 16) cap = (size_t)rt->dev.global_mem / 16;
         if (cap / sizeof(float) > colf) colf = cap / sizeof(float);
     }
-    const char *wse = getenv("CLTRAIN_CONV_WS_MB"); /* for measuring only */
-    if (wse && atoi(wse) > 0) colf = ((size_t)atoi(wse) << 20) / sizeof(float);
+    long wse = ct_env_long("CLTRAIN_CONV_WS_MB", 1, 65536, 0); /* for measuring only */
+    if (wse > 0) colf = ((size_t)wse << 20) / sizeof(float);
     if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);
     if (colf < per) colf = per;
     if (colf < per_bd) colf = per_bd;

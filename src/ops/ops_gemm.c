@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parse.h"
 #include "ops/ops_internal.h"
 #include "runtime/tensor.h"
 
@@ -217,8 +218,9 @@ int ct_gemm_kernel_default(ct_runtime *rt) {
  * a work-group's items in sequence on one core). Capped to keep the compiled variants
  * (one per local size) few. */
 static size_t blk_lws(int row_blocks) {
-    const char *e = getenv("CLTRAIN_BLK_LWS"); /* for measuring only */
-    if (e && atoi(e) > 0) return (size_t)atoi(e);
+    static long e = -1; /* read once (ops run on the host thread only) */
+    if (e < 0) e = ct_env_long("CLTRAIN_BLK_LWS", 1, 4096, 0); /* for measuring only */
+    if (e > 0) return (size_t)e;
     size_t l = 1;
     while (l < (size_t)row_blocks && l < 16) l *= 2;
     return l;
