@@ -20,6 +20,9 @@ static const cl_int call_default_err[] = {
 };
 
 static atomic_long counts[CT_FAULT_N_CALLS];
+enum { LIVE_MEM, LIVE_KERNEL, LIVE_PROGRAM, N_LIVE };
+static const char *const live_names[N_LIVE] = {"live.mem", "live.kernel", "live.program"};
+static atomic_long live[N_LIVE]; /* created minus released, counted while active */
 static atomic_int active; /* 0 until the environment was read and asks for something */
 static int fault_call = -1;
 static long fault_n;
@@ -53,6 +56,7 @@ static void write_counts(void) {
     if (!f) return;
     for (int i = 0; i < CT_FAULT_N_CALLS; i++)
         fprintf(f, "%s %ld\n", call_names[i], atomic_load(&counts[i]));
+    for (int i = 0; i < N_LIVE; i++) fprintf(f, "%s %ld\n", live_names[i], atomic_load(&live[i]));
     fclose(f);
 }
 
@@ -101,10 +105,31 @@ cl_int ct_fault_hit(ct_fault_call c) {
         pthread_once(&once, read_env);
         atomic_store_explicit(&checked, 1, memory_order_release);
     }
-    if (!atomic_load_explicit(&active, memory_order_relaxed)) return CL_SUCCESS;
+    if (!atomic_load_explicit(&active, memory_order_relaxed) || c == CT_FAULT_N_CALLS)
+        return CL_SUCCESS;
     long k = atomic_fetch_add(&counts[c], 1) + 1;
     return (int)c == fault_call && k == fault_n ? fault_err : CL_SUCCESS;
 }
+
+static int active_now(void) {
+    (void)ct_fault_hit(CT_FAULT_N_CALLS); /* reads the environment once; counts nothing */
+    return atomic_load_explicit(&active, memory_order_relaxed);
+}
+
+static void *born_(int kind, void *obj) {
+    if (obj && active_now()) atomic_fetch_add(&live[kind], 1);
+    return obj;
+}
+#define born(kind, obj) ((__typeof__(obj))born_(kind, (void *)(obj)))
+
+static cl_int died(int kind, cl_int e) {
+    if (e == CL_SUCCESS && active_now()) atomic_fetch_sub(&live[kind], 1);
+    return e;
+}
+
+cl_int ct_fault_clReleaseMemObject(cl_mem m) { return died(LIVE_MEM, clReleaseMemObject(m)); }
+cl_int ct_fault_clReleaseKernel(cl_kernel k) { return died(LIVE_KERNEL, clReleaseKernel(k)); }
+cl_int ct_fault_clReleaseProgram(cl_program p) { return died(LIVE_PROGRAM, clReleaseProgram(p)); }
 
 #define HIT_OR(call, fail_value)                                                                \
     cl_int fe_ = ct_fault_hit(CT_FAULT_##call);                                                 \
@@ -141,19 +166,19 @@ cl_command_queue ct_fault_clCreateCommandQueue(cl_context ctx, cl_device_id dev,
 cl_mem ct_fault_clCreateBuffer(cl_context ctx, cl_mem_flags flags, size_t size, void *host,
                                cl_int *err) {
     HIT_OR(clCreateBuffer, NULL);
-    return clCreateBuffer(ctx, flags, size, host, err);
+    return born(LIVE_MEM, clCreateBuffer(ctx, flags, size, host, err));
 }
 
 cl_mem ct_fault_clCreateSubBuffer(cl_mem buf, cl_mem_flags flags, cl_buffer_create_type type,
                                   const void *info, cl_int *err) {
     HIT_OR(clCreateSubBuffer, NULL);
-    return clCreateSubBuffer(buf, flags, type, info, err);
+    return born(LIVE_MEM, clCreateSubBuffer(buf, flags, type, info, err));
 }
 
 cl_program ct_fault_clCreateProgramWithSource(cl_context ctx, cl_uint n, const char **strings,
                                               const size_t *lengths, cl_int *err) {
     HIT_OR(clCreateProgramWithSource, NULL);
-    return clCreateProgramWithSource(ctx, n, strings, lengths, err);
+    return born(LIVE_PROGRAM, clCreateProgramWithSource(ctx, n, strings, lengths, err));
 }
 
 cl_program ct_fault_clCreateProgramWithBinary(cl_context ctx, cl_uint n, const cl_device_id *devs,
@@ -161,7 +186,7 @@ cl_program ct_fault_clCreateProgramWithBinary(cl_context ctx, cl_uint n, const c
                                               const unsigned char **binaries, cl_int *status,
                                               cl_int *err) {
     HIT_OR(clCreateProgramWithBinary, NULL);
-    return clCreateProgramWithBinary(ctx, n, devs, lengths, binaries, status, err);
+    return born(LIVE_PROGRAM, clCreateProgramWithBinary(ctx, n, devs, lengths, binaries, status, err));
 }
 
 cl_int ct_fault_clBuildProgram(cl_program p, cl_uint n, const cl_device_id *devs, const char *opts,
@@ -172,7 +197,7 @@ cl_int ct_fault_clBuildProgram(cl_program p, cl_uint n, const cl_device_id *devs
 
 cl_kernel ct_fault_clCreateKernel(cl_program p, const char *name, cl_int *err) {
     HIT_OR(clCreateKernel, NULL);
-    return clCreateKernel(p, name, err);
+    return born(LIVE_KERNEL, clCreateKernel(p, name, err));
 }
 
 cl_int ct_fault_clSetKernelArg(cl_kernel k, cl_uint i, size_t size, const void *value) {
