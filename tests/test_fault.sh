@@ -4,7 +4,8 @@
 # (all calls of a kind with at most $CLTRAIN_FAULT_SAMPLE of them, else that many spread from
 # the first to the last; CLTRAIN_FAULT_SAMPLE=0 walks every call). Each faulted run must:
 # end within 60 s (no hang) and not by a signal (no crash), print no sanitizer report, leave
-# no *.tmp.* file, and either
+# no *.tmp.* file, no OpenCL object left unreleased (CLTRAIN_FAULT_COUNT's live.* counts),
+# and either
 #   - fail (non-zero exit) with a message naming the call, leaving no --out file and any
 #     checkpoint loadable (`cltrain evaluate`), or
 #   - recover (the driver refused a cached binary and it was rebuilt; a teardown clFinish)
@@ -70,7 +71,7 @@ check() {
   local extra=()
   [ "$mode" = off ] && extra=(CLTRAIN_CACHE=off)
   checks=$((checks + 1))
-  train_run CLTRAIN_FAULT="$call:$n" "${extra[@]}"
+  train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}"
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     bad "$what: no exit within 60 s (hang)"
     return
@@ -85,6 +86,10 @@ check() {
     grep -m1 -A12 -E 'Sanitizer|runtime error:' "$D/err"
     return
   fi
+  # OpenCL objects created and never released (LeakSanitizer cannot see the driver's memory)
+  local leaked
+  leaked=$(awk '/^live\./ && $2 != 0 {printf "%s=%s ", $1, $2}' "$T/live" 2>/dev/null)
+  [ -n "$leaked" ] && bad "$what: OpenCL objects not released: $leaked"
   if [ -n "$(find "$D" "$CLTRAIN_CACHE_DIR" -name '*.tmp.*' 2>/dev/null)" ]; then
     bad "$what: temp file left: $(find "$D" "$CLTRAIN_CACHE_DIR" -name '*.tmp.*' | head -1)"
   fi
@@ -113,6 +118,7 @@ walk() {
   shift 2
   local call count
   while read -r call count; do
+    [[ $call == live.* ]] && continue
     if [ $# -gt 0 ] && [[ " $* " != *" $call "* ]]; then continue; fi
     [ "$count" -eq 0 ] && continue
     local ns=() i last=0 nn
