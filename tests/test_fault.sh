@@ -17,7 +17,7 @@ set -u
 CLT=$1
 CLD=$2
 DATA=$3/catdog-mini
-SAMPLE=${CLTRAIN_FAULT_SAMPLE:-10}
+SAMPLE=${CLTRAIN_FAULT_SAMPLE:-30}
 if ! "$CLD" --json | grep -q '"id"'; then
   echo "SKIP: no OpenCL device"
   exit 77
