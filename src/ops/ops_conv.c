@@ -134,7 +134,12 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     if ((double)p->ws_floats > INT_MAX ||
         ct_buffer_create(rt, "conv im2col workspace", p->ws_floats * sizeof(float),
                          CL_MEM_READ_WRITE, &p->ws) != CT_OK) {
-        /* no room for a workspace: the direct kernels need none */
+        /* no room for a workspace: the direct kernels need none. They round differently,
+         * so a run that falls back is not bit-identical to one that did not: say so. */
+        if ((double)p->ws_floats <= INT_MAX)
+            ct_log(CT_LOG_WARN, "conv %dx%dx%d -> %d runs the direct kernels (slower; results "
+                   "differ in the last digits from a run with a workspace): %s", d->cin, d->h,
+                   d->w, d->cout, ct_last_error());
         p->ws = NULL;
         p->ws_floats = 0;
     }

@@ -387,10 +387,12 @@ static ct_status build_log_error(ct_runtime *rt, cl_program p, const char *name,
         clGetProgramBuildInfo(p, rt->dev.did, CL_PROGRAM_BUILD_LOG, n, log, NULL);
         log[n] = 0;
     }
+    /* a log the driver could not give, or an empty one (not a compile error): say so */
+    const char *lg = log && log[strspn(log, " \t\r\n")] ? log : "(empty)";
     ct_status s = ct_set_error(CT_ERR_BUILD,
-                               "building OpenCL program '%s' failed (%s)\n  options: %s\n  "
-                               "build log:\n%s",
-                               name, ct_cl_error_name(e), opts, log ? log : "(none)");
+                               "building OpenCL program '%s' failed (clBuildProgram: %s)\n  "
+                               "options: %s\n  build log:\n%s",
+                               name, ct_cl_error_name(e), opts, lg);
     free(log);
     return s;
 }

@@ -5,6 +5,8 @@
 
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
+/* after CL/cl.h: the library's OpenCL calls go through the fault injector */
+#include "runtime/fault.h"
 #include <stdarg.h>
 #include <stdint.h>
 

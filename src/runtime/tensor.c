@@ -66,7 +66,7 @@ ct_status ct_buffer_create(ct_runtime *rt, const char *name, size_t bytes, cl_me
     cl_int e;
     *out = clCreateBuffer(rt->ctx, flags, bytes, NULL, &e);
     if (e != CL_SUCCESS)
-        return ct_set_error(CT_ERR_MEMORY, "allocating tensor '%s' (%.1f MiB) on %s failed: %s; use "
+        return ct_set_error(CT_ERR_MEMORY, "allocating tensor '%s' (%.1f MiB) on %s failed: clCreateBuffer: %s; use "
                             "a smaller --batch-size",
                             name, bytes / 1048576.0, rt->dev.name, ct_cl_error_name(e));
     /* count it until the buffer is released, wherever that happens */

@@ -61,6 +61,19 @@ static ct_status upload_batch_async(ct_runtime *rt, ct_model *m, const ct_batch 
     return CT_OK;
 }
 
+/* Waits for a batch's upload (ev, or NULL when the second write was never queued) so its
+ * host slot can be reused; on failure waits for the whole queue instead (a write may still be
+ * reading the slot) and sets *s unless it holds an error already. */
+static void wait_upload(ct_runtime *rt, cl_event ev, ct_status *s) {
+    cl_int e = ev ? clWaitForEvents(1, &ev) : clFinish(rt->q);
+    if (ev) clReleaseEvent(ev);
+    if (e == CL_SUCCESS) return;
+    if (ev) clFinish(rt->q);
+    if (*s == CT_OK)
+        *s = ct_set_error(CT_ERR_CL, "%s (batch upload) failed: %s",
+                          ev ? "clWaitForEvents" : "clFinish", ct_cl_error_name(e));
+}
+
 static size_t model_chw(const ct_classifier *m) {
     return (size_t)m->meta.c * (size_t)m->meta.h * (size_t)m->meta.w;
 }
@@ -297,10 +310,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                     if (s == CT_OK)
                         s = ct_model_metrics_snapshot(m, snap[step & 1], &snap_n[step & 1],
                                                       &snap_ev[step & 1]);
-                    if (up) { /* the slot is host memory the write reads: keep it until done */
-                        clWaitForEvents(1, &up);
-                        clReleaseEvent(up);
-                    }
+                    /* the slot is host memory the writes read: keep it until they are done */
+                    wait_upload(rt, up, &s);
                     ct_loader_release(f->ltrain, &b);
                     if (s != CT_OK) break;
                     f->st.step++;
@@ -313,9 +324,14 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                 if (step >= queued) break; /* nothing more queued: epoch over */
                 continue;
             }
-            clWaitForEvents(1, &snap_ev[prev & 1]);
+            cl_int we = clWaitForEvents(1, &snap_ev[prev & 1]);
             clReleaseEvent(snap_ev[prev & 1]);
             snap_ev[prev & 1] = NULL;
+            if (we != CL_SUCCESS) { /* snap was not filled: do not read it as a loss */
+                s = ct_set_error(CT_ERR_CL, "clWaitForEvents(loss snapshot, step %d) failed: %s",
+                                 prev + 1, ct_cl_error_name(we));
+                break;
+            }
             ct_model_metrics_decode(snap[prev & 1], snap_n[prev & 1], &loss, &acc);
             if (!is_finite2(loss, acc)) {
                 s = ct_set_error(CT_ERR_NUMERIC,
@@ -332,9 +348,15 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             }
         }
         /* Never leave a read pending into snap (stack memory) on any path. */
-        clFinish(rt->q);
+        cl_int fe = clFinish(rt->q);
         for (int i = 0; i < 2; i++)
-            if (snap_ev[i]) clReleaseEvent(snap_ev[i]);
+            if (snap_ev[i]) {
+                if (fe != CL_SUCCESS) clWaitForEvents(1, &snap_ev[i]);
+                clReleaseEvent(snap_ev[i]);
+            }
+        if (fe != CL_SUCCESS && s == CT_OK)
+            s = ct_set_error(CT_ERR_CL, "clFinish at the end of epoch %d failed: %s", epoch + 1,
+                             ct_cl_error_name(fe));
         CT_TRY(s);
         /* Drain the rest of a cut-short epoch so the producer is idle. */
         for (;;) {
