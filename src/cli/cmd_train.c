@@ -735,10 +735,11 @@ int ct_cmd_train(int argc, char **argv) {
     plan_out(&plan, "--out", t.out);
     plan_out(&plan, "--history", o->history);
     plan_out(&plan, "--plot", o->plot);
+    /* The checkpoint folder first (created when it may be), so that its file is checked
+     * with the others, against them too. */
     char *ckpt = NULL;
-    int ok = check_outputs(cmd, &plan) &&
-             (!o->checkpoint_dir || check_checkpoint_dir(cmd, &plan, o->checkpoint_dir, &ckpt)) &&
-             (!ckpt || check_output(cmd, &plan, plan.n_out - 1));
+    int ok = (!o->checkpoint_dir || check_checkpoint_dir(cmd, &plan, o->checkpoint_dir, &ckpt)) &&
+             check_outputs(cmd, &plan);
     free(ckpt);
     if (!ok) return 2;
     ct_runtime *rt = NULL;
@@ -852,8 +853,6 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
     float *x = NULL, *probs = NULL;
     int *idx = NULL;
     ct_status s = ct_images_find(inputs, n_inputs, &files, &n_files);
-    if (s == CT_OK && n_files == 0)
-        s = ct_set_error(CT_ERR_ARG, "no image (.jpg, .jpeg, .png) in the given files and folders");
     if (s == CT_OK && n_files < B) B = n_files; /* no batch bigger than the input */
     if (s == CT_OK) s = ct_runtime_create(device, 0, &rt);
     if (s == CT_OK) {
