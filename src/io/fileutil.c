@@ -67,15 +67,11 @@ static ct_status write_error(const char *path, const char *what, int e) {
 
 /* Best effort: make the rename durable by syncing the folder that holds path. */
 static void sync_parent(const char *path) {
-    char dir[4096];
     const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
