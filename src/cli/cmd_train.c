@@ -987,7 +987,12 @@ int ct_cmd_preview(int argc, char **argv) {
     plan_in_file(&plan, "IMAGE", image);
     plan_out(&plan, "--out", out);
     if (!check_outputs(cmd, &plan)) return 2;
-    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) return fail(cmd);
-    printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
-    return 0;
+    saved_handlers old; /* a signal lets the write finish (a second one: no temp file left) */
+    signals_install(&old);
+    int rc = 0;
+    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) rc = fail(cmd);
+    else printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
+    if (g_signal) rc = 128 + g_signal;
+    signals_restore(&old);
+    return rc;
 }

@@ -162,18 +162,25 @@ static uint64_t data_hash(const ct_dataset *ds, uint64_t h) {
 
 static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, const ct_dataset *train,
                         const ct_dataset *val, char *out, size_t n) {
-    /* The spec is hashed on its own: it has any length, the rest fits the buffer. */
-    const char *spec = ct_model_spec(cm->m);
-    uint64_t hs = ct_hash64(spec, strlen(spec), 11);
-    char buf[512];
-    int len = snprintf(buf, sizeof buf,
-                       "%016llx|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
-                       "data%016llx",
-                       (unsigned long long)hs, cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize,
-                       o->batch, o->lr, o->beta1, o->beta2, o->eps, o->augment,
-                       (unsigned long long)o->seed, train->n, o->steps_per_epoch,
-                       (unsigned long long)data_hash(val, data_hash(train, 7)));
-    snprintf(out, n, "%016llx", (unsigned long long)ct_hash64(buf, (size_t)(len > 0 ? len : 0), 3));
+    /* Sized to fit (a spec has any length); the same bytes as ever, so checkpoints written
+     * before stay resumable. */
+    const char *fmt = "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
+                      "data%016llx";
+    unsigned long long dh = (unsigned long long)data_hash(val, data_hash(train, 7));
+#define FP_ARGS                                                                                \
+    ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize, o->batch, \
+        o->lr, o->beta1, o->beta2, o->eps, o->augment, (unsigned long long)o->seed, train->n,  \
+        o->steps_per_epoch, dh
+    int len = snprintf(NULL, 0, fmt, FP_ARGS);
+    char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    uint64_t h = 0;
+    if (buf) {
+        snprintf(buf, (size_t)len + 1, fmt, FP_ARGS);
+        h = ct_hash64(buf, (size_t)len, 3);
+        free(buf);
+    }
+#undef FP_ARGS
+    snprintf(out, n, "%016llx", (unsigned long long)h);
 }
 
 ct_status ct_fit_resume_prepare(ct_runtime *rt, const char *checkpoint_dir) {
