@@ -264,7 +264,11 @@ typedef struct ct_epoch_info {
     double seconds;                /* the epoch's wall time, validation included */
 } ct_epoch_info;
 
-/* Return nonzero to stop training (ct_fit then returns CT_OK with stopped set). */
+/* Return nonzero to stop training (ct_fit then returns CT_OK with stopped set). Stopped
+ * mid-epoch, the model keeps the weights of the steps done (a saved model records
+ * "interrupted": "epoch E step S" in its metadata); the checkpoint keeps the last finished
+ * epoch, so --resume repeats the interrupted epoch. The library installs no signal
+ * handler: a program that wants Ctrl-C to stop training returns nonzero from on_step. */
 typedef int (*ct_step_fn)(void *user, const ct_step_info *s);
 typedef int (*ct_epoch_fn)(void *user, const ct_epoch_info *e);
 
@@ -301,7 +305,15 @@ typedef struct ct_fit_result {
     long images;             /* images trained on by this call */
     double seconds;          /* of the epochs of this call */
     double wait_fraction;    /* share of that time spent waiting for data */
+    int stop_epoch, stop_step; /* stopped by a callback: the epoch (1-based) and the steps of
+                                * it the weights include (0 when stopped before its first) */
+    int checkpoint_epoch;    /* the epochs the checkpoint file holds (0: none written) */
+    unsigned failed;         /* CT_FIT_FAILED_* of the files whose last write failed (a
+                              * warning each time; training went on) */
 } ct_fit_result;
+#define CT_FIT_FAILED_HISTORY 1u
+#define CT_FIT_FAILED_PLOT 2u
+#define CT_FIT_FAILED_CHECKPOINT 4u
 
 /* Keras defaults: 10 epochs, batch 64, Adam 1e-3 / 0.9 / 0.999 / 1e-7, no augmentation,
  * seed 1, restore_best on, cache 2048 MiB, no callbacks. */

@@ -2,7 +2,9 @@
  * program), on the bundled sample set. Devices; fit with callbacks (progress, stop);
  * nothing printed without a log handler; predict in memory equals predict from the
  * file; save + load gives the same probabilities; evaluate. */
+#include <dlfcn.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,22 @@ static void count_log(void *user, ct_log_level level, const char *msg) {
     log_lines++;
 }
 
+/* The shared object a signal handler's code is in ("" for none). */
+static const char *handler_home(void (*h)(int)) {
+    Dl_info info;
+    if (h == SIG_DFL || h == SIG_IGN) return "";
+    return dladdr((void *)(size_t)h, &info) && info.dli_fname ? info.dli_fname : "?";
+}
+
+/* The signal dispositions the test started with (the library must leave them alone). */
+static void (*g_int0)(int), (*g_term0)(int);
+
 int main(void) {
+    struct sigaction sa0;
+    sigaction(SIGINT, NULL, &sa0);
+    g_int0 = sa0.sa_handler;
+    sigaction(SIGTERM, NULL, &sa0);
+    g_term0 = sa0.sa_handler;
     int n_dev = -1, def = -1;
     if (ct_device_count(&n_dev) != CT_OK || n_dev == 0) {
         printf("SKIP: no OpenCL device\n");
@@ -111,6 +128,22 @@ int main(void) {
           "stopped after 3 steps (steps %d, starts %d, epochs %d, done %d)", v.steps, v.starts,
           v.epochs, r.epochs_done);
     CHECK(isfinite(v.last_loss) && v.last_loss > 0, "loss reported");
+    /* where it stopped: epoch 1, after the steps that ran (one may have been queued ahead) */
+    CHECK(r.stop_epoch == 1 && r.stop_step >= 3 && r.stop_step <= 4 && r.checkpoint_epoch == 0 &&
+              r.failed == 0,
+          "stop position: epoch %d step %d, checkpoint %d, failed %u", r.stop_epoch, r.stop_step,
+          r.checkpoint_epoch, r.failed);
+    /* the library installs no signal handler of its own: Ctrl-C is the program's business */
+    struct sigaction cur;
+    sigaction(SIGINT, NULL, &cur);
+    void (*now_int)(int) = cur.sa_handler;
+    sigaction(SIGTERM, NULL, &cur);
+    /* (the OpenCL driver may install its own, e.g. PoCL's, which chains to the previous one:
+     * only a handler that lives in libcltrain is the library's) */
+    const char *int_in = handler_home(now_int), *term_in = handler_home(cur.sa_handler);
+    CHECK((now_int == g_int0 || !strstr(int_in, "cltrain")) &&
+              (cur.sa_handler == g_term0 || !strstr(term_in, "cltrain")),
+          "the library installed a SIGINT/SIGTERM handler (INT in %s, TERM in %s)", int_in, term_in);
 
     /* a whole epoch with messages going to a handler */
     ct_set_log(count_log, NULL);

@@ -13,6 +13,19 @@ static ct_status write_half_then_fail(FILE *f, void *ctx) {
     return ct_set_error(CT_ERR_NUMERIC, "writer gave up");
 }
 
+/* Plays a signal handler that ends the process mid-write: the temp file it unlinks must be
+ * the one being written (the registry holds it while the writer runs). */
+static ct_status write_then_unlink_temps(FILE *f, void *ctx) {
+    const char *dir = ctx;
+    fputs("half", f);
+    fflush(f);
+    int before = tmpdir_count(dir, ".tmp.");
+    ct_write_unlink_temps();
+    int after = tmpdir_count(dir, ".tmp.");
+    return before == 1 && after == 0 ? CT_OK
+                                     : ct_set_error(CT_ERR_ARG, "temps before %d after %d", before, after);
+}
+
 static int file_is(const char *path, const char *want) {
     unsigned char *b;
     size_t n;
@@ -123,11 +136,28 @@ int main(void) {
     CHECK(s == CT_ERR_IO && strstr(ct_last_error(), "read-only"), "read-only kept: %s",
           ct_last_error());
     CHECK(file_is(target, "new"), "read-only content kept");
+    /* --force replaces a read-only file (and keeps its mode); devices stay refused */
+    ct_write_set_force(1);
+    CHECK_OK(ct_write_atomic_buf(target, "forced", 6));
+    CHECK(file_is(target, "forced"), "--force replaced the read-only file");
+    CHECK(stat(target, &sb) == 0 && (sb.st_mode & 0777) == 0444, "forced: mode kept");
+    CHECK(ct_write_atomic_buf("/dev/null", "x", 1) == CT_ERR_IO, "--force still refuses devices");
+    ct_write_set_force(0);
     CHECK(chmod(target, 0640) == 0, "chmod");
     CHECK_OK(ct_write_atomic_buf(target, "m", 1));
     CHECK(stat(target, &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode kept: %o",
           (unsigned)(sb.st_mode & 0777));
     CHECK(tmpdir_count(dir, ".tmp.") == 0, "temp files left");
+
+    /* the live temp file is registered for a signal handler to unlink, and only while
+     * it exists: afterwards the registry is empty (nothing else gets unlinked) */
+    snprintf(path, sizeof path, "%s/sig.txt", dir);
+    s = ct_write_atomic(path, write_then_unlink_temps, dir);
+    CHECK(s == CT_ERR_IO, "the write whose temp was unlinked fails at rename: %s", ct_last_error());
+    CHECK(tmpdir_count(dir, ".tmp.") == 0, "temp files left after unlink_temps");
+    CHECK_OK(ct_write_atomic_buf(path, "after", 5));
+    ct_write_unlink_temps();
+    CHECK(file_is(path, "after"), "unlink_temps outside a write touches nothing");
 
     tmpdir_remove(dir);
     return ct_test_done("fileutil");

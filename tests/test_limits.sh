@@ -19,8 +19,8 @@ fi
 T=$(mktemp -d /tmp/cltrain-limits-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
-(ulimit -v 1500000; CLTRAIN_DEVICE= "$CLT" train --data "$DATA/train" --model model2 --input 96x96 \
-  --batch-size 400 --epochs 1 --out "$T/m.safetensors") >"$T/out.txt" 2>&1
+(ulimit -v 1500000; CLTRAIN_DEVICE= "$CLT" train --data "$DATA/train" --model model2 --input 136x136 \
+  --batch-size 200 --epochs 1 --out "$T/m.safetensors") >"$T/out.txt" 2>&1
 rc=$?
 if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then
   echo "FAIL: expected a clean error exit, got $rc"; cat "$T/out.txt"; fails=1

@@ -20,12 +20,12 @@ ct_status ct_classifier_create(ct_runtime *rt, const char *spec, int h, int w, i
     /* ct_model_create expands preset names itself (ct_spec_preset) */
     ct_status s = ct_model_create(rt, spec, c, h, w, n_classes, max_batch, seed, &m->m);
     if (s == CT_OK) {
-        snprintf(m->meta.spec, sizeof m->meta.spec, "%s", ct_model_spec(m->m));
+        s = ct_model_meta_set_spec(&m->meta, ct_model_spec(m->m));
         m->meta.c = c;
         m->meta.h = h;
         m->meta.w = w;
         m->meta.resize = resize;
-        s = ct_model_meta_set_classes(&m->meta, n_classes, (char *const *)class_names);
+        if (s == CT_OK) s = ct_model_meta_set_classes(&m->meta, n_classes, (char *const *)class_names);
     }
     if (s != CT_OK) {
         ct_classifier_free(m);
@@ -41,8 +41,9 @@ ct_status ct_classifier_load(ct_runtime *rt, const char *path, int max_batch, ct
     ct_classifier *m = calloc(1, sizeof *m);
     if (!m) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     m->rt = rt;
-    snprintf(m->path, sizeof m->path, "%s", path);
-    ct_status s = ct_model_open(rt, path, max_batch, &m->m, &m->meta);
+    m->path = strdup(path);
+    ct_status s = m->path ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    if (s == CT_OK) s = ct_model_open(rt, path, max_batch, &m->m, &m->meta);
     if (s != CT_OK) {
         ct_classifier_free(m);
         return s;
@@ -63,6 +64,7 @@ void ct_classifier_free(ct_classifier *m) {
     if (!m) return;
     ct_model_free(m->m);
     ct_model_meta_free(&m->meta);
+    free(m->path);
     free(m);
 }
 

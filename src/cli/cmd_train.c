@@ -1,7 +1,9 @@
 /* cltrain train / evaluate / predict / preview: option parsing and output, on the public
  * API of include/cltrain.h (preview and the --augment check use data/data.h). */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include "cli/cli.h"
 #include "cltrain.h"
 #include "data/data.h"
+#include "io/fileutil.h"
 #include "report/report.h"
 
 /* ---- option value parsing (errors name the option) ------------------------ */
@@ -61,43 +64,196 @@ static void print_found(const ct_dataset *d) {
     fflush(stdout);
 }
 
+/* Appends the names of a that b lacks to buf (size n), comma separated. */
+static void missing_names(char *buf, size_t n, const ct_dataset *a, const ct_dataset *b) {
+    size_t len = strlen(buf);
+    for (int i = 0; i < ct_dataset_class_count(a); i++) {
+        const char *x = ct_dataset_class_name(a, i);
+        int found = 0;
+        for (int j = 0; j < ct_dataset_class_count(b) && !found; j++)
+            found = !strcmp(x, ct_dataset_class_name(b, j));
+        if (found) continue;
+        int w = snprintf(buf + len, n - len, "%s'%s'", len ? ", " : "", x);
+        if (w < 0 || (size_t)w >= n - len) {
+            snprintf(buf + (len < n - 4 ? len : n - 4), 4, "...");
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
 static ct_status same_classes(const ct_dataset *a, const ct_dataset *b, const char *what) {
     int na = ct_dataset_class_count(a), nb = ct_dataset_class_count(b);
     int same = na == nb;
     for (int i = 0; same && i < na; i++)
         same = !strcmp(ct_dataset_class_name(a, i), ct_dataset_class_name(b, i));
     if (same) return CT_OK;
+    char only_a[512] = "", only_b[512] = "";
+    missing_names(only_a, sizeof only_a, a, b);
+    missing_names(only_b, sizeof only_b, b, a);
     return ct_set_error(CT_ERR_ARG,
                         "the %s set's class folders differ from the training set's (%d vs %d "
-                        "classes, first: '%s' vs '%s'); use the same class sub-folders",
-                        what, nb, na, nb ? ct_dataset_class_name(b, 0) : "",
-                        na ? ct_dataset_class_name(a, 0) : "");
+                        "classes; only in the training set: %s; only in the %s set: %s); use the "
+                        "same class sub-folders",
+                        what, nb, na, *only_a ? only_a : "none", what, *only_b ? only_b : "none");
 }
 
-/* The folder that will hold path must exist and be writable: checked before any work. */
-static int check_writable(const char *cmd, const char *opt, const char *path) {
-    if (!path) return 1;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) dir[1] = 0;
-    else if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+#define MAX_DATA_DIRS 16
+
+/* ---- output paths: checked before any image is decoded ----------------------- */
+
+/* The folder part of path (malloc'd): "." for a bare name, "/" for "/x". */
+static char *parent_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* Where path will be written: the real path of its folder + "/" + its name, after
+ * following a symlink at path (as ct_write_atomic does). malloc'd, NULL if its folder does
+ * not exist. */
+static char *canonical_output(const char *path) {
+    char *real = realpath(path, NULL); /* an existing file (or the target of a link) */
+    if (real) return real;
+    char *dir = parent_of(path), *rdir = realpath(dir, NULL);
+    free(dir);
+    if (!rdir) return NULL;
+    const char *base = ct_path_base(path);
+    size_t n = strlen(rdir) + strlen(base) + 2;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%s/%s", strcmp(rdir, "/") ? rdir : "", base);
+    free(rdir);
+    return out;
+}
+
+/* 1 when canonical path c lies inside folder dir (real path rdir). */
+static int is_inside(const char *c, const char *rdir) {
+    size_t n = strlen(rdir);
+    if (!strcmp(rdir, "/")) return 1;
+    return !strncmp(c, rdir, n) && (c[n] == '/' || c[n] == 0);
+}
+
+#define MAX_OUTPUTS 8
+#define MAX_INPUTS (MAX_DATA_DIRS + 8)
+
+/* Everything a command reads (folders of images, single files) and writes. */
+typedef struct io_plan {
+    const char *in_dirs[MAX_INPUTS], *in_dir_opts[MAX_INPUTS];
+    int n_in_dirs;
+    const char *in_files[MAX_INPUTS], *in_file_opts[MAX_INPUTS];
+    int n_in_files;
+    const char *out[MAX_OUTPUTS], *out_opts[MAX_OUTPUTS];
+    int n_out;
+} io_plan;
+
+static void plan_in_dir(io_plan *p, const char *opt, const char *d) {
+    if (d && p->n_in_dirs < MAX_INPUTS) {
+        p->in_dir_opts[p->n_in_dirs] = opt;
+        p->in_dirs[p->n_in_dirs++] = d;
+    }
+}
+static void plan_in_file(io_plan *p, const char *opt, const char *f) {
+    if (f && p->n_in_files < MAX_INPUTS) {
+        p->in_file_opts[p->n_in_files] = opt;
+        p->in_files[p->n_in_files++] = f;
+    }
+}
+static void plan_out(io_plan *p, const char *opt, const char *f) {
+    if (f && p->n_out < MAX_OUTPUTS) {
+        p->out_opts[p->n_out] = opt;
+        p->out[p->n_out++] = f;
+    }
+}
+
+/* One output: a file name, in an existing writable folder, not a folder or a device, not
+ * read-only (unless --force), not an input file and not inside an input folder. */
+static int check_output(const char *cmd, const io_plan *p, int k) {
+    const char *opt = p->out_opts[k], *path = p->out[k];
+    if (!*path) {
+        fprintf(stderr, "cltrain %s: %s: the file name is empty; give a file path\n", cmd, opt);
+        return 0;
+    }
+    if (path[strlen(path) - 1] == '/') {
+        fprintf(stderr, "cltrain %s: %s %s ends in '/'; give a file name\n", cmd, opt, path);
+        return 0;
+    }
+    char *dir = parent_of(path);
+    if (!dir) {
+        fprintf(stderr, "cltrain %s: out of host memory\n", cmd);
+        return 0;
+    }
     struct stat sb;
+    int ok = 1;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "cltrain %s: %s %s: folder '%s' does not exist; create it or choose another "
                 "path\n", cmd, opt, path, dir);
-        return 0;
-    }
-    if (access(dir, W_OK) != 0) {
+        ok = 0;
+    } else if (access(dir, W_OK) != 0) {
         fprintf(stderr, "cltrain %s: %s %s: folder '%s' is not writable; choose another path\n", cmd,
                 opt, path, dir);
-        return 0;
-    }
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        ok = 0;
+    } else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "cltrain %s: %s %s is a folder; give a file name\n", cmd, opt, path);
+        ok = 0;
+    } else if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "cltrain %s: %s %s is not a regular file (a device, FIFO or socket); "
+                "choose a file path\n", cmd, opt, path);
+        ok = 0;
+    } else if (stat(path, &sb) == 0 && !ct_write_force() &&
+               !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+        fprintf(stderr, "cltrain %s: %s %s is read-only; make it writable, choose another path, "
+                "or give --force to replace it\n", cmd, opt, path);
+        ok = 0;
+    }
+    free(dir);
+    if (!ok) return 0;
+    char *c = canonical_output(path);
+    if (!c) {
+        fprintf(stderr, "cltrain %s: %s %s: cannot resolve its folder: %s\n", cmd, opt, path,
+                strerror(errno));
         return 0;
     }
+    /* Never an input: the same file (device + inode), or anywhere in an image folder. */
+    struct stat ob;
+    int exists = stat(c, &ob) == 0;
+    for (int i = 0; ok && i < p->n_in_files; i++) {
+        struct stat ib;
+        if (exists && stat(p->in_files[i], &ib) == 0 && ib.st_dev == ob.st_dev &&
+            ib.st_ino == ob.st_ino) {
+            fprintf(stderr, "cltrain %s: %s %s is the input file of %s (%s); refusing to overwrite "
+                    "an input: choose another path\n", cmd, opt, path, p->in_file_opts[i],
+                    p->in_files[i]);
+            ok = 0;
+        }
+    }
+    for (int i = 0; ok && i < p->n_in_dirs; i++) {
+        char *rd = realpath(p->in_dirs[i], NULL);
+        if (rd && is_inside(c, rd)) {
+            fprintf(stderr, "cltrain %s: %s %s is inside the %s folder %s; refusing to write "
+                    "into input data: choose a path outside it\n", cmd, opt, path,
+                    p->in_dir_opts[i], p->in_dirs[i]);
+            ok = 0;
+        }
+        free(rd);
+    }
+    /* Two outputs on one path: one would silently replace the other. */
+    for (int j = 0; ok && j < k; j++) {
+        char *cj = canonical_output(p->out[j]);
+        if (cj && !strcmp(cj, c)) {
+            fprintf(stderr, "cltrain %s: %s %s and %s %s are the same file; give each output its "
+                    "own path\n", cmd, p->out_opts[j], p->out[j], opt, path);
+            ok = 0;
+        }
+        free(cj);
+    }
+    free(c);
+    return ok;
+}
+
+static int check_outputs(const char *cmd, const io_plan *p) {
+    for (int k = 0; k < p->n_out; k++)
+        if (!check_output(cmd, p, k)) return 0;
     return 1;
 }
 
@@ -148,14 +304,17 @@ static const char *train_help =
     "  --history FILE          history CSV, rewritten every epoch\n"
     "  --plot FILE             SVG of accuracy and loss curves, rewritten every epoch\n"
     "  --checkpoint-dir D      write D/checkpoint.safetensors atomically after every epoch\n"
+    "  --force                 replace read-only output files\n"
     "  --resume                continue from D/checkpoint.safetensors (same options required)\n"
     "device:\n"
     "  --device P:D            OpenCL device as `cltrain devices` lists (or CLTRAIN_DEVICE)\n"
     "  --profile               print a per-kernel time table at the end\n"
     "  --deterministic         bit-reproducible kernels (also CLTRAIN_DETERMINISTIC=1)\n"
-    "  --quiet                 less output\n";
-
-#define MAX_DATA_DIRS 16
+    "  --quiet                 less output\n"
+    "\n"
+    "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes --out (marked interrupted)\n"
+    "and says how to --resume from the checkpoint; exit status 130 / 143. A second signal\n"
+    "ends the program at once.\n";
 
 /* What `cltrain train` takes beyond the fit options. */
 typedef struct train_args {
@@ -192,6 +351,38 @@ static void print_ready(train_view *v) {
            now_s() - v->t_start, built + cached, built, cached);
 }
 
+/* ---- signals: the first asks the fit to stop (through the callbacks), a second ends the
+ * process at once; neither leaves a temp file. -------------------------------------- */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) {
+    if (g_signal) {
+        ct_write_unlink_temps();
+        _exit(128 + sig);
+    }
+    g_signal = sig;
+}
+
+typedef struct saved_handlers {
+    struct sigaction intr, term;
+} saved_handlers;
+
+static void signals_install(saved_handlers *old) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    g_signal = 0;
+    sigaction(SIGINT, &sa, &old->intr);
+    sigaction(SIGTERM, &sa, &old->term);
+}
+
+static void signals_restore(const saved_handlers *old) {
+    sigaction(SIGINT, &old->intr, NULL);
+    sigaction(SIGTERM, &old->term, NULL);
+}
+
 static int on_step(void *user, const ct_step_info *s) {
     train_view *v = user;
     if (s->step == 0) {
@@ -201,13 +392,13 @@ static int on_step(void *user, const ct_step_info *s) {
     } else {
         ct_progress_update(&v->pr, s->step, s->loss, s->accuracy);
     }
-    return 0;
+    return g_signal != 0;
 }
 
 static int on_epoch(void *user, const ct_epoch_info *e) {
     train_view *v = user;
     ct_progress_end(&v->pr, e->has_val, e->val_loss, e->val_accuracy, e->seconds);
-    return 0;
+    return g_signal != 0;
 }
 
 /* The whole job; everything it opens is freed by the caller from the pointers. */
@@ -247,6 +438,10 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         CT_TRY(same_classes(*train, *test, "test"));
     }
 
+    /* A batch never exceeds the training set: a bigger one would only allocate memory that
+     * no step uses (Keras takes the whole set as one batch then). */
+    if (t->o.batch > ct_dataset_count(*train)) t->o.batch = ct_dataset_count(*train);
+
     /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
     if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
     CT_TRY(ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
@@ -262,13 +457,38 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     ct_fit_result r;
     CT_TRY(ct_fit(m, *train, *val, &t->o, &r));
     print_ready(&view); /* no epoch was left to run */
+    int interrupted = r.stopped && g_signal;
+    if (interrupted && !t->quiet) printf("\n");
     if (t->profile) ct_runtime_print_profile(*rt, stdout);
-    if (r.images > 0 && !t->quiet)
+    if (r.images > 0 && !t->quiet && !interrupted)
         printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of the time waiting for "
                "data)\n",
                r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
-    if (t->out) CT_TRY(ct_classifier_save(m, t->out));
-    if (*test) {
+    /* From here on, write what can be written and say what could not. */
+    int out_ok = 1;
+    if (t->out && ct_classifier_save(m, t->out) != CT_OK) {
+        fprintf(stderr, "cltrain train: --out %s: model not written: %s\n", t->out, ct_last_error());
+        out_ok = 0;
+    }
+    if (interrupted) {
+        const char *sig = g_signal == SIGINT ? "SIGINT" : g_signal == SIGTERM ? "SIGTERM" : "a signal";
+        fprintf(stderr, "Interrupted by %s at epoch %d step %d.\n", sig, r.stop_epoch, r.stop_step);
+        if (t->out && out_ok)
+            fprintf(stderr, "Model written to %s with the weights after that step (its metadata "
+                    "says \"interrupted\": \"epoch %d step %d\").\n", t->out, r.stop_epoch,
+                    r.stop_step);
+        if (t->o.checkpoint_dir && r.checkpoint_epoch > 0)
+            fprintf(stderr, "Checkpoint %s/checkpoint.safetensors holds the end of epoch %d: run "
+                    "the same command with --resume to continue from epoch %d.\n",
+                    t->o.checkpoint_dir, r.checkpoint_epoch, r.checkpoint_epoch + 1);
+        else if (t->o.checkpoint_dir)
+            fprintf(stderr, "No epoch had finished, so %s holds no checkpoint yet: --resume will "
+                    "start from epoch 1.\n", t->o.checkpoint_dir);
+        else
+            fprintf(stderr, "No --checkpoint-dir was given, so this run cannot be resumed (add "
+                    "--checkpoint-dir DIR next time; --init %s starts a new run from these "
+                    "weights).\n", t->out ? t->out : "FILE");
+    } else if (*test) {
         ct_loader_config c;
         ct_loader_config_default(&c);
         c.batch = t->o.batch;
@@ -285,11 +505,65 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s)\n", e.loss, e.accuracy, e.n,
                t->test_dir);
     }
-    /* Last, so a user sees where everything went. */
-    if (t->out) printf("Model written to %s\n", t->out);
-    if (t->o.history) printf("History written to %s\n", t->o.history);
-    if (t->o.plot) printf("Plot written to %s\n", t->o.plot);
+    /* Last, so a user sees where everything went, and what is missing. */
+    if (t->out && out_ok && !interrupted) printf("Model written to %s\n", t->out);
+    if (t->o.history && !(r.failed & CT_FIT_FAILED_HISTORY) && r.epochs_done > 0)
+        printf("History written to %s\n", t->o.history);
+    if (t->o.plot && !(r.failed & CT_FIT_FAILED_PLOT) && r.epochs_done > 0)
+        printf("Plot written to %s\n", t->o.plot);
+    char missing[256] = "";
+    if (!out_ok) strcat(missing, " --out");
+    if (r.failed & CT_FIT_FAILED_HISTORY) strcat(missing, " --history");
+    if (r.failed & CT_FIT_FAILED_PLOT) strcat(missing, " --plot");
+    if (r.failed & CT_FIT_FAILED_CHECKPOINT) strcat(missing, " --checkpoint-dir");
+    if (*missing)
+        return ct_set_error(CT_ERR_IO, "not written (see the messages above):%s", missing);
     return CT_OK;
+}
+
+/* The checkpoint folder: not inside an input folder (checked on its nearest existing
+ * ancestor before anything is created), then created and writable. */
+static int check_checkpoint_dir(const char *cmd, io_plan *p, const char *dir, char **ckpt) {
+    if (!*dir) {
+        fprintf(stderr, "cltrain %s: --checkpoint-dir: the folder name is empty\n", cmd);
+        return 0;
+    }
+    char *probe = strdup(dir), *real = NULL;
+    while (probe && !(real = realpath(probe, NULL))) {
+        char *up = parent_of(probe);
+        int same = up && !strcmp(up, probe);
+        free(probe);
+        probe = same ? NULL : up;
+        if (same) free(up);
+    }
+    free(probe);
+    for (int i = 0; real && i < p->n_in_dirs; i++) {
+        char *rd = realpath(p->in_dirs[i], NULL);
+        int inside = rd && is_inside(real, rd);
+        free(rd);
+        if (inside) {
+            fprintf(stderr, "cltrain %s: --checkpoint-dir %s is inside the %s folder %s; refusing "
+                    "to write into input data: choose a folder outside it\n", cmd, dir,
+                    p->in_dir_opts[i], p->in_dirs[i]);
+            free(real);
+            return 0;
+        }
+    }
+    free(real);
+    if (ct_mkdir_p(dir) != CT_OK) {
+        fprintf(stderr, "cltrain %s: --checkpoint-dir %s: %s\n", cmd, dir, ct_last_error());
+        return 0;
+    }
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "cltrain %s: --checkpoint-dir %s is not writable; choose another folder\n",
+                cmd, dir);
+        return 0;
+    }
+    size_t n = strlen(dir) + 32;
+    if (!(*ckpt = malloc(n))) return 0;
+    snprintf(*ckpt, n, "%s/checkpoint.safetensors", dir);
+    plan_out(p, "--checkpoint-dir", *ckpt);
+    return 1;
 }
 
 int ct_cmd_train(int argc, char **argv) {
@@ -389,6 +663,12 @@ int ct_cmd_train(int argc, char **argv) {
             if (!parse_int(cmd, a, v, 1, 1000000, &o->patience)) return 2;
         } else if (!strcmp(a, "--monitor")) {
             VAL();
+            if (strcmp(v, "loss") && strcmp(v, "accuracy") && strcmp(v, "val_loss") &&
+                strcmp(v, "val_accuracy")) {
+                fprintf(stderr, "cltrain train: --monitor %s: expected loss, accuracy, val_loss or "
+                        "val_accuracy\n", v);
+                return 2;
+            }
             o->monitor = v;
         } else if (!strcmp(a, "--min-delta")) {
             VAL();
@@ -409,6 +689,8 @@ int ct_cmd_train(int argc, char **argv) {
             o->checkpoint_dir = v;
         } else if (!strcmp(a, "--resume")) {
             o->resume = 1;
+        } else if (!strcmp(a, "--force")) {
+            ct_write_set_force(1);
         } else if (!strcmp(a, "--device")) {
             VAL();
             t.device = v;
@@ -434,14 +716,41 @@ int ct_cmd_train(int argc, char **argv) {
                 "both\n");
         return 2;
     }
-    if (!check_writable(cmd, "--out", t.out) || !check_writable(cmd, "--history", o->history) ||
-        !check_writable(cmd, "--plot", o->plot))
+    if (o->monitor && !strncmp(o->monitor, "val_", 4) && !t.val_dir && t.validation_split <= 0) {
+        fprintf(stderr, "cltrain train: --monitor %s needs validation data (--validation DIR or "
+                "--validation-split F); use --monitor %s\n", o->monitor, o->monitor + 4);
         return 2;
+    }
+    if (o->resume && !o->checkpoint_dir) {
+        fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
+        return 2;
+    }
+    /* Every output is checked before any image is decoded. */
+    io_plan plan;
+    memset(&plan, 0, sizeof plan);
+    for (int i = 0; i < t.n_data; i++) plan_in_dir(&plan, "--data", t.data_dirs[i]);
+    plan_in_dir(&plan, "--validation", t.val_dir);
+    plan_in_dir(&plan, "--test", t.test_dir);
+    plan_in_file(&plan, "--init", t.init);
+    plan_out(&plan, "--out", t.out);
+    plan_out(&plan, "--history", o->history);
+    plan_out(&plan, "--plot", o->plot);
+    /* The checkpoint folder first (created when it may be), so that its file is checked
+     * with the others, against them too. */
+    char *ckpt = NULL;
+    int ok = (!o->checkpoint_dir || check_checkpoint_dir(cmd, &plan, o->checkpoint_dir, &ckpt)) &&
+             check_outputs(cmd, &plan);
+    free(ckpt);
+    if (!ok) return 2;
     ct_runtime *rt = NULL;
     ct_dataset *train = NULL, *val = NULL, *test = NULL;
     ct_classifier *m = NULL;
+    saved_handlers old;
+    signals_install(&old);
     ct_status s = train_run(&t, &rt, &train, &val, &test, &m);
     int rc = s == CT_OK ? 0 : fail(cmd);
+    if (g_signal) rc = 128 + g_signal;
+    signals_restore(&old);
     ct_classifier_free(m);
     ct_dataset_free(train);
     ct_dataset_free(val);
@@ -458,12 +767,13 @@ static ct_status evaluate_run(const char *model, const char *data, const char *d
     ct_classifier *m = NULL;
     ct_dataset *ds = NULL;
     ct_status s = ct_runtime_create(device, 0, &rt);
-    if (s == CT_OK) {
-        ct_runtime_print_device(rt, json ? stderr : stdout);
-        s = ct_classifier_load(rt, model, batch, &m);
-    }
+    if (s == CT_OK) ct_runtime_print_device(rt, json ? stderr : stdout);
     if (s == CT_OK) s = ct_dataset_open(&data, 1, &ds);
     if (s == CT_OK && !json) print_found(ds);
+    /* No batch bigger than the data: its buffers would be allocated for nothing. */
+    if (s == CT_OK && batch > ct_dataset_count(ds) && ct_dataset_count(ds) > 0)
+        batch = ct_dataset_count(ds);
+    if (s == CT_OK) s = ct_classifier_load(rt, model, batch, &m);
     if (s == CT_OK) s = ct_evaluate(m, ds, batch, workers, r);
     ct_dataset_free(ds);
     ct_classifier_free(m);
@@ -535,7 +845,7 @@ static void print_row(FILE *out, int csv, const char *path, const ct_classifier 
  * Unreadable images get a warning on stderr and are skipped. */
 static ct_status predict_run(const char *model, const char *const *inputs, int n_inputs,
                              const char *device, int csv, FILE *out) {
-    enum { B = 32 };
+    int B = 32;
     char **files = NULL;
     int n_files = 0;
     ct_runtime *rt = NULL;
@@ -543,6 +853,7 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
     float *x = NULL, *probs = NULL;
     int *idx = NULL;
     ct_status s = ct_images_find(inputs, n_inputs, &files, &n_files);
+    if (s == CT_OK && n_files < B) B = n_files; /* no batch bigger than the input */
     if (s == CT_OK) s = ct_runtime_create(device, 0, &rt);
     if (s == CT_OK) {
         ct_runtime_print_device(rt, stderr);
@@ -555,9 +866,9 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
         ct_classifier_input(m, &h, &w, &c, NULL);
         chw = (size_t)h * w * c;
         k = ct_classifier_class_count(m);
-        x = malloc(B * chw * sizeof(float));
+        x = malloc((size_t)B * chw * sizeof(float));
         probs = malloc((size_t)B * k * sizeof(float));
-        idx = malloc(B * sizeof(int));
+        idx = malloc((size_t)B * sizeof(int));
         if (!x || !probs || !idx) s = ct_set_error(CT_ERR_MEMORY, "out of host memory");
     }
     if (s == CT_OK && csv) {
@@ -582,6 +893,9 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
             print_row(out, csv, files[idx[j]], m, probs + (size_t)j * k);
     }
     if (s == CT_OK && skipped) fprintf(stderr, "%d file(s) skipped as unreadable\n", skipped);
+    if (s == CT_OK && skipped == n_files)
+        s = ct_set_error(CT_ERR_FORMAT, "none of the %d image file(s) could be read (see the "
+                         "warnings above); nothing was predicted", n_files);
     free(x);
     free(probs);
     free(idx);
@@ -641,7 +955,8 @@ int ct_cmd_preview(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (is_help(a)) {
-            printf("usage: cltrain preview IMAGE --out grid.png [--n 4] [--input HxW] [--seed S]\n"
+            printf("usage: cltrain preview IMAGE --out grid.png [--n 4] [--input HxW] [--seed S] "
+                   "[--force]\n"
                    "Writes a PNG grid of N augmented versions of IMAGE with the 'seed' preset\n"
                    "(the original project's 2x2 sanity figure).\n");
             return 0;
@@ -654,6 +969,8 @@ int ct_cmd_preview(int argc, char **argv) {
                 return 2;
         } else if (!strcmp(a, "--input")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_input(cmd, v, &h, &w)) return 2;
+        } else if (!strcmp(a, "--force")) {
+            ct_write_set_force(1);
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "cltrain preview: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -665,8 +982,17 @@ int ct_cmd_preview(int argc, char **argv) {
         fprintf(stderr, "cltrain preview: IMAGE and --out FILE.png are required\n");
         return 2;
     }
-    if (!check_writable(cmd, "--out", out)) return 2;
-    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) return fail(cmd);
-    printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
-    return 0;
+    io_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan_in_file(&plan, "IMAGE", image);
+    plan_out(&plan, "--out", out);
+    if (!check_outputs(cmd, &plan)) return 2;
+    saved_handlers old; /* a signal lets the write finish (a second one: no temp file left) */
+    signals_install(&old);
+    int rc = 0;
+    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) rc = fail(cmd);
+    else printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
+    if (g_signal) rc = 128 + g_signal;
+    signals_restore(&old);
+    return rc;
 }

@@ -346,6 +346,23 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
         return ct_set_error(CT_ERR_FORMAT,
                             "none of the %d images could be decoded (see the warnings above)", ds->n);
     }
+    /* A class left without a readable image would train (or score) as if it did not exist. */
+    for (int k = 0; k < ds->n_classes; k++) {
+        int files = 0, readable = 0;
+        for (int i = 0; i < l->n; i++)
+            if (l->labels[i] == k) {
+                files++;
+                readable += !l->bad[i];
+            }
+        if (files > 0 && readable == 0) {
+            ct_status e = ct_set_error(CT_ERR_FORMAT,
+                                       "class '%s' has no readable image (all %d of its files were "
+                                       "skipped, see the warnings above); fix or remove them",
+                                       ds->class_names[k], files);
+            ct_loader_free(l);
+            return e;
+        }
+    }
     if (!o->quiet) {
         char skipped[64] = "";
         if (l->skipped) snprintf(skipped, sizeof skipped, "; %d skipped", l->skipped);

@@ -2,13 +2,51 @@
 #include "io/fileutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
+
+static volatile sig_atomic_t g_force;
+void ct_write_set_force(int force) { g_force = force != 0; }
+int ct_write_force(void) { return g_force; }
+
+/* Live temp files: a slot holds a malloc'd path from just before the temp file is created
+ * until it is renamed or removed. A signal handler reads the slots and unlinks. */
+#define CT_TEMP_SLOTS 32
+static char *volatile g_temps[CT_TEMP_SLOTS];
+static pthread_mutex_t g_temps_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int temp_register(char *path) {
+    pthread_mutex_lock(&g_temps_mu);
+    int slot = -1;
+    for (int i = 0; i < CT_TEMP_SLOTS && slot < 0; i++)
+        if (!g_temps[i]) {
+            g_temps[i] = path;
+            slot = i;
+        }
+    pthread_mutex_unlock(&g_temps_mu);
+    return slot;
+}
+
+static void temp_unregister(int slot) {
+    if (slot < 0) return;
+    pthread_mutex_lock(&g_temps_mu);
+    g_temps[slot] = NULL;
+    pthread_mutex_unlock(&g_temps_mu);
+}
+
+void ct_write_unlink_temps(void) {
+    for (int i = 0; i < CT_TEMP_SLOTS; i++) {
+        char *p = g_temps[i];
+        if (p) unlink(p);
+    }
+}
 
 const char *ct_path_base(const char *path) {
     const char *s = strrchr(path, '/');
@@ -29,15 +67,11 @@ static ct_status write_error(const char *path, const char *what, int e) {
 
 /* Best effort: make the rename durable by syncing the folder that holds path. */
 static void sync_parent(const char *path) {
-    char dir[4096];
     const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
@@ -99,9 +133,9 @@ ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
         free(target);
         return e;
     }
-    if (exists && !(tsb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+    if (exists && !g_force && !(tsb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
         ct_status e = ct_set_error(CT_ERR_IO, "cannot write %s: the file is read-only (make it "
-                                   "writable with chmod u+w, or choose another path)", path);
+                                   "writable with chmod u+w, choose another path, or give --force)", path);
         free(target);
         return e;
     }
@@ -114,9 +148,17 @@ ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
     snprintf(tmp, n, "%s.tmp.%ld", target, (long)getpid());
 
     ct_status st = CT_OK;
+    int slot = temp_register(tmp);
+    if (slot < 0) {
+        free(tmp);
+        free(target);
+        return ct_set_error(CT_ERR_IO, "cannot write %s: more than %d files being written at once",
+                            path, CT_TEMP_SLOTS);
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         st = write_error(path, "", errno);
+        temp_unregister(slot);
         free(tmp);
         free(target);
         return st;
@@ -152,12 +194,14 @@ ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx) {
         st = write_error(path, "rename: ", errno);
         goto fail;
     }
+    temp_unregister(slot);
     sync_parent(target);
     free(tmp);
     free(target);
     return CT_OK;
 fail:
     unlink(tmp);
+    temp_unregister(slot);
     free(tmp);
     free(target);
     return st;

@@ -19,6 +19,16 @@ typedef ct_status (*ct_write_fn)(FILE *f, void *ctx);
  * such as "cannot write out/model.safetensors: Permission denied (choose a writable
  * output path)". */
 ct_status ct_write_atomic(const char *path, ct_write_fn fn, void *ctx);
+/* With force set (the CLI's --force), a read-only regular file is replaced too. Devices,
+ * FIFOs and folders are refused whatever force says. */
+void ct_write_set_force(int force);
+int ct_write_force(void);
+
+/* Removes every temp file of a ct_write_atomic now in progress. Async-signal-safe (only
+ * unlink on paths registered before the temp file was created): a signal handler that
+ * ends the process calls it so no "<name>.tmp.<pid>" is left behind. */
+void ct_write_unlink_temps(void);
+
 /* The same for a buffer of len bytes. */
 ct_status ct_write_atomic_buf(const char *path, const void *buf, size_t len);
 

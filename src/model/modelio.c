@@ -13,21 +13,35 @@ static const char *resize_name(ct_resize r) {
     return r == CT_RESIZE_BILINEAR ? "bilinear" : r == CT_RESIZE_AREA ? "area" : "nearest";
 }
 
-void ct_model_meta_free(ct_model_meta *m) {
+static void free_classes(ct_model_meta *m) {
     for (int i = 0; i < m->n_classes; i++) free(m->class_names[i]);
     free(m->class_names);
     m->class_names = NULL;
     m->n_classes = 0;
 }
 
+void ct_model_meta_free(ct_model_meta *m) {
+    free_classes(m);
+    free(m->spec);
+    m->spec = NULL;
+}
+
+ct_status ct_model_meta_set_spec(ct_model_meta *m, const char *spec) {
+    char *c = strdup(spec);
+    if (!c) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    free(m->spec);
+    m->spec = c;
+    return CT_OK;
+}
+
 ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names) {
-    ct_model_meta_free(m);
+    free_classes(m);
     m->class_names = calloc((size_t)(n > 0 ? n : 1), sizeof *m->class_names);
     if (!m->class_names) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     for (int i = 0; i < n; i++) {
         if (!(m->class_names[i] = strdup(names[i]))) {
             m->n_classes = i;
-            ct_model_meta_free(m);
+            free_classes(m);
             return ct_set_error(CT_ERR_MEMORY, "out of host memory");
         }
     }
@@ -47,6 +61,7 @@ static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *me
     CT_TRY(ct_st_writer_meta(w, "color_mode", meta->c == 1 ? "grayscale" : "rgb"));
     CT_TRY(ct_st_writer_meta(w, "resize", resize_name(meta->resize)));
     CT_TRY(ct_st_writer_meta(w, "layout", "NCHW activations; conv OIHW; dense [out][in]"));
+    if (meta->interrupted[0]) CT_TRY(ct_st_writer_meta(w, "interrupted", meta->interrupted));
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; arr && i < meta->n_classes; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(meta->class_names[i]));
@@ -96,14 +111,16 @@ static ct_status meta_from_file(const ct_st_file *f, const char *path, ct_model_
     if (!ver || strcmp(ver, CT_MODEL_FORMAT_VERSION))
         return ct_set_error(CT_ERR_FORMAT, "%s has model format version %s; this cltrain reads "
                             "version %s", path, ver ? ver : "(none)", CT_MODEL_FORMAT_VERSION);
-    snprintf(meta->spec, sizeof meta->spec, "%s", spec);
+    CT_TRY(ct_model_meta_set_spec(meta, spec));
     char extra;
     if (sscanf(input, "%dx%dx%d%c", &meta->h, &meta->w, &meta->c, &extra) != 3 || meta->h < 1 ||
         meta->w < 1 || (meta->c != 1 && meta->c != 3))
-        return ct_set_error(CT_ERR_FORMAT, "%s: bad input shape '%s' in metadata", path, input);
+        return ct_set_error(CT_ERR_FORMAT, "%s: metadata 'input' is '%s', expected HxWxC with C 1 or "
+                            "3 (the file is damaged or was not written by cltrain)", path, input);
     meta->resize = CT_RESIZE_NEAREST;
     if (rs && ct_resize_parse(rs, &meta->resize) != CT_OK)
-        return ct_set_error(CT_ERR_FORMAT, "%s: unknown resize '%s' in metadata", path, rs);
+        return ct_set_error(CT_ERR_FORMAT, "%s: metadata 'resize' is '%s', expected nearest, "
+                            "bilinear or area", path, rs);
     cJSON *arr = cJSON_Parse(cls);
     int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
     if (n < 2) {
@@ -142,7 +159,22 @@ static ct_status load_weights(ct_model *m, const ct_st_file *f, const char *path
         float *host = malloc(p->n * sizeof(float));
         if (!host) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
         ct_status s = ct_st_read_f32(f, name, p->ndim, shape, host);
-        if (s == CT_OK) s = ct_model_set_param(m, i, host);
+        if (s != CT_OK) {
+            free(host);
+            return ct_error_prefix(s, "%s does not fit this model (%s): ", path, ct_model_spec(m));
+        }
+        size_t bad = p->n;
+        for (size_t k = 0; k < p->n && bad == p->n; k++)
+            if (!isfinite(host[k])) bad = k;
+        if (bad < p->n) {
+            float v = host[bad];
+            free(host);
+            return ct_set_error(CT_ERR_FORMAT,
+                                "%s: tensor %s holds a non-finite value (%s at element %zu); the "
+                                "file comes from a run that diverged or is damaged: use another "
+                                "model file", path, name, isnan(v) ? "NaN" : "Inf", bad);
+        }
+        s = ct_model_set_param(m, i, host);
         free(host);
         if (s != CT_OK)
             return ct_error_prefix(s, "%s does not fit this model (%s): ", path, ct_model_spec(m));

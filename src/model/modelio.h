@@ -16,14 +16,17 @@
 #define CT_MODEL_FORMAT_VERSION "1"
 
 typedef struct ct_model_meta {
-    char spec[2048];
+    char *spec; /* malloc'd canonical spec (any length) */
     int c, h, w;
     ct_resize resize;
     int n_classes;
     char **class_names;
+    char interrupted[64]; /* "" or "epoch E step S": written as metadata "interrupted" */
 } ct_model_meta;
 
-void ct_model_meta_free(ct_model_meta *m);
+void ct_model_meta_free(ct_model_meta *m); /* the spec and the class names */
+/* Replaces the spec with a copy of spec. */
+ct_status ct_model_meta_set_spec(ct_model_meta *m, const char *spec);
 ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names);
 
 ct_status ct_model_save(ct_model *m, const ct_model_meta *meta, const char *path);

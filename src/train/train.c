@@ -95,24 +95,44 @@ ct_status ct_evaluate_loader(ct_classifier *cm, ct_loader *l, ct_eval_result *ou
     return ct_model_metrics(m, 1, &out->loss, &out->accuracy, &out->n);
 }
 
+/* Appends to buf (size n) the names of a that b lacks, comma separated, "..." when full. */
+static void list_missing(char *buf, size_t n, char *const *a, int na, char *const *b, int nb) {
+    size_t len = strlen(buf);
+    for (int i = 0; i < na; i++) {
+        int found = 0;
+        for (int j = 0; j < nb && !found; j++) found = !strcmp(a[i], b[j]);
+        if (found) continue;
+        int w = snprintf(buf + len, n - len, "%s'%s'", len ? ", " : "", a[i]);
+        if (w < 0 || (size_t)w >= n - len) {
+            if (n > 4) snprintf(buf + (len < n - 4 ? len : n - 4), 4, "...");
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
 ct_status ct_classifier_check_classes(const ct_classifier *m, const ct_dataset *ds, const char *what) {
     const ct_model_meta *meta = &m->meta;
     int same = meta->n_classes == ds->n_classes;
     for (int i = 0; same && i < ds->n_classes; i++)
         same = !strcmp(meta->class_names[i], ds->class_names[i]);
     if (same) return CT_OK;
-    if (*m->path)
-        return ct_set_error(CT_ERR_ARG,
-                            "the %s folder has %d class folders but model %s was trained on %d "
-                            "classes (%s%s); give a folder with the same class sub-folders",
-                            what, ds->n_classes, m->path, meta->n_classes,
-                            meta->n_classes ? meta->class_names[0] : "",
-                            meta->n_classes > 1 ? ", ..." : "");
+    char only_model[512] = "", only_ds[512] = "";
+    list_missing(only_model, sizeof only_model, meta->class_names, meta->n_classes,
+                 ds->class_names, ds->n_classes);
+    list_missing(only_ds, sizeof only_ds, ds->class_names, ds->n_classes, meta->class_names,
+                 meta->n_classes);
+    const char *src = m->path ? m->path : "the model";
+    if (!*only_model && !*only_ds)
+        return ct_set_error(CT_ERR_ARG, "the %s folder's classes are those of %s but in another "
+                            "order; give a folder with the same class sub-folders", what, src);
     return ct_set_error(CT_ERR_ARG,
-                        "the %s set's class folders differ from the model's (%d vs %d classes, "
-                        "first: '%s' vs '%s'); use the same class sub-folders",
-                        what, ds->n_classes, meta->n_classes, ds->n_classes ? ds->class_names[0] : "",
-                        meta->n_classes ? meta->class_names[0] : "");
+                        "the %s folder has %d class folders and %s has %d classes; %s%s%s%s%s%s; "
+                        "give a folder with the same class sub-folders",
+                        what, ds->n_classes, src, meta->n_classes,
+                        *only_model ? "missing from the folder: " : "", only_model,
+                        *only_model && *only_ds ? "; " : "",
+                        *only_ds ? "folders that are no class of the model: " : "", only_ds, "");
 }
 
 ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, int workers,
@@ -155,20 +175,34 @@ static uint64_t data_hash(const ct_dataset *ds, uint64_t h) {
 
 static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, const ct_dataset *train,
                         const ct_dataset *val, char *out, size_t n) {
-    char buf[4096];
-    int len = snprintf(buf, sizeof buf,
-                       "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
-                       "data%016llx",
-                       ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize,
-                       o->batch, o->lr, o->beta1, o->beta2, o->eps, o->augment,
-                       (unsigned long long)o->seed, train->n, o->steps_per_epoch,
-                       (unsigned long long)data_hash(val, data_hash(train, 7)));
-    snprintf(out, n, "%016llx", (unsigned long long)ct_hash64(buf, (size_t)(len > 0 ? len : 0), 3));
+    /* Sized to fit (a spec has any length); the same bytes as ever, so checkpoints written
+     * before stay resumable. */
+    const char *fmt = "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
+                      "data%016llx";
+    unsigned long long dh = (unsigned long long)data_hash(val, data_hash(train, 7));
+#define FP_ARGS                                                                                \
+    ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize, o->batch, \
+        o->lr, o->beta1, o->beta2, o->eps, o->augment, (unsigned long long)o->seed, train->n,  \
+        o->steps_per_epoch, dh
+    int len = snprintf(NULL, 0, fmt, FP_ARGS);
+    char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    uint64_t h = 0;
+    if (buf) {
+        snprintf(buf, (size_t)len + 1, fmt, FP_ARGS);
+        h = ct_hash64(buf, (size_t)len, 3);
+        free(buf);
+    }
+#undef FP_ARGS
+    snprintf(out, n, "%016llx", (unsigned long long)h);
 }
 
 ct_status ct_fit_resume_prepare(ct_runtime *rt, const char *checkpoint_dir) {
     if (!checkpoint_dir) return ct_set_error(CT_ERR_ARG, "--resume needs --checkpoint-dir DIR");
     char ckpt[4096];
+    if (strlen(checkpoint_dir) > sizeof ckpt - 32)
+        return ct_set_error(CT_ERR_ARG, "--checkpoint-dir: the path has %zu characters, more than "
+                            "the %zu allowed; choose a shorter one", strlen(checkpoint_dir),
+                            sizeof ckpt - 32);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", checkpoint_dir);
     struct stat sb;
     if (stat(ckpt, &sb) != 0) return CT_OK; /* nothing to resume yet: ct_fit says so */
@@ -196,6 +230,17 @@ static ct_status make_loader(const ct_fit_opts *o, const ct_classifier *m, const
 static ct_status copy_params(ct_model *m, float **dst) {
     for (int i = 0; i < ct_model_n_params(m); i++) CT_TRY(ct_model_get_param(m, i, dst[i]));
     return CT_OK;
+}
+
+/* Records the outcome of one write of an output file; returns 1 when it was written. */
+static int write_output(ct_status s, const char *what, unsigned bit, ct_fit_result *r) {
+    if (s == CT_OK) {
+        r->failed &= ~bit;
+        return 1;
+    }
+    ct_log(CT_LOG_WARN, "%s not written (training goes on): %s", what, ct_last_error());
+    r->failed |= bit;
+    return 0;
 }
 
 static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_dataset *val,
@@ -246,7 +291,12 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     f->st.best_epoch = -1;
     snprintf(f->st.fingerprint, sizeof f->st.fingerprint, "%s", fp);
     if (o->checkpoint_dir) {
-        CT_TRY(ct_mkdir_p(o->checkpoint_dir));
+        if (strlen(o->checkpoint_dir) > sizeof ckpt - 32)
+            return ct_set_error(CT_ERR_ARG, "--checkpoint-dir: the path has %zu characters, more "
+                                "than the %zu allowed; choose a shorter one",
+                                strlen(o->checkpoint_dir), sizeof ckpt - 32);
+        ct_status ms = ct_mkdir_p(o->checkpoint_dir);
+        if (ms != CT_OK) return ct_error_prefix(ms, "--checkpoint-dir %s: ", o->checkpoint_dir);
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o->checkpoint_dir);
     }
     if (o->resume) {
@@ -269,6 +319,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             }
             ct_history_free(&f->st.hist);
             f->st = st;
+            r->checkpoint_epoch = st.epochs_done;
             ct_log(CT_LOG_INFO, "Resumed from %s after epoch %d (step %ld).", ckpt, st.epochs_done,
                    st.step);
         }
@@ -286,6 +337,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         ct_step_info si = {epoch + 1, o->epochs, 0, steps, 0, 0};
         if (o->on_step && o->on_step(o->user, &si)) {
             r->stopped = 1;
+            r->stop_epoch = epoch + 1;
+            r->stop_step = 0;
             break;
         }
         double loss = 0, acc = 0;
@@ -334,12 +387,14 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             }
             ct_model_metrics_decode(snap[prev & 1], snap_n[prev & 1], &loss, &acc);
             if (!is_finite2(loss, acc)) {
+                char kept[4200] = "";
+                if (*ckpt && r->checkpoint_epoch > 0)
+                    snprintf(kept, sizeof kept, " The last good checkpoint (end of epoch %d) in %s "
+                             "is kept.", r->checkpoint_epoch, ckpt);
                 s = ct_set_error(CT_ERR_NUMERIC,
-                                 "the loss became %s at epoch %d, step %d; training stopped. "
-                                 "The last good checkpoint (end of epoch %d)%s%s is kept. Try a "
-                                 "lower --lr",
-                                 isnan(loss) ? "NaN" : "Inf", epoch + 1, prev + 1,
-                                 f->st.epochs_done, *ckpt ? " in " : "", ckpt);
+                                 "the loss became %s at epoch %d, step %d; training stopped.%s "
+                                 "Try a lower --lr",
+                                 isnan(loss) ? "NaN" : "Inf", epoch + 1, prev + 1, kept);
             } else if (o->on_step) {
                 si.step = prev + 1;
                 si.loss = loss;
@@ -365,7 +420,13 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             if (b.count == 0) break;
             ct_loader_release(f->ltrain, &b);
         }
-        if (r->stopped) break; /* a callback stopped mid-epoch: the epoch does not count */
+        if (r->stopped) { /* a callback stopped mid-epoch: the epoch does not count */
+            r->stop_epoch = epoch + 1;
+            r->stop_step = queued; /* every queued step ran (clFinish above) */
+            snprintf(cm->meta.interrupted, sizeof cm->meta.interrupted, "epoch %d step %d",
+                     epoch + 1, queued);
+            break;
+        }
         CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
         double vl = NAN, va = NAN;
         if (has_val) {
@@ -378,8 +439,12 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         wait_data += ct_loader_wait_seconds(f->ltrain) - w0;
         ct_epoch_stats es = {epoch + 1, loss, acc, vl, va, secs, has_val};
         CT_TRY(ct_history_append(&f->st.hist, &es));
-        if (o->history) CT_TRY(ct_history_write_csv(&f->st.hist, o->history));
-        if (o->plot) CT_TRY(ct_history_write_svg(&f->st.hist, o->plot));
+        /* A file that cannot be written is a warning: training and the other files go on,
+         * and the result says which files' last write failed. */
+        if (o->history) write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
+                                     CT_FIT_FAILED_HISTORY, r);
+        if (o->plot) write_output(ct_history_write_svg(&f->st.hist, o->plot), "plot",
+                                  CT_FIT_FAILED_PLOT, r);
         ct_epoch_info ei = {epoch + 1, o->epochs, loss, acc, has_val, vl, va, secs};
         int stop = o->on_epoch && o->on_epoch(o->user, &ei);
 
@@ -398,8 +463,10 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             f->st.wait++;
         }
         f->st.epochs_done = epoch + 1;
-        if (*ckpt)
-            CT_TRY(ct_checkpoint_save(m, &cm->meta, &f->st, f->st.has_best ? f->best : NULL, ckpt));
+        if (*ckpt &&
+            write_output(ct_checkpoint_save(m, &cm->meta, &f->st, f->st.has_best ? f->best : NULL,
+                                            ckpt), "checkpoint", CT_FIT_FAILED_CHECKPOINT, r))
+            r->checkpoint_epoch = f->st.epochs_done;
         if (o->patience > 0 && f->st.wait >= o->patience) {
             ct_log(CT_LOG_INFO,
                    "Epoch %d: early stopping (%s did not improve for %d epochs; best %.4f at epoch %d)",
@@ -409,6 +476,11 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         }
         if (stop) {
             r->stopped = 1;
+            r->stop_epoch = epoch + 1;
+            r->stop_step = steps;
+            if (epoch + 1 < o->epochs)
+                snprintf(cm->meta.interrupted, sizeof cm->meta.interrupted, "epoch %d step %d",
+                         epoch + 1, steps);
             break;
         }
     }
@@ -434,6 +506,7 @@ ct_status ct_fit(ct_classifier *m, const ct_dataset *train, const ct_dataset *va
     memset(&r, 0, sizeof r);
     fit_state f;
     memset(&f, 0, sizeof f);
+    m->meta.interrupted[0] = 0;
     ct_status s = fit_run(m, train, val, o, &f, &r);
     fit_state_free(&f);
     if (result) *result = r;

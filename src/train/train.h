@@ -16,7 +16,7 @@ struct ct_classifier {
     ct_runtime *rt;
     ct_model *m;
     ct_model_meta meta;
-    char path[1024]; /* the file it was loaded from ("" when created) */
+    char *path; /* malloc'd: the file it was loaded from (NULL when created) */
 };
 
 /* Checks that ds has m's classes (names in order); what: "validation", "test", ... */
