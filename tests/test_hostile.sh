@@ -304,6 +304,11 @@ EOF
   fi
 done
 
+# an over-long cache folder is not cut short (another folder) but not used, with a warning
+long=$T/$(printf 'c%.0s' $(seq 1 4100))
+CLTRAIN_CACHE_DIR=$long "$CLT" selftest >"$T/lc.txt" 2>&1 && grep -q "more than the .* allowed" "$T/lc.txt" \
+  && ok || { bad "over-long CLTRAIN_CACHE_DIR"; tail -3 "$T/lc.txt"; }
+
 no_tmp "all"
 echo "hostile: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -23,14 +23,27 @@ const char *ct_cache_dir(void) {
     static _Thread_local char dir[4096];
     const char *off = getenv("CLTRAIN_CACHE");
     if (off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no"))) return NULL;
-    const char *d = getenv("CLTRAIN_CACHE_DIR");
+    const char *d = getenv("CLTRAIN_CACHE_DIR"), *var = "CLTRAIN_CACHE_DIR";
+    int n;
     if (d && *d) {
-        snprintf(dir, sizeof dir, "%s", d);
+        n = snprintf(dir, sizeof dir, "%s", d);
     } else if ((d = getenv("XDG_CACHE_HOME")) && *d) {
-        snprintf(dir, sizeof dir, "%s/cltrain", d);
+        var = "XDG_CACHE_HOME";
+        n = snprintf(dir, sizeof dir, "%s/cltrain", d);
     } else if ((d = getenv("HOME")) && *d) {
-        snprintf(dir, sizeof dir, "%s/.cache/cltrain", d);
+        var = "HOME";
+        n = snprintf(dir, sizeof dir, "%s/.cache/cltrain", d);
     } else {
+        return NULL;
+    }
+    /* entries and the tuning file add up to ~40 characters: a folder that leaves no room
+     * for them is not cut short (that would be another folder) but not used */
+    if (n < 0 || (size_t)n + 64 > sizeof dir) {
+        static _Atomic int warned;
+        if (!warned++)
+            ct_log(CT_LOG_WARN, "the cache folder from %s is %d characters long, more than the "
+                   "%zu allowed: kernels are compiled and tuned without a cache (set a shorter %s)",
+                   var, n, sizeof dir - 64, var);
         return NULL;
     }
     return dir;
