@@ -304,6 +304,37 @@ EOF
   fi
 done
 
+# --resume refuses a changed run: another resize filter, the data swapped at the same count,
+# a hand-edited checkpoint state
+RS=(--data "$T/rdata" --model 'conv4:3:relu,pool2,flatten,dense1' --input 24x24 --batch-size 32
+    --seed 3 --workers 1 --checkpoint-dir "$T/rck")
+mkdir -p "$T/rdata/cats" "$T/rdata/dogs"
+cp "$D"/train/cats/*.jpg "$T/rdata/cats/" && cp "$D"/train/dogs/*.jpg "$T/rdata/dogs/"
+"$CLT" train "${RS[@]}" --epochs 1 >/dev/null 2>&1 || bad "resume base run"
+expect_fail "resume with another --resize" "other settings" "$CLT" train "${RS[@]}" --epochs 2 \
+  --resize bilinear --resume
+# same names and count, other images: move one cat's bytes onto another's name
+a=$(ls "$T/rdata/cats" | head -1); b=$(ls "$T/rdata/dogs" | head -1)
+cp "$T/rdata/cats/$a" "$T/rdata/keep.jpg"; cp "$T/rdata/dogs/$b" "$T/rdata/cats/$a"
+expect_fail "resume with swapped data" "other settings" "$CLT" train "${RS[@]}" --epochs 2 --resume
+cp "$T/rdata/keep.jpg" "$T/rdata/cats/$a"; rm -f "$T/rdata/keep.jpg"
+python3 - "$T/rck/checkpoint.safetensors" <<'PYEOF'
+import json, struct, sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+st = json.loads(h["__metadata__"]["state"])
+st["epochs_done"] = -5
+h["__metadata__"]["state"] = json.dumps(st)
+hb = json.dumps(h).encode()
+hb += b" " * (-len(hb) % 8)
+open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PYEOF
+expect_fail "resume from a checkpoint with epochs_done -5" "epochs_done" "$CLT" train "${RS[@]}" \
+  --epochs 2 --resume
+grep -q "Epoch -4" "$T/out.txt" && bad "printed Epoch -4" || ok
+
 # an over-long cache folder is not cut short (another folder) but not used, with a warning
 long=$T/$(printf 'c%.0s' $(seq 1 4100))
 CLTRAIN_CACHE_DIR=$long "$CLT" selftest >"$T/lc.txt" 2>&1 && grep -q "more than the .* allowed" "$T/lc.txt" \
