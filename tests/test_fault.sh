@@ -6,8 +6,9 @@
 # end within 60 s (no hang) and not by a signal (no crash), print no sanitizer report, leave
 # no *.tmp.* file, no OpenCL object left unreleased (CLTRAIN_FAULT_COUNT's live.* counts),
 # and either
-#   - fail (non-zero exit) with a message naming the call, leaving no --out file and any
-#     checkpoint loadable (`cltrain evaluate`), or
+#   - fail (non-zero exit) with a message naming the call, leaving no --out file (or, when
+#     the failure came after training, a whole, loadable one and a word of what was not
+#     written) and any checkpoint loadable (`cltrain evaluate`), or
 #   - recover (the driver refused a cached binary and it was rebuilt; a teardown clFinish)
 #     and then write a model byte-identical to the unfaulted run's (--deterministic), or
 #     one that loads after a warning naming the call (no conv workspace: direct kernels).
@@ -109,7 +110,13 @@ check() {
   fi
   n_failed=$((n_failed + 1))
   grep -qF "$call" "$D/err" || { bad "$what: exit $rc, message does not name $call:"; cat "$D/err"; }
-  [ -e "$D/m.safetensors" ] && bad "$what: exit $rc but --out was written"
+  # a failure after training (the checkpoint, a history write, the test evaluation) still
+  # writes the model ("write what can be written, say what could not"): then it must be
+  # whole, and the run must have said what was not written
+  if [ -e "$D/m.safetensors" ]; then
+    loadable "$D/m.safetensors" || bad "$what: exit $rc and a --out that does not load"
+    grep -q "not written" "$D/err" || bad "$what: exit $rc, --out written, but no word of what was not"
+  fi
 }
 
 # walk COUNTS_FILE MODE [CALL...]: every kind in the file (or only those named)
