@@ -73,6 +73,12 @@ check() {
   [ "$mode" = off ] && extra=(CLTRAIN_CACHE=off)
   checks=$((checks + 1))
   train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}"
+  # LeakSanitizer sometimes cannot stop the process's threads (PoCL's) for its scan and
+  # gives up with a "fatal error": that says nothing about cltrain, so run it again once
+  if grep -q "LeakSanitizer has encountered a fatal error" "$D/err"; then
+    echo "note: $what: LeakSanitizer could not scan (its own fatal error); run again"
+    train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}"
+  fi
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     bad "$what: no exit within 60 s (hang)"
     return
