@@ -3,7 +3,8 @@
 # history CSV and the plot rewritten every epoch, and samples the process's resident memory
 # (VmRSS in /proc/PID/status) and open file descriptors (/proc/PID/fd) every SAMPLE seconds
 # into a CSV. Prints first/last/max and a verdict: flat when the last RSS is within 10 % of
-# the RSS after epoch 10 and the descriptor count after epoch 10 is the count at the end.
+# the RSS after epoch 10 and the descriptor count after epoch 10 stays within 2 (a file being
+# written at the moment of a sample is one more).
 # Usage: bench/soak.sh [EPOCHS]
 #   env: CLTRAIN (default build/src/cltrain), SOAK_DIR (default bench/out/soak),
 #        SOAK_IMAGES per class (default 32), SOAK_INPUT (default 16x16), SAMPLE (default 2),
@@ -65,8 +66,8 @@ echo "soak: cltrain exit $rc, $done_ep of $EPOCHS epochs in $secs s; samples in 
 [ $rc -eq 0 ] || tail -5 "$DIR/train.log"
 # rows after the header; the reference is the first sample taken once 10 epochs were done.
 # A sample can land while a checkpoint or the history is being written (one more open file
-# for a moment), so the descriptor verdict asks for the same count after epoch 10 as at the
-# end and no growth beyond that momentary +2; every distinct count is printed.
+# for a moment), so the descriptor verdict asks that every count after epoch 10 lies within
+# 2 of each other (a leak of one per epoch grows by hundreds); every distinct count is printed.
 awk -F, -v rc="$rc" 'NR > 1 {
     n++; if (n == 1) { r0 = $3; f0 = $4 }
     if (!ref && $2 >= 10) { ref = $3; fref = $4; eref = $2 }
@@ -80,7 +81,7 @@ awk -F, -v rc="$rc" 'NR > 1 {
     c = ""; for (k in seen) c = c " " k "(x" seen[k] ")"
     printf "soak: fds first %d, after epoch %d %d, last %d, min..max after epoch %d %d..%d; counts:%s\n", f0, eref, fref, fl, eref, fmin, fmax, c
     d = (rl - ref) / ref * 100
-    rok = (d <= 10 && d >= -10); fok = (fl == fref && fmax - fmin <= 2)
+    rok = (d <= 10 && d >= -10); fok = (fmax - fmin <= 2)
     printf "soak: RSS change since epoch %d: %+.1f %% (%s); fds %s; verdict %s\n", eref, d,
       rok ? "within 10 %" : "OVER 10 %", fok ? "constant" : "CHANGED", (rok && fok && rc == 0) ? "FLAT" : "NOT FLAT"
     exit (rok && fok && rc == 0) ? 0 : 1 }' "$CSV"
