@@ -67,15 +67,23 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
     char *end;
     errno = 0;
     double r = strtod(num, &end);
-    if (*end || errno || !isdigit((unsigned char)num[0]) || !(r >= 0.0 && r < 1.0))
+    /* the rate is stored as a float: 0.99999999999 rounds to 1.0f, which the kernels refuse */
+    if (*end || errno || !isdigit((unsigned char)num[0]) || !(r >= 0.0 && (float)r < 1.0f))
         return ct_set_error(CT_ERR_ARG, "'%.*s': dropout rate must be a number in [0, 1), e.g. "
                             "dropout0.2", t->len, t->t);
     L->rate = (float)r;
     return CT_OK;
 }
 
+/* The shortest %g that reads back as the same float (dropout0.2 stays dropout0.2, and
+ * 0.9999999 does not print as "1", which would not parse again). */
 static int format(const ct_layer_spec *L, char *out, size_t n) {
-    return snprintf(out, n, "dropout%g", (double)L->rate);
+    char num[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(num, sizeof num, "%.*g", p, (double)L->rate);
+        if ((float)strtod(num, NULL) == L->rate) break;
+    }
+    return snprintf(out, n, "dropout%s", num);
 }
 
 static ct_status infer(ct_layer *l) {

@@ -381,3 +381,17 @@ ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st, f
     ct_st_close(f);
     return s;
 }
+
+/* The checkpoint state parser alone (no model, no device): for tools/fuzz_ckpt_state.c. */
+ct_status ct_checkpoint_state_parse(const char *json, const char *label, ct_ckpt_state *st) {
+    return state_parse(json, label, st);
+}
+
+/* ct_model_file_meta from memory (no file, no device): for tools/fuzz_model.c. */
+ct_status ct_model_meta_parse(const void *buf, size_t len, const char *label, ct_model_meta *meta) {
+    ct_st_file *f;
+    CT_TRY(ct_st_parse(buf, len, label, &f));
+    ct_status s = meta_from_file(f, label, meta);
+    ct_st_close(f);
+    return s;
+}

@@ -32,6 +32,8 @@ ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names)
 ct_status ct_model_save(ct_model *m, const ct_model_meta *meta, const char *path);
 /* Reads only the metadata (architecture) of a model or checkpoint file. */
 ct_status ct_model_file_meta(const char *path, ct_model_meta *meta);
+/* The same from len bytes at buf (label names it in messages). */
+ct_status ct_model_meta_parse(const void *buf, size_t len, const char *label, ct_model_meta *meta);
 /* Loads weights into m; every tensor must exist with the model's shape, else an error
  * naming the file, the tensor and both shapes. prefix: "" or "best." */
 ct_status ct_model_load_weights(ct_model *m, const char *path, const char *prefix);
@@ -56,6 +58,9 @@ ct_status ct_checkpoint_save(ct_model *m, const ct_model_meta *meta, const ct_ck
  * has them, are filled (arrays sized per parameter). */
 ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st,
                              float **best_params);
+/* Parses a checkpoint's state JSON into st (label names it in messages); st->hist gets the
+ * history rows (free with ct_history_free). No model or device: the fuzz target's entry. */
+ct_status ct_checkpoint_state_parse(const char *json, const char *label, ct_ckpt_state *st);
 
 /* Pins the kernel variants recorded in a checkpoint (or model file) on rt, so that a
  * model built afterwards runs exactly the variants of the run that wrote it, whatever the

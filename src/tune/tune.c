@@ -69,7 +69,7 @@ long ct_tune_timed_runs(ct_runtime *rt) {
 
 /* ---- the file ------------------------------------------------------------ */
 /* Parses the whole file; 0 and *why on any fault (then nothing of it is used). */
-static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) {
+int ct_tune_file_parse(char *text, size_t len, ct_tune_take_fn take, void *ctx, const char **why) {
     size_t fl = strlen(TUNE_FORMAT);
     if (len < fl + 1 || memcmp(text, TUNE_FORMAT "\n", fl + 1))
         return *why = "not a tuning file of this version", 0;
@@ -106,9 +106,15 @@ static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) 
             return *why = "a variant that does not exist for its key", 0;
     }
     for (int i = 0; i < nl; i++)
-        if (ct_table_set(rt, lines[i], ops[i], vs[i], CT_SRC_FILE) != CT_OK)
-            return *why = "memory", 0;
+        if (take(ctx, lines[i], ops[i], vs[i]) != CT_OK) return *why = "memory", 0;
     return 1;
+}
+
+static ct_status table_take(void *rt, const char *key, ct_op_kind op, ct_variant v) {
+    return ct_table_set(rt, key, op, v, CT_SRC_FILE);
+}
+static int parse_file(ct_runtime *rt, char *text, size_t len, const char **why) {
+    return ct_tune_file_parse(text, len, table_take, rt, why);
 }
 
 static void load_file(ct_runtime *rt, tune_state *ts) {

@@ -6,7 +6,7 @@
 #ifndef CT_TUNE_H
 #define CT_TUNE_H
 
-#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 typedef enum { CT_TUNE_CONV = 0, CT_TUNE_GEMM } ct_tune_kind;
 
@@ -31,6 +31,13 @@ char *ct_tune_used_json(ct_runtime *rt);
 /* Pins choices (from a checkpoint): they override the tuning file and are never timed
  * again. An unknown key shape or variant name is CT_ERR_FORMAT naming it. */
 ct_status ct_tune_pin_json(ct_runtime *rt, const char *json);
+
+/* The tuning file's text alone, no device (len bytes, changed in place): checks the
+ * version line, the checksum, the device line, every op key and variant name, then calls
+ * take once per entry (keys point into text). 0 and *why on any fault, before any take.
+ * ct_tune_items reads the file through it; tools/fuzz_tune.c fuzzes it. */
+typedef ct_status (*ct_tune_take_fn)(void *ctx, const char *key, ct_op_kind op, ct_variant v);
+int ct_tune_file_parse(char *text, size_t len, ct_tune_take_fn take, void *ctx, const char **why);
 
 /* This device's tuning file ("" without a cache folder). File format and defaults:
  * docs/OPS.md. */
