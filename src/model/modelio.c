@@ -98,8 +98,7 @@ ct_status ct_model_save(ct_model *m, const ct_model_meta *meta, const char *path
     return s;
 }
 
-static ct_status meta_from_file(const ct_st_file *f, const char *path, ct_model_meta *meta) {
-    memset(meta, 0, sizeof *meta);
+static ct_status meta_read(const ct_st_file *f, const char *path, ct_model_meta *meta) {
     const char *fmt = ct_st_meta(f, "format"), *ver = ct_st_meta(f, "format_version");
     const char *spec = ct_st_meta(f, "spec"), *input = ct_st_meta(f, "input");
     const char *cls = ct_st_meta(f, "classes"), *rs = ct_st_meta(f, "resize");
@@ -138,6 +137,15 @@ static ct_status meta_from_file(const ct_st_file *f, const char *path, ct_model_
     if (s == CT_OK) s = ct_model_meta_set_classes(meta, n, names);
     free(names);
     cJSON_Delete(arr);
+    return s;
+}
+
+/* The metadata of f into meta; on failure nothing is left allocated in meta (a damaged
+ * file must not leak what was read before the bad key). */
+static ct_status meta_from_file(const ct_st_file *f, const char *path, ct_model_meta *meta) {
+    memset(meta, 0, sizeof *meta);
+    ct_status s = meta_read(f, path, meta);
+    if (s != CT_OK) ct_model_meta_free(meta);
     return s;
 }
 
