@@ -7,16 +7,10 @@ set -u
 CLT=$1
 CLD=$2
 DATA=$3/catdog-mini
-if ! "$CLD" --json | grep -q '"id"'; then
-  echo "SKIP: no OpenCL device"
-  exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+ct_need_device "$CLD"
 T=$(mktemp -d /tmp/cltrain-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
 
 # Small and quick: Model 1 at 48x48, batch 16.
 COMMON=(--model model1 --input 48x48 --batch-size 16 --lr 1e-3 --seed 7 --workers 2)

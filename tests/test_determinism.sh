@@ -10,16 +10,10 @@ set -u
 CLT=$1
 CLD=$2
 DATA=$3/catdog-mini
-if ! "$CLD" --json | grep -q '"id"'; then
-  echo "SKIP: no OpenCL device"
-  exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+ct_need_device "$CLD"
 T=$(mktemp -d /tmp/cltrain-det-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
 
 # Two convs (stride 1, 3x3: the shapes the tuner has most variants for) and two denses;
 # 100 training images at batch 16 leave a partial last batch.

@@ -7,16 +7,10 @@ set -u
 CLT=$1
 CLD=$2
 SRC=$3/catdog-mini
-if ! "$CLD" --json | grep -q '"id"'; then
-  echo "SKIP: no OpenCL device"
-  exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+ct_need_device "$CLD"
 T=$(mktemp -d /tmp/cltrain-hostile-XXXXXX)
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
 
 # A private copy of the data: the tests try to write into it.
 cp -r "$SRC" "$T/data"
