@@ -1,30 +1,38 @@
 /* Activations (standalone and fused after dense), their backward passes, and the dense
- * bias. act codes follow ct_act: 0 none, 1 relu, 2 sigmoid (softmax has its own kernels). */
+ * bias. act codes follow ct_act: 0 none, 1 relu, 2 sigmoid, 4 tanh, 5 leakyrelu with slope
+ * alpha (softmax, 3, has its own kernels). */
 #include "common.h"
 
-inline float ct_act_apply(int act, float v) {
+inline float ct_act_apply(int act, float alpha, float v) {
     if (act == 1) return v > 0.0f ? v : 0.0f;
     if (act == 2) return 1.0f / (1.0f + exp(-v));
+    if (act == 4) return tanh(v);
+    if (act == 5) return v > 0.0f ? v : alpha * v;
     return v;
 }
 
-/* Backward from the activation's output y (relu: y > 0; sigmoid: y (1 - y)). */
-inline float ct_act_grad(int act, float y, float g) {
+/* Backward from the activation's output y (relu: y > 0; sigmoid: y (1 - y); tanh: 1 - y^2;
+ * leakyrelu: the sign of y, which is the sign of x for alpha >= 0, x = 0 taking alpha as
+ * PyTorch and TensorFlow do). */
+inline float ct_act_grad(int act, float alpha, float y, float g) {
     if (act == 1) return y > 0.0f ? g : 0.0f;
     if (act == 2) return g * y * (1.0f - y);
+    if (act == 4) return g * (1.0f - y * y);
+    if (act == 5) return y > 0.0f ? g : alpha * g;
     return g;
 }
 
-__kernel void ct_act_fwd(const int n, const int act, __global const float *x, __global float *y) {
+__kernel void ct_act_fwd(const int n, const int act, const float alpha, __global const float *x,
+                         __global float *y) {
     int i = get_global_id(0);
-    if (i < n) y[i] = ct_act_apply(act, x[i]);
+    if (i < n) y[i] = ct_act_apply(act, alpha, x[i]);
 }
 
 /* dx may be dy (in place). */
-__kernel void ct_act_bwd(const int n, const int act, __global const float *y,
+__kernel void ct_act_bwd(const int n, const int act, const float alpha, __global const float *y,
                          __global const float *dy, __global float *dx) {
     int i = get_global_id(0);
-    if (i < n) dx[i] = ct_act_grad(act, y[i], dy[i]);
+    if (i < n) dx[i] = ct_act_grad(act, alpha, y[i], dy[i]);
 }
 
 /* Softmax over each row of [rows][cols]; one work-item per row. y may be x. */
@@ -54,11 +62,11 @@ __kernel void ct_softmax_bwd(const int rows, const int cols, __global const floa
 }
 
 /* y[r][c] = act(y[r][c] + b[c]), in place after the dense GEMM. */
-__kernel void ct_bias_act(const int rows, const int cols, const int act, __global const float *b,
-                          __global float *y) {
+__kernel void ct_bias_act(const int rows, const int cols, const int act, const float alpha,
+                          __global const float *b, __global float *y) {
     int i = get_global_id(0);
     if (i >= rows * cols) return;
-    y[i] = ct_act_apply(act, y[i] + b[i % cols]);
+    y[i] = ct_act_apply(act, alpha, y[i] + b[i % cols]);
 }
 
 /* db[c] = sum_r dy[r][c]; one work-item per column (rows is a batch, small). */

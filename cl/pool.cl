@@ -185,3 +185,35 @@ __kernel void ct_pool2_bwd_rows(const int nc, const int h, const int w, const in
         d1[w - 1] = 0.0f;
     }
 }
+
+/* Average pooling (AveragePooling2D, valid windows; GlobalAveragePooling2D is one h x w
+ * window): ph x pw windows, strides sh, sw. Forward: one work-item per output element. */
+__kernel void ct_avgpool_fwd(const int nc, const int h, const int w, const int ph, const int pw,
+                             const int sh, const int sw, const int oh, const int ow,
+                             __global const float *x, __global float *y) {
+    int i = get_global_id(0);
+    if (i >= nc * oh * ow) return;
+    int ox = i % ow, t = i / ow, oy = t % oh, c = t / oh;
+    __global const float *xc = x + ((size_t)c * h + (size_t)oy * sh) * w + (size_t)ox * sw;
+    float s = 0.0f;
+    for (int dy = 0; dy < ph; dy++)
+        for (int dx = 0; dx < pw; dx++) s += xc[dy * w + dx];
+    y[i] = s / (float)(ph * pw);
+}
+
+/* Backward: one work-item per input element, gathering dy / (ph pw) of every window that
+ * covers it (no atomics; 0 where no window reaches). */
+__kernel void ct_avgpool_bwd(const int nc, const int h, const int w, const int ph, const int pw,
+                             const int sh, const int sw, const int oh, const int ow,
+                             __global const float *dy, __global float *dx) {
+    int i = get_global_id(0);
+    if (i >= nc * h * w) return;
+    int ix = i % w, t = i / w, iy = t % h, c = t / h;
+    int y0 = iy >= ph ? (iy - ph) / sh + 1 : 0, y1 = min(iy / sh, oh - 1);
+    int x0 = ix >= pw ? (ix - pw) / sw + 1 : 0, x1 = min(ix / sw, ow - 1);
+    __global const float *dyc = dy + (size_t)c * oh * ow;
+    float s = 0.0f;
+    for (int oy = y0; oy <= y1; oy++)
+        for (int ox = x0; ox <= x1; ox++) s += dyc[oy * ow + ox];
+    dx[i] = s / (float)(ph * pw);
+}

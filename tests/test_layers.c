@@ -1,8 +1,9 @@
 /* Layer kernels: every forward/backward kernel against the C reference on several shapes
  * (odd sizes, NaN-poisoned outputs, abs+rel tolerance), then finite-difference checks in
  * double precision that each device backward pass is the gradient of its forward:
- * pool (plain and with the fused ReLU backward), relu/sigmoid/softmax, dense (incl. a fused
- * activation), dropout with a fixed mask, and both losses. Plus dropout mask properties and
+ * pool (plain and with the fused ReLU backward), average pool and gap, relu/sigmoid/softmax/
+ * tanh/leakyrelu, dense (incl. a fused activation), dropout with a fixed mask, and both
+ * losses. Plus dropout mask properties and
  * loss values Keras gives. */
 #include "ctest.h"
 #include "layers/layer_check.h"
@@ -32,26 +33,49 @@ static void ref_shapes(void) {
                 CHECK(e <= 1.0, "pool %dx%dx%dx%d p%d s%d relu %d bwd %d: err %.3g x tol", c[0],
                       c[1], c[2], c[3], c[4], c[5], relu, bwd, e);
             }
+    static const int avgs[][8] = {/* n c h w ph pw sh sw (gap: ph = h, pw = w, s 1) */
+                                  {1, 1, 2, 2, 2, 2, 2, 2},  {2, 3, 7, 9, 2, 2, 2, 2},
+                                  {1, 5, 8, 6, 3, 3, 1, 1},  {3, 2, 11, 5, 2, 2, 1, 1},
+                                  {2, 4, 13, 13, 3, 3, 2, 2}, {1, 2, 5, 17, 4, 4, 3, 3},
+                                  {2, 3, 10, 11, 2, 2, 3, 3}, {4, 32, 27, 29, 2, 2, 2, 2},
+                                  {3, 4, 5, 7, 5, 7, 1, 1},  {2, 65, 1, 1, 1, 1, 1, 1},
+                                  {2, 7, 23, 19, 23, 19, 1, 1}};
+    for (size_t i = 0; i < sizeof avgs / sizeof avgs[0]; i++)
+        for (int bwd = 0; bwd <= 1; bwd++) {
+            const int *c = avgs[i];
+            double e = INFINITY;
+            CHECK_OK(ct_check_avgpool_case(rt, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], bwd,
+                                           150 + i, &e));
+            CHECK(e <= 1.0, "avgpool %dx%dx%dx%d %dx%d s%dx%d bwd %d: err %.3g x tol", c[0], c[1],
+                  c[2], c[3], c[4], c[5], c[6], c[7], bwd, e);
+        }
     static const int acts[][2] = {{1, 1}, {3, 333}, {64, 1000}, {7, 13}, {5, 1}, {2, 257}};
-    for (int a = 1; a <= 3; a++)
+    static const struct {
+        ct_act act;
+        float alpha;
+    } afs[] = {{CT_ACT_RELU, 0},        {CT_ACT_SIGMOID, 0},      {CT_ACT_SOFTMAX, 0},
+               {CT_ACT_TANH, 0},        {CT_ACT_LEAKYRELU, 0.3f}, {CT_ACT_LEAKYRELU, 0.01f},
+               {CT_ACT_LEAKYRELU, 0}};
+    for (size_t a = 0; a < sizeof afs / sizeof afs[0]; a++)
         for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
             for (int bwd = 0; bwd <= 1; bwd++)
                 for (int inplace = 0; inplace <= 1; inplace++) {
                     double e = INFINITY;
-                    CHECK_OK(ct_check_act_case(rt, (ct_act)a, acts[i][0], acts[i][1], bwd, inplace,
-                                               200 + i, &e));
-                    CHECK(e <= 1.0, "act %d %dx%d bwd %d inplace %d: err %.3g x tol", a, acts[i][0],
-                          acts[i][1], bwd, inplace, e);
+                    CHECK_OK(ct_check_act_case(rt, afs[a].act, afs[a].alpha, acts[i][0],
+                                               acts[i][1], bwd, inplace, 200 + i, &e));
+                    CHECK(e <= 1.0, "act %d alpha %g %dx%d bwd %d inplace %d: err %.3g x tol",
+                          (int)afs[a].act, (double)afs[a].alpha, acts[i][0], acts[i][1], bwd,
+                          inplace, e);
                 }
     static const int dense[][3] = {{1, 1, 1}, {5, 37, 9}, {1, 3, 1}, {8, 64, 33},
                                    {13, 100, 7}, {64, 160, 31}, {2, 5, 248}};
     for (size_t i = 0; i < sizeof dense / sizeof dense[0]; i++)
-        for (int a = 0; a <= 3; a++)
+        for (int a = 0; a <= CT_ACT_LEAKYRELU; a++)
             for (int bwd = 0; bwd <= 1; bwd++) {
                 if (bwd && a) continue; /* backward takes the pre-activation gradient */
                 double e = INFINITY;
                 CHECK_OK(ct_check_dense_case(rt, dense[i][0], dense[i][1], dense[i][2], (ct_act)a,
-                                             bwd, 300 + i, &e));
+                                             0.2f, bwd, 300 + i, &e));
                 CHECK(e <= 1.0, "dense n%d %d->%d act %d bwd %d: err %.3g x tol", dense[i][0],
                       dense[i][1], dense[i][2], a, bwd, e);
             }
@@ -131,7 +155,9 @@ static float *down(cl_mem m, size_t n) {
 /* L = sum r . f(x): r random, so dL/dy = r. */
 typedef struct {
     int n, c, h, w, p, s, relu;
+    int ph, pw, sh, sw; /* average pool */
     ct_act act;
+    float alpha;
     int features, in, out;
     const double *r, *wt, *b, *xin;
     float rate;
@@ -194,17 +220,50 @@ static void fd_pool(int n, int ch, int h, int w, int p, int s, int relu, uint64_
     free(xf), free(rf), free(act), free(x), free(r), free(g);
 }
 
+static double avgpool_loss(const double *x, void *vc) {
+    fdctx *c = vc;
+    int oh = ct_pool_out(c->h, c->ph, c->sh), ow = ct_pool_out(c->w, c->pw, c->sw);
+    size_t ny = (size_t)c->n * c->c * oh * ow;
+    double *y = malloc(ny * sizeof *y);
+    ct_ref_avgpool_fwd(c->n * c->c, c->h, c->w, c->ph, c->pw, c->sh, c->sw, x, y);
+    double l = dot(y, c->r, ny);
+    free(y);
+    return l;
+}
+
+static void fd_avgpool(int n, int ch, int h, int w, int ph, int pw, int sh, int sw, uint64_t seed) {
+    int oh = ct_pool_out(h, ph, sh), ow = ct_pool_out(w, pw, sw);
+    size_t nx = (size_t)n * ch * h * w, ny = (size_t)n * ch * oh * ow;
+    float *rf = malloc(ny * 4);
+    double *x = malloc(nx * 8), *r = malloc(ny * 8), *g = malloc(nx * 8);
+    ct_fill_random(rf, ny, seed, -1, 1);
+    ct_to_double(rf, r, ny);
+    for (size_t i = 0; i < nx; i++) x[i] = (double)(i % 7) * 0.25 - 0.7;
+    fdctx c = {.n = n, .c = ch, .h = h, .w = w, .ph = ph, .pw = pw, .sh = sh, .sw = sw, .r = r};
+    fd_grad(avgpool_loss, x, nx, 1e-6, &c, g);
+    cl_mem bdy = dev_buf(rf, ny), bdx = dev_buf(NULL, nx);
+    CHECK_OK(ct_avgpool_backward(&K, n, ch, h, w, ph, pw, sh, sw, bdy, bdx));
+    float *got = down(bdx, nx);
+    char what[96];
+    snprintf(what, sizeof what, "avgpool FD %dx%dx%dx%d %dx%d s%dx%d", n, ch, h, w, ph, pw, sh, sw);
+    check_grad(what, got, g, nx, 1e-6, 1e-5);
+    free(got);
+    clReleaseMemObject(bdy);
+    clReleaseMemObject(bdx);
+    free(rf), free(x), free(r), free(g);
+}
+
 static double act_loss(const double *x, void *vc) {
     fdctx *c = vc;
     size_t cnt = (size_t)c->n * c->features;
     double *y = malloc(cnt * sizeof *y);
-    ct_ref_act_fwd(c->act, c->n, c->features, x, y);
+    ct_ref_act_fwd(c->act, c->alpha, c->n, c->features, x, y);
     double l = dot(y, c->r, cnt);
     free(y);
     return l;
 }
 
-static void fd_act(ct_act act, int n, int f, uint64_t seed) {
+static void fd_act(ct_act act, float alpha, int n, int f, uint64_t seed) {
     size_t cnt = (size_t)n * f;
     float *xf = malloc(cnt * 4), *rf = malloc(cnt * 4), *yf = malloc(cnt * 4);
     double *x = malloc(cnt * 8), *r = malloc(cnt * 8), *g = malloc(cnt * 8), *y = malloc(cnt * 8);
@@ -214,16 +273,16 @@ static void fd_act(ct_act act, int n, int f, uint64_t seed) {
     ct_fill_random(rf, cnt, seed + 1, -1, 1);
     ct_to_double(xf, x, cnt);
     ct_to_double(rf, r, cnt);
-    fdctx c = {.n = n, .features = f, .act = act, .r = r};
+    fdctx c = {.n = n, .features = f, .act = act, .alpha = alpha, .r = r};
     fd_grad(act_loss, x, cnt, 1e-6, &c, g);
     /* device: forward, then backward from its own output */
     cl_mem bx = dev_buf(xf, cnt), by = dev_buf(NULL, cnt), bdy = dev_buf(rf, cnt),
            bdx = dev_buf(NULL, cnt);
-    CHECK_OK(ct_act_forward(&K, act, n, f, bx, by));
-    CHECK_OK(ct_act_backward(&K, act, n, f, by, bdy, bdx));
+    CHECK_OK(ct_act_forward(&K, act, alpha, n, f, bx, by));
+    CHECK_OK(ct_act_backward(&K, act, alpha, n, f, by, bdy, bdx));
     float *got = down(bdx, cnt);
     char what[64];
-    snprintf(what, sizeof what, "act %d FD %dx%d", (int)act, n, f);
+    snprintf(what, sizeof what, "act %d alpha %g FD %dx%d", (int)act, (double)alpha, n, f);
     check_grad(what, got, g, cnt, 1e-6, 1e-4);
     free(got);
     (void)yf;
@@ -238,13 +297,13 @@ static double dense_loss(const double *v, void *vc) {
                  *b = c->which == 2 ? v : c->b;
     size_t ny = (size_t)c->n * c->out;
     double *y = malloc(ny * sizeof *y);
-    ct_ref_dense_fwd(c->n, c->in, c->out, c->act, x, w, b, y);
+    ct_ref_dense_fwd(c->n, c->in, c->out, c->act, c->alpha, x, w, b, y);
     double l = dot(y, c->r, ny);
     free(y);
     return l;
 }
 
-static void fd_dense(int n, int in, int out, ct_act act, uint64_t seed) {
+static void fd_dense(int n, int in, int out, ct_act act, float alpha, uint64_t seed) {
     size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
     float *xf = malloc(nx * 4), *wf = malloc(nw * 4), *bf = malloc(out * 4), *rf = malloc(ny * 4);
     double *x = malloc(nx * 8), *w = malloc(nw * 8), *b = malloc(out * 8), *r = malloc(ny * 8);
@@ -255,7 +314,8 @@ static void fd_dense(int n, int in, int out, ct_act act, uint64_t seed) {
     ct_fill_random(rf, ny, seed + 3, -1, 1);
     ct_to_double(xf, x, nx), ct_to_double(wf, w, nw), ct_to_double(bf, b, out),
         ct_to_double(rf, r, ny);
-    fdctx c = {.n = n, .in = in, .out = out, .act = act, .r = r, .xin = x, .wt = w, .b = b};
+    fdctx c = {.n = n, .in = in, .out = out, .act = act, .alpha = alpha, .r = r, .xin = x,
+               .wt = w, .b = b};
     c.which = 0;
     fd_grad(dense_loss, x, nx, 1e-6, &c, gx);
     c.which = 1;
@@ -267,8 +327,8 @@ static void fd_dense(int n, int in, int out, ct_act act, uint64_t seed) {
            bdb = dev_buf(NULL, out);
     /* as the model does it: forward with the fused activation, its backward in place on dy,
      * then the dense backward from the pre-activation gradient */
-    CHECK_OK(ct_dense_forward(&K, n, in, out, act, bx, bw, bb, by));
-    CHECK_OK(ct_act_backward(&K, act, n, out, by, bdy, bdy));
+    CHECK_OK(ct_dense_forward(&K, n, in, out, act, alpha, bx, bw, bb, by));
+    CHECK_OK(ct_act_backward(&K, act, alpha, n, out, by, bdy, bdy));
     CHECK_OK(ct_dense_backward(&K, n, in, out, bx, bw, bdy, bdx, bdw, bdb));
     float *hx = down(bdx, nx), *hw = down(bdw, nw), *hb = down(bdb, out);
     char what[96];
@@ -354,13 +414,20 @@ static void finite_differences(void) {
     fd_pool(1, 2, 9, 10, 3, 2, 0, 4);
     fd_pool(2, 2, 10, 11, 2, 3, 1, 5);
     fd_pool(1, 2, 5, 35, 2, 2, 1, 6);
-    for (int a = 1; a <= 3; a++) {
-        fd_act((ct_act)a, 3, 17, 10 + a);
-        fd_act((ct_act)a, 1, 1, 20 + a);
+    fd_avgpool(2, 3, 7, 9, 2, 2, 2, 2, 7);
+    fd_avgpool(1, 2, 8, 7, 3, 3, 1, 1, 8);
+    fd_avgpool(2, 2, 11, 10, 3, 3, 2, 2, 9);
+    fd_avgpool(1, 2, 5, 17, 4, 4, 3, 3, 10);
+    fd_avgpool(2, 3, 5, 7, 5, 7, 1, 1, 11); /* gap */
+    for (int a = 1; a <= CT_ACT_LEAKYRELU; a++) {
+        fd_act((ct_act)a, 0.3f, 3, 17, 10 + a);
+        fd_act((ct_act)a, 0.3f, 1, 1, 20 + a);
     }
-    for (int a = 0; a <= 3; a++) fd_dense(4, 13, 6, (ct_act)a, 30 + a);
-    fd_dense(1, 1, 1, CT_ACT_NONE, 40);
-    fd_dense(7, 33, 1, CT_ACT_SIGMOID, 41);
+    fd_act(CT_ACT_LEAKYRELU, 0.05f, 4, 33, 26);
+    fd_act(CT_ACT_LEAKYRELU, 2.5f, 4, 33, 27);
+    for (int a = 0; a <= CT_ACT_LEAKYRELU; a++) fd_dense(4, 13, 6, (ct_act)a, 0.2f, 30 + a);
+    fd_dense(1, 1, 1, CT_ACT_NONE, 0, 40);
+    fd_dense(7, 33, 1, CT_ACT_SIGMOID, 0, 41);
     fd_dropout(333, 0.3f, 50);
     fd_dropout(64, 0.0f, 51);
     fd_loss(9, 1, 60);
@@ -464,7 +531,13 @@ static void records(void) {
         {"dense7:relu", 3, 37, 1, 1, 1},   {"dense4:softmax", 2, 20, 1, 1, 1},
         {"dense1:sigmoid", 5, 9, 1, 1, 1}, {"dropout0.3", 2, 3, 5, 5, 0},
         {"relu", 2, 3, 5, 5, 0},           {"sigmoid", 3, 17, 1, 1, 1},
-        {"softmax", 4, 13, 1, 1, 1},
+        {"softmax", 4, 13, 1, 1, 1},       {"avgpool2", 2, 3, 9, 8, 0},
+        {"avgpool3:s2", 1, 2, 11, 7, 0},   {"avgpool5:s1", 2, 3, 5, 6, 0},
+        {"gap", 3, 5, 7, 6, 0},            {"gap", 2, 4, 1, 1, 0},
+        {"tanh", 2, 3, 5, 5, 0},           {"leakyrelu", 3, 17, 1, 1, 1},
+        {"leakyrelu0.01", 2, 3, 5, 4, 0},  {"conv4:3:tanh", 2, 3, 7, 8, 0},
+        {"conv3:3:s2:same:leakyrelu0.2", 2, 2, 8, 9, 0},
+        {"dense6:leakyrelu0.2", 3, 11, 1, 1, 1}, {"dense5:tanh", 2, 9, 1, 1, 1},
     };
     int seen[64] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -12,9 +12,10 @@ static ct_runtime *rt;
 
 /* The test's own view of a layer's kind, by its class's name, so that the reference below
  * stays independent of the model's code. */
-enum { T_CONV, T_POOL, T_FLATTEN, T_DENSE, T_ACT, T_DROPOUT, T_UNKNOWN };
+enum { T_CONV, T_POOL, T_FLATTEN, T_DENSE, T_ACT, T_DROPOUT, T_AVGPOOL, T_GAP, T_UNKNOWN };
 static int kind(const ct_layer_spec *s) {
-    static const char *names[] = {"conv", "maxpool", "flatten", "dense", "activation", "dropout"};
+    static const char *names[] = {"conv",    "maxpool", "flatten", "dense",
+                                  "activation", "dropout", "avgpool", "gap"};
     for (int i = 0; i < T_UNKNOWN; i++)
         if (s->cls && !strcmp(s->cls->name, names[i])) return i;
     return T_UNKNOWN;
@@ -40,6 +41,74 @@ static void spec_bad(const char *spec, const char *needle, const char *caret_lin
     if (caret_line) CHECK(strstr(msg, caret_line) != NULL, "'%s': caret line '%s' not in: %s", spec,
                           caret_line, msg);
     free(L);
+}
+
+/* Canonical form of a one-layer spec. */
+static void spec_canon(const char *tok, const char *want) {
+    ct_layer_spec *L = NULL;
+    int n = 0;
+    CHECK_OK(ct_spec_parse(tok, &L, &n));
+    char buf[64] = "";
+    if (n == 1) ct_spec_format_layer(&L[0], buf, sizeof buf);
+    CHECK(n == 1 && !strcmp(buf, want), "'%s': canonical '%s', want '%s'", tok, buf, want);
+    free(L);
+}
+
+/* gap, avgpool, tanh, leakyrelu: tokens, Keras defaults, canonical forms, every bad token. */
+static void new_layer_spec_tests(void) {
+    spec_ok("conv8:3:tanh,avgpool2,leakyrelu,conv4:3:leakyrelu0.1,gap,dense8:tanh,"
+            "dense4:leakyrelu0.2,tanh,leakyrelu1.5,avgpool3:s1,dense2",
+            11);
+    ct_layer_spec *L = NULL;
+    int n = 0;
+    CHECK_OK(ct_spec_parse("leakyrelu,leakyrelu0.1,avgpool3,avgpool3:s1,dense4:leakyrelu0,tanh", &L,
+                           &n));
+    if (n == 6) {
+        CHECK(L[0].act == CT_ACT_LEAKYRELU && L[0].alpha == 0.3f, "leakyrelu: Keras's 0.3, got %g",
+              (double)L[0].alpha);
+        CHECK(L[1].act == CT_ACT_LEAKYRELU && L[1].alpha == 0.1f, "leakyrelu0.1");
+        CHECK(kind(&L[2]) == T_AVGPOOL && L[2].pool == 3 && L[2].stride == 3,
+              "avgpool stride defaults to its size (Keras strides=None)");
+        CHECK(L[3].stride == 1, "avgpool3:s1");
+        CHECK(kind(&L[4]) == T_DENSE && L[4].act == CT_ACT_LEAKYRELU && L[4].alpha == 0.0f,
+              "dense leakyrelu0");
+        CHECK(kind(&L[5]) == T_ACT && L[5].act == CT_ACT_TANH, "tanh layer");
+    }
+    free(L);
+    spec_canon("leakyrelu", "leakyrelu0.3");
+    spec_canon("leakyrelu0.10", "leakyrelu0.1");
+    spec_canon("leakyrelu1e-2", "leakyrelu0.01");
+    spec_canon("tanh", "tanh");
+    spec_canon("gap", "gap");
+    spec_canon("avgpool2:s2", "avgpool2");
+    spec_canon("avgpool3:s1", "avgpool3:s1");
+    spec_canon("conv8:3:tanh", "conv8:3:tanh");
+    spec_canon("conv8:3:s2:leakyrelu:same", "conv8:3:s2:same:leakyrelu0.3");
+    spec_canon("dense64:leakyrelu0.2", "dense64:leakyrelu0.2");
+    spec_canon("dense64:tanh", "dense64:tanh");
+    spec_canon("leakyrelu0.123456789", "leakyrelu0.12345679"); /* the float, read back exactly */
+    spec_bad("avgpool0", "'avgpool0': avgpool needs a positive size", "^~~~~~~~");
+    spec_bad("avgpool", "avgpool needs a positive size, e.g. avgpool2", NULL);
+    spec_bad("avgpool2:s0", "bad avgpool option 's0' (expected a stride s<S> with S >= 1", NULL);
+    spec_bad("avgpool2:x", "bad avgpool option 'x'", NULL);
+    spec_bad("avgpool2:s1:s1", "at most one option", NULL);
+    spec_bad("conv4:3,leakyrelu-1", "'leakyrelu-1': bad leakyrelu slope", "        ^~~~~~~~~~~");
+    spec_bad("leakyreluX", "'leakyreluX': bad leakyrelu slope in 'leakyreluX' (expected leakyrelu "
+             "or leakyrelu<alpha> with alpha a number >= 0", NULL);
+    spec_bad("leakyrelu0x1", "bad leakyrelu slope", NULL);
+    spec_bad("leakyreluinf", "bad leakyrelu slope", NULL);
+    spec_bad("leakyrelu1e99", "bad leakyrelu slope", NULL);
+    spec_bad("leakyrelu0.1:x", "takes no ':' options", NULL);
+    spec_bad("tanh:x", "takes no ':' options", NULL);
+    spec_bad("conv8:3:leakyrelu-0.5", "'conv8:3:leakyrelu-0.5': bad leakyrelu slope in "
+             "'leakyrelu-0.5'", NULL);
+    spec_bad("conv8:3:tanh:relu", "activation given twice", NULL);
+    spec_bad("conv8:3:elu", "tanh, leakyrelu[<alpha>] or linear", NULL);
+    spec_bad("dense4:leakyreluabc", "'dense4:leakyreluabc': bad leakyrelu slope", NULL);
+    spec_bad("gap:x", "'gap:x': gap takes no options", NULL);
+    spec_bad("gap2", "unknown layer 'gap2'", NULL);
+    spec_bad("dropout0x1", "dropout needs a rate", NULL);
+    spec_bad("elu", "unknown layer 'elu' (expected conv, pool, avgpool, gap, ", NULL);
 }
 
 static void spec_tests(void) {
@@ -84,13 +153,14 @@ static void spec_tests(void) {
     spec_bad("pool2:x", "bad pool option", NULL);
     spec_bad("pool0", "positive size", NULL);
     spec_bad("dense:relu", "positive unit count", NULL);
-    spec_bad("dense10:tanh", "unknown dense activation 'tanh'", NULL);
+    spec_bad("dense10:elu", "unknown dense activation 'elu'", NULL);
     spec_bad("dropout1.5", "[0, 1)", NULL);
     spec_bad("dropout", "rate", NULL);
     spec_bad("flatten:x", "no options", NULL);
     spec_bad("conv3:3,lstm64", "unknown layer 'lstm64'", "        ^~~~~~");
     spec_bad("linear", "unknown layer", NULL);
     CHECK(ct_spec_preset("model2") && !ct_spec_preset("model4"), "presets");
+    new_layer_spec_tests();
 }
 
 /* ---- model building ---- */
@@ -187,6 +257,17 @@ static void build_tests(void) {
         {"conv2:3,softmax", 1, 8, 8, 2, CT_ERR_SHAPE, "softmax needs a flat input"},
         {"conv2:3,pool9", 1, 8, 8, 2, CT_ERR_SHAPE, "a 9x9 pool does not fit its input 2x6x6"},
         {"conv2:3:nope", 1, 8, 8, 2, CT_ERR_ARG, "unknown conv option"},
+        {"conv2:3,avgpool9", 1, 6, 6, 2, CT_ERR_SHAPE,
+         "layer 1 'avgpool9': a 9x9 average pool does not fit its input 2x4x4 (CxHxW); use a "
+         "pool of at most 4"},
+        {"conv2:3,avgpool3:s2,avgpool2", 1, 6, 6, 2, CT_ERR_SHAPE,
+         "layer 2 'avgpool2': a 2x2 average pool does not fit its input 2x1x1"},
+        {"flatten,gap", 1, 8, 8, 2, CT_ERR_SHAPE,
+         "layer 1 'gap': global average pooling needs an image input (CxHxW) but gets a flat "
+         "vector of 64"},
+        {"conv2:3,gap,avgpool2", 1, 8, 8, 2, CT_ERR_SHAPE,
+         "layer 2 'avgpool2': average pooling needs an image input"},
+        {"conv2:3,gap,conv2:1", 1, 8, 8, 2, CT_ERR_SHAPE, "flat vector of 2 features"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         m = NULL;
@@ -232,7 +313,7 @@ static double ref_forward(refmodel *r, double *logits_out) {
             nx = malloc((size_t)r->n * nf * sizeof *nx);
             ct_ref_conv_forward_d(&d, r->n, cur, r->p[pi], r->p[pi + 1], nx);
             pi += 2;
-            ct_ref_act_fwd(s->act, r->n, (int)nf, nx, nx);
+            ct_ref_act_fwd(s->act, s->alpha, r->n, (int)nf, nx, nx);
             c = s->units, h = d.oh, w = d.ow;
             break;
         }
@@ -244,16 +325,28 @@ static double ref_forward(refmodel *r, double *logits_out) {
             h = oh, w = ow;
             break;
         }
+        case T_AVGPOOL:
+        case T_GAP: {
+            int gap = kind(s) == T_GAP, ph = gap ? h : s->pool, pw = gap ? w : s->pool;
+            int sh = gap ? 1 : s->stride, oh = ct_pool_out(h, ph, sh), ow = ct_pool_out(w, pw, sh);
+            nf = (size_t)c * oh * ow;
+            nx = malloc((size_t)r->n * nf * sizeof *nx);
+            ct_ref_avgpool_fwd(r->n * c, h, w, ph, pw, sh, sh, cur, nx);
+            h = oh, w = ow;
+            flat |= gap;
+            break;
+        }
         case T_FLATTEN: flat = 1; break;
         case T_DENSE:
             nf = (size_t)s->units;
             nx = malloc((size_t)r->n * nf * sizeof *nx);
-            ct_ref_dense_fwd(r->n, (int)feat, s->units, s->act, cur, r->p[pi], r->p[pi + 1], nx);
+            ct_ref_dense_fwd(r->n, (int)feat, s->units, s->act, s->alpha, cur, r->p[pi],
+                             r->p[pi + 1], nx);
             pi += 2;
             break;
         case T_ACT:
             nx = malloc((size_t)r->n * nf * sizeof *nx);
-            ct_ref_act_fwd(s->act, r->n, (int)feat, cur, nx);
+            ct_ref_act_fwd(s->act, s->alpha, r->n, (int)feat, cur, nx);
             break;
         case T_DROPOUT:
             nx = malloc((size_t)r->n * nf * sizeof *nx);
@@ -396,7 +489,7 @@ static void model_fd(const char *spec, int c, int h, int w, int classes, int n, 
     if (k == 1)
         for (int i = 0; i < n; i++) pr[i] = 1 / (1 + exp(-lg[i]));
     else
-        ct_ref_act_fwd(CT_ACT_SOFTMAX, n, k, lg, pr);
+        ct_ref_act_fwd(CT_ACT_SOFTMAX, 0, n, k, lg, pr);
     ct_to_float(pr, pw, (size_t)n * k);
     CHECK_OK(ct_model_predict(m, n, probs));
     CHECK(ct_compare(probs, pw, (size_t)n * k, 1e-6, 1e-4) <= 1.0, "%s: predict", spec);
@@ -435,6 +528,12 @@ int main(void) {
     model_fd("conv3:2:relu,pool2:s1,relu,conv2:3,sigmoid,flatten,dense5:softmax,dense1", 1, 7, 8, 2,
              5, 1);
     model_fd("flatten,dense7:relu,dense4:sigmoid,dense2", 2, 3, 3, 2, 3, 1);
+    /* tanh and leakyrelu fused into conv (separate launch) and dense (bias kernel) and as
+     * layers, 'same' with stride 2 on even and odd sizes, average pooling, gap into dense */
+    model_fd("conv4:3:s2:same:tanh,avgpool2:s1,leakyrelu0.1,conv3:3:leakyrelu,gap,dense5:tanh,"
+             "dense6:leakyrelu0.2,dense3",
+             2, 11, 10, 3, 4, 1);
+    model_fd("conv3:2:s2:same:leakyrelu,avgpool2,tanh,flatten,dense1", 1, 9, 8, 2, 3, 0);
     ct_runtime_free(rt);
     return ct_test_done("test_model");
 }

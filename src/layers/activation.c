@@ -1,4 +1,5 @@
-/* Activation layers `relu`, `sigmoid`, `softmax` (softmax needs a flat input) and the
+/* Activation layers `relu`, `sigmoid`, `tanh`, `leakyrelu[<alpha>]` (Keras's Activation and
+ * LeakyReLU layers; alpha defaults to 0.3), `softmax` (needs a flat input), and the
  * activation kernels of cl/act.cl that conv and dense use for their own activations. */
 #include <limits.h>
 
@@ -6,7 +7,8 @@
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
 
-ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem x, cl_mem y) {
+ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, float alpha, int n, int features,
+                         cl_mem x, cl_mem y) {
     size_t total = (size_t)n * (size_t)features;
     if (total > (size_t)INT_MAX)
         return ct_set_error(CT_ERR_SHAPE, "activation over %zu elements exceeds 32-bit indexing",
@@ -23,12 +25,13 @@ ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, c
         return ct_launch(k->rt, k->softmax_fwd, 1, &rows, NULL);
     }
     int cnt = (int)total, a = (int)act;
-    CT_TRY(ct_set_args(k->act_fwd, 4, sizeof cnt, &cnt, sizeof a, &a, sizeof x, &x, sizeof y, &y));
+    CT_TRY(ct_set_args(k->act_fwd, 5, sizeof cnt, &cnt, sizeof a, &a, sizeof alpha, &alpha,
+                       sizeof x, &x, sizeof y, &y));
     return ct_launch(k->rt, k->act_fwd, 1, &total, NULL);
 }
 
-ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem y, cl_mem dy,
-                          cl_mem dx) {
+ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, float alpha, int n, int features,
+                          cl_mem y, cl_mem dy, cl_mem dx) {
     size_t total = (size_t)n * (size_t)features;
     if (total > (size_t)INT_MAX)
         return ct_set_error(CT_ERR_SHAPE, "activation over %zu elements exceeds 32-bit indexing",
@@ -46,25 +49,33 @@ ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, int n, int features, 
         return ct_launch(k->rt, k->softmax_bwd, 1, &rows, NULL);
     }
     int cnt = (int)total, a = (int)act;
-    CT_TRY(ct_set_args(k->act_bwd, 5, sizeof cnt, &cnt, sizeof a, &a, sizeof y, &y, sizeof dy, &dy,
-                       sizeof dx, &dx));
+    CT_TRY(ct_set_args(k->act_bwd, 6, sizeof cnt, &cnt, sizeof a, &a, sizeof alpha, &alpha,
+                       sizeof y, &y, sizeof dy, &dy, sizeof dx, &dx));
     return ct_launch(k->rt, k->act_bwd, 1, &total, NULL);
 }
 
 /* ---- the layer class ---- */
 
+/* leakyrelu with a bad slope and names with options are claimed too, so that parse names the
+ * problem. */
 static int claims(const ct_spec_token *t) {
-    ct_act a;
-    return t->nf == 1 && ct_spec_act(t->f[0], t->fl[0], &a, 1) && a != CT_ACT_NONE;
+    ct_act a = CT_ACT_NONE;
+    float alpha;
+    if (ct_spec_head_is(t, "leakyrelu")) return 1;
+    return ct_spec_act(t->f[0], t->fl[0], &a, &alpha, 1) && a != CT_ACT_NONE;
 }
 
 static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
-    ct_spec_act(t->f[0], t->fl[0], &L->act, 1);
+    if (ct_spec_act(t->f[0], t->fl[0], &L->act, &L->alpha, 1) <= 0)
+        return ct_spec_bad_alpha(t, t->f[0], t->fl[0]);
+    if (t->nf > 1)
+        return ct_set_error(CT_ERR_ARG, "'%.*s': an activation layer takes no ':' options; write "
+                            "the slope into the name, e.g. leakyrelu0.1", t->len, t->t);
     return CT_OK;
 }
 
 static int format(const ct_layer_spec *L, char *out, size_t n) {
-    return snprintf(out, n, "%s", ct_act_name(L->act));
+    return ct_act_format(L->act, L->alpha, out, n);
 }
 
 static ct_status infer(ct_layer *l) {
@@ -80,12 +91,13 @@ static ct_status infer(ct_layer *l) {
 }
 
 static ct_status forward(ct_layer *l, const ct_layer_run *r) {
-    return ct_act_forward(r->K, l->s.act, r->n, (int)l->in_feat, l->x, l->y);
+    return ct_act_forward(r->K, l->s.act, l->s.alpha, r->n, (int)l->in_feat, l->x, l->y);
 }
 
 static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
     if (l->need_dx && !l->act_bwd_by_next)
-        return ct_act_backward(r->K, l->s.act, r->n, (int)l->in_feat, l->y, g->dy, g->dy);
+        return ct_act_backward(r->K, l->s.act, l->s.alpha, r->n, (int)l->in_feat, l->y, g->dy,
+                               g->dy);
     return CT_OK;
 }
 
@@ -106,8 +118,8 @@ static const ct_selftest checks[] = {
 const ct_layer_class ct_layer_activation = {
     .name = "activation",
     .keras = "Activation",
-    .grammar = "relu, sigmoid, softmax",
-    .words = "relu,sigmoid,softmax",
+    .grammar = "relu, sigmoid, tanh, leakyrelu[<alpha>], softmax",
+    .words = "relu,sigmoid,tanh,leakyrelu,softmax",
     .claims = claims,
     .parse = parse,
     .format = format,

@@ -1,7 +1,9 @@
-/* Conv2D: conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]. The convolution itself is
- * the ops module's (ops/ops.h: a plan per layer, tuned when the model is built).
- * Fusion: a relu at its output runs inside the conv kernel (CT_FUSE_OWN_RELU); sigmoid
- * runs as an in-place activation launch after it. */
+/* Conv2D: conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|tanh|leakyrelu[<alpha>]|linear].
+ * The convolution itself is the ops module's (ops/ops.h: a plan per layer, tuned when the
+ * model is built). 'same' pads as TensorFlow: pad_total = max((ceil(in/s)-1)*s + k - in, 0),
+ * top/left = pad_total / 2, the extra row/column at the bottom/right.
+ * Fusion: a relu at its output runs inside the conv kernel (CT_FUSE_OWN_RELU); sigmoid,
+ * tanh and leakyrelu run as an in-place activation launch after it. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
         const char *p = t->f[i];
         int pl = t->fl[i];
         ct_act a;
+        float alpha = 0;
+        int ar;
         if (p[0] == 's' && pl > 1 && isdigit((unsigned char)p[1])) {
             if (seen_s++ || !ct_spec_int(p + 1, pl - 1, &L->stride))
                 BAD("'%.*s': bad or repeated stride '%.*s' (use s1, s2, ...)", len, s, pl, p);
@@ -40,22 +44,24 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
         } else if (pl == 5 && !strncmp(p, "valid", 5)) {
             if (seen_pad++) BAD("'%.*s': padding given twice", len, s);
             L->same = 0;
-        } else if (ct_spec_act(p, pl, &a, 0)) {
+        } else if ((ar = ct_spec_act(p, pl, &a, &alpha, 0)) != 0) {
+            if (ar < 0) return ct_spec_bad_alpha(t, p, pl);
             if (seen_act++) BAD("'%.*s': activation given twice", len, s);
             L->act = a;
+            L->alpha = alpha;
         } else {
-            BAD("'%.*s': unknown conv option '%.*s' (expected s<S>, same, valid, relu, sigmoid "
-                "or linear)", len, s, pl, p);
+            BAD("'%.*s': unknown conv option '%.*s' (expected s<S>, same, valid, relu, sigmoid, "
+                "tanh, leakyrelu[<alpha>] or linear)", len, s, pl, p);
         }
     }
     return CT_OK;
 }
 
 static int format(const ct_layer_spec *L, char *out, size_t n) {
-    char st[16] = "";
+    char st[16] = "", act[32];
     if (L->stride != 1) snprintf(st, sizeof st, ":s%d", L->stride);
-    return snprintf(out, n, "conv%d:%d%s%s:%s", L->units, L->k, st, L->same ? ":same" : "",
-                    ct_act_name(L->act));
+    ct_act_format(L->act, L->alpha, act, sizeof act);
+    return snprintf(out, n, "conv%d:%d%s%s:%s", L->units, L->k, st, L->same ? ":same" : "", act);
 }
 
 static ct_status infer(ct_layer *l) {
@@ -100,14 +106,15 @@ static ct_status forward(ct_layer *l, const ct_layer_run *r) {
     conv_state *st = l->state;
     CT_TRY(ct_conv_forward(st->plan, r->n, l->x, l->param[0], l->param[1], l->y));
     if (!l->act_in_kernel && l->s.act != CT_ACT_NONE)
-        CT_TRY(ct_act_forward(r->K, l->s.act, r->n, (int)l->out_feat, l->y, l->y));
+        CT_TRY(ct_act_forward(r->K, l->s.act, l->s.alpha, r->n, (int)l->out_feat, l->y, l->y));
     return CT_OK;
 }
 
 static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
     conv_state *st = l->state;
     if (l->s.act != CT_ACT_NONE && !l->act_bwd_by_next)
-        CT_TRY(ct_act_backward(r->K, l->s.act, r->n, (int)l->out_feat, l->y, g->dy, g->dy));
+        CT_TRY(ct_act_backward(r->K, l->s.act, l->s.alpha, r->n, (int)l->out_feat, l->y, g->dy,
+                               g->dy));
     CT_TRY(ct_conv_backward_weights(st->plan, r->n, l->x, g->dy, l->grad[0], l->grad[1]));
     if (l->need_dx) {
         CT_TRY(ct_conv_backward_data(st->plan, r->n, g->dy, l->param[0], g->dx));
@@ -138,7 +145,7 @@ static const ct_selftest checks[] = {{NULL, NULL}};
 const ct_layer_class ct_layer_conv = {
     .name = "conv",
     .keras = "Conv2D",
-    .grammar = "conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]",
+    .grammar = "conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|tanh|leakyrelu[<alpha>]|linear]",
     .words = "conv",
     .claims = claims,
     .parse = parse,

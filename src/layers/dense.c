@@ -1,6 +1,7 @@
-/* Dense: dense<U>[:relu|sigmoid|softmax|linear], weights [out][in] (PyTorch layout).
- * GEMMs through ct_gemm plus the bias/activation kernels of cl/act.cl. Fusion: every
- * activation runs in its own kernels (CT_FUSE_OWN_ACT: relu/sigmoid in the bias kernel,
+/* Dense: dense<U>[:relu|sigmoid|tanh|leakyrelu[<alpha>]|softmax|linear], weights [out][in]
+ * (PyTorch layout). GEMMs through ct_gemm plus the bias/activation kernels of cl/act.cl.
+ * Fusion: every activation runs in its own kernels (CT_FUSE_OWN_ACT: elementwise ones in the
+ * bias kernel,
  * softmax as a second launch). A trailing dense is the logit layer (logit_units). */
 #include <limits.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
 
-ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, cl_mem x,
-                           cl_mem w, cl_mem b, cl_mem y) {
+ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, float alpha,
+                           cl_mem x, cl_mem w, cl_mem b, cl_mem y) {
     if ((size_t)n * (size_t)out > (size_t)INT_MAX || (size_t)n * (size_t)in > (size_t)INT_MAX)
         return ct_set_error(CT_ERR_SHAPE, "dense %d -> %d at batch %d exceeds 32-bit indexing", in,
                             out, n);
@@ -18,10 +19,10 @@ ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act a
     CT_TRY(ct_gemm(k->rt, 0, 1, n, out, in, 1.0f, x, 0, in, w, 0, in, 0.0f, y, 0, out));
     int rows = n, cols = out, a = act == CT_ACT_SOFTMAX ? 0 : (int)act;
     size_t total = (size_t)n * out;
-    CT_TRY(ct_set_args(k->bias_act, 5, sizeof rows, &rows, sizeof cols, &cols, sizeof a, &a,
-                       sizeof b, &b, sizeof y, &y));
+    CT_TRY(ct_set_args(k->bias_act, 6, sizeof rows, &rows, sizeof cols, &cols, sizeof a, &a,
+                       sizeof alpha, &alpha, sizeof b, &b, sizeof y, &y));
     CT_TRY(ct_launch(k->rt, k->bias_act, 1, &total, NULL));
-    if (act == CT_ACT_SOFTMAX) CT_TRY(ct_act_forward(k, CT_ACT_SOFTMAX, n, out, y, y));
+    if (act == CT_ACT_SOFTMAX) CT_TRY(ct_act_forward(k, CT_ACT_SOFTMAX, 0.0f, n, out, y, y));
     return CT_OK;
 }
 
@@ -50,15 +51,20 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
     if (t->nf > 2)
         return ct_set_error(CT_ERR_ARG, "'%.*s': dense takes at most one option, its activation",
                             t->len, t->t);
-    if (t->nf == 2 && !ct_spec_act(t->f[1], t->fl[1], &L->act, 1))
+    int a = t->nf == 2 ? ct_spec_act(t->f[1], t->fl[1], &L->act, &L->alpha, 1) : 1;
+    if (a < 0) return ct_spec_bad_alpha(t, t->f[1], t->fl[1]);
+    if (!a)
         return ct_set_error(CT_ERR_ARG, "'%.*s': unknown dense activation '%.*s' (expected relu, "
-                            "sigmoid, softmax or linear)", t->len, t->t, t->fl[1], t->f[1]);
+                            "sigmoid, tanh, leakyrelu[<alpha>], softmax or linear)", t->len, t->t,
+                            t->fl[1], t->f[1]);
     return CT_OK;
 }
 
 static int format(const ct_layer_spec *L, char *out, size_t n) {
     if (L->act == CT_ACT_NONE) return snprintf(out, n, "dense%d", L->units);
-    return snprintf(out, n, "dense%d:%s", L->units, ct_act_name(L->act));
+    char act[32];
+    ct_act_format(L->act, L->alpha, act, sizeof act);
+    return snprintf(out, n, "dense%d:%s", L->units, act);
 }
 
 static ct_status infer(ct_layer *l) {
@@ -87,13 +93,14 @@ static int logit_units(const ct_layer_spec *s, int n_classes) {
 }
 
 static ct_status forward(ct_layer *l, const ct_layer_run *r) {
-    return ct_dense_forward(r->K, r->n, (int)l->in_feat, l->oc, l->s.act, l->x, l->param[0],
-                            l->param[1], l->y);
+    return ct_dense_forward(r->K, r->n, (int)l->in_feat, l->oc, l->s.act, l->s.alpha, l->x,
+                            l->param[0], l->param[1], l->y);
 }
 
 static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
     if (l->s.act != CT_ACT_NONE && !l->act_bwd_by_next)
-        CT_TRY(ct_act_backward(r->K, l->s.act, r->n, (int)l->out_feat, l->y, g->dy, g->dy));
+        CT_TRY(ct_act_backward(r->K, l->s.act, l->s.alpha, r->n, (int)l->out_feat, l->y, g->dy,
+                               g->dy));
     CT_TRY(ct_dense_backward(r->K, r->n, (int)l->in_feat, l->oc, l->x, l->param[0], g->dy,
                              l->need_dx ? g->dx : NULL, l->grad[0], l->grad[1]));
     if (l->need_dx) g->dx_in_other = 1;
@@ -130,7 +137,7 @@ static const ct_selftest checks[] = {
 const ct_layer_class ct_layer_dense = {
     .name = "dense",
     .keras = "Dense",
-    .grammar = "dense<U>[:relu|sigmoid|softmax|linear]",
+    .grammar = "dense<U>[:relu|sigmoid|tanh|leakyrelu[<alpha>]|softmax|linear]",
     .words = "dense",
     .claims = claims,
     .parse = parse,

@@ -1,9 +1,6 @@
 /* Dropout: dropout<R>, inverted (kept values scaled by 1 / (1 - R)), training only, with a
  * counter-based mask (see cl/dropout.cl) recomputed in the backward pass. */
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "layers/layer_check.h"
@@ -57,21 +54,12 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
     if (t->nf > 1)
         return ct_set_error(CT_ERR_ARG, "'%.*s': dropout takes no options, write e.g. dropout0.2",
                             t->len, t->t);
-    char num[32];
-    int nl = t->fl[0] - 7;
-    if (nl <= 0 || nl >= (int)sizeof num)
-        return ct_set_error(CT_ERR_ARG, "'%.*s': dropout needs a rate, e.g. dropout0.2", t->len,
-                            t->t);
-    memcpy(num, t->f[0] + 7, (size_t)nl);
-    num[nl] = 0;
-    char *end;
-    errno = 0;
-    double r = strtod(num, &end);
+    float r;
     /* the rate is stored as a float: 0.99999999999 rounds to 1.0f, which the kernels refuse */
-    if (*end || errno || !isdigit((unsigned char)num[0]) || !(r >= 0.0 && (float)r < 1.0f))
-        return ct_set_error(CT_ERR_ARG, "'%.*s': dropout rate must be a number in [0, 1), e.g. "
+    if (!ct_spec_float(t->f[0] + 7, t->fl[0] - 7, &r) || !(r < 1.0f))
+        return ct_set_error(CT_ERR_ARG, "'%.*s': dropout needs a rate, a number in [0, 1), e.g. "
                             "dropout0.2", t->len, t->t);
-    L->rate = (float)r;
+    L->rate = r;
     return CT_OK;
 }
 
@@ -79,10 +67,7 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
  * 0.9999999 does not print as "1", which would not parse again). */
 static int format(const ct_layer_spec *L, char *out, size_t n) {
     char num[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(num, sizeof num, "%.*g", p, (double)L->rate);
-        if ((float)strtod(num, NULL) == L->rate) break;
-    }
+    ct_spec_float_str(L->rate, num, sizeof num);
     return snprintf(out, n, "dropout%s", num);
 }
 
@@ -98,7 +83,7 @@ static ct_status forward(ct_layer *l, const ct_layer_run *r) {
     if (r->train && l->s.rate > 0.0f)
         return ct_dropout_forward(r->K, (size_t)r->n * l->in_feat, l->s.rate, r->seed ^ l->salt,
                                   r->step, l->x, l->y);
-    return ct_act_forward(r->K, CT_ACT_NONE, r->n, (int)l->in_feat, l->x, l->y); /* copy */
+    return ct_act_forward(r->K, CT_ACT_NONE, 0.0f, r->n, (int)l->in_feat, l->x, l->y); /* copy */
 }
 
 static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {

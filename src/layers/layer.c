@@ -1,5 +1,8 @@
 /* Helpers shared by the layer class files: spec fields, activation names, shape text. */
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers/layer.h"
@@ -15,13 +18,49 @@ int ct_spec_int(const char *s, int len, int *out) {
     return v > 0;
 }
 
-int ct_spec_act(const char *s, int len, ct_act *out, int allow_softmax) {
+int ct_spec_float(const char *s, int len, float *out) {
+    char num[32];
+    if (len <= 0 || len >= (int)sizeof num || !isdigit((unsigned char)s[0])) return 0;
+    for (int i = 0; i < len; i++)
+        if (!isdigit((unsigned char)s[i]) && !strchr(".eE+-", s[i])) return 0;
+    memcpy(num, s, (size_t)len);
+    num[len] = 0;
+    char *end;
+    errno = 0;
+    double v = strtod(num, &end);
+    if (*end || errno || !(v >= 0) || !isfinite((float)v)) return 0;
+    *out = (float)v;
+    return 1;
+}
+
+int ct_spec_float_str(float v, char *out, size_t n) {
+    char num[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(num, sizeof num, "%.*g", p, (double)v);
+        if ((float)strtod(num, NULL) == v) break;
+    }
+    return snprintf(out, n, "%s", num);
+}
+
+int ct_spec_act(const char *s, int len, ct_act *out, float *alpha, int allow_softmax) {
     if (len == 4 && !strncmp(s, "relu", 4)) *out = CT_ACT_RELU;
     else if (len == 7 && !strncmp(s, "sigmoid", 7)) *out = CT_ACT_SIGMOID;
+    else if (len == 4 && !strncmp(s, "tanh", 4)) *out = CT_ACT_TANH;
     else if (len == 6 && !strncmp(s, "linear", 6)) *out = CT_ACT_NONE;
     else if (allow_softmax && len == 7 && !strncmp(s, "softmax", 7)) *out = CT_ACT_SOFTMAX;
-    else return 0;
+    else if (len >= 9 && !strncmp(s, "leakyrelu", 9)) {
+        float a = CT_LEAKYRELU_ALPHA;
+        if (len > 9 && !ct_spec_float(s + 9, len - 9, &a)) return -1;
+        *out = CT_ACT_LEAKYRELU;
+        *alpha = a;
+    } else return 0;
     return 1;
+}
+
+ct_status ct_spec_bad_alpha(const ct_spec_token *t, const char *f, int fl) {
+    return ct_set_error(CT_ERR_ARG, "'%.*s': bad leakyrelu slope in '%.*s' (expected leakyrelu "
+                        "or leakyrelu<alpha> with alpha a number >= 0, e.g. leakyrelu0.1; "
+                        "leakyrelu alone is Keras's default 0.3)", t->len, t->t, fl, f);
 }
 
 const char *ct_act_name(ct_act a) {
@@ -29,13 +68,41 @@ const char *ct_act_name(ct_act a) {
     case CT_ACT_RELU: return "relu";
     case CT_ACT_SIGMOID: return "sigmoid";
     case CT_ACT_SOFTMAX: return "softmax";
+    case CT_ACT_TANH: return "tanh";
+    case CT_ACT_LEAKYRELU: return "leakyrelu";
     default: return "linear";
     }
+}
+
+int ct_act_format(ct_act a, float alpha, char *out, size_t n) {
+    if (a != CT_ACT_LEAKYRELU) return snprintf(out, n, "%s", ct_act_name(a));
+    char num[32];
+    ct_spec_float_str(alpha, num, sizeof num);
+    return snprintf(out, n, "leakyrelu%s", num);
 }
 
 int ct_spec_head_is(const ct_spec_token *t, const char *prefix) {
     int pl = (int)strlen(prefix);
     return t->fl[0] >= pl && !strncmp(t->f[0], prefix, (size_t)pl);
+}
+
+ct_status ct_spec_pool(const ct_spec_token *t, const char *name, ct_layer_spec *L) {
+    int hl = (int)strlen(name);
+    if (!ct_spec_int(t->f[0] + hl, t->fl[0] - hl, &L->pool))
+        return ct_set_error(CT_ERR_ARG, "'%.*s': %s needs a positive size, e.g. %s2", t->len,
+                            t->t, name, name);
+    L->stride = L->pool;
+    if (t->nf > 2)
+        return ct_set_error(CT_ERR_ARG, "'%.*s': %s takes at most one option, the stride s<S>",
+                            t->len, t->t, name);
+    if (t->nf == 2) {
+        const char *p = t->f[1];
+        int pl = t->fl[1];
+        if (p[0] != 's' || !ct_spec_int(p + 1, pl - 1, &L->stride))
+            return ct_set_error(CT_ERR_ARG, "'%.*s': bad %s option '%.*s' (expected a stride "
+                                "s<S> with S >= 1, like s2)", t->len, t->t, name, pl, p);
+    }
+    return CT_OK;
 }
 
 const char *ct_layer_shape_str(const ct_layer *l, int in, char *buf, size_t n) {

@@ -26,6 +26,7 @@ typedef struct ct_layer_spec {
     int same;        /* conv padding */
     int pool;        /* pool size */
     ct_act act;      /* activation at the output */
+    float alpha;     /* its slope for x < 0 when act is CT_ACT_LEAKYRELU */
     float rate;      /* dropout */
     int tok_start, tok_len; /* where in the spec string (for messages); -1 if added */
 } ct_layer_spec;
@@ -154,6 +155,9 @@ struct ct_layer_class {
 };
 #define CT_LAYER_MAX_TUNE 4
 
+/* The average-pool kernels (layers/avgpool.c), which gap (layers/gap.c) launches too. */
+extern const ct_kernel_ref ct_avgpool_kernels[];
+
 /* Registry (src/layers/registry.c): the classes in spec-grammar order, NULL-terminated. */
 extern const ct_layer_class *const ct_layer_classes[];
 
@@ -171,9 +175,23 @@ void ct_layer_fuse(ct_layer *l, ct_layer *next);
 
 /* Helpers for the class files (src/layers/layer.c). */
 int ct_spec_int(const char *s, int len, int *out);          /* whole positive int */
-int ct_spec_act(const char *s, int len, ct_act *out, int allow_softmax);
+/* An activation name: relu, sigmoid, tanh, linear, leakyrelu[<alpha>] (alpha >= 0, default
+ * Keras's 0.3), softmax when allowed. 1: it is one (*out, and *alpha for leakyrelu); 0: not
+ * an activation name; -1: leakyrelu with a bad slope (report it with ct_spec_bad_alpha). */
+int ct_spec_act(const char *s, int len, ct_act *out, float *alpha, int allow_softmax);
+ct_status ct_spec_bad_alpha(const ct_spec_token *t, const char *f, int fl);
+#define CT_LEAKYRELU_ALPHA 0.3f                             /* Keras LeakyReLU's default */
 const char *ct_act_name(ct_act a);                          /* "relu", ..., "linear" */
+/* The canonical activation token: its name, with the slope for leakyrelu ("leakyrelu0.3"). */
+int ct_act_format(ct_act a, float alpha, char *out, size_t n);
+/* A number in [0, inf) written as digits (no sign, hex, inf or nan), e.g. "0.2", "1e-05";
+ * and the shortest %g that reads back as the same float (for canonical tokens). */
+int ct_spec_float(const char *s, int len, float *out);
+int ct_spec_float_str(float v, char *out, size_t n);
 int ct_spec_head_is(const ct_spec_token *t, const char *prefix); /* head starts with */
+/* <name><P>[:s<S>] (pool, avgpool): size and stride (default: the size) into L->pool and
+ * L->stride; errors name the token. */
+ct_status ct_spec_pool(const ct_spec_token *t, const char *name, ct_layer_spec *L);
 /* "64x2x2 (CxHxW)" or "1600 features". */
 const char *ct_layer_shape_str(const ct_layer *l, int input, char *buf, size_t n);
 

@@ -99,8 +99,39 @@ done:
     return s;
 }
 
-ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int f, int bwd, int in_place,
-                            uint64_t seed, double *err) {
+ct_status ct_check_avgpool_case(ct_runtime *rt, int n, int c, int h, int w, int ph, int pw,
+                                int sh, int sw, int bwd, uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    int oh = ct_pool_out(h, ph, sh), ow = ct_pool_out(w, pw, sw), nc = n * c;
+    size_t nx = (size_t)nc * h * w, ny = (size_t)nc * oh * ow, nout = bwd ? nx : ny;
+    float *in = AR_F(&a, bwd ? ny : nx), *got = AR_F(&a, nout);
+    double *ind = AR_D(&a, bwd ? ny : nx), *want = AR_D(&a, nout);
+    NEED(in && got && ind && want);
+    ct_fill_random(in, bwd ? ny : nx, seed, -1, 1);
+    ct_to_double(in, ind, bwd ? ny : nx);
+    cl_mem bin, bout;
+    TRYG(ar_buf(&a, "avgpool.in", in, (bwd ? ny : nx) * 4, &bin));
+    TRYG(ar_buf(&a, "avgpool.out", NULL, nout * 4, &bout));
+    if (bwd) {
+        TRYG(ct_avgpool_backward(&K, n, c, h, w, ph, pw, sh, sw, bin, bout));
+        ct_ref_avgpool_bwd(nc, h, w, ph, pw, sh, sw, ind, want);
+    } else {
+        TRYG(ct_avgpool_forward(&K, n, c, h, w, ph, pw, sh, sw, bin, bout));
+        ct_ref_avgpool_fwd(nc, h, w, ph, pw, sh, sw, ind, want);
+    }
+    TRYG(ct_download(rt, bout, 0, nout * 4, got));
+    *err = cmp_d(got, want, nout, ct_ops_atol(ph * pw) * 0.1, 1e-5);
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    return s;
+}
+
+ct_status ct_check_act_case(ct_runtime *rt, ct_act act, float alpha, int n, int f, int bwd,
+                            int in_place, uint64_t seed, double *err) {
     arena a = {.rt = rt};
     ct_layer_kernels K;
     ct_status s = ct_layer_kernels_init(rt, &K);
@@ -113,13 +144,13 @@ ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int f, int bwd, i
     ct_fill_random(dy, cnt, seed + 1, -1, 1);
     ct_to_double(x, xd, cnt);
     ct_to_double(dy, dyd, cnt);
-    ct_ref_act_fwd(act, n, f, xd, yd);
+    ct_ref_act_fwd(act, alpha, n, f, xd, yd);
     cl_mem bx, bo;
     if (!bwd) {
         TRYG(ar_buf(&a, "act.x", x, cnt * 4, &bx));
         bo = bx;
         if (!in_place) TRYG(ar_buf(&a, "act.y", NULL, cnt * 4, &bo));
-        TRYG(ct_act_forward(&K, act, n, f, bx, bo));
+        TRYG(ct_act_forward(&K, act, alpha, n, f, bx, bo));
         memcpy(want, yd, cnt * sizeof *want);
     } else {
         ct_to_float(yd, y, cnt); /* backward reads the forward's (float) output */
@@ -129,8 +160,8 @@ ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int f, int bwd, i
         TRYG(ar_buf(&a, "act.dy", dy, cnt * 4, &bdy));
         bo = bdy;
         if (!in_place) TRYG(ar_buf(&a, "act.dx", NULL, cnt * 4, &bo));
-        TRYG(ct_act_backward(&K, act, n, f, by, bdy, bo));
-        ct_ref_act_bwd(act, n, f, yd, dyd, want);
+        TRYG(ct_act_backward(&K, act, alpha, n, f, by, bdy, bo));
+        ct_ref_act_bwd(act, alpha, n, f, yd, dyd, want);
     }
     TRYG(ct_download(rt, bo, 0, cnt * 4, got));
     *err = cmp_d(got, want, cnt, 1e-6, 1e-5);
@@ -140,8 +171,8 @@ done:
     return s;
 }
 
-ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, int bwd,
-                              uint64_t seed, double *err) {
+ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, float alpha,
+                              int bwd, uint64_t seed, double *err) {
     arena a = {.rt = rt};
     ct_layer_kernels K;
     ct_status s = ct_layer_kernels_init(rt, &K);
@@ -166,9 +197,9 @@ ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act
     TRYG(ar_buf(&a, "dense.b", b, out * 4, &bb));
     if (!bwd) {
         TRYG(ar_buf(&a, "dense.y", NULL, ny * 4, &bo));
-        TRYG(ct_dense_forward(&K, n, in, out, act, bx, bw, bb, bo));
+        TRYG(ct_dense_forward(&K, n, in, out, act, alpha, bx, bw, bb, bo));
         TRYG(ct_download(rt, bo, 0, ny * 4, gy));
-        ct_ref_dense_fwd(n, in, out, act, xd, wd, bd, ry);
+        ct_ref_dense_fwd(n, in, out, act, alpha, xd, wd, bd, ry);
         *err = cmp_d(gy, ry, ny, ct_ops_atol(in), CT_OPS_RTOL);
     } else {
         TRYG(ar_buf(&a, "dense.dy", dy, ny * 4, &bdy));
@@ -262,7 +293,7 @@ ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, 
     if (classes == 1)
         for (int i = 0; i < n; i++) rp[i] = 1.0 / (1.0 + exp(-zd[i]));
     else
-        ct_ref_act_fwd(CT_ACT_SOFTMAX, n, classes, zd, rp);
+        ct_ref_act_fwd(CT_ACT_SOFTMAX, 0.0f, n, classes, zd, rp);
     double e = 0, csum = 0;
     for (int i = 0; i < n; i++) {
         float l = gst[2 * i], c = gst[2 * i + 1];
@@ -320,10 +351,11 @@ done:
     return s;
 }
 
-/* ---- a layer through its record: parse, infer, params, create, forward vs ref_forward ---- */
+/* ---- a layer through its record: parse, infer, params, create, forward, backward ---- */
 
-ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, int h, int w,
-                              int flat, uint64_t seed, double *err) {
+ct_status ct_layer_case_init(const char *token, int n, int c, int h, int w, int flat,
+                             ct_layer_case *lc) {
+    memset(lc, 0, sizeof *lc);
     ct_spec_token t = {.t = token, .len = (int)strlen(token)};
     for (int i = 0, st = 0; i <= t.len; i++)
         if (i == t.len || token[i] == ':') {
@@ -335,56 +367,92 @@ ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, i
         }
     const ct_layer_class *cls = ct_layer_class_for(&t);
     if (!cls) return ct_set_error(CT_ERR_ARG, "no layer class claims '%s'", token);
-    ct_layer l;
-    memset(&l, 0, sizeof l);
-    l.s.cls = cls;
-    CT_TRY(cls->parse(&t, &l.s));
-    snprintf(l.tok, sizeof l.tok, "%s", token);
-    l.max_batch = n;
-    l.flat_in = flat;
-    l.ic = c, l.ih = h, l.iw = w;
-    l.in_feat = (size_t)c * h * w;
-    CT_TRY(cls->infer(&l));
-    l.out_feat = (size_t)l.oc * l.oh * l.ow;
-    ct_layer_fuse(&l, NULL);
-    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
-    l.np = cls->params ? cls->params(&l, pd) : 0;
+    ct_layer *l = &lc->l;
+    l->s.cls = cls;
+    CT_TRY(cls->parse(&t, &l->s));
+    snprintf(l->tok, sizeof l->tok, "%s", token);
+    l->max_batch = n;
+    l->flat_in = flat;
+    l->ic = c, l->ih = h, l->iw = w;
+    l->in_feat = (size_t)c * h * w;
+    CT_TRY(cls->infer(l));
+    l->out_feat = (size_t)l->oc * l->oh * l->ow;
+    ct_layer_fuse(l, NULL);
+    l->need_dx = 1;
+    lc->np = cls->params ? cls->params(l, lc->pd) : 0;
+    for (int j = 0; j < lc->np; j++) lc->pn[j] = ct_shape_count(lc->pd[j].ndim, lc->pd[j].shape);
+    return CT_OK;
+}
+
+ct_status ct_layer_case_run(ct_runtime *rt, ct_layer_case *lc, const float *x,
+                            const float *const *p, const float *dy, float *y, float *dx,
+                            float *const *g) {
+    ct_layer *l = &lc->l;
+    const ct_layer_class *cls = l->s.cls;
+    int n = l->max_batch;
+    size_t nx = (size_t)n * l->in_feat, ny = (size_t)n * l->out_feat;
     arena a = {.rt = rt};
     ct_layer_kernels K;
     ct_status s = ct_layer_kernels_init(rt, &K);
     if (s != CT_OK) return s;
-    size_t nx = (size_t)n * l.in_feat, ny = (size_t)n * l.out_feat;
-    float *x = AR_F(&a, nx), *got = AR_F(&a, ny);
+    TRYG(ar_buf(&a, "layer.x", x, nx * 4, &l->x));
+    if (cls->flags & CT_LAYER_ALIAS) l->y = l->x;
+    else TRYG(ar_buf(&a, "layer.y", NULL, ny * 4, &l->y));
+    for (int j = 0; j < lc->np; j++) {
+        TRYG(ar_buf(&a, "layer.param", p[j], lc->pn[j] * 4, &l->param[j]));
+        TRYG(ar_buf(&a, "layer.grad", NULL, lc->pn[j] * 4, &l->grad[j]));
+    }
+    if (cls->create) TRYG(cls->create(rt, l));
+    ct_layer_run r = {&K, n, 0, 0, 0};
+    TRYG(cls->forward(l, &r));
+    TRYG(ct_download(rt, l->y, 0, ny * 4, y));
+    if (dy) {
+        size_t nbuf = nx > ny ? nx : ny;
+        ct_layer_grad gr = {0};
+        TRYG(ar_buf(&a, "layer.dy", NULL, nbuf * 4, &gr.dy));
+        TRYG(ct_upload(rt, gr.dy, 0, ny * 4, dy));
+        TRYG(ar_buf(&a, "layer.dx", NULL, nbuf * 4, &gr.dx));
+        TRYG(cls->backward(l, &r, &gr));
+        TRYG(ct_download(rt, gr.dx_in_other ? gr.dx : gr.dy, 0, nx * 4, dx));
+        for (int j = 0; j < lc->np; j++) TRYG(ct_download(rt, l->grad[j], 0, lc->pn[j] * 4, g[j]));
+    }
+done:
+    if (cls->destroy) cls->destroy(l); /* state is NULL or what create made */
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
+    l->x = l->y = NULL;
+    return s;
+}
+
+ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, int h, int w,
+                              int flat, uint64_t seed, double *err) {
+    ct_layer_case lc;
+    CT_TRY(ct_layer_case_init(token, n, c, h, w, flat, &lc));
+    const ct_layer *l = &lc.l;
+    arena a = {.rt = rt};
+    ct_status s = CT_OK;
+    size_t nx = (size_t)n * l->in_feat, ny = (size_t)n * l->out_feat;
+    float *x = AR_F(&a, nx), *got = AR_F(&a, ny), *pf[CT_LAYER_MAX_PARAMS] = {0};
     double *xd = AR_D(&a, nx), *want = AR_D(&a, ny), *pdd[CT_LAYER_MAX_PARAMS] = {0};
     NEED(x && got && xd && want);
     ct_fill_random(x, nx, seed, -1, 1);
     ct_to_double(x, xd, nx);
-    TRYG(ar_buf(&a, "layer.x", x, nx * 4, &l.x));
-    if (cls->flags & CT_LAYER_ALIAS) l.y = l.x;
-    else TRYG(ar_buf(&a, "layer.y", NULL, ny * 4, &l.y));
-    for (int j = 0; j < l.np; j++) {
-        size_t cnt = ct_shape_count(pd[j].ndim, pd[j].shape);
-        float *p = AR_F(&a, cnt);
-        NEED(p && (pdd[j] = AR_D(&a, cnt)));
-        ct_fill_random(p, cnt, seed + 1 + j, -0.5f, 0.5f);
-        ct_to_double(p, pdd[j], cnt);
-        TRYG(ar_buf(&a, "layer.param", p, cnt * 4, &l.param[j]));
-        TRYG(ar_buf(&a, "layer.grad", NULL, cnt * 4, &l.grad[j]));
+    for (int j = 0; j < lc.np; j++) {
+        NEED((pf[j] = AR_F(&a, lc.pn[j])) && (pdd[j] = AR_D(&a, lc.pn[j])));
+        ct_fill_random(pf[j], lc.pn[j], seed + 1 + j, -0.5f, 0.5f);
+        ct_to_double(pf[j], pdd[j], lc.pn[j]);
     }
-    if (cls->create) TRYG(cls->create(rt, &l));
-    ct_layer_run r = {&K, n, 0, 0, 0};
-    TRYG(cls->forward(&l, &r));
-    TRYG(ct_download(rt, l.y, 0, ny * 4, got));
-    cls->ref_forward(&l, n, xd, (const double *const *)pdd, want);
+    TRYG(ct_layer_case_run(rt, &lc, x, (const float *const *)pf, NULL, got, NULL, NULL));
+    l->s.cls->ref_forward(l, n, xd, (const double *const *)pdd, want);
     /* terms per output: the fan-in of its weights (softmax rows: their length) */
-    int terms = l.s.act == CT_ACT_SOFTMAX ? (int)l.out_feat : 1;
-    for (int j = 0; j < l.np; j++)
-        if (pd[j].ndim > 1) terms = pd[j].shape[1] * (pd[j].ndim == 4 ? pd[j].shape[2] * pd[j].shape[3] : 1);
+    int terms = l->s.act == CT_ACT_SOFTMAX ? (int)l->out_feat : 1;
+    for (int j = 0; j < lc.np; j++) {
+        const ct_param_desc *d = &lc.pd[j];
+        if (d->ndim > 1) terms = d->shape[1] * (d->ndim == 4 ? d->shape[2] * d->shape[3] : 1);
+    }
     *err = cmp_d(got, want, ny, ct_ops_atol(terms), CT_OPS_RTOL);
 done:
-    if (cls->destroy) cls->destroy(&l);
     ar_free(&a);
-    ct_layer_kernels_free(&K);
     return s;
 }
 
@@ -411,29 +479,50 @@ ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err) {
     WORST(ct_check_pool_case(rt, 2, 2, 10, 11, 2, 3, 1, 1, 15, &e_));
     return CT_OK;
 }
+ct_status ct_check_avgpool_forward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_avgpool_case(rt, 2, 3, 7, 9, 2, 2, 2, 2, 0, 17, &e_));
+    WORST(ct_check_avgpool_case(rt, 1, 5, 8, 6, 3, 3, 1, 1, 0, 18, &e_));
+    WORST(ct_check_avgpool_case(rt, 3, 4, 5, 7, 5, 7, 1, 1, 0, 19, &e_)); /* gap */
+    return CT_OK;
+}
+ct_status ct_check_avgpool_backward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_avgpool_case(rt, 2, 3, 7, 9, 2, 2, 2, 2, 1, 27, &e_));
+    WORST(ct_check_avgpool_case(rt, 1, 5, 8, 6, 3, 3, 1, 1, 1, 28, &e_));
+    WORST(ct_check_avgpool_case(rt, 2, 2, 11, 10, 3, 3, 2, 2, 1, 29, &e_));
+    WORST(ct_check_avgpool_case(rt, 3, 4, 5, 7, 5, 7, 1, 1, 1, 30, &e_)); /* gap */
+    return CT_OK;
+}
 ct_status ct_check_act_forward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
-    WORST(ct_check_act_case(rt, CT_ACT_RELU, 3, 333, 0, 0, 21, &e_));
-    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 3, 333, 0, 1, 22, &e_));
-    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 7, 13, 0, 0, 23, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_RELU, 0, 3, 333, 0, 0, 21, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 0, 3, 333, 0, 1, 22, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 0, 7, 13, 0, 0, 23, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_TANH, 0, 3, 333, 0, 1, 34, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_LEAKYRELU, 0.3f, 3, 333, 0, 0, 35, &e_));
     return CT_OK;
 }
 ct_status ct_check_act_backward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
-    WORST(ct_check_act_case(rt, CT_ACT_RELU, 3, 333, 1, 1, 24, &e_));
-    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 3, 333, 1, 0, 25, &e_));
-    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 7, 13, 1, 1, 26, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_RELU, 0, 3, 333, 1, 1, 24, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SIGMOID, 0, 3, 333, 1, 0, 25, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_SOFTMAX, 0, 7, 13, 1, 1, 26, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_TANH, 0, 3, 333, 1, 0, 36, &e_));
+    WORST(ct_check_act_case(rt, CT_ACT_LEAKYRELU, 0.1f, 3, 333, 1, 1, 37, &e_));
     return CT_OK;
 }
 ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
-    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_RELU, 0, 31, &e_));
-    WORST(ct_check_dense_case(rt, 3, 20, 4, CT_ACT_SOFTMAX, 0, 32, &e_));
+    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_RELU, 0, 0, 31, &e_));
+    WORST(ct_check_dense_case(rt, 3, 20, 4, CT_ACT_SOFTMAX, 0, 0, 32, &e_));
+    WORST(ct_check_dense_case(rt, 4, 19, 7, CT_ACT_TANH, 0, 0, 38, &e_));
+    WORST(ct_check_dense_case(rt, 4, 19, 7, CT_ACT_LEAKYRELU, 0.2f, 0, 39, &e_));
     return CT_OK;
 }
 ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
-    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_NONE, 1, 33, &e_));
+    WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_NONE, 0, 1, 33, &e_));
     return CT_OK;
 }
 ct_status ct_check_dropout(ct_runtime *rt, double *max_err) {

@@ -8,10 +8,14 @@
 
 ct_status ct_check_pool_case(ct_runtime *rt, int n, int c, int h, int w, int p, int s, int relu,
                              int bwd, uint64_t seed, double *err);
-ct_status ct_check_act_case(ct_runtime *rt, ct_act act, int n, int features, int bwd,
+/* Average pooling (avgpool, gap): ph x pw windows, strides sh, sw; bwd checks dx from dy. */
+ct_status ct_check_avgpool_case(ct_runtime *rt, int n, int c, int h, int w, int ph, int pw,
+                                int sh, int sw, int bwd, uint64_t seed, double *err);
+/* alpha: leakyrelu's slope (ignored by the others). */
+ct_status ct_check_act_case(ct_runtime *rt, ct_act act, float alpha, int n, int features, int bwd,
                             int in_place, uint64_t seed, double *err);
-ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, int bwd,
-                              uint64_t seed, double *err);
+ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act, float alpha,
+                              int bwd, uint64_t seed, double *err);
 ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bwd, uint64_t seed,
                                 double *err);
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
@@ -22,10 +26,28 @@ ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed
 ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, int h, int w,
                               int flat, uint64_t seed, double *err);
 
+/* The same layer for given data (tests: finite differences, the PyTorch golden): init parses
+ * and shapes it (host only, as the last layer of a model, input gradient wanted); run does
+ * forward of x (n samples) with its parameters p (model order) into y, at inference, and
+ * when dy is not NULL the backward from dy into dx and the parameter gradients g. */
+typedef struct ct_layer_case {
+    ct_layer l;
+    int np;
+    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
+    size_t pn[CT_LAYER_MAX_PARAMS]; /* floats per parameter */
+} ct_layer_case;
+ct_status ct_layer_case_init(const char *token, int n, int c, int h, int w, int flat,
+                             ct_layer_case *lc);
+ct_status ct_layer_case_run(ct_runtime *rt, ct_layer_case *lc, const float *x,
+                            const float *const *p, const float *dy, float *y, float *dx,
+                            float *const *g);
+
 /* The selftest entries (a few shapes each): the layer classes point at theirs
  * (ct_layer_class.checks); loss and Adam are listed in selftest_list.h. */
 ct_status ct_check_pool_forward(ct_runtime *rt, double *max_err);
 ct_status ct_check_pool_backward(ct_runtime *rt, double *max_err);
+ct_status ct_check_avgpool_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_avgpool_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_act_forward(ct_runtime *rt, double *max_err);
 ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);

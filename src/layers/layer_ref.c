@@ -47,7 +47,56 @@ void ct_ref_pool_bwd(int nc, int h, int w, int p, int s, int relu, const double 
             if (!(x[i] > 0)) dx[i] = 0;
 }
 
-void ct_ref_act_fwd(ct_act act, int n, int f, const double *x, double *y) {
+void ct_ref_avgpool_fwd(int nc, int h, int w, int ph, int pw, int sh, int sw, const double *x,
+                        double *y) {
+    int oh = ct_pool_out(h, ph, sh), ow = ct_pool_out(w, pw, sw);
+    for (int c = 0; c < nc; c++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                double s = 0;
+                for (int dy = 0; dy < ph; dy++)
+                    for (int dx = 0; dx < pw; dx++)
+                        s += x[((size_t)c * h + oy * sh + dy) * w + ox * sw + dx];
+                y[((size_t)c * oh + oy) * ow + ox] = s / (ph * pw);
+            }
+}
+
+void ct_ref_avgpool_bwd(int nc, int h, int w, int ph, int pw, int sh, int sw, const double *dy,
+                        double *dx) {
+    int oh = ct_pool_out(h, ph, sh), ow = ct_pool_out(w, pw, sw);
+    memset(dx, 0, (size_t)nc * h * w * sizeof *dx);
+    for (int c = 0; c < nc; c++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                double g = dy[((size_t)c * oh + oy) * ow + ox] / (ph * pw);
+                for (int ky = 0; ky < ph; ky++)
+                    for (int kx = 0; kx < pw; kx++)
+                        dx[((size_t)c * h + oy * sh + ky) * w + ox * sw + kx] += g;
+            }
+}
+
+static double act1(ct_act act, double alpha, double v) {
+    switch (act) {
+    case CT_ACT_RELU: return v > 0 ? v : 0;
+    case CT_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
+    case CT_ACT_TANH: return tanh(v);
+    case CT_ACT_LEAKYRELU: return v > 0 ? v : alpha * v;
+    default: return v;
+    }
+}
+
+/* From the output y, as the kernels (cl/act.cl) */
+static double act1_grad(ct_act act, double alpha, double y, double g) {
+    switch (act) {
+    case CT_ACT_RELU: return y > 0 ? g : 0;
+    case CT_ACT_SIGMOID: return g * y * (1 - y);
+    case CT_ACT_TANH: return g * (1 - y * y);
+    case CT_ACT_LEAKYRELU: return y > 0 ? g : alpha * g;
+    default: return g;
+    }
+}
+
+void ct_ref_act_fwd(ct_act act, float alpha, int n, int f, const double *x, double *y) {
     size_t total = (size_t)n * f;
     if (act == CT_ACT_SOFTMAX) {
         for (int r = 0; r < n; r++) {
@@ -60,13 +109,11 @@ void ct_ref_act_fwd(ct_act act, int n, int f, const double *x, double *y) {
         }
         return;
     }
-    for (size_t i = 0; i < total; i++)
-        y[i] = act == CT_ACT_RELU ? (x[i] > 0 ? x[i] : 0)
-               : act == CT_ACT_SIGMOID ? 1.0 / (1.0 + exp(-x[i]))
-                                       : x[i];
+    for (size_t i = 0; i < total; i++) y[i] = act1(act, alpha, x[i]);
 }
 
-void ct_ref_act_bwd(ct_act act, int n, int f, const double *y, const double *dy, double *dx) {
+void ct_ref_act_bwd(ct_act act, float alpha, int n, int f, const double *y, const double *dy,
+                    double *dx) {
     size_t total = (size_t)n * f;
     if (act == CT_ACT_SOFTMAX) {
         for (int r = 0; r < n; r++) {
@@ -77,21 +124,18 @@ void ct_ref_act_bwd(ct_act act, int n, int f, const double *y, const double *dy,
         }
         return;
     }
-    for (size_t i = 0; i < total; i++)
-        dx[i] = act == CT_ACT_RELU ? (y[i] > 0 ? dy[i] : 0)
-                : act == CT_ACT_SIGMOID ? dy[i] * y[i] * (1 - y[i])
-                                        : dy[i];
+    for (size_t i = 0; i < total; i++) dx[i] = act1_grad(act, alpha, y[i], dy[i]);
 }
 
-void ct_ref_dense_fwd(int n, int in, int out, ct_act act, const double *x, const double *w,
-                      const double *b, double *y) {
+void ct_ref_dense_fwd(int n, int in, int out, ct_act act, float alpha, const double *x,
+                      const double *w, const double *b, double *y) {
     for (int r = 0; r < n; r++)
         for (int o = 0; o < out; o++) {
             double s = b[o];
             for (int i = 0; i < in; i++) s += x[(size_t)r * in + i] * w[(size_t)o * in + i];
             y[(size_t)r * out + o] = s;
         }
-    ct_ref_act_fwd(act, n, out, y, y);
+    ct_ref_act_fwd(act, alpha, n, out, y, y);
 }
 
 void ct_ref_dense_bwd(int n, int in, int out, const double *x, const double *w, const double *dy,
@@ -175,7 +219,7 @@ void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *
     ct_conv_desc_init(&d, n, l->ic, l->ih, l->iw, l->oc, l->s.k, l->s.stride, l->s.same,
                       CT_ACT_NONE);
     ct_ref_conv_forward_d(&d, n, x, p[0], p[1], y);
-    ct_ref_act_fwd(l->s.act, n, (int)l->out_feat, y, y);
+    ct_ref_act_fwd(l->s.act, l->s.alpha, n, (int)l->out_feat, y, y);
 }
 
 void ct_ref_layer_maxpool(const ct_layer *l, int n, const double *x, const double *const *p,
@@ -184,15 +228,28 @@ void ct_ref_layer_maxpool(const ct_layer *l, int n, const double *x, const doubl
     ct_ref_pool_fwd(n * l->ic, l->ih, l->iw, l->s.pool, l->s.stride, x, y);
 }
 
+void ct_ref_layer_avgpool(const ct_layer *l, int n, const double *x, const double *const *p,
+                          double *y) {
+    (void)p;
+    ct_ref_avgpool_fwd(n * l->ic, l->ih, l->iw, l->s.pool, l->s.pool, l->s.stride, l->s.stride, x,
+                       y);
+}
+
+void ct_ref_layer_gap(const ct_layer *l, int n, const double *x, const double *const *p,
+                      double *y) {
+    (void)p;
+    ct_ref_avgpool_fwd(n * l->ic, l->ih, l->iw, l->ih, l->iw, 1, 1, x, y);
+}
+
 void ct_ref_layer_dense(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y) {
-    ct_ref_dense_fwd(n, (int)l->in_feat, l->oc, l->s.act, x, p[0], p[1], y);
+    ct_ref_dense_fwd(n, (int)l->in_feat, l->oc, l->s.act, l->s.alpha, x, p[0], p[1], y);
 }
 
 void ct_ref_layer_activation(const ct_layer *l, int n, const double *x, const double *const *p,
                              double *y) {
     (void)p;
-    ct_ref_act_fwd(l->s.act, n, (int)l->in_feat, x, y);
+    ct_ref_act_fwd(l->s.act, l->s.alpha, n, (int)l->in_feat, x, y);
 }
 
 void ct_ref_layer_copy(const ct_layer *l, int n, const double *x, const double *const *p,

@@ -10,12 +10,18 @@ void ct_ref_pool_fwd(int nc, int h, int w, int p, int s, const double *x, double
 /* relu: also the backward of a relu that produced x (x > 0). */
 void ct_ref_pool_bwd(int nc, int h, int w, int p, int s, int relu, const double *x,
                      const double *dy, double *dx);
-/* act NONE/RELU/SIGMOID elementwise, SOFTMAX per row of `features`. */
-void ct_ref_act_fwd(ct_act act, int n, int features, const double *x, double *y);
-void ct_ref_act_bwd(ct_act act, int n, int features, const double *y, const double *dy,
-                    double *dx);
-void ct_ref_dense_fwd(int n, int in, int out, ct_act act, const double *x, const double *w,
-                      const double *b, double *y);
+/* Average pooling, ph x pw windows, strides sh, sw, valid windows (avgpool, gap). */
+void ct_ref_avgpool_fwd(int nc, int h, int w, int ph, int pw, int sh, int sw, const double *x,
+                        double *y);
+void ct_ref_avgpool_bwd(int nc, int h, int w, int ph, int pw, int sh, int sw, const double *dy,
+                        double *dx);
+/* act NONE/RELU/SIGMOID/TANH/LEAKYRELU (slope alpha) elementwise, SOFTMAX per row of
+ * `features`. */
+void ct_ref_act_fwd(ct_act act, float alpha, int n, int features, const double *x, double *y);
+void ct_ref_act_bwd(ct_act act, float alpha, int n, int features, const double *y,
+                    const double *dy, double *dx);
+void ct_ref_dense_fwd(int n, int in, int out, ct_act act, float alpha, const double *x,
+                      const double *w, const double *b, double *y);
 /* dy w.r.t. the pre-activation output; dx may be NULL. */
 void ct_ref_dense_bwd(int n, int in, int out, const double *x, const double *w, const double *dy,
                       double *dx, double *dw, double *db);
@@ -35,6 +41,10 @@ void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *
                        double *y);
 void ct_ref_layer_maxpool(const ct_layer *l, int n, const double *x, const double *const *p,
                           double *y);
+void ct_ref_layer_avgpool(const ct_layer *l, int n, const double *x, const double *const *p,
+                          double *y);
+void ct_ref_layer_gap(const ct_layer *l, int n, const double *x, const double *const *p,
+                      double *y);
 void ct_ref_layer_dense(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y);
 void ct_ref_layer_activation(const ct_layer *l, int n, const double *x, const double *const *p,

@@ -17,6 +17,7 @@ typedef struct ct_layer_kernels {
     cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_rows;
     cl_kernel act_fwd, act_bwd, softmax_fwd, softmax_bwd, bias_act, bias_grad;
     cl_kernel dropout_fwd, dropout_bwd;
+    cl_kernel avgpool_fwd, avgpool_bwd;
     cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;
     cl_kernel adam;
     size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */
@@ -33,15 +34,24 @@ ct_status ct_pool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int p
 ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, int relu,
                            cl_mem x, cl_mem dy, cl_mem dx);
 
-/* Elementwise relu/sigmoid (act != SOFTMAX) or softmax over rows of `features` (SOFTMAX).
- * y may be x; dx may be dy. Backward reads the forward's output y. CT_ACT_NONE: copy/no-op. */
-ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem x, cl_mem y);
-ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, int n, int features, cl_mem y, cl_mem dy,
-                          cl_mem dx);
+/* Average pooling (avgpool, gap), ph x pw windows, strides sh, sw, valid windows:
+ * oh = (h - ph) / sh + 1. Backward needs only dy. */
+ct_status ct_avgpool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int ph, int pw,
+                             int sh, int sw, cl_mem x, cl_mem y);
+ct_status ct_avgpool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int ph, int pw,
+                              int sh, int sw, cl_mem dy, cl_mem dx);
+
+/* Elementwise relu/sigmoid/tanh/leakyrelu (act != SOFTMAX; alpha: leakyrelu's slope, else
+ * ignored) or softmax over rows of `features` (SOFTMAX). y may be x; dx may be dy. Backward
+ * reads the forward's output y. CT_ACT_NONE: copy/no-op. */
+ct_status ct_act_forward(ct_layer_kernels *k, ct_act act, float alpha, int n, int features,
+                         cl_mem x, cl_mem y);
+ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, float alpha, int n, int features,
+                          cl_mem y, cl_mem dy, cl_mem dx);
 
 /* Dense: y[n][out] = act(x[n][in] * W^T + b), W is [out][in] (PyTorch layout). */
-ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, cl_mem x,
-                           cl_mem w, cl_mem b, cl_mem y);
+ct_status ct_dense_forward(ct_layer_kernels *k, int n, int in, int out, ct_act act, float alpha,
+                           cl_mem x, cl_mem w, cl_mem b, cl_mem y);
 /* From dy (gradient w.r.t. the PRE-activation output): dw = dy^T x, db = column sums of dy
  * (both overwritten), dx = dy W (skipped when dx is NULL). */
 ct_status ct_dense_backward(ct_layer_kernels *k, int n, int in, int out, cl_mem x, cl_mem w,

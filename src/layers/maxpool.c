@@ -69,21 +69,7 @@ ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int 
 static int claims(const ct_spec_token *t) { return ct_spec_head_is(t, "pool"); }
 
 static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
-    if (!ct_spec_int(t->f[0] + 4, t->fl[0] - 4, &L->pool))
-        return ct_set_error(CT_ERR_ARG, "'%.*s': pool needs a positive size, e.g. pool2", t->len,
-                            t->t);
-    L->stride = L->pool;
-    if (t->nf > 2)
-        return ct_set_error(CT_ERR_ARG, "'%.*s': pool takes at most one option, the stride s<S>",
-                            t->len, t->t);
-    if (t->nf == 2) {
-        const char *p = t->f[1];
-        int pl = t->fl[1];
-        if (p[0] != 's' || !ct_spec_int(p + 1, pl - 1, &L->stride))
-            return ct_set_error(CT_ERR_ARG, "'%.*s': bad pool option '%.*s' (expected a stride "
-                                "like s2)", t->len, t->t, pl, p);
-    }
-    return CT_OK;
+    return ct_spec_pool(t, "pool", L);
 }
 
 static int format(const ct_layer_spec *L, char *out, size_t n) {

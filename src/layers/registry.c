@@ -11,6 +11,8 @@
 #define CT_LAYER_LIST(X)                                                                          \
     X(ct_layer_conv)                                                                              \
     X(ct_layer_maxpool)                                                                           \
+    X(ct_layer_avgpool)                                                                           \
+    X(ct_layer_gap)                                                                               \
     X(ct_layer_flatten)                                                                           \
     X(ct_layer_dense)                                                                             \
     X(ct_layer_dropout)                                                                           \

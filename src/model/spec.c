@@ -74,7 +74,7 @@ static ct_status spec_error(const char *spec, int start, int len, const char *fm
     caret[p] = 0;
     int layer = 0;
     for (int i = 0; i < start && spec[i]; i++) layer += spec[i] == ',';
-    char grammar[512], words[256];
+    char grammar[1024], words[256];
     registry_text(grammar, sizeof grammar, words, sizeof words);
     return ct_set_error(CT_ERR_ARG, "model spec, layer %d at column %d: %s\n  %.*s\n  %s\n"
                         "  (grammar: %s)", layer, start + 1, why, sl, spec, caret, grammar);
@@ -102,7 +102,7 @@ static ct_status parse_token(const char *spec, int pos, int len, ct_layer_spec *
         if (tk.fl[i] == 0) return spec_error(spec, pos, len, "empty ':' field in '%.*s'", len, t);
     const ct_layer_class *c = ct_layer_class_for(&tk);
     if (!c) {
-        char grammar[512], words[256];
+        char grammar[1024], words[256];
         registry_text(grammar, sizeof grammar, words, sizeof words);
         return spec_error(spec, pos, len, "unknown layer '%.*s' (expected %s)", len, t, words);
     }

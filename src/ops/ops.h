@@ -13,7 +13,16 @@
 
 #include "runtime/runtime.h"
 
-typedef enum { CT_ACT_NONE = 0, CT_ACT_RELU, CT_ACT_SIGMOID, CT_ACT_SOFTMAX } ct_act;
+/* Activation codes (also the kernels' act argument). LEAKYRELU's slope travels beside it
+ * (ct_layer_spec.alpha). */
+typedef enum {
+    CT_ACT_NONE = 0,
+    CT_ACT_RELU,
+    CT_ACT_SIGMOID,
+    CT_ACT_SOFTMAX,
+    CT_ACT_TANH,
+    CT_ACT_LEAKYRELU
+} ct_act;
 
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, op = transpose when trans*.
  * Offsets and leading dimensions are in floats. beta == 0 never reads C (NaN-safe).
