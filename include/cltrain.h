@@ -214,8 +214,9 @@ CT_API int ct_loader_skipped(const ct_loader *l);
 /* ---- models ---------------------------------------------------------------------- */
 /* A classifier: a sequential network on a runtime's device, with its input shape, its
  * preprocessing and its class names. Spec grammar (docs/LAYERS.md), comma separated:
- *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
- *   dense<U>[:relu|sigmoid|softmax|linear]   dropout<R>   relu   sigmoid   softmax
+ *   conv<F>:<K>[:s<S>][:same|valid][:<act>]   pool<P>[:s<S>]   avgpool<P>[:s<S>]   gap
+ *   flatten   dense<U>[:<act>|softmax]   dropout<R>   <act>   softmax
+ *   <act> = relu | sigmoid | tanh | leakyrelu[<alpha>] (default 0.3) | linear
  * or a preset: "model1", "model2", "model3". The output layer follows the class count
  * (one sigmoid unit for 2 classes, else softmax); it is appended when missing. */
 typedef struct ct_classifier ct_classifier;

@@ -12,10 +12,11 @@
 /* A parsed layer (ct_layer_spec, its class in .cls) and the layer classes: layers/layer.h. */
 
 /* Spec grammar (comma separated, whitespace around tokens ignored; docs/LAYERS.md):
- *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
- *   dense<U>[:relu|sigmoid|softmax|linear]   dropout<R>   relu   sigmoid   softmax
+ *   conv<F>:<K>[:s<S>][:same|valid][:<act>]   pool<P>[:s<S>]   avgpool<P>[:s<S>]   gap
+ *   flatten   dense<U>[:<act>|softmax]   dropout<R>   <act>   softmax
+ *   <act> = relu | sigmoid | tanh | leakyrelu[<alpha>] | linear (not as a layer)
  * Defaults are Keras's: conv stride 1, valid padding, linear activation; dense linear;
- * pool stride = pool size. Options after conv<F>:<K> may come in any order. Presets
+ * pool and avgpool stride = pool size; leakyrelu's alpha 0.3. Options after conv<F>:<K> may come in any order. Presets
  * "model1", "model2", "model3" expand to the seed's models as its text describes them
  * (relu on every conv and hidden dense, dropout 0.2 before the output dense). An error
  * (CT_ERR_ARG) names the layer index and column and prints the spec with a caret under the
