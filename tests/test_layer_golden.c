@@ -76,7 +76,7 @@ static void run_case(ct_runtime *rt, const ct_st_file *f, int i, const cJSON *c)
           *g[CT_LAYER_MAX_PARAMS] = {0};
     int ok = x && dy && wy && wdx && np == lc.np;
     for (int j = 0; ok && j < lc.np; j++) {
-        char pn[8], gn[8];
+        char pn[16], gn[16];
         snprintf(pn, sizeof pn, "p%d", j);
         snprintf(gn, sizeof gn, "g%d", j);
         p[j] = tensor(f, i, pn, lc.pn[j]);
