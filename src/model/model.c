@@ -498,12 +498,12 @@ ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, lo
 
 void ct_model_summary(const ct_model *m, FILE *f) {
     fprintf(f, "Model: \"%s\"\n", m->spec);
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "#", "layer (spec)", "type", "output shape",
+    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "#", "layer (spec)", "type", "output shape",
             "params");
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "", "input", "", "", "");
+    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "", "input", "", "", "");
     char sh[64];
     snprintf(sh, sizeof sh, "(%d, %d, %d)", m->c, m->h, m->w);
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "", "", "Input", sh, "0");
+    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "", "", "Input", sh, "0");
     for (int i = 0; i < m->n_layers; i++) {
         const ct_layer *l = &m->L[i];
         if (l->flat_out) snprintf(sh, sizeof sh, "(%zu)", l->out_feat);
@@ -512,7 +512,7 @@ void ct_model_summary(const ct_model *m, FILE *f) {
         for (int j = 0; j < l->np; j++) np += m->pinfo[l->p0 + j].n;
         char nm[64];
         snprintf(nm, sizeof nm, "%s%s", l->tok, i == m->n_layers - 1 ? " (logits)" : "");
-        fprintf(f, "%-4d %-28s %-14s %-22s %12zu\n", i, nm, l->s.cls->keras, sh, np);
+        fprintf(f, "%-4d %-28s %-22s %-22s %12zu\n", i, nm, l->s.cls->keras, sh, np);
     }
     fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n",
             m->n_weights, m->n_weights * 4.0 / 1048576.0);
