@@ -534,6 +534,9 @@ int main(void) {
              "dense6:leakyrelu0.2,dense3",
              2, 11, 10, 3, 4, 1);
     model_fd("conv3:2:s2:same:leakyrelu,avgpool2,tanh,flatten,dense1", 1, 9, 8, 2, 3, 0);
+    /* leakyrelu and tanh before a max-pool: no fused relu' there, their own backward runs */
+    model_fd("conv4:3:leakyrelu0.2,pool2,conv3:2:tanh,pool2:s1,leakyrelu,flatten,dense2", 1, 10, 9,
+             2, 3, 1);
     ct_runtime_free(rt);
     return ct_test_done("test_model");
 }
