@@ -70,6 +70,15 @@ int ct_model_n_params(const ct_model *m);
 const ct_param_info *ct_model_param(const ct_model *m, int i);
 ct_status ct_model_get_param(ct_model *m, int i, float *host);
 ct_status ct_model_set_param(ct_model *m, int i, const float *host);
+/* Every saved tensor: the parameters (0 .. n_params - 1, as above), then the non-trainable
+ * tensors (batchnorm's running_mean / running_var), which the forward pass updates in
+ * training but which get no gradient and no optimizer step. Model files, checkpoints and
+ * early stopping's best weights hold all of them. */
+int ct_model_n_tensors(const ct_model *m);
+const ct_param_info *ct_model_tensor(const ct_model *m, int i);
+ct_status ct_model_get_tensor(ct_model *m, int i, float *host);
+ct_status ct_model_set_tensor(ct_model *m, int i, const float *host);
+size_t ct_model_nontrainable_count(const ct_model *m); /* floats (Keras's "Non-trainable params") */
 /* Whole Adam state (m and v slabs, in parameter order and shapes) and step count. */
 ct_status ct_model_get_adam_state(ct_model *m, float *mom, float *vel, long *t);
 ct_status ct_model_set_adam_state(ct_model *m, const float *mom, const float *vel, long t);
