@@ -556,13 +556,16 @@ ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, lo
 }
 
 void ct_model_summary(const ct_model *m, FILE *f) {
+    int tw = 14; /* the type column fits the longest Keras name (BatchNormalization) */
+    for (int i = 0; i < m->n_layers; i++)
+        if ((int)strlen(m->L[i].s.cls->keras) > tw) tw = (int)strlen(m->L[i].s.cls->keras);
     fprintf(f, "Model: \"%s\"\n", m->spec);
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "#", "layer (spec)", "type", "output shape",
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "#", "layer (spec)", tw, "type", "output shape",
             "params");
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "", "input", "", "", "");
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "input", tw, "", "", "");
     char sh[64];
     snprintf(sh, sizeof sh, "(%d, %d, %d)", m->c, m->h, m->w);
-    fprintf(f, "%-4s %-28s %-14s %-22s %12s\n", "", "", "Input", sh, "0");
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "", tw, "Input", sh, "0");
     for (int i = 0; i < m->n_layers; i++) {
         const ct_layer *l = &m->L[i];
         if (l->flat_out) snprintf(sh, sizeof sh, "(%zu)", l->out_feat);
@@ -572,7 +575,7 @@ void ct_model_summary(const ct_model *m, FILE *f) {
         for (int j = 0; j < l->n_nt; j++) np += m->pinfo[m->n_params + l->nt0 + j].n;
         char nm[64];
         snprintf(nm, sizeof nm, "%s%s", l->tok, i == m->n_layers - 1 ? " (logits)" : "");
-        fprintf(f, "%-4d %-28s %-14s %-22s %12zu\n", i, nm, l->s.cls->keras, sh, np);
+        fprintf(f, "%-4d %-28s %-*s %-22s %12zu\n", i, nm, tw, l->s.cls->keras, sh, np);
     }
     size_t tot = m->n_weights + m->n_nt_floats;
     fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n", tot,
