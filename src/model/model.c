@@ -143,7 +143,20 @@ static ct_status output_layer(const char *spec, ct_layer_spec **Lp, int *np, int
     return CT_OK;
 }
 
-/* Parameter tensors of every layer, in layer order: same view layout in all four slabs. */
+/* Tensor k of the model: layers.<layer>.<suffix> with d's shape and init rule. */
+static const ct_param_info *describe(ct_model *m, int k, int layer, const ct_param_desc *d) {
+    ct_param_info *pi = &m->pinfo[k];
+    snprintf(m->pname[k], sizeof m->pname[0], "layers.%d.%s", layer, d->suffix);
+    pi->name = m->pname[k];
+    pi->ndim = d->ndim;
+    memcpy(pi->shape, d->shape, sizeof pi->shape);
+    pi->n = ct_shape_count(pi->ndim, pi->shape);
+    m->pinit[k] = d->init;
+    return pi;
+}
+
+/* Parameter tensors of every layer, in layer order: same view layout in all four slabs;
+ * then the non-trainable tensors in a slab of their own. */
 static ct_status build_params(ct_model *m) {
     ct_slab_init(&m->params, m->rt, "parameters");
     ct_slab_init(&m->grads, m->rt, "gradients");
@@ -169,13 +182,7 @@ static ct_status build_params(ct_model *m) {
         l->np = l->s.cls->params ? l->s.cls->params(l, pd) : 0;
         if (l->np && m->first_param == m->n_layers) m->first_param = i;
         for (int j = 0; j < l->np; j++) {
-            ct_param_info *pi = &m->pinfo[m->n_params];
-            snprintf(m->pname[m->n_params], sizeof m->pname[0], "layers.%d.%s", i, pd[j].suffix);
-            pi->name = m->pname[m->n_params];
-            pi->ndim = pd[j].ndim;
-            memcpy(pi->shape, pd[j].shape, sizeof pi->shape);
-            pi->n = ct_shape_count(pi->ndim, pi->shape);
-            m->pinit[m->n_params] = pd[j].init;
+            const ct_param_info *pi = describe(m, m->n_params, i, &pd[j]);
             m->n_weights += pi->n;
             for (int s = 0; s < 4; s++)
                 if (ct_slab_reserve(slabs[s], pi->name, pi->ndim, pi->shape) < 0)
@@ -189,14 +196,7 @@ static ct_status build_params(ct_model *m) {
         l->nt0 = m->n_nt;
         l->n_nt = l->s.cls->nontrainable ? l->s.cls->nontrainable(l, pd) : 0;
         for (int j = 0; j < l->n_nt; j++) {
-            int k = m->n_params + m->n_nt;
-            ct_param_info *pi = &m->pinfo[k];
-            snprintf(m->pname[k], sizeof m->pname[0], "layers.%d.%s", i, pd[j].suffix);
-            pi->name = m->pname[k];
-            pi->ndim = pd[j].ndim;
-            memcpy(pi->shape, pd[j].shape, sizeof pi->shape);
-            pi->n = ct_shape_count(pi->ndim, pi->shape);
-            m->pinit[k] = pd[j].init;
+            const ct_param_info *pi = describe(m, m->n_params + m->n_nt, i, &pd[j]);
             m->n_nt_floats += pi->n;
             if (ct_slab_reserve(&m->nontrain, pi->name, pi->ndim, pi->shape) < 0)
                 return ct_set_error(CT_ERR_MEMORY, "out of host memory");

@@ -13,7 +13,8 @@
 
 /* Spec grammar (comma separated, whitespace around tokens ignored; docs/LAYERS.md):
  *   conv<F>:<K>[:s<S>][:same|valid][:relu|sigmoid|linear]   pool<P>[:s<S>]   flatten
- *   dense<U>[:relu|sigmoid|softmax|linear]   dropout<R>   relu   sigmoid   softmax
+ *   dense<U>[:relu|sigmoid|softmax|linear]   batchnorm[:relu|linear]   dropout<R>
+ *   relu   sigmoid   softmax
  * Defaults are Keras's: conv stride 1, valid padding, linear activation; dense linear;
  * pool stride = pool size. Options after conv<F>:<K> may come in any order. Presets
  * "model1", "model2", "model3" expand to the seed's models as its text describes them
@@ -60,7 +61,7 @@ const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
 int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
 int ct_model_max_batch(const ct_model *m);
 ct_runtime *ct_model_runtime(const ct_model *m);      /* the runtime it was built on */        /* the batch size the model was built for */
-size_t ct_model_param_count(const ct_model *m);
+size_t ct_model_param_count(const ct_model *m); /* trainable floats */
 /* FLOP (2 per multiply-add) of one training step per sample: the layers' flops hooks
  * (conv, dense) for forward, backward-weights and backward-data. */
 double ct_model_train_flops(const ct_model *m);
