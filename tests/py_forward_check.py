@@ -80,6 +80,26 @@ def act(x, name):
     return x
 
 
+def torch_bn_check(t, x_in, want):
+    """The tensors load into PyTorch's BatchNorm2d/1d under their own names (when torch is
+    installed) and give the same inference output."""
+    try:
+        import torch
+    except ImportError:
+        return
+    c = t["weight"].size
+    bn = (torch.nn.BatchNorm2d if x_in.ndim == 3 else torch.nn.BatchNorm1d)(c, eps=1e-3,
+                                                                           momentum=0.01)
+    # strict: PyTorch fills in the num_batches_tracked the file does not have
+    bn.load_state_dict({k: torch.from_numpy(v) for k, v in t.items()}, strict=True)
+    bn.eval().double()
+    with torch.no_grad():
+        got = bn(torch.from_numpy(np.ascontiguousarray(x_in))[None]).numpy()[0]
+    if not np.allclose(got, want, rtol=1e-9, atol=1e-9):
+        print("FAIL: PyTorch's BatchNorm on the saved tensors differs from the numpy forward")
+        sys.exit(1)
+
+
 def forward(spec, tensors, x):
     """Follows the spec grammar of docs/ARCHITECTURE.md; the last dense gives logits."""
     toks = spec.split(",")
@@ -117,8 +137,10 @@ def forward(spec, tensors, x):
             t = {k: tensors[f"layers.{li}.{k}"].astype(np.float64)
                  for k in ("weight", "bias", "running_mean", "running_var")}
             shape = (-1, 1, 1) if x.ndim == 3 else (-1,)
+            x_in = x
             x = ((x - t["running_mean"].reshape(shape)) / np.sqrt(t["running_var"].reshape(shape) + 1e-3)
                  * t["weight"].reshape(shape) + t["bias"].reshape(shape))
+            torch_bn_check(t, x_in, x)
             x = act(x, parts[1] if len(parts) > 1 else "linear")
         elif head.startswith("dropout"):
             pass  # identity at inference
