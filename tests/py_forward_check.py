@@ -80,6 +80,26 @@ def act(x, name):
     return x
 
 
+def torch_bn_check(t, x_in, want):
+    """The tensors load into PyTorch's BatchNorm2d/1d under their own names (when torch is
+    installed) and give the same inference output."""
+    try:
+        import torch
+    except ImportError:
+        return
+    c = t["weight"].size
+    bn = (torch.nn.BatchNorm2d if x_in.ndim == 3 else torch.nn.BatchNorm1d)(c, eps=1e-3,
+                                                                           momentum=0.01)
+    # strict: PyTorch fills in the num_batches_tracked the file does not have
+    bn.load_state_dict({k: torch.from_numpy(v) for k, v in t.items()}, strict=True)
+    bn.eval().double()
+    with torch.no_grad():
+        got = bn(torch.from_numpy(np.ascontiguousarray(x_in))[None]).numpy()[0]
+    if not np.allclose(got, want, rtol=1e-9, atol=1e-9):
+        print("FAIL: PyTorch's BatchNorm on the saved tensors differs from the numpy forward")
+        sys.exit(1)
+
+
 def forward(spec, tensors, x):
     """Follows the spec grammar of docs/ARCHITECTURE.md; the last dense gives logits."""
     toks = spec.split(",")
@@ -112,6 +132,16 @@ def forward(spec, tensors, x):
             x = w @ x.reshape(-1) + tensors[f"layers.{li}.bias"]
             if li < len(toks) - 1:
                 x = act(x, a)
+        elif head == "batchnorm":
+            # inference: the moving statistics (Keras BatchNormalization, epsilon 1e-3)
+            t = {k: tensors[f"layers.{li}.{k}"].astype(np.float64)
+                 for k in ("weight", "bias", "running_mean", "running_var")}
+            shape = (-1, 1, 1) if x.ndim == 3 else (-1,)
+            x_in = x
+            x = ((x - t["running_mean"].reshape(shape)) / np.sqrt(t["running_var"].reshape(shape) + 1e-3)
+                 * t["weight"].reshape(shape) + t["bias"].reshape(shape))
+            torch_bn_check(t, x_in, x)
+            x = act(x, parts[1] if len(parts) > 1 else "linear")
         elif head.startswith("dropout"):
             pass  # identity at inference
         elif head in ("relu", "sigmoid", "softmax"):
@@ -122,13 +152,23 @@ def forward(spec, tensors, x):
     return act(logits, "sigmoid") if logits.size == 1 else act(logits, "softmax")
 
 
+SPECS = ("conv8:3:relu,pool2,conv16:3:s2:same:relu,pool3:s2,flatten,dense12:relu,dropout0.3,dense1",
+         # batchnorm at inference: the moving statistics the training left in the file
+         "conv8:3,batchnorm:relu,pool2,conv6:3,batchnorm,flatten,dense12,batchnorm:relu,dense1")
+
+
 def main():
+    for spec in SPECS:
+        check(spec)
+    print(f"py_forward: {len(SPECS)} checks, 0 failed")
+
+
+def check(spec):
     cltrain, data = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "m.safetensors")
         subprocess.run([cltrain, "train", "--data", os.path.join(data, "catdog-mini", "train"),
-                        "--model", "conv8:3:relu,pool2,conv16:3:s2:same:relu,pool3:s2,flatten,"
-                        "dense12:relu,dropout0.3,dense1", "--input", "40x36", "--epochs", "1",
+                        "--model", spec, "--input", "40x36", "--epochs", "1",
                         "--batch-size", "16", "--steps-per-epoch", "3", "--lr", "1e-2",
                         "--seed", "5", "--out", model, "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -153,7 +193,6 @@ def main():
         if not ok:
             print("FAIL: cltrain predict and the numpy forward pass differ")
             sys.exit(1)
-        print("py_forward: 1 checks, 0 failed")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,18 @@ static void ref_shapes(void) {
         CHECK_OK(ct_check_loss_case(rt, losses[i][0], losses[i][1], 500 + i, &e));
         CHECK(e <= 1.0, "loss n%d classes %d: err %.3g x tol", losses[i][0], losses[i][1], e);
     }
+    /* batchnorm: n c hw (hw 1 = after a dense); training and inference, relu fused or not */
+    static const int bns[][3] = {{1, 3, 1}, {1, 2, 25}, {5, 7, 1}, {3, 5, 63}, {64, 33, 1},
+                                 {2, 16, 27 * 29}, {9, 3, 13}, {300, 2, 1}};
+    for (size_t i = 0; i < sizeof bns / sizeof bns[0]; i++)
+        for (int mode = 0; mode < 8; mode++) {
+            int train = mode & 1, relu = (mode >> 1) & 1, bwd = mode >> 2;
+            double e = INFINITY;
+            CHECK_OK(ct_check_bn_case(rt, bns[i][0], bns[i][1], bns[i][2], train, relu, bwd,
+                                      800 + i, &e));
+            CHECK(e <= 1.0, "batchnorm n%d c%d hw%d train %d relu %d bwd %d: err %.3g x tol",
+                  bns[i][0], bns[i][1], bns[i][2], train, relu, bwd, e);
+        }
     static const size_t acounts[] = {1, 777, 4099};
     for (int i = 0; i < 3; i++)
         for (long t = 1; t <= 1000; t *= 10) {
@@ -407,6 +419,80 @@ static void fd_loss(int n, int classes, uint64_t seed) {
     free(zf), free(lf), free(lab), free(z), free(g);
 }
 
+/* Batchnorm: L = sum r . y(x, gamma, beta) with the training-mode (batch statistics) or the
+ * inference forward in double; FD w.r.t. x, gamma and beta against the device backward (run
+ * in place on dy after a device forward, as the model does) and against the reference. */
+typedef struct {
+    int n, c, hw, train;
+    ct_act act;
+    const double *x, *gamma, *beta, *mm, *mv, *r;
+    int which; /* 0 x, 1 gamma, 2 beta */
+} bnctx;
+
+static double bn_loss(const double *v, void *vc) {
+    bnctx *c = vc;
+    size_t nx = (size_t)c->n * c->c * c->hw;
+    double *y = malloc(nx * sizeof *y);
+    ct_ref_bn_fwd(c->n, c->c, c->hw, c->train, 1e-3, c->act, c->which == 0 ? v : c->x,
+                  c->which == 1 ? v : c->gamma, c->which == 2 ? v : c->beta, c->mm, c->mv, y,
+                  NULL, NULL);
+    double l = dot(y, c->r, nx);
+    free(y);
+    return l;
+}
+
+static void fd_bn(int n, int ch, int hw, int train, ct_act act, uint64_t seed) {
+    size_t nx = (size_t)n * ch * hw;
+    float *xf = malloc(nx * 4), *rf = malloc(nx * 4), *pf = malloc(4 * ch * 4);
+    double *x = malloc(nx * 8), *r = malloc(nx * 8), *p = malloc(4 * ch * 8), *gx = malloc(nx * 8),
+           *gp = malloc(2 * ch * 8), *rx = malloc(nx * 8), *rp = malloc(2 * ch * 8),
+           *yd = malloc(nx * 8);
+    ct_fill_random(xf, nx, seed, -1, 1);
+    for (size_t i = 0; i < nx; i++) xf[i] += (float)((i / hw) % ch) * 0.5f;
+    ct_fill_random(rf, nx, seed + 1, -1, 1);
+    ct_fill_random(pf, 3 * ch, seed + 2, -0.5f, 0.5f);
+    ct_fill_random(pf + 3 * ch, ch, seed + 3, 0.5f, 1.5f);
+    for (int i = 0; i < ch; i++) pf[i] += 1.0f;
+    ct_to_double(xf, x, nx), ct_to_double(rf, r, nx), ct_to_double(pf, p, 4 * ch);
+    bnctx c = {n, ch, hw, train, act, x, p, p + ch, p + 2 * ch, p + 3 * ch, r, 0};
+    fd_grad(bn_loss, x, nx, 1e-6, &c, gx);
+    c.which = 1;
+    fd_grad(bn_loss, p, ch, 1e-6, &c, gp);
+    c.which = 2;
+    fd_grad(bn_loss, p + ch, ch, 1e-6, &c, gp + ch);
+    cl_mem bx = dev_buf(xf, nx), by = dev_buf(NULL, nx), bdy = dev_buf(rf, nx),
+           bg = dev_buf(pf, ch), bb = dev_buf(pf + ch, ch), bm = dev_buf(pf + 2 * ch, ch),
+           bv = dev_buf(pf + 3 * ch, ch), bst = dev_buf(NULL, 3 * ch), bdg = dev_buf(NULL, ch),
+           bdb = dev_buf(NULL, ch);
+    CHECK_OK(ct_bn_forward(&K, n, ch, hw, train, 1e-3f, 0.99, act, bx, bg, bb, bm, bv, bst, by));
+    CHECK_OK(ct_bn_backward(&K, n, ch, hw, train, act, bx, by, bdy, bst, bdg, bdb, bdy));
+    float *hx = down(bdy, nx), *hg = down(bdg, ch), *hb = down(bdb, ch), *hy = down(by, nx);
+    char what[96];
+    snprintf(what, sizeof what, "batchnorm FD n%d c%d hw%d train %d act %d: dx", n, ch, hw, train,
+             (int)act);
+    check_grad(what, hx, gx, nx, 1e-5, 1e-3);
+    snprintf(what, sizeof what, "batchnorm FD n%d c%d hw%d train %d act %d: dgamma", n, ch, hw,
+             train, (int)act);
+    check_grad(what, hg, gp, ch, 1e-5 * n * hw, 1e-3);
+    snprintf(what, sizeof what, "batchnorm FD n%d c%d hw%d train %d act %d: dbeta", n, ch, hw,
+             train, (int)act);
+    check_grad(what, hb, gp + ch, ch, 1e-5 * n * hw, 1e-3);
+    /* the double reference backward is the same gradient (tight) */
+    ct_to_double(hy, yd, nx);
+    ct_ref_bn_bwd(n, ch, hw, train, 1e-3, act, x, p, p + 2 * ch, p + 3 * ch, yd, r, rx, rp, rp + ch);
+    double worst = 0;
+    for (size_t i = 0; i < nx; i++) worst = fmax(worst, fabs(rx[i] - gx[i]) / (1e-7 + 1e-6 * fabs(gx[i])));
+    for (int i = 0; i < 2 * ch; i++)
+        worst = fmax(worst, fabs(rp[i] - gp[i]) / (1e-7 * n * hw + 1e-6 * fabs(gp[i])));
+    CHECK(worst <= 1.0, "batchnorm reference backward vs FD n%d c%d hw%d train %d: %.3g x tol", n, ch,
+          hw, train, worst);
+    free(hx), free(hg), free(hb), free(hy);
+    cl_mem all[] = {bx, by, bdy, bg, bb, bm, bv, bst, bdg, bdb};
+    for (int i = 0; i < 10; i++) clReleaseMemObject(all[i]);
+    free(xf), free(rf), free(pf), free(x), free(r), free(p), free(gx), free(gp), free(rx), free(rp),
+        free(yd);
+}
+
 static void finite_differences(void) {
     fd_pool(2, 3, 7, 9, 2, 2, 0, 1);
     fd_pool(2, 3, 7, 9, 2, 2, 1, 2);
@@ -434,6 +520,13 @@ static void finite_differences(void) {
     fd_loss(1, 1, 61);
     fd_loss(8, 4, 62);
     fd_loss(5, 2, 63);
+    for (int train = 0; train <= 1; train++) {
+        fd_bn(3, 4, 7, train, CT_ACT_NONE, 70 + train);
+        fd_bn(5, 6, 1, train, CT_ACT_NONE, 72 + train);
+        fd_bn(2, 3, 9, train, CT_ACT_RELU, 74 + train);
+        fd_bn(1, 4, 1, train, CT_ACT_NONE, 76 + train); /* batch of 1 after a dense */
+        fd_bn(1, 2, 15, train, CT_ACT_RELU, 78 + train);
+    }
 }
 
 /* ---- dropout masks and Keras loss values ---- */
@@ -538,6 +631,8 @@ static void records(void) {
         {"leakyrelu0.01", 2, 3, 5, 4, 0},  {"conv4:3:tanh", 2, 3, 7, 8, 0},
         {"conv3:3:s2:same:leakyrelu0.2", 2, 2, 8, 9, 0},
         {"dense6:leakyrelu0.2", 3, 11, 1, 1, 1}, {"dense5:tanh", 2, 9, 1, 1, 1},
+        {"softmax", 4, 13, 1, 1, 1},       {"batchnorm", 3, 5, 4, 7, 0},
+        {"batchnorm:relu", 4, 9, 1, 1, 1},
     };
     int seen[64] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -44,6 +44,7 @@ typedef struct ct_spec_token {
 /* One layer of a built model. The model sets the input shape, the buffers and the fusion
  * decisions; the class's infer sets the output shape and its create sets `state`. */
 #define CT_LAYER_MAX_PARAMS 2
+#define CT_LAYER_MAX_NT 2 /* non-trainable tensors (batchnorm: moving mean, variance) */
 typedef struct ct_layer {
     ct_layer_spec s;
     int index;                  /* position in the canonical spec */
@@ -61,6 +62,11 @@ typedef struct ct_layer {
     cl_mem x, y;                /* input and output, max_batch x in_feat / out_feat */
     int p0, np;                 /* its parameter tensors are the model's p0 .. p0+np-1 */
     cl_mem param[CT_LAYER_MAX_PARAMS], grad[CT_LAYER_MAX_PARAMS];
+    /* non-trainable state (ct_layer_class.nontrainable): the model's tensors
+     * n_params + nt0 .. + n_nt - 1, saved and loaded but no gradient, no optimizer */
+    int nt0, n_nt;
+    cl_mem nt[CT_LAYER_MAX_NT];
+    int after_params;           /* some layer before this one has parameters */
     void *state;                /* owned by the class (conv: its plan) */
 } ct_layer;
 
@@ -68,7 +74,7 @@ typedef struct ct_layer {
 typedef struct ct_layer_run {
     ct_layer_kernels *K;
     int n;          /* samples in this batch (<= max_batch) */
-    int train;      /* dropout on */
+    int train;      /* training mode: dropout on, batchnorm on batch statistics */
     uint32_t seed;  /* folded run seed (dropout masks use seed ^ salt) */
     uint32_t step;
 } ct_layer_run;
@@ -81,7 +87,7 @@ typedef struct ct_layer_grad {
     int dx_in_other;
 } ct_layer_grad;
 
-typedef enum { CT_INIT_ZEROS = 0, CT_INIT_GLOROT_UNIFORM } ct_init_rule;
+typedef enum { CT_INIT_ZEROS = 0, CT_INIT_GLOROT_UNIFORM, CT_INIT_ONES } ct_init_rule;
 
 /* One parameter tensor: saved as layers.<i>.<suffix>. glorot_uniform: limit
  * sqrt(6 / (fan_in + fan_out)), fan_out = shape[0] * rf, fan_in = shape[1] * rf,
@@ -91,6 +97,7 @@ typedef struct ct_param_desc {
     ct_init_rule init;
     int ndim;
     int shape[4];
+    int no_decay; /* excluded from weight decay (biases, batchnorm gamma/beta) */
 } ct_param_desc;
 
 /* A kernel of the layer programs (cl/<prog>.cl) and its slot in ct_layer_kernels. */
@@ -129,6 +136,10 @@ struct ct_layer_class {
     ct_status (*infer)(ct_layer *l);
     /* Parameters: fills up to CT_LAYER_MAX_PARAMS descriptions, returns how many (NULL: none). */
     int (*params)(const ct_layer *l, ct_param_desc *out);
+    /* Non-trainable tensors (state the forward pass updates in training, e.g. batchnorm's
+     * moving statistics): descriptions as for params (suffix, shape, init), up to
+     * CT_LAYER_MAX_NT; saved as layers.<i>.<suffix>, no gradient (NULL: none). */
+    int (*nontrainable)(const ct_layer *l, ct_param_desc *out);
     /* Logit layer: units when this layer can end the model as the logit layer for
      * n_classes (no activation, or the one the loss applies), else 0 (NULL: never). */
     int (*logit_units)(const ct_layer_spec *s, int n_classes);
@@ -147,7 +158,8 @@ struct ct_layer_class {
     int (*tune_items)(const ct_layer *l, ct_tune_item *out);
     const ct_kernel_ref *kernels; /* the kernel objects it launches, ended by {NULL} */
     /* Checks: its plain-C double-precision forward (layers/layer_ref.c; same buffers as
-     * forward, parameters in model order, dropout as at inference) and its
+     * forward, parameters in model order then its non-trainable tensors, dropout and
+     * batchnorm as at inference) and its
      * device-vs-reference checks for `cltrain selftest` (layers/layer_check.c), ended by {NULL}. */
     void (*ref_forward)(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y);

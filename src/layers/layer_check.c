@@ -375,15 +375,19 @@ ct_status ct_layer_case_init(const char *token, int n, int c, int h, int w, int 
     l->flat_in = flat;
     l->ic = c, l->ih = h, l->iw = w;
     l->in_feat = (size_t)c * h * w;
+    l->after_params = 1; /* as if after a conv or dense (batchnorm needs one) */
     CT_TRY(cls->infer(l));
     l->out_feat = (size_t)l->oc * l->oh * l->ow;
     ct_layer_fuse(l, NULL);
     l->need_dx = 1;
-    lc->np = cls->params ? cls->params(l, lc->pd) : 0;
-    for (int j = 0; j < lc->np; j++) lc->pn[j] = ct_shape_count(lc->pd[j].ndim, lc->pd[j].shape);
+    lc->np = l->np = cls->params ? cls->params(l, lc->pd) : 0;
+    l->n_nt = cls->nontrainable ? cls->nontrainable(l, lc->pd + lc->np) : 0;
+    for (int j = 0; j < lc->np + l->n_nt; j++)
+        lc->pn[j] = ct_shape_count(lc->pd[j].ndim, lc->pd[j].shape);
     return CT_OK;
 }
 
+/* p: the parameters, then the non-trainable tensors (lc->np + lc->l.n_nt arrays). */
 ct_status ct_layer_case_run(ct_runtime *rt, ct_layer_case *lc, const float *x,
                             const float *const *p, const float *dy, float *y, float *dx,
                             float *const *g) {
@@ -402,6 +406,8 @@ ct_status ct_layer_case_run(ct_runtime *rt, ct_layer_case *lc, const float *x,
         TRYG(ar_buf(&a, "layer.param", p[j], lc->pn[j] * 4, &l->param[j]));
         TRYG(ar_buf(&a, "layer.grad", NULL, lc->pn[j] * 4, &l->grad[j]));
     }
+    for (int j = lc->np; j < lc->np + l->n_nt; j++)
+        TRYG(ar_buf(&a, "layer.nontrainable", p[j], lc->pn[j] * 4, &l->nt[j - lc->np]));
     if (cls->create) TRYG(cls->create(rt, l));
     ct_layer_run r = {&K, n, 0, 0, 0};
     TRYG(cls->forward(l, &r));
@@ -432,14 +438,18 @@ ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, i
     arena a = {.rt = rt};
     ct_status s = CT_OK;
     size_t nx = (size_t)n * l->in_feat, ny = (size_t)n * l->out_feat;
-    float *x = AR_F(&a, nx), *got = AR_F(&a, ny), *pf[CT_LAYER_MAX_PARAMS] = {0};
-    double *xd = AR_D(&a, nx), *want = AR_D(&a, ny), *pdd[CT_LAYER_MAX_PARAMS] = {0};
+    enum { NT = CT_LAYER_MAX_PARAMS + CT_LAYER_MAX_NT };
+    float *x = AR_F(&a, nx), *got = AR_F(&a, ny), *pf[NT] = {0};
+    double *xd = AR_D(&a, nx), *want = AR_D(&a, ny), *pdd[NT] = {0};
     NEED(x && got && xd && want);
     ct_fill_random(x, nx, seed, -1, 1);
     ct_to_double(x, xd, nx);
-    for (int j = 0; j < lc.np; j++) {
+    /* parameters in [-0.5, 0.5]; non-trainable tensors after them, ones-initialised ones
+     * (a variance) in [0.5, 1.5] so that they stay positive */
+    for (int j = 0; j < lc.np + l->n_nt; j++) {
+        int ones = j >= lc.np && lc.pd[j].init == CT_INIT_ONES;
         NEED((pf[j] = AR_F(&a, lc.pn[j])) && (pdd[j] = AR_D(&a, lc.pn[j])));
-        ct_fill_random(pf[j], lc.pn[j], seed + 1 + j, -0.5f, 0.5f);
+        ct_fill_random(pf[j], lc.pn[j], seed + 1 + j, ones ? 0.5f : -0.5f, ones ? 1.5f : 0.5f);
         ct_to_double(pf[j], pdd[j], lc.pn[j]);
     }
     TRYG(ct_layer_case_run(rt, &lc, x, (const float *const *)pf, NULL, got, NULL, NULL));
@@ -453,6 +463,78 @@ ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, i
     *err = cmp_d(got, want, ny, ct_ops_atol(terms), CT_OPS_RTOL);
 done:
     ar_free(&a);
+    return s;
+}
+
+/* Batchnorm over n x C x hw: forward (y and, in training, the updated moving statistics) or
+ * backward after a device forward (dx into a separate poisoned buffer, dgamma, dbeta; the
+ * relu mask is the device forward's y, as the kernel reads it). */
+ct_status ct_check_bn_case(ct_runtime *rt, int n, int C, int hw, int train, int relu, int bwd,
+                           uint64_t seed, double *err) {
+    arena a = {.rt = rt};
+    ct_layer_kernels K;
+    ct_status s = ct_layer_kernels_init(rt, &K);
+    if (s != CT_OK) return s;
+    ct_act act = relu ? CT_ACT_RELU : CT_ACT_NONE;
+    size_t nx = (size_t)n * C * hw;
+    float *x = AR_F(&a, nx), *dy = AR_F(&a, nx), *got = AR_F(&a, nx), *pf = AR_F(&a, 4 * (size_t)C);
+    float *gc = AR_F(&a, 2 * (size_t)C);
+    double *xd = AR_D(&a, nx), *dyd = AR_D(&a, nx), *yd = AR_D(&a, nx), *want = AR_D(&a, nx);
+    double *pd = AR_D(&a, 4 * (size_t)C), *bs = AR_D(&a, 2 * (size_t)C), *gw = AR_D(&a, 2 * (size_t)C);
+    NEED(x && dy && got && pf && gc && xd && dyd && yd && want && pd && bs && gw);
+    /* an offset per channel, so that the mean matters */
+    ct_fill_random(x, nx, seed, -1, 1);
+    for (size_t i = 0; i < nx; i++) x[i] += (float)((i / (size_t)hw) % (size_t)C) * 0.25f;
+    ct_fill_random(dy, nx, seed + 1, -1, 1);
+    ct_fill_random(pf, 3 * (size_t)C, seed + 2, -0.5f, 0.5f);   /* gamma, beta, moving mean */
+    ct_fill_random(pf + 3 * C, (size_t)C, seed + 3, 0.5f, 1.5f); /* moving variance */
+    for (int c = 0; c < C; c++) pf[c] += 1.0f;                    /* gamma around 1 */
+    ct_to_double(x, xd, nx);
+    ct_to_double(dy, dyd, nx);
+    ct_to_double(pf, pd, 4 * (size_t)C);
+    cl_mem bx, by, bg, bb, bm, bv, bst, bdy, bdx, bdg, bdb;
+    size_t cb = (size_t)C * 4;
+    TRYG(ar_buf(&a, "bn.x", x, nx * 4, &bx));
+    TRYG(ar_buf(&a, "bn.y", NULL, nx * 4, &by));
+    TRYG(ar_buf(&a, "bn.gamma", pf, cb, &bg));
+    TRYG(ar_buf(&a, "bn.beta", pf + C, cb, &bb));
+    TRYG(ar_buf(&a, "bn.mean", pf + 2 * C, cb, &bm));
+    TRYG(ar_buf(&a, "bn.var", pf + 3 * C, cb, &bv));
+    TRYG(ar_buf(&a, "bn.stat", NULL, 3 * cb, &bst));
+    /* momentum 0.5 so that an error in the batch statistics shows in the moving ones */
+    TRYG(ct_bn_forward(&K, n, C, hw, train, 1e-3f, 0.5, act, bx, bg, bb, bm, bv, bst, by));
+    TRYG(ct_download(rt, by, 0, nx * 4, got));
+    if (!bwd) {
+        ct_ref_bn_fwd(n, C, hw, train, 1e-3, act, xd, pd, pd + C, pd + 2 * C, pd + 3 * C, want, bs,
+                      bs + C);
+        /* a normalised output sums a reduction over n * hw values */
+        *err = cmp_d(got, want, nx, ct_ops_atol(64), CT_OPS_RTOL);
+        if (train) {
+            ct_ref_bn_moving(C, 0.5, bs, bs + C, pd + 2 * C, pd + 3 * C);
+            TRYG(ct_download(rt, bm, 0, cb, gc));
+            TRYG(ct_download(rt, bv, 0, cb, gc + C));
+            *err = fmax(*err, cmp_d(gc, pd + 2 * C, 2 * (size_t)C, ct_ops_atol(64), CT_OPS_RTOL));
+        }
+    } else {
+        ct_to_double(got, yd, nx);
+        TRYG(ar_buf(&a, "bn.dy", dy, nx * 4, &bdy));
+        TRYG(ar_buf(&a, "bn.dx", NULL, nx * 4, &bdx));
+        TRYG(ar_buf(&a, "bn.dgamma", NULL, cb, &bdg));
+        TRYG(ar_buf(&a, "bn.dbeta", NULL, cb, &bdb));
+        TRYG(ct_bn_backward(&K, n, C, hw, train, act, bx, by, bdy, bst, bdg, bdb, bdx));
+        TRYG(ct_download(rt, bdx, 0, nx * 4, got));
+        TRYG(ct_download(rt, bdg, 0, cb, gc));
+        TRYG(ct_download(rt, bdb, 0, cb, gc + C));
+        /* the reference statistics are the moving ones before the forward's update */
+        ct_ref_bn_bwd(n, C, hw, train, 1e-3, act, xd, pd, pd + 2 * C, pd + 3 * C, yd, dyd, want, gw,
+                      gw + C);
+        int M = n * hw;
+        *err = fmax(cmp_d(got, want, nx, ct_ops_atol(64), CT_OPS_RTOL),
+                    cmp_d(gc, gw, 2 * (size_t)C, ct_ops_atol(M), CT_OPS_RTOL));
+    }
+done:
+    ar_free(&a);
+    ct_layer_kernels_free(&K);
     return s;
 }
 
@@ -523,6 +605,20 @@ ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err) {
 ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err) {
     *max_err = 0;
     WORST(ct_check_dense_case(rt, 5, 37, 9, CT_ACT_NONE, 0, 1, 33, &e_));
+    return CT_OK;
+}
+ct_status ct_check_bn_forward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_bn_case(rt, 3, 5, 7 * 9, 1, 1, 0, 41, &e_));
+    WORST(ct_check_bn_case(rt, 7, 13, 1, 1, 0, 0, 42, &e_));
+    WORST(ct_check_bn_case(rt, 2, 4, 11, 0, 1, 0, 43, &e_));
+    return CT_OK;
+}
+ct_status ct_check_bn_backward(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    WORST(ct_check_bn_case(rt, 3, 5, 7 * 9, 1, 1, 1, 44, &e_));
+    WORST(ct_check_bn_case(rt, 7, 13, 1, 1, 0, 1, 45, &e_));
+    WORST(ct_check_bn_case(rt, 2, 4, 11, 0, 0, 1, 46, &e_));
     return CT_OK;
 }
 ct_status ct_check_dropout(ct_runtime *rt, double *max_err) {

@@ -20,6 +20,10 @@ ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bw
                                 double *err);
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
 ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed, double *err);
+/* Batchnorm over n x C x hw (flat: hw = 1), training or inference statistics, relu fused or
+ * not; bwd: the backward after a device forward. */
+ct_status ct_check_bn_case(ct_runtime *rt, int n, int C, int hw, int train, int relu, int bwd,
+                           uint64_t seed, double *err);
 /* One layer built from its token through its class's record alone (parse, infer, params,
  * fusion, create, forward at inference) against the class's ref_forward. Input c x h x w
  * (flat: c features, h = w = 1). */
@@ -33,8 +37,8 @@ ct_status ct_check_layer_case(ct_runtime *rt, const char *token, int n, int c, i
 typedef struct ct_layer_case {
     ct_layer l;
     int np;
-    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
-    size_t pn[CT_LAYER_MAX_PARAMS]; /* floats per parameter */
+    ct_param_desc pd[CT_LAYER_MAX_PARAMS + CT_LAYER_MAX_NT]; /* parameters, then non-trainable */
+    size_t pn[CT_LAYER_MAX_PARAMS + CT_LAYER_MAX_NT];         /* floats per tensor */
 } ct_layer_case;
 ct_status ct_layer_case_init(const char *token, int n, int c, int h, int w, int flat,
                              ct_layer_case *lc);
@@ -53,6 +57,8 @@ ct_status ct_check_act_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_dense_forward(ct_runtime *rt, double *max_err);
 ct_status ct_check_dense_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_dropout(ct_runtime *rt, double *max_err);
+ct_status ct_check_bn_forward(ct_runtime *rt, double *max_err);
+ct_status ct_check_bn_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_loss(ct_runtime *rt, double *max_err);
 ct_status ct_check_adam(ct_runtime *rt, double *max_err);
 

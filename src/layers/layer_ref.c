@@ -257,3 +257,89 @@ void ct_ref_layer_copy(const ct_layer *l, int n, const double *x, const double *
     (void)p;
     memmove(y, x, (size_t)n * l->in_feat * sizeof *y);
 }
+
+/* ---- batchnorm ---- */
+
+static size_t bn_at(int s, int C, int hw, int c, int j) { return ((size_t)s * C + c) * hw + j; }
+
+/* mean/var of channel c: the batch's (biased variance) in training, else the moving ones. */
+static void bn_stats(int n, int C, int hw, int train, int c, const double *x, const double *mm,
+                     const double *mv, double *mean, double *var) {
+    if (!train) {
+        *mean = mm[c];
+        *var = mv[c];
+        return;
+    }
+    double M = (double)n * hw, s = 0, q = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < hw; j++) s += x[bn_at(i, C, hw, c, j)];
+    s /= M;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < hw; j++) {
+            double d = x[bn_at(i, C, hw, c, j)] - s;
+            q += d * d;
+        }
+    *mean = s;
+    *var = q / M;
+}
+
+void ct_ref_bn_fwd(int n, int C, int hw, int train, double eps, ct_act act, const double *x,
+                   const double *gamma, const double *beta, const double *mm, const double *mv,
+                   double *y, double *bmean, double *bvar) {
+    for (int c = 0; c < C; c++) {
+        double mean, var;
+        bn_stats(n, C, hw, train, c, x, mm, mv, &mean, &var);
+        double inv = 1.0 / sqrt(var + eps);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t k = bn_at(i, C, hw, c, j);
+                double v = (x[k] - mean) * inv * gamma[c] + beta[c];
+                y[k] = act == CT_ACT_RELU && !(v > 0) ? 0.0 : v;
+            }
+        if (bmean) bmean[c] = mean;
+        if (bvar) bvar[c] = var;
+    }
+}
+
+void ct_ref_bn_moving(int C, double momentum, const double *bmean, const double *bvar, double *mm,
+                      double *mv) {
+    for (int c = 0; c < C; c++) {
+        mm[c] = mm[c] * momentum + bmean[c] * (1 - momentum);
+        mv[c] = mv[c] * momentum + bvar[c] * (1 - momentum);
+    }
+}
+
+void ct_ref_bn_bwd(int n, int C, int hw, int train, double eps, ct_act act, const double *x,
+                   const double *gamma, const double *mm, const double *mv, const double *y,
+                   const double *dy, double *dx, double *dgamma, double *dbeta) {
+    double M = (double)n * hw;
+    for (int c = 0; c < C; c++) {
+        double mean, var, sg = 0, sgx = 0;
+        bn_stats(n, C, hw, train, c, x, mm, mv, &mean, &var);
+        double inv = 1.0 / sqrt(var + eps);
+#define BN_G(k) (act == CT_ACT_RELU && !(y[k] > 0) ? 0.0 : dy[k])
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t k = bn_at(i, C, hw, c, j);
+                sg += BN_G(k);
+                sgx += BN_G(k) * (x[k] - mean) * inv;
+            }
+        dgamma[c] = sgx;
+        dbeta[c] = sg;
+        for (int i = 0; dx && i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t k = bn_at(i, C, hw, c, j);
+                double g = BN_G(k);
+                if (train) g -= (sg + (x[k] - mean) * inv * sgx) / M;
+                dx[k] = gamma[c] * inv * g;
+            }
+#undef BN_G
+    }
+}
+
+/* p: gamma, beta, then the non-trainable moving mean and variance (inference). */
+void ct_ref_layer_batchnorm(const ct_layer *l, int n, const double *x, const double *const *p,
+                            double *y) {
+    ct_ref_bn_fwd(n, l->oc, l->flat_in ? 1 : l->ih * l->iw, 0, 1e-3, l->s.act, x, p[0], p[1], p[2],
+                  p[3], y, NULL, NULL);
+}

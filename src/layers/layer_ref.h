@@ -35,6 +35,21 @@ double ct_ref_loss(int n, int classes, const double *z, const int *labels, doubl
 void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
                  const double *g, double *m, double *v);
 
+/* Batchnorm over x[n][C][hw] (flat: hw = 1), eps as the layer's (1e-3). train: batch mean
+ * and biased variance (written to bmean/bvar when not NULL), else the moving mm/mv.
+ * y = act((x - mean) / sqrt(var + eps) * gamma + beta), act NONE or RELU. */
+void ct_ref_bn_fwd(int n, int C, int hw, int train, double eps, ct_act act, const double *x,
+                   const double *gamma, const double *beta, const double *mm, const double *mv,
+                   double *y, double *bmean, double *bvar);
+/* Keras's moving update: m = m * momentum + batch * (1 - momentum). */
+void ct_ref_bn_moving(int C, double momentum, const double *bmean, const double *bvar, double *mm,
+                      double *mv);
+/* From dy w.r.t. the output (relu: masked by the forward output y > 0): dgamma, dbeta and,
+ * when dx != NULL, dx, with the statistics recomputed as in ct_ref_bn_fwd. */
+void ct_ref_bn_bwd(int n, int C, int hw, int train, double eps, ct_act act, const double *x,
+                   const double *gamma, const double *mm, const double *mv, const double *y,
+                   const double *dy, double *dx, double *dgamma, double *dbeta);
+
 /* Whole layers, for the layer classes' ref_forward (layers/layer.h): x[n][in_feat] ->
  * y[n][out_feat] with the layer's shapes and activation, parameters p in model order. */
 void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *const *p,
@@ -49,6 +64,8 @@ void ct_ref_layer_dense(const ct_layer *l, int n, const double *x, const double 
                         double *y);
 void ct_ref_layer_activation(const ct_layer *l, int n, const double *x, const double *const *p,
                              double *y);
+void ct_ref_layer_batchnorm(const ct_layer *l, int n, const double *x, const double *const *p,
+                            double *y);
 /* y = x (flatten; dropout at inference). */
 void ct_ref_layer_copy(const ct_layer *l, int n, const double *x, const double *const *p,
                        double *y);

@@ -18,6 +18,7 @@ typedef struct ct_layer_kernels {
     cl_kernel act_fwd, act_bwd, softmax_fwd, softmax_bwd, bias_act, bias_grad;
     cl_kernel dropout_fwd, dropout_bwd;
     cl_kernel avgpool_fwd, avgpool_bwd;
+    cl_kernel bn_stats, bn_apply, bn_bwd_reduce, bn_bwd_dx;
     cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;
     cl_kernel adam;
     size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */
@@ -65,6 +66,20 @@ ct_status ct_dropout_backward(ct_layer_kernels *k, size_t count, float rate, uin
 /* The host-side mask (1 keep, 0 drop), the same function the kernels use. */
 int ct_dropout_keep_host(uint32_t seed, uint32_t step, uint32_t i, float rate);
 uint32_t ct_hash3_host(uint32_t a, uint32_t b, uint32_t c);
+
+/* Batch normalisation over x[n][C][hw] (flat: hw = 1), per channel. stat holds 3C floats
+ * (mean, 1/sqrt(var + eps), gamma/sqrt(var + eps)) for the backward pass. train: batch mean
+ * and biased variance, and the moving statistics updated (m = m * momentum + batch *
+ * (1 - momentum), Keras); else the moving statistics. y = (x - mean) * scale + beta, then
+ * act (NONE or RELU). */
+ct_status ct_bn_forward(ct_layer_kernels *k, int n, int C, int hw, int train, float eps,
+                        double momentum, ct_act act, cl_mem x, cl_mem gamma, cl_mem beta,
+                        cl_mem mmean, cl_mem mvar, cl_mem stat, cl_mem y);
+/* From dy (w.r.t. the output, act included; act NONE when the next layer applied it):
+ * dgamma, dbeta (overwritten) and, when dx != NULL, dx (may be dy). train as in forward. */
+ct_status ct_bn_backward(ct_layer_kernels *k, int n, int C, int hw, int train, ct_act act,
+                         cl_mem x, cl_mem y, cl_mem dy, cl_mem stat, cl_mem dgamma, cl_mem dbeta,
+                         cl_mem dx);
 
 /* Loss from logits z[n][classes] (classes == 1: sigmoid + binary cross-entropy; else
  * softmax + categorical cross-entropy), labels int32. Writes per-sample loss/correct into

@@ -15,6 +15,7 @@
     X(ct_layer_gap)                                                                               \
     X(ct_layer_flatten)                                                                           \
     X(ct_layer_dense)                                                                             \
+    X(ct_layer_batchnorm)                                                                         \
     X(ct_layer_dropout)                                                                           \
     X(ct_layer_activation)
 

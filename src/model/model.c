@@ -20,12 +20,15 @@ struct ct_model {
     int first_param; /* first layer with parameters: nothing below needs gradients */
     char *spec;
     ct_slab params, grads, adam_m, adam_v, acts;
+    ct_slab nontrain; /* non-trainable tensors (batchnorm moving statistics) */
     ct_param_info *pinfo;
     ct_init_rule *pinit;
     int *act_idx; /* activation view of each layer, -1 when its output is its input */
     char (*pname)[32];
     int n_params;
+    int n_nt;         /* non-trainable tensors: pinfo[n_params .. n_params + n_nt) */
     size_t n_weights; /* real parameters, excluding slab padding */
+    size_t n_nt_floats;
     cl_mem x, labels, gbuf[2], stats, sums, probs;
     size_t gbuf_floats;
     ct_layer_kernels K;
@@ -57,7 +60,7 @@ static void decide_fusion(ct_model *m) {
 /* Parameter init by each tensor's rule (layers/layer.h: glorot_uniform or zeros, Keras).
  * Stream per parameter from (seed, index). */
 static ct_status init_params(ct_model *m) {
-    for (int p = 0; p < m->n_params; p++) {
+    for (int p = 0; p < m->n_params + m->n_nt; p++) {
         const ct_param_info *pi = &m->pinfo[p];
         float *h = calloc(pi->n ? pi->n : 1, sizeof *h);
         if (!h) return ct_set_error(CT_ERR_MEMORY, "out of host memory initialising %s", pi->name);
@@ -70,8 +73,10 @@ static ct_status init_params(ct_model *m) {
                 double u = (double)(ct_splitmix64(&st) >> 11) * (1.0 / 9007199254740992.0);
                 h[i] = (float)((2.0 * u - 1.0) * limit);
             }
+        } else if (m->pinit[p] == CT_INIT_ONES) {
+            for (size_t i = 0; i < pi->n; i++) h[i] = 1.0f;
         }
-        ct_status s = ct_model_set_param(m, p, h);
+        ct_status s = ct_model_set_tensor(m, p, h);
         free(h);
         CT_TRY(s);
     }
@@ -88,6 +93,7 @@ void ct_model_free(ct_model *m) {
     ct_slab_free(&m->adam_m);
     ct_slab_free(&m->adam_v);
     ct_slab_free(&m->acts);
+    ct_slab_free(&m->nontrain);
     cl_mem bufs[] = {m->x, m->labels, m->gbuf[0], m->gbuf[1], m->stats, m->sums, m->probs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
@@ -137,17 +143,33 @@ static ct_status output_layer(const char *spec, ct_layer_spec **Lp, int *np, int
     return CT_OK;
 }
 
-/* Parameter tensors of every layer, in layer order: same view layout in all four slabs. */
+/* Tensor k of the model: layers.<layer>.<suffix> with d's shape and init rule. */
+static const ct_param_info *describe(ct_model *m, int k, int layer, const ct_param_desc *d) {
+    ct_param_info *pi = &m->pinfo[k];
+    snprintf(m->pname[k], sizeof m->pname[0], "layers.%d.%s", layer, d->suffix);
+    pi->name = m->pname[k];
+    pi->ndim = d->ndim;
+    memcpy(pi->shape, d->shape, sizeof pi->shape);
+    pi->n = ct_shape_count(pi->ndim, pi->shape);
+    m->pinit[k] = d->init;
+    return pi;
+}
+
+/* Parameter tensors of every layer, in layer order: same view layout in all four slabs;
+ * then the non-trainable tensors in a slab of their own. */
 static ct_status build_params(ct_model *m) {
     ct_slab_init(&m->params, m->rt, "parameters");
     ct_slab_init(&m->grads, m->rt, "gradients");
     ct_slab_init(&m->adam_m, m->rt, "adam.m");
     ct_slab_init(&m->adam_v, m->rt, "adam.v");
     ct_slab_init(&m->acts, m->rt, "activations");
-    ct_param_desc pd[CT_LAYER_MAX_PARAMS];
+    ct_slab_init(&m->nontrain, m->rt, "non-trainable");
+    ct_param_desc pd[CT_LAYER_MAX_PARAMS > CT_LAYER_MAX_NT ? CT_LAYER_MAX_PARAMS : CT_LAYER_MAX_NT];
     int np = 0;
-    for (int i = 0; i < m->n_layers; i++)
+    for (int i = 0; i < m->n_layers; i++) {
         if (m->L[i].s.cls->params) np += m->L[i].s.cls->params(&m->L[i], pd);
+        if (m->L[i].s.cls->nontrainable) np += m->L[i].s.cls->nontrainable(&m->L[i], pd);
+    }
     m->pinfo = calloc((size_t)(np ? np : 1), sizeof *m->pinfo);
     m->pinit = calloc((size_t)(np ? np : 1), sizeof *m->pinit);
     m->pname = calloc((size_t)(np ? np : 1), sizeof *m->pname);
@@ -160,13 +182,7 @@ static ct_status build_params(ct_model *m) {
         l->np = l->s.cls->params ? l->s.cls->params(l, pd) : 0;
         if (l->np && m->first_param == m->n_layers) m->first_param = i;
         for (int j = 0; j < l->np; j++) {
-            ct_param_info *pi = &m->pinfo[m->n_params];
-            snprintf(m->pname[m->n_params], sizeof m->pname[0], "layers.%d.%s", i, pd[j].suffix);
-            pi->name = m->pname[m->n_params];
-            pi->ndim = pd[j].ndim;
-            memcpy(pi->shape, pd[j].shape, sizeof pi->shape);
-            pi->n = ct_shape_count(pi->ndim, pi->shape);
-            m->pinit[m->n_params] = pd[j].init;
+            const ct_param_info *pi = describe(m, m->n_params, i, &pd[j]);
             m->n_weights += pi->n;
             for (int s = 0; s < 4; s++)
                 if (ct_slab_reserve(slabs[s], pi->name, pi->ndim, pi->shape) < 0)
@@ -174,13 +190,28 @@ static ct_status build_params(ct_model *m) {
             m->n_params++;
         }
     }
+    /* then the non-trainable tensors, after all parameters, in layer order */
+    for (int i = 0; i < m->n_layers; i++) {
+        ct_layer *l = &m->L[i];
+        l->nt0 = m->n_nt;
+        l->n_nt = l->s.cls->nontrainable ? l->s.cls->nontrainable(l, pd) : 0;
+        for (int j = 0; j < l->n_nt; j++) {
+            const ct_param_info *pi = describe(m, m->n_params + m->n_nt, i, &pd[j]);
+            m->n_nt_floats += pi->n;
+            if (ct_slab_reserve(&m->nontrain, pi->name, pi->ndim, pi->shape) < 0)
+                return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+            m->n_nt++;
+        }
+    }
     for (int s = 0; s < 4; s++) CT_TRY(ct_slab_alloc(slabs[s]));
+    if (m->n_nt) CT_TRY(ct_slab_alloc(&m->nontrain));
     for (int i = 0; i < m->n_layers; i++) {
         ct_layer *l = &m->L[i];
         for (int j = 0; j < l->np; j++) {
             l->param[j] = ct_slab_view(&m->params, l->p0 + j)->mem;
             l->grad[j] = ct_slab_view(&m->grads, l->p0 + j)->mem;
         }
+        for (int j = 0; j < l->n_nt; j++) l->nt[j] = ct_slab_view(&m->nontrain, l->nt0 + j)->mem;
         l->need_dx = i > m->first_param;
     }
     return CT_OK;
@@ -247,6 +278,7 @@ static ct_status build(ct_model *m, const char *spec_in) {
             l->ih = p->oh;
             l->iw = p->ow;
             l->flat_in = p->flat_out;
+            l->after_params = p->after_params || p->s.cls->params != NULL;
         }
         CT_TRY(infer(l));
         size_t big = (size_t)m->max_batch * (l->in_feat > l->out_feat ? l->in_feat : l->out_feat);
@@ -337,11 +369,38 @@ int ct_model_outputs(const ct_model *m) { return m->outputs; }
 int ct_model_max_batch(const ct_model *m) { return m->max_batch; }
 ct_runtime *ct_model_runtime(const ct_model *m) { return m->rt; }
 size_t ct_model_param_count(const ct_model *m) { return m->n_weights; }
+size_t ct_model_nontrainable_count(const ct_model *m) { return m->n_nt_floats; }
 int ct_model_n_params(const ct_model *m) { return m->n_params; }
+int ct_model_n_tensors(const ct_model *m) { return m->n_params + m->n_nt; }
 long ct_model_adam_steps(const ct_model *m) { return m->t; }
 
 const ct_param_info *ct_model_param(const ct_model *m, int i) {
     return i >= 0 && i < m->n_params ? &m->pinfo[i] : NULL;
+}
+
+const ct_param_info *ct_model_tensor(const ct_model *m, int i) {
+    return i >= 0 && i < m->n_params + m->n_nt ? &m->pinfo[i] : NULL;
+}
+
+/* The view of tensor i: a parameter, or a non-trainable tensor after them. */
+static ct_status tensor_view(ct_model *m, int i, ct_view **v) {
+    if (i < 0 || i >= m->n_params + m->n_nt)
+        return ct_set_error(CT_ERR_ARG, "tensor index %d out of range (model has %d)", i,
+                            m->n_params + m->n_nt);
+    *v = i < m->n_params ? ct_slab_view(&m->params, i) : ct_slab_view(&m->nontrain, i - m->n_params);
+    return CT_OK;
+}
+
+ct_status ct_model_get_tensor(ct_model *m, int i, float *host) {
+    ct_view *v = NULL;
+    CT_TRY(tensor_view(m, i, &v));
+    return ct_download(m->rt, v->mem, 0, v->n * sizeof(float), host);
+}
+
+ct_status ct_model_set_tensor(ct_model *m, int i, const float *host) {
+    ct_view *v = NULL;
+    CT_TRY(tensor_view(m, i, &v));
+    return ct_upload(m->rt, v->mem, 0, v->n * sizeof(float), host);
 }
 
 static ct_status check_index(const ct_model *m, int i) {
@@ -497,25 +556,33 @@ ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, lo
 }
 
 void ct_model_summary(const ct_model *m, FILE *f) {
+    int tw = 14; /* the type column fits the longest Keras name (BatchNormalization) */
+    for (int i = 0; i < m->n_layers; i++)
+        if ((int)strlen(m->L[i].s.cls->keras) > tw) tw = (int)strlen(m->L[i].s.cls->keras);
     fprintf(f, "Model: \"%s\"\n", m->spec);
-    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "#", "layer (spec)", "type", "output shape",
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "#", "layer (spec)", tw, "type", "output shape",
             "params");
-    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "", "input", "", "", "");
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "input", tw, "", "", "");
     char sh[64];
     snprintf(sh, sizeof sh, "(%d, %d, %d)", m->c, m->h, m->w);
-    fprintf(f, "%-4s %-28s %-22s %-22s %12s\n", "", "", "Input", sh, "0");
+    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "", tw, "Input", sh, "0");
     for (int i = 0; i < m->n_layers; i++) {
         const ct_layer *l = &m->L[i];
         if (l->flat_out) snprintf(sh, sizeof sh, "(%zu)", l->out_feat);
         else snprintf(sh, sizeof sh, "(%d, %d, %d)", l->oc, l->oh, l->ow);
         size_t np = 0;
         for (int j = 0; j < l->np; j++) np += m->pinfo[l->p0 + j].n;
+        for (int j = 0; j < l->n_nt; j++) np += m->pinfo[m->n_params + l->nt0 + j].n;
         char nm[64];
         snprintf(nm, sizeof nm, "%s%s", l->tok, i == m->n_layers - 1 ? " (logits)" : "");
-        fprintf(f, "%-4d %-28s %-22s %-22s %12zu\n", i, nm, l->s.cls->keras, sh, np);
+        fprintf(f, "%-4d %-28s %-*s %-22s %12zu\n", i, nm, tw, l->s.cls->keras, sh, np);
     }
-    fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n",
-            m->n_weights, m->n_weights * 4.0 / 1048576.0);
+    size_t tot = m->n_weights + m->n_nt_floats;
+    fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n", tot,
+            tot * 4.0 / 1048576.0);
+    if (m->n_nt_floats)
+        fprintf(f, "Trainable params: %zu\nNon-trainable params: %zu (batchnorm moving "
+                "statistics)\n", m->n_weights, m->n_nt_floats);
     fprintf(f, "Output: %s over %d class%s.\n",
             m->outputs == 1 ? "sigmoid + binary cross-entropy" : "softmax + categorical cross-entropy",
             m->n_classes, m->n_classes == 1 ? "" : "es");

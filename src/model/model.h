@@ -61,7 +61,7 @@ const char *ct_model_spec(const ct_model *m);      /* canonical spec string */
 int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
 int ct_model_max_batch(const ct_model *m);
 ct_runtime *ct_model_runtime(const ct_model *m);      /* the runtime it was built on */        /* the batch size the model was built for */
-size_t ct_model_param_count(const ct_model *m);
+size_t ct_model_param_count(const ct_model *m); /* trainable floats */
 /* FLOP (2 per multiply-add) of one training step per sample: the layers' flops hooks
  * (conv, dense) for forward, backward-weights and backward-data. */
 double ct_model_train_flops(const ct_model *m);
@@ -71,6 +71,15 @@ int ct_model_n_params(const ct_model *m);
 const ct_param_info *ct_model_param(const ct_model *m, int i);
 ct_status ct_model_get_param(ct_model *m, int i, float *host);
 ct_status ct_model_set_param(ct_model *m, int i, const float *host);
+/* Every saved tensor: the parameters (0 .. n_params - 1, as above), then the non-trainable
+ * tensors (batchnorm's running_mean / running_var), which the forward pass updates in
+ * training but which get no gradient and no optimizer step. Model files, checkpoints and
+ * early stopping's best weights hold all of them. */
+int ct_model_n_tensors(const ct_model *m);
+const ct_param_info *ct_model_tensor(const ct_model *m, int i);
+ct_status ct_model_get_tensor(ct_model *m, int i, float *host);
+ct_status ct_model_set_tensor(ct_model *m, int i, const float *host);
+size_t ct_model_nontrainable_count(const ct_model *m); /* floats (Keras's "Non-trainable params") */
 /* Whole Adam state (m and v slabs, in parameter order and shapes) and step count. */
 ct_status ct_model_get_adam_state(ct_model *m, float *mom, float *vel, long *t);
 ct_status ct_model_set_adam_state(ct_model *m, const float *mom, const float *vel, long t);

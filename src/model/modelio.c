@@ -77,11 +77,11 @@ static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *me
     s = ct_st_writer_meta(w, "variants", var);
     free(var);
     CT_TRY(s);
-    for (int i = 0; i < ct_model_n_params(m); i++) {
-        const ct_param_info *p = ct_model_param(m, i);
+    for (int i = 0; i < ct_model_n_tensors(m); i++) { /* batchnorm statistics included */
+        const ct_param_info *p = ct_model_tensor(m, i);
         float *host = malloc(p->n * sizeof(float));
         if (!host) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
-        s = ct_model_get_param(m, i, host);
+        s = ct_model_get_tensor(m, i, host);
         if (s == CT_OK) s = ct_st_writer_add_f32(w, p->name, p->ndim, p->shape, host);
         free(host);
         CT_TRY(s);
@@ -158,8 +158,8 @@ ct_status ct_model_file_meta(const char *path, ct_model_meta *meta) {
 }
 
 static ct_status load_weights(ct_model *m, const ct_st_file *f, const char *path, const char *prefix) {
-    for (int i = 0; i < ct_model_n_params(m); i++) {
-        const ct_param_info *p = ct_model_param(m, i);
+    for (int i = 0; i < ct_model_n_tensors(m); i++) { /* batchnorm statistics included */
+        const ct_param_info *p = ct_model_tensor(m, i);
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         int64_t shape[4];
@@ -182,7 +182,17 @@ static ct_status load_weights(ct_model *m, const ct_st_file *f, const char *path
                                 "file comes from a run that diverged or is damaged: use another "
                                 "model file", path, name, isnan(v) ? "NaN" : "Inf", bad);
         }
-        s = ct_model_set_param(m, i, host);
+        if (i >= ct_model_n_params(m) && strstr(name, "running_var"))
+            for (size_t k = 0; k < p->n && bad == p->n; k++)
+                if (host[k] < 0.0f) bad = k;
+        if (bad < p->n) {
+            float v = host[bad];
+            free(host);
+            return ct_set_error(CT_ERR_FORMAT, "%s: tensor %s holds a negative variance (%g at "
+                                "element %zu); the file is damaged: use another model file",
+                                path, name, (double)v, bad);
+        }
+        s = ct_model_set_tensor(m, i, host);
         free(host);
         if (s != CT_OK)
             return ct_error_prefix(s, "%s does not fit this model (%s): ", path, ct_model_spec(m));
@@ -345,8 +355,8 @@ ct_status ct_checkpoint_save(ct_model *m, const ct_model_meta *meta, const ct_ck
     if (s == CT_OK) s = ct_st_writer_add_f32(w, "adam.v", 1, shape1, vel);
     int64_t tt = t, sh0[1] = {1};
     if (s == CT_OK) s = ct_st_writer_add(w, "adam.t", CT_DT_I64, 1, sh0, &tt);
-    for (int i = 0; s == CT_OK && best_params && i < ct_model_n_params(m); i++) {
-        const ct_param_info *p = ct_model_param(m, i);
+    for (int i = 0; s == CT_OK && best_params && i < ct_model_n_tensors(m); i++) {
+        const ct_param_info *p = ct_model_tensor(m, i);
         char name[256];
         snprintf(name, sizeof name, "best.%s", p->name);
         s = ct_st_writer_add_f32(w, name, p->ndim, p->shape, best_params[i]);
@@ -376,8 +386,8 @@ ct_status ct_checkpoint_load(ct_model *m, const char *path, ct_ckpt_state *st, f
     if (s == CT_OK) s = ct_st_read_i64(f, "adam.t", 1, sh0, &t);
     if (s == CT_OK) s = ct_model_set_adam_state(m, mom, vel, (long)t);
     if (s == CT_OK) s = state_parse(js, path, st);
-    for (int i = 0; s == CT_OK && st->has_best && best_params && i < ct_model_n_params(m); i++) {
-        const ct_param_info *p = ct_model_param(m, i);
+    for (int i = 0; s == CT_OK && st->has_best && best_params && i < ct_model_n_tensors(m); i++) {
+        const ct_param_info *p = ct_model_tensor(m, i);
         char name[256];
         snprintf(name, sizeof name, "best.%s", p->name);
         int64_t shape[4];

@@ -1,7 +1,8 @@
 /* Model files and checkpoints (safetensors).
  *
  * Model file: tensors "layers.<i>.weight" (conv OIHW, dense [out][in]) and
- * "layers.<i>.bias", float32, plus __metadata__:
+ * "layers.<i>.bias" (batchnorm also "layers.<i>.running_mean" / "running_var": every tensor of
+ * ct_model_n_tensors, non-trainable ones included), float32, plus __metadata__:
  *   format "cltrain-model", format_version "1", cltrain_version, spec (canonical),
  *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names).
  * Checkpoint: the same, plus "adam.m.<name>", "adam.v.<name>", "best.<name>" and

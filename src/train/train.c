@@ -228,7 +228,7 @@ static ct_status make_loader(const ct_fit_opts *o, const ct_classifier *m, const
 }
 
 static ct_status copy_params(ct_model *m, float **dst) {
-    for (int i = 0; i < ct_model_n_params(m); i++) CT_TRY(ct_model_get_param(m, i, dst[i]));
+    for (int i = 0; i < ct_model_n_tensors(m); i++) CT_TRY(ct_model_get_tensor(m, i, dst[i]));
     return CT_OK;
 }
 
@@ -261,11 +261,11 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     if (has_val) CT_TRY(ct_classifier_check_classes(cm, val, "validation"));
     ct_adam adam = {o->lr, o->beta1, o->beta2, o->eps};
 
-    f->n_params = ct_model_n_params(m);
+    f->n_params = ct_model_n_tensors(m); /* best weights: batchnorm statistics included */
     f->best = calloc((size_t)f->n_params, sizeof *f->best);
     if (!f->best) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     for (int i = 0; i < f->n_params; i++)
-        if (!(f->best[i] = malloc(ct_model_param(m, i)->n * sizeof(float))))
+        if (!(f->best[i] = malloc(ct_model_tensor(m, i)->n * sizeof(float))))
             return ct_set_error(CT_ERR_MEMORY, "out of host memory");
 
     CT_TRY(make_loader(o, cm, train, 1, &f->ltrain));
@@ -493,7 +493,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     if (o->restore_best && f->st.has_best && f->st.best_epoch != f->st.epochs_done) {
         ct_log(CT_LOG_INFO, "Restoring model weights from the end of the best epoch: %d.",
                f->st.best_epoch);
-        for (int i = 0; i < f->n_params; i++) CT_TRY(ct_model_set_param(m, i, f->best[i]));
+        for (int i = 0; i < f->n_params; i++) CT_TRY(ct_model_set_tensor(m, i, f->best[i]));
         r->restored_best = 1;
     }
     return CT_OK;

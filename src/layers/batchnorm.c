@@ -1,0 +1,197 @@
+/* Batch normalisation: batchnorm[:relu|linear] (Keras BatchNormalization with its defaults:
+ * momentum 0.99, epsilon 1e-3, gamma 1, beta 0, moving mean 0, moving variance 1). Per
+ * channel after a conv (statistics over N, H, W), per unit after a dense (over N).
+ * Training uses the batch mean and biased variance and updates the moving statistics
+ * (moving = moving * 0.99 + batch * 0.01, the biased variance as Keras); inference
+ * (evaluate, predict, validation) uses the moving statistics. gamma/beta are trainable
+ * (layers.<i>.weight/bias, PyTorch's names); the moving statistics are non-trainable
+ * tensors (layers.<i>.running_mean/running_var). A relu after it runs in its apply kernel
+ * (CT_FUSE_OWN_ACT). Kernels: cl/batchnorm.cl. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/layer_check.h"
+#include "layers/layer_ref.h"
+#include "layers/layer.h"
+#include "runtime/tensor.h"
+
+#define BN_EPS 1e-3f
+#define BN_MOMENTUM 0.99
+
+/* The largest power of two <= the kernel's and the device's work-group limits, at most 256,
+ * whose local buffer fits. */
+static size_t reduce_wg(ct_layer_kernels *k, cl_kernel kern) {
+    size_t kwg = 0, lim = k->rt->max_wg < 256 ? k->rt->max_wg : 256;
+    clGetKernelWorkGroupInfo(kern, k->rt->dev.did, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
+                             NULL);
+    if (kwg && kwg < lim) lim = kwg;
+    size_t wg = 1;
+    while (wg * 2 <= lim && wg * 2 * sizeof(float) <= k->rt->local_mem) wg *= 2;
+    return wg;
+}
+
+ct_status ct_bn_forward(ct_layer_kernels *k, int n, int C, int hw, int train, float eps,
+                        double momentum, ct_act act, cl_mem x, cl_mem gamma, cl_mem beta,
+                        cl_mem mmean, cl_mem mvar, cl_mem stat, cl_mem y) {
+    if ((size_t)n * C * hw > 0x7fffffffu)
+        return ct_set_error(CT_ERR_SHAPE, "batchnorm over %dx%dx%d values exceeds 32-bit indexing",
+                            n, C, hw);
+    float mom = (float)momentum, omm = (float)(1.0 - momentum); /* 1 - momentum in double */
+    int a = act == CT_ACT_RELU;
+    size_t wg = reduce_wg(k, k->bn_stats), g = (size_t)C * wg;
+    CT_TRY(ct_set_args(k->bn_stats, 13, sizeof n, &n, sizeof C, &C, sizeof hw, &hw, sizeof train,
+                       &train, sizeof eps, &eps, sizeof mom, &mom, sizeof omm, &omm, sizeof x, &x,
+                       sizeof gamma, &gamma, sizeof mmean, &mmean, sizeof mvar, &mvar,
+                       sizeof stat, &stat, wg * sizeof(float), (const void *)NULL));
+    CT_TRY(ct_launch(k->rt, k->bn_stats, 1, &g, &wg));
+    int total = n * C * hw;
+    size_t gt = (size_t)total;
+    CT_TRY(ct_set_args(k->bn_apply, 8, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
+                       sizeof a, &a, sizeof x, &x, sizeof stat, &stat, sizeof beta, &beta,
+                       sizeof y, &y));
+    return ct_launch(k->rt, k->bn_apply, 1, &gt, NULL);
+}
+
+ct_status ct_bn_backward(ct_layer_kernels *k, int n, int C, int hw, int train, ct_act act,
+                         cl_mem x, cl_mem y, cl_mem dy, cl_mem stat, cl_mem dgamma, cl_mem dbeta,
+                         cl_mem dx) {
+    int a = act == CT_ACT_RELU;
+    size_t wg = reduce_wg(k, k->bn_bwd_reduce), g = (size_t)C * wg;
+    CT_TRY(ct_set_args(k->bn_bwd_reduce, 11, sizeof n, &n, sizeof C, &C, sizeof hw, &hw,
+                       sizeof a, &a, sizeof x, &x, sizeof y, &y, sizeof dy, &dy, sizeof stat,
+                       &stat, sizeof dgamma, &dgamma, sizeof dbeta, &dbeta, wg * sizeof(float),
+                       (const void *)NULL));
+    CT_TRY(ct_launch(k->rt, k->bn_bwd_reduce, 1, &g, &wg));
+    if (!dx) return CT_OK;
+    int total = n * C * hw, M = n * hw;
+    size_t gt = (size_t)total;
+    CT_TRY(ct_set_args(k->bn_bwd_dx, 13, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
+                       sizeof M, &M, sizeof train, &train, sizeof a, &a, sizeof x, &x, sizeof y,
+                       &y, sizeof dy, &dy, sizeof stat, &stat, sizeof dgamma, &dgamma,
+                       sizeof dbeta, &dbeta, sizeof dx, &dx));
+    return ct_launch(k->rt, k->bn_bwd_dx, 1, &gt, NULL);
+}
+
+/* ---- the layer class ---- */
+
+static int claims(const ct_spec_token *t) { return ct_spec_head_is(t, "batchnorm"); }
+
+static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
+    if (t->fl[0] != 9)
+        return ct_set_error(CT_ERR_ARG, "'%.*s': batchnorm takes no number or suffix; write batchnorm or "
+                            "batchnorm:relu", t->len, t->t);
+    if (t->nf > 2)
+        return ct_set_error(CT_ERR_ARG, "'%.*s': batchnorm takes at most one option, its "
+                            "activation (relu or linear)", t->len, t->t);
+    ct_act a = CT_ACT_NONE;
+    float alpha = 0;
+    if (t->nf == 2 && (!ct_spec_act(t->f[1], t->fl[1], &a, &alpha, 0) ||
+                       (a != CT_ACT_RELU && a != CT_ACT_NONE)))
+        return ct_set_error(CT_ERR_ARG, "'%.*s': unknown batchnorm option '%.*s' (expected relu "
+                            "or linear)", t->len, t->t, t->fl[1], t->f[1]);
+    L->act = a;
+    return CT_OK;
+}
+
+static int format(const ct_layer_spec *L, char *out, size_t n) {
+    return snprintf(out, n, "%s", L->act == CT_ACT_RELU ? "batchnorm:relu" : "batchnorm");
+}
+
+static ct_status infer(ct_layer *l) {
+    if (!l->after_params)
+        return ct_set_error(CT_ERR_SHAPE, "batchnorm normalises the output of a conv or dense "
+                            "layer and must come after one (e.g. conv32:3,batchnorm:relu or "
+                            "dense64,batchnorm:relu); here none comes before it");
+    l->flat_out = l->flat_in;
+    l->oc = l->ic;
+    l->oh = l->ih;
+    l->ow = l->iw;
+    return CT_OK;
+}
+
+static int params(const ct_layer *l, ct_param_desc *p) {
+    p[0] = (ct_param_desc){"weight", CT_INIT_ONES, 1, {l->oc, 0, 0, 0}, 1};  /* gamma */
+    p[1] = (ct_param_desc){"bias", CT_INIT_ZEROS, 1, {l->oc, 0, 0, 0}, 1};   /* beta */
+    return 2;
+}
+
+static int nontrainable(const ct_layer *l, ct_param_desc *p) {
+    p[0] = (ct_param_desc){"running_mean", CT_INIT_ZEROS, 1, {l->oc, 0, 0, 0}, 1};
+    p[1] = (ct_param_desc){"running_var", CT_INIT_ONES, 1, {l->oc, 0, 0, 0}, 1};
+    return 2;
+}
+
+/* Per-layer state: the statistics of the last forward pass, read by the backward. */
+typedef struct bn_state {
+    cl_mem stat; /* 3 * C floats */
+} bn_state;
+
+static ct_status create(ct_runtime *rt, ct_layer *l) {
+    bn_state *st = calloc(1, sizeof *st);
+    if (!st) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    l->state = st;
+    CT_TRY(ct_buffer_create(rt, "batchnorm statistics", 3 * (size_t)l->oc * sizeof(float),
+                            CL_MEM_READ_WRITE, &st->stat));
+    return ct_fill(rt, st->stat, 0, 3 * (size_t)l->oc * sizeof(float), 0.0f);
+}
+
+static void destroy(ct_layer *l) {
+    bn_state *st = l->state;
+    if (!st) return;
+    if (st->stat) clReleaseMemObject(st->stat);
+    free(st);
+    l->state = NULL;
+}
+
+static int hw_of(const ct_layer *l) { return l->flat_in ? 1 : l->ih * l->iw; }
+
+static ct_status forward(ct_layer *l, const ct_layer_run *r) {
+    bn_state *st = l->state;
+    return ct_bn_forward(r->K, r->n, l->oc, hw_of(l), r->train, BN_EPS, BN_MOMENTUM, l->s.act,
+                         l->x, l->param[0], l->param[1], l->nt[0], l->nt[1], st->stat, l->y);
+}
+
+static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
+    bn_state *st = l->state;
+    ct_act a = l->act_bwd_by_next ? CT_ACT_NONE : l->s.act;
+    return ct_bn_backward(r->K, r->n, l->oc, hw_of(l), r->train, a, l->x, l->y, g->dy, st->stat,
+                          l->grad[0], l->grad[1], l->need_dx ? g->dy : NULL);
+}
+
+static double flops(const ct_layer *l) { return 4.0 * (double)l->out_feat; }
+
+static const ct_kernel_ref kernels[] = {
+    {"batchnorm", "ct_bn_stats", offsetof(ct_layer_kernels, bn_stats)},
+    {"batchnorm", "ct_bn_apply", offsetof(ct_layer_kernels, bn_apply)},
+    {"batchnorm", "ct_bn_bwd_reduce", offsetof(ct_layer_kernels, bn_bwd_reduce)},
+    {"batchnorm", "ct_bn_bwd_dx", offsetof(ct_layer_kernels, bn_bwd_dx)},
+    {NULL, NULL, 0},
+};
+
+static const ct_selftest checks[] = {
+    {"batchnorm.forward", ct_check_bn_forward},
+    {"batchnorm.backward", ct_check_bn_backward},
+    {NULL, NULL},
+};
+
+const ct_layer_class ct_layer_batchnorm = {
+    .name = "batchnorm",
+    .keras = "BatchNormalization",
+    .grammar = "batchnorm[:relu|linear]",
+    .words = "batchnorm",
+    .claims = claims,
+    .parse = parse,
+    .format = format,
+    .infer = infer,
+    .params = params,
+    .nontrainable = nontrainable,
+    .fuse = CT_FUSE_OWN_ACT,
+    .create = create,
+    .destroy = destroy,
+    .forward = forward,
+    .backward = backward,
+    .flops = flops,
+    .kernels = kernels,
+    .ref_forward = ct_ref_layer_batchnorm,
+    .checks = checks,
+};
