@@ -142,6 +142,72 @@ static void read_back(FILE *f, char *out, size_t n) {
     fclose(f);
 }
 
+/* The longest line of s, lines ending at '\r' or '\n'. */
+static int widest_line(const char *s) {
+    int w = 0, c = 0;
+    for (; *s; s++) {
+        c = *s == '\r' || *s == '\n' ? 0 : c + 1;
+        if (c > w) w = c;
+    }
+    return w;
+}
+
+/* On a terminal of W columns no line is wider than W - 1 (a full line would scroll at
+ * every redraw): the bar shrinks, the end-of-epoch line goes on below. */
+static void test_progress_width(void) {
+    char line[512];
+    int widths[] = {80, 60, 40, 20};
+    for (int k = 0; k < 4; k++) {
+        int w = widths[k];
+        for (int fin = 0; fin < 2; fin++) {
+            ct_progress_format_width(line, sizeof line, w, 12, 3200, 0.6812, 0.5521, fin, 4000, 500, fin,
+                                     0.65234, 0.61);
+            CHECK(widest_line(line) <= w - 1, "width %d final %d: %d columns:\n%s", w, fin,
+                  widest_line(line), line);
+        }
+    }
+    /* 80 columns: the in-progress line keeps loss and accuracy and a shorter bar */
+    ct_progress_format_width(line, sizeof line, 80, 12, 32, 0.6812, 0.5521, 0, 4.2, 0, 0, 0, 0);
+    CHECK(!strcmp(line, "12/32 [=========>.................] - ETA: 4s - loss: 0.6812 - accuracy: 0.5521"),
+          "80: %s", line);
+    /* the end-of-epoch line with validation wraps under the count, nothing lost */
+    ct_progress_format_width(line, sizeof line, 80, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    CHECK(strstr(line, "- loss: 0.6812 - accuracy: 0.5521\n      - val_loss: 0.6523 - val_accuracy: 0.6100") &&
+              strstr(line, "32/32 [====="), "80 final: %s", line);
+    /* no bar at all where even 10 characters of it do not fit */
+    ct_progress_format_width(line, sizeof line, 55, 12, 32, 0.6812, 0.5521, 0, 4.2, 0, 0, 0, 0);
+    CHECK(!strchr(line, '[') && strstr(line, "accuracy: 0.5521"), "55: %s", line);
+    /* unlimited is the plain format */
+    char plain[512];
+    ct_progress_format_width(line, sizeof line, 0, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    ct_progress_format(plain, sizeof plain, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    CHECK(!strcmp(line, plain), "width 0: %s", line);
+
+    /* a terminal of 80 columns, from $COLUMNS (a file is no terminal to ask) */
+    setenv("COLUMNS", "80", 1);
+    FILE *f = tmpfile();
+    ct_progress p;
+    ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    CHECK(p.width == 80, "width %d from COLUMNS=80", p.width);
+    ct_progress_begin(&p, 1, 1, 300);
+    for (int i = 1; i <= 300; i += 99) ct_progress_update(&p, i, 0.123456789, 0.5);
+    ct_progress_end(&p, 1, 0.25, 1, 3);
+    char out[4096];
+    read_back(f, out, sizeof out);
+    CHECK(widest_line(out) <= 79 && strstr(out, "val_accuracy: 1.0000\n"), "tty at 80: %d\n%s",
+          widest_line(out), out);
+    setenv("COLUMNS", "junk", 1);
+    f = tmpfile();
+    ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    CHECK(p.width == 80, "width %d from COLUMNS=junk (default 80)", p.width);
+    fclose(f);
+    unsetenv("COLUMNS");
+    f = tmpfile();
+    ct_progress_init(&p, f, CT_PROGRESS_PLAIN);
+    CHECK(p.width == 0, "plain output is never cut");
+    fclose(f);
+}
+
 static void test_progress(void) {
     char line[512];
     ct_progress_format(line, sizeof line, 12, 32, 0.6812, 0.5521, 0, 4.2, 0, 0, 0, 0);
@@ -175,6 +241,7 @@ static void test_progress(void) {
     /* terminal: redrawn in place, leftovers blanked, one newline at the end */
     f = tmpfile();
     ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    ct_progress_set_width(&p, 0); /* unlimited: Keras's lines as they are */
     ct_progress_begin(&p, 1, 1, 3);
     ct_progress_update(&p, 1, 0.123456789, 0.5);
     ct_progress_update(&p, 3, 0.5, 0.5);
@@ -183,6 +250,8 @@ static void test_progress(void) {
     CHECK(count(out, "\r") == 3 && count(out, "\n") == 2 && strstr(out, "Epoch 1/1\n\r1/3 [=========>") &&
               strstr(out, "\r3/3 [==============================] - 3s 1s/step - loss: 0.5000 - accuracy: 0.5000 - "
                           "val_loss: 0.2500 - val_accuracy: 1.0000"), "tty:\n%s", out);
+
+    test_progress_width();
 
     f = tmpfile();
     ct_progress_init(&p, f, CT_PROGRESS_QUIET);

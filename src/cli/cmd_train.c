@@ -299,7 +299,8 @@ static const char *train_help =
     "  --min-delta X           minimum change that counts as improvement (default 0)\n"
     "  --no-restore-best       keep the last weights instead of the best\n"
     "output:\n"
-    "  --out FILE              model file (.safetensors), written at the end\n"
+    "  --out FILE              model file (.safetensors), written at the end (default\n"
+    "                          model.safetensors in the current folder, replaced if it exists)\n"
     "  --history FILE          history CSV, rewritten every epoch\n"
     "  --plot FILE             SVG of accuracy and loss curves, rewritten every epoch\n"
     "  --checkpoint-dir D      write D/checkpoint.safetensors atomically after every epoch\n"
@@ -314,6 +315,10 @@ static const char *train_help =
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes --out (marked interrupted)\n"
     "and says how to --resume from the checkpoint; exit status 130 / 143. A second signal\n"
     "ends the program at once.\n";
+
+/* Where the model goes without --out (Keras's model.save needs a name; a run that saved
+ * nothing would be lost), checked and announced like any --out. */
+#define DEFAULT_OUT "model.safetensors"
 
 /* What `cltrain train` takes beyond the fit options. */
 typedef struct train_args {
@@ -747,7 +752,10 @@ int ct_cmd_train(int argc, char **argv) {
     plan_in_dir(&plan, "--validation", t.val_dir);
     plan_in_dir(&plan, "--test", t.test_dir);
     plan_in_file(&plan, "--init", t.init);
-    plan_out(&plan, "--out", t.out);
+    /* No --out: the model still goes somewhere, said before training starts. */
+    int default_out = !t.out;
+    if (default_out) t.out = DEFAULT_OUT;
+    plan_out(&plan, default_out ? "the default --out" : "--out", t.out);
     plan_out(&plan, "--history", o->history);
     plan_out(&plan, "--plot", o->plot);
     /* The checkpoint folder first (created when it may be), so that its file is checked
@@ -757,6 +765,8 @@ int ct_cmd_train(int argc, char **argv) {
              check_outputs(cmd, &plan);
     free(ckpt);
     if (!ok) return 2;
+    if (default_out && !t.quiet)
+        printf("No --out given: the model will be written to %s\n", t.out);
     ct_runtime *rt = NULL;
     ct_dataset *train = NULL, *val = NULL, *test = NULL;
     ct_classifier *m = NULL;

@@ -2,9 +2,11 @@
 #include "report/report.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "io/fileutil.h"
@@ -394,11 +396,24 @@ ct_status ct_history_write_svg(const ct_history *h, const char *path) {
 
 #define BAR_WIDTH 30
 
+/* The width the progress line may use on terminal f: its columns (TIOCGWINSZ), else
+ * $COLUMNS, else 80. */
+static int terminal_width(FILE *f) {
+    struct winsize ws;
+    if (f && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    char *end;
+    long v = c ? strtol(c, &end, 10) : 0;
+    if (c && *c && !*end && v >= 10 && v <= 10000) return (int)v;
+    return 80;
+}
+
 void ct_progress_init(ct_progress *p, FILE *f, ct_progress_mode mode) {
     memset(p, 0, sizeof *p);
     p->f = f;
     p->quiet = mode == CT_PROGRESS_QUIET || !f;
     p->tty = mode == CT_PROGRESS_TTY || (mode == CT_PROGRESS_AUTO && f && isatty(fileno(f)));
+    p->width = p->tty ? terminal_width(f) : 0;
 }
 
 /* Keras prints values as %.4f, or %.4e when they are tiny. */
@@ -416,20 +431,15 @@ static void fmt_eta(char *b, size_t n, double eta) {
         snprintf(b, n, "%lds", s);
 }
 
-void ct_progress_format(char *buf, size_t n, int step, int steps, double loss, double accuracy, int final,
-                        double eta, double seconds, int has_val, double val_loss, double val_accuracy) {
-    char bar[BAR_WIDTH + 1];
-    int filled = steps > 0 ? (int)((long long)BAR_WIDTH * step / steps) : 0;
-    if (filled > BAR_WIDTH) filled = BAR_WIDTH;
-    if (filled < 0) filled = 0;
-    int i = 0;
-    for (; i < filled - 1; i++) bar[i] = '=';
-    if (filled > 0) bar[i++] = step < steps ? '>' : '=';
-    for (; i < BAR_WIDTH; i++) bar[i] = '.';
-    bar[BAR_WIDTH] = 0;
+void ct_progress_format_width(char *buf, size_t n, int width, int step, int steps, double loss,
+                              double accuracy, int final, double eta, double seconds, int has_val,
+                              double val_loss, double val_accuracy) {
+    if (n == 0) return;
+    /* the parts: "12/32", then " - ETA: 4s" or " - 5s 156ms/step", the metrics */
+    char head[32], seg[5][64];
+    int nseg = 0;
     int digits = snprintf(NULL, 0, "%d", steps);
-    size_t k = (size_t)snprintf(buf, n, "%*d/%d [%s]", digits, step, steps, bar);
-    if (k >= n) return;
+    snprintf(head, sizeof head, "%*d/%d", digits, step, steps);
     if (final) {
         double per = steps > 0 ? seconds / steps : 0;
         char ps[32];
@@ -439,19 +449,69 @@ void ct_progress_format(char *buf, size_t n, int step, int steps, double loss, d
             snprintf(ps, sizeof ps, "%.0fms/step", per * 1e3);
         else
             snprintf(ps, sizeof ps, "%.0fus/step", per * 1e6);
-        k += (size_t)snprintf(buf + k, n - k, " - %.0fs %s", seconds, ps);
+        snprintf(seg[nseg++], sizeof seg[0], " - %.0fs %s", seconds, ps);
     } else {
         char e[32];
         fmt_eta(e, sizeof e, eta);
-        k += (size_t)snprintf(buf + k, n - k, " - ETA: %s", e);
+        snprintf(seg[nseg++], sizeof seg[0], " - ETA: %s", e);
     }
-    if (k < n) k += fmt_value(buf + k, n - k, "loss", loss);
-    if (k < n) k += fmt_value(buf + k, n - k, "accuracy", accuracy);
+    fmt_value(seg[nseg++], sizeof seg[0], "loss", loss);
+    fmt_value(seg[nseg++], sizeof seg[0], "accuracy", accuracy);
     if (final && has_val) {
-        if (k < n) k += fmt_value(buf + k, n - k, "val_loss", val_loss);
-        if (k < n) fmt_value(buf + k, n - k, "val_accuracy", val_accuracy);
+        fmt_value(seg[nseg++], sizeof seg[0], "val_loss", val_loss);
+        fmt_value(seg[nseg++], sizeof seg[0], "val_accuracy", val_accuracy);
     }
+    /* The bar gives way first (30 down to 10 characters, then none) so that the count,
+     * the time and loss and accuracy fit on one line; one column is left free, as a
+     * terminal may wrap at its last one. */
+    int limit = width > 0 ? width - 1 : INT_MAX / 2, bar_w = BAR_WIDTH;
+    int core = (int)strlen(head);
+    for (int i = 0; i < 3; i++) core += (int)strlen(seg[i]);
+    if (width > 0) {
+        bar_w = limit - core - 3 < BAR_WIDTH ? limit - core - 3 : BAR_WIDTH;
+        if (bar_w < 10) bar_w = 0;
+    }
+    char bar[BAR_WIDTH + 1];
+    int filled = steps > 0 ? (int)((long long)bar_w * step / steps) : 0;
+    if (filled > bar_w) filled = bar_w;
+    if (filled < 0) filled = 0;
+    int i = 0;
+    for (; i < filled - 1; i++) bar[i] = '=';
+    if (filled > 0) bar[i++] = step < steps ? '>' : '=';
+    for (; i < bar_w; i++) bar[i] = '.';
+    bar[bar_w] = 0;
+    /* the end-of-epoch line goes on over more lines (indented under the count) where it
+     * does not fit; the line redrawn in place is cut at the width */
+    size_t k = (size_t)snprintf(buf, n, bar_w ? "%s [%s]" : "%s", head, bar);
+    int col = (int)(k < n ? k : n - 1), indent = (int)strlen(head);
+    for (int j = 0; j < nseg && k < n; j++) {
+        int len = (int)strlen(seg[j]);
+        if (final && col + len > limit && col > indent) {
+            k += (size_t)snprintf(buf + k, n - k, "\n%*s", indent, "");
+            col = indent;
+        }
+        if (k < n) k += (size_t)snprintf(buf + k, n - k, "%s", seg[j]);
+        col += len;
+    }
+    if (width <= 0) return;
+    /* last guard: no line longer than the limit */
+    char *r = buf, *w = buf;
+    for (int c = 0; *r; r++) {
+        if (*r == '\n') c = -1;
+        else if (c >= limit) continue;
+        *w++ = *r;
+        c++;
+    }
+    *w = 0;
 }
+
+void ct_progress_format(char *buf, size_t n, int step, int steps, double loss, double accuracy, int final,
+                        double eta, double seconds, int has_val, double val_loss, double val_accuracy) {
+    ct_progress_format_width(buf, n, 0, step, steps, loss, accuracy, final, eta, seconds, has_val,
+                             val_loss, val_accuracy);
+}
+
+void ct_progress_set_width(ct_progress *p, int columns) { p->width = columns > 0 ? columns : 0; }
 
 void ct_progress_begin(ct_progress *p, int epoch, int epochs, int steps) {
     p->epoch = epoch;
@@ -467,11 +527,12 @@ void ct_progress_begin(ct_progress *p, int epoch, int epochs, int steps) {
     fflush(p->f);
 }
 
-/* Draws line in place over the previous one. */
+/* Draws line in place over the previous one (blanking what is left of it). */
 static void redraw(ct_progress *p, const char *line, const char *end) {
-    int len = (int)strlen(line);
+    const char *nl = strchr(line, '\n');
+    int len = nl ? (int)(nl - line) : (int)strlen(line);
     int pad = p->last_len > len ? p->last_len - len : 0;
-    fprintf(p->f, "\r%s%*s%s", line, pad, "", end);
+    fprintf(p->f, "\r%.*s%*s%s%s", len, line, pad, "", line + len, end);
     fflush(p->f);
     p->last_len = len;
 }
@@ -486,7 +547,8 @@ void ct_progress_update(ct_progress *p, int step, double loss, double accuracy) 
     p->last_draw = now;
     double eta = step > 0 ? (now - p->t0) / step * (p->steps - step) : 0;
     char line[512];
-    ct_progress_format(line, sizeof line, step, p->steps, loss, accuracy, 0, eta, 0, 0, 0, 0);
+    ct_progress_format_width(line, sizeof line, p->width, step, p->steps, loss, accuracy, 0, eta, 0, 0,
+                             0, 0);
     redraw(p, line, "");
 }
 
@@ -494,8 +556,8 @@ void ct_progress_end(ct_progress *p, int has_val, double val_loss, double val_ac
     if (p->quiet) return;
     if (seconds < 0) seconds = ct_now() - p->t0;
     char line[512];
-    ct_progress_format(line, sizeof line, p->step, p->steps, p->loss, p->accuracy, 1, 0, seconds, has_val,
-                       val_loss, val_accuracy);
+    ct_progress_format_width(line, sizeof line, p->width, p->step, p->steps, p->loss, p->accuracy, 1, 0,
+                             seconds, has_val, val_loss, val_accuracy);
     if (p->tty)
         redraw(p, line, "\n");
     else {

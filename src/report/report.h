@@ -66,9 +66,14 @@ typedef struct ct_progress {
     double loss, accuracy;
     double t0, last_draw;
     int last_len; /* length of the line drawn last (to blank leftovers) */
+    int width;    /* columns the lines may use (0: no limit); on a terminal its width */
 } ct_progress;
 
+/* On a terminal the lines fit its width: TIOCGWINSZ, else $COLUMNS, else 80 (see
+ * ct_progress_format_width); plain output is never cut. */
 void ct_progress_init(ct_progress *p, FILE *f, ct_progress_mode mode);
+/* Overrides the width (columns; 0: no limit). */
+void ct_progress_set_width(ct_progress *p, int columns);
 /* Prints "Epoch 3/100" and starts the epoch's clock. */
 void ct_progress_begin(ct_progress *p, int epoch, int epochs, int steps);
 /* After step (1..steps) with the running mean loss and accuracy; on a terminal redraws
@@ -85,5 +90,12 @@ void ct_progress_end(ct_progress *p, int has_val, double val_loss, double val_ac
  * final selects the end-of-epoch form; eta and seconds are in seconds. */
 void ct_progress_format(char *buf, size_t n, int step, int steps, double loss, double accuracy, int final,
                         double eta, double seconds, int has_val, double val_loss, double val_accuracy);
+/* The same within width columns (0: no limit), no line longer than width - 1: the bar
+ * shrinks (30 down to 10, then none) so that count, time, loss and accuracy stay on the
+ * first line; the end-of-epoch form goes on over further lines, indented, where it does
+ * not fit; the in-progress form is cut. */
+void ct_progress_format_width(char *buf, size_t n, int width, int step, int steps, double loss,
+                              double accuracy, int final, double eta, double seconds, int has_val,
+                              double val_loss, double val_accuracy);
 
 #endif
