@@ -20,6 +20,14 @@ static int count(const char *s, const char *part) {
     return k;
 }
 
+/* Everything written to f so far. */
+static void read_back(FILE *f, char *out, size_t n) {
+    rewind(f);
+    size_t k = fread(out, 1, n - 1, f);
+    out[k] = 0;
+    fclose(f);
+}
+
 static ct_history make_history(int n, int with_val) {
     ct_history h = {0};
     for (int i = 1; i <= n; i++) {
@@ -85,6 +93,64 @@ static void test_csv(void) {
     CHECK(tmpdir_count(dir, ".tmp.") == 0, "temp files left");
 }
 
+/* RFC 4180 fields: quoted when they hold , " CR or LF, with quotes doubled. */
+static void test_csv_field(void) {
+    const char *in[] = {"plain/a.jpg", "a,b.jpg", "say \"hi\".png", "cr\rlf\n", "", "x\"\"y,"};
+    const char *want[] = {"plain/a.jpg", "\"a,b.jpg\"", "\"say \"\"hi\"\".png\"", "\"cr\rlf\n\"", "",
+                          "\"x\"\"\"\"y,\""};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        FILE *f = tmpfile();
+        ct_csv_field(f, in[i]);
+        char out[256];
+        read_back(f, out, sizeof out);
+        CHECK(!strcmp(out, want[i]), "field %zu: [%s], expected [%s]", i, out, want[i]);
+    }
+}
+
+/* The first n bytes of a file equal magic. */
+static int starts_with(const char *path, const char *magic, size_t n) {
+    char *s = slurp(path);
+    int ok = s && !memcmp(s, magic, n);
+    free(s);
+    return ok;
+}
+
+/* --plot by the name: .svg always, .png/.pdf with cairo (else refused, saying what to
+ * install), anything else refused, before anything is written. */
+static void test_plot_types(void) {
+    char path[1024];
+    ct_history h = make_history(12, 1);
+    snprintf(path, sizeof path, "%s/p.svg", dir);
+    CHECK_OK(ct_plot_check(path));
+    CHECK_OK(ct_history_write_plot(&h, path));
+    char *a = slurp(path);
+    CHECK_OK(ct_history_write_svg(&h, path));
+    char *b = slurp(path);
+    CHECK(a && b && !strcmp(a, b) && strstr(a, "<svg"), "the .svg plot is the SVG writer's");
+    free(a);
+    free(b);
+    snprintf(path, sizeof path, "%s/p.BMP", dir);
+    CHECK(ct_plot_check(path) == CT_ERR_ARG && strstr(ct_last_error(), "p.BMP") &&
+              strstr(ct_last_error(), ".svg, .png or .pdf"), "bmp: %s", ct_last_error());
+    CHECK(ct_history_write_plot(&h, path) == CT_ERR_ARG && tmpdir_count(dir, "p.BMP") == 0, "bmp written");
+    snprintf(path, sizeof path, "%s/noext", dir);
+    CHECK(ct_plot_check(path) == CT_ERR_ARG, "a name without an extension");
+    const char *ext[] = {"png", "pdf"}, *magic[] = {"\x89PNG\r\n\x1a\n", "%PDF-"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/p.%s", dir, ext[i]);
+        if (!ct_plot_has_cairo()) {
+            CHECK(ct_plot_check(path) == CT_ERR_ARG && strstr(ct_last_error(), "libcairo2-dev"),
+                  "%s without cairo: %s", ext[i], ct_last_error());
+            continue;
+        }
+        CHECK_OK(ct_plot_check(path));
+        CHECK_OK(ct_history_write_plot(&h, path));
+        CHECK(starts_with(path, magic[i], strlen(magic[i])), "%s: not a %s file", path, ext[i]);
+    }
+    if (!ct_plot_has_cairo()) printf("report: built without cairo, PNG/PDF plots not drawn\n");
+    ct_history_free(&h);
+}
+
 static void test_svg(void) {
     char path[1024];
     int ns[] = {1, 2, 100};
@@ -134,13 +200,6 @@ static void test_svg(void) {
     CHECK(ct_history_write_svg(&empty, path) == CT_ERR_IO && strstr(ct_last_error(), "p.svg"), "unwritable");
 }
 
-/* Everything written to f so far. */
-static void read_back(FILE *f, char *out, size_t n) {
-    rewind(f);
-    size_t k = fread(out, 1, n - 1, f);
-    out[k] = 0;
-    fclose(f);
-}
 
 /* The longest line of s, lines ending at '\r' or '\n'. */
 static int widest_line(const char *s) {
@@ -265,7 +324,9 @@ static void test_progress(void) {
 int main(void) {
     tmpdir_make(dir, sizeof dir);
     test_csv();
+    test_csv_field();
     test_svg();
+    test_plot_types();
     test_progress();
     if (getenv("CT_KEEP_PLOTS")) /* for looking at the plots: keep the folder */
         printf("plots in %s\n", dir);

@@ -302,7 +302,8 @@ static const char *train_help =
     "  --out FILE              model file (.safetensors), written at the end (default\n"
     "                          model.safetensors in the current folder, replaced if it exists)\n"
     "  --history FILE          history CSV, rewritten every epoch\n"
-    "  --plot FILE             SVG of accuracy and loss curves, rewritten every epoch\n"
+    "  --plot FILE             accuracy and loss curves, rewritten every epoch: .svg, or\n"
+    "                          .png / .pdf (builds with cairo)\n"
     "  --checkpoint-dir D      write D/checkpoint.safetensors atomically after every epoch\n"
     "  --force                 replace read-only output files\n"
     "  --resume                continue from D/checkpoint.safetensors (same options required)\n"
@@ -741,6 +742,10 @@ int ct_cmd_train(int argc, char **argv) {
                 "--validation-split F); use --monitor %s\n", o->monitor, o->monitor + 4);
         return 2;
     }
+    if (o->plot && ct_plot_check(o->plot) != CT_OK) {
+        fprintf(stderr, "cltrain train: --plot %s\n", ct_last_error());
+        return 2;
+    }
     if (o->resume && !o->checkpoint_dir) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
         return 2;
@@ -866,7 +871,9 @@ static void print_row(FILE *out, int csv, const char *path, const ct_classifier 
             if (p[j] > p[best]) best = j;
     }
     if (csv) {
-        fprintf(out, "%s,%s", path, ct_classifier_class_name(m, best));
+        ct_csv_field(out, path);
+        fputc(',', out);
+        ct_csv_field(out, ct_classifier_class_name(m, best));
         for (int j = 0; j < k; j++) fprintf(out, ",%.6f", p[j]);
         fputc('\n', out);
     } else {
@@ -908,7 +915,12 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
     }
     if (s == CT_OK && csv) {
         fprintf(out, "file,class");
-        for (int j = 0; j < k; j++) fprintf(out, ",p_%s", ct_classifier_class_name(m, j));
+        for (int j = 0; j < k; j++) {
+            char name[512];
+            snprintf(name, sizeof name, "p_%s", ct_classifier_class_name(m, j));
+            fputc(',', out);
+            ct_csv_field(out, name);
+        }
         fputc('\n', out);
     }
     int skipped = 0;

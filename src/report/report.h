@@ -1,5 +1,6 @@
-/* What a training run reports: the history (CSV and an SVG plot of accuracy and loss
- * against epochs, like the original project's figure) and a Keras-style progress line.
+/* What a training run reports: the history (CSV and a plot of accuracy and loss against
+ * epochs, like the original project's figure: SVG, or PNG/PDF with cairo; plot.c) and a
+ * Keras-style progress line.
  *
  *     ct_history h = {0};
  *     ct_progress p;
@@ -46,10 +47,23 @@ ct_status ct_history_write_csv(const ct_history *h, const char *path);
  * are printed with enough digits that read + write reproduces the file exactly. */
 ct_status ct_history_read_csv(const char *path, ct_history *h);
 
+/* One CSV field as RFC 4180 has it: quoted when it holds a comma, a double quote, CR or
+ * LF, with its double quotes doubled; as it is otherwise. (Rows end in LF, which every CSV
+ * reader takes.) */
+void ct_csv_field(FILE *f, const char *s);
+
 /* SVG: "Training and validation accuracy" above "Training and validation loss", epochs
  * on x, train vs validation (when any epoch has validation), with axes, ticks and
- * legends. Non-finite values are left out. Written atomically. */
+ * legends. Non-finite values are left out. Written atomically (whatever the name). */
 ct_status ct_history_write_svg(const ct_history *h, const char *path);
+/* The same figure in the type the name says: .svg (always), .png or .pdf (drawn with
+ * cairo, in builds that have it). Written atomically. */
+ct_status ct_history_write_plot(const ct_history *h, const char *path);
+/* Whether ct_history_write_plot can write path: CT_OK, or CT_ERR_ARG naming the file and
+ * saying what is allowed (and, for .png/.pdf without cairo, what to install). Nothing
+ * is opened: for checking options before any work. */
+ct_status ct_plot_check(const char *path);
+int ct_plot_has_cairo(void); /* 1 when built with cairo (PNG and PDF plots) */
 
 /* ---- progress line --------------------------------------------------------- */
 typedef enum {
