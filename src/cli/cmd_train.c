@@ -466,8 +466,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     if (interrupted && !t->quiet) printf("\n");
     if (t->profile) ct_runtime_print_profile(*rt, stdout);
     if (r.images > 0 && !t->quiet && !interrupted)
-        printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of the time waiting for "
-               "data)\n",
+        printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of it waiting for data)\n",
                r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
     /* From here on, write what can be written and say what could not. */
     int out_ok = 1;
@@ -770,8 +769,10 @@ int ct_cmd_train(int argc, char **argv) {
              check_outputs(cmd, &plan);
     free(ckpt);
     if (!ok) return 2;
-    if (default_out && !t.quiet)
+    if (default_out && !t.quiet) {
         printf("No --out given: the model will be written to %s\n", t.out);
+        fflush(stdout);
+    }
     ct_runtime *rt = NULL;
     ct_dataset *train = NULL, *val = NULL, *test = NULL;
     ct_classifier *m = NULL;
