@@ -432,9 +432,10 @@ ct_status ct_history_write_svg(const ct_history *h, const char *path) {
 
 typedef enum { PLOT_UNKNOWN, PLOT_SVG, PLOT_PNG, PLOT_PDF } plot_type;
 
+/* By the extension; a name without one gets SVG, as every plot did before PNG and PDF. */
 static plot_type plot_type_of(const char *path) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash)) return PLOT_UNKNOWN;
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) return PLOT_SVG;
     return !strcasecmp(dot, ".svg") ? PLOT_SVG
            : !strcasecmp(dot, ".png") ? PLOT_PNG
            : !strcasecmp(dot, ".pdf") ? PLOT_PDF
@@ -452,8 +453,8 @@ int ct_plot_has_cairo(void) {
 ct_status ct_plot_check(const char *path) {
     plot_type t = plot_type_of(path);
     if (t == PLOT_UNKNOWN)
-        return ct_set_error(CT_ERR_ARG, "%s: unknown plot type; the name must end in .svg, .png or .pdf",
-                            path);
+        return ct_set_error(CT_ERR_ARG, "%s: unknown plot type; the name must end in .svg, .png or .pdf "
+                            "(no extension: SVG)", path);
     if (t != PLOT_SVG && !ct_plot_has_cairo())
         return ct_set_error(CT_ERR_ARG, "%s: PNG and PDF plots need cairo, which this build lacks "
                             "(install the Debian package libcairo2-dev and rebuild; .svg works as is)",

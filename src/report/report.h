@@ -56,8 +56,9 @@ void ct_csv_field(FILE *f, const char *s);
  * on x, train vs validation (when any epoch has validation), with axes, ticks and
  * legends. Non-finite values are left out. Written atomically (whatever the name). */
 ct_status ct_history_write_svg(const ct_history *h, const char *path);
-/* The same figure in the type the name says: .svg (always), .png or .pdf (drawn with
- * cairo, in builds that have it). Written atomically. */
+/* The same figure in the type the name says: .svg (always; also a name without an
+ * extension), .png or .pdf (drawn with cairo, in builds that have it), any case. Written
+ * atomically. */
 ct_status ct_history_write_plot(const ct_history *h, const char *path);
 /* Whether ct_history_write_plot can write path: CT_OK, or CT_ERR_ARG naming the file and
  * saying what is allowed (and, for .png/.pdf without cairo, what to install). Nothing
