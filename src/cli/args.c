@@ -200,7 +200,7 @@ int ct_devices_main(const char *prog, int argc, char **argv) {
     char help[512];
     snprintf(help, sizeof help,
              "Usage: %s [--json]\n"
-             "Lists OpenCL platforms and devices as P:D (use with --device P:D or "
+             "Lists OpenCL platforms and devices as P:D (use with --device P:D or\n"
              "CLTRAIN_DEVICE=P:D).\n"
              "\n"
              "Options:\n"

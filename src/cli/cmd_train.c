@@ -299,11 +299,11 @@ static const char *train_help =
     "  --min-delta X           minimum change that counts as improvement (default 0)\n"
     "  --no-restore-best       keep the last weights instead of the best\n"
     "output:\n"
-    "  --out FILE              model file (.safetensors), written at the end (default\n"
-    "                          model.safetensors in the current folder, replaced if it exists)\n"
+    "  --out FILE              model file (.safetensors), written at the end; default\n"
+    "                          ./model.safetensors (replaced if it exists)\n"
     "  --history FILE          history CSV, rewritten every epoch\n"
-    "  --plot FILE             accuracy and loss curves, rewritten every epoch: .svg, or\n"
-    "                          .png / .pdf (builds with cairo)\n"
+    "  --plot FILE             accuracy and loss curves, rewritten every epoch: .svg\n"
+    "                          or no extension; .png, .pdf in builds with cairo\n"
     "  --checkpoint-dir D      write D/checkpoint.safetensors atomically after every epoch\n"
     "  --force                 replace read-only output files\n"
     "  --resume                continue from D/checkpoint.safetensors (same options required)\n"
@@ -1016,7 +1016,8 @@ int ct_cmd_preview(int argc, char **argv) {
     int h = 112, w = 112;
     ct_args p;
     ct_args_init(&p, "cltrain preview",
-                 "Usage: cltrain preview IMAGE --out FILE [--n 4] [--input HxW] [--seed S] [--force]\n"
+                 "Usage: cltrain preview IMAGE --out FILE [--n N] [--input HxW] [--seed S]\n"
+                 "                       [--force]\n"
                  "Writes a grid of N augmented versions of IMAGE with the 'seed' preset (the\n"
                  "original project's 2x2 sanity figure).\n"
                  "  --out FILE              grid.png (PNG) or grid.jpg / grid.jpeg (JPEG)\n"

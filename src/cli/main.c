@@ -19,7 +19,7 @@ static const command commands[] = {
     {"train", ct_cmd_train, "train a model on image class folders (Keras-like fit)"},
     {"evaluate", ct_cmd_evaluate, "loss and accuracy of a saved model on class folders"},
     {"predict", ct_cmd_predict, "class probabilities of images with a saved model"},
-    {"preview", ct_cmd_preview, "PNG grid of augmented versions of one image"},
+    {"preview", ct_cmd_preview, "PNG or JPEG grid of augmented versions of one image"},
     {"bench", ct_cmd_bench, "time the training step on synthetic data (bench step)"},
     {"tune", ct_cmd_tune, "choose the kernel variants of a model on this device"},
     {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
@@ -29,14 +29,14 @@ static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 static void usage(FILE *f) {
     fprintf(f, "Usage: cltrain COMMAND [options]   (cltrain help COMMAND for details)\n"
-               "Trains small convolutional networks for image classification on any OpenCL device.\n"
+               "Trains small convolutional networks (image classifiers) on any OpenCL device.\n"
                "\nCommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nOptions:\n"
                "  -h, --help     show this help and exit\n"
                "  -V, --version  show the version and exit\n"
-               "\nEvery command takes -h/--help and -V/--version; option values are given as\n"
-               "--opt VALUE or --opt=VALUE, options are never abbreviated, and -- ends the options.\n"
+               "\nEvery command takes -h/--help and -V/--version. Values go as --opt VALUE or\n"
+               "--opt=VALUE; options are never abbreviated; -- ends the options.\n"
                "cltrain help COMMAND is cltrain COMMAND --help.\n"
                "\nDevice choice: --device P:D or CLTRAIN_DEVICE=P:D (see cltrain devices).\n"
                "Environment: CLTRAIN_CACHE_DIR, CLTRAIN_CACHE=off, CLTRAIN_KERNEL_DIR,\n"
