@@ -3,4 +3,6 @@
  * machine-readable output. */
 #include "cli/args.h"
 
-int main(int argc, char **argv) { return ct_devices_main("cldevices", argc, argv); }
+int main(int argc, char **argv) {
+    return ct_devices_main("cldevices", argc, argv);
+}

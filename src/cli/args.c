@@ -32,8 +32,8 @@ void ct_args_init(ct_args *p, const char *prog, const char *help, const ct_optde
             abort();
         }
         snprintf(p->names[n], sizeof p->names[n], "--%s", defs[n].name);
-        p->longopts[n] = (struct option){defs[n].name, defs[n].arg ? required_argument : no_argument,
-                                         NULL, 256 + n};
+        p->longopts[n] = (struct option){
+            defs[n].name, defs[n].arg ? required_argument : no_argument, NULL, 256 + n};
     }
     p->n_defs = n;
     p->longopts[n] = (struct option){"help", no_argument, NULL, 'h'};
@@ -43,7 +43,9 @@ void ct_args_init(ct_args *p, const char *prog, const char *help, const ct_optde
     opterr = 0; /* the messages are ours */
 }
 
-int ct_args_is_operand(const char *name) { return !*name; }
+int ct_args_is_operand(const char *name) {
+    return !*name;
+}
 
 /* "PROG: MESSAGE (see PROG --help)", or "...; see PROG --help)" when MESSAGE ends in ")". */
 static int verror(const ct_args *p, const char *fmt, va_list ap) {
@@ -77,7 +79,8 @@ static int fail(ct_args *p, const char *fmt, ...) {
 /* The longopts index of the option spelled name[0..len), exactly; -1 if none. */
 static int lookup(const ct_args *p, const char *name, size_t len) {
     for (int i = 0; p->longopts[i].name; i++)
-        if (strlen(p->longopts[i].name) == len && !strncmp(p->longopts[i].name, name, len)) return i;
+        if (strlen(p->longopts[i].name) == len && !strncmp(p->longopts[i].name, name, len))
+            return i;
     return -1;
 }
 
@@ -100,7 +103,10 @@ static int unknown(ct_args *p, const char *arg, const char *name, size_t len) {
             int more = 0; /* another match follows: "a, b or c" */
             for (int j = i + 1; p->longopts[j].name && !more; j++)
                 more = !strncmp(p->longopts[j].name, name, len);
-            k += (size_t)snprintf(sugg + k, sizeof sugg - k, "%s--%s", !n ? "" : more ? ", " : " or ",
+            k += (size_t)snprintf(sugg + k, sizeof sugg - k, "%s--%s",
+                                  !n     ? ""
+                                  : more ? ", "
+                                         : " or ",
                                   p->longopts[i].name);
         }
         n++;
@@ -131,9 +137,10 @@ static int precheck(ct_args *p, int i) {
         const char *what = k < p->n_defs ? p->defs[k].arg : "VALUE";
         if (i + 1 >= p->argc) return fail(p, "%s needs a value, as in %s %s", s, s, what);
         if (is_option(p, p->argv[i + 1]))
-            return fail(p, "%s needs a value, as in %s %s, but the next argument is the option "
-                        "%s (write %s=%s if that is the value)", s, s, what, p->argv[i + 1], s,
-                        p->argv[i + 1]);
+            return fail(p,
+                        "%s needs a value, as in %s %s, but the next argument is the option "
+                        "%s (write %s=%s if that is the value)",
+                        s, s, what, p->argv[i + 1], s, p->argv[i + 1]);
     }
     return 0;
 }
@@ -169,8 +176,10 @@ int ct_args_next(ct_args *p, const char **name, const char **value) {
             return -1;
         }
         if (c == 'V') {
-            if (!strncmp(p->prog, "cltrain", 7)) printf("cltrain %s\n", ct_version());
-            else printf("%s (cltrain) %s\n", p->prog, ct_version());
+            if (!strncmp(p->prog, "cltrain", 7))
+                printf("cltrain %s\n", ct_version());
+            else
+                printf("%s (cltrain) %s\n", p->prog, ct_version());
             p->rc = 0;
             return -1;
         }
@@ -182,7 +191,8 @@ int ct_args_next(ct_args *p, const char **name, const char **value) {
         /* left for getopt: an unknown short option, a missing value it found itself */
         if (c == ':')
             return fail(p, "%s needs a value",
-                        optopt >= 256 && optopt < 256 + p->n_defs ? p->names[optopt - 256] : "option");
+                        optopt >= 256 && optopt < 256 + p->n_defs ? p->names[optopt - 256]
+                                                                  : "option");
         if (optopt > 0 && optopt < 256) return fail(p, "unknown option '-%c'", optopt);
         return fail(p, "unknown option '%s'", p->argv[optind - 1]);
     }
@@ -190,8 +200,10 @@ int ct_args_next(ct_args *p, const char **name, const char **value) {
 
 int ct_args_unhandled(const ct_args *p, const char *name, const char *value) {
     if (ct_args_is_operand(name))
-        return ct_args_error(p, "unexpected argument '%s' (this command takes options only)", value);
-    fprintf(stderr, "%s: internal error: option %s is in the table but not handled\n", p->prog, name);
+        return ct_args_error(p, "unexpected argument '%s' (this command takes options only)",
+                             value);
+    fprintf(stderr, "%s: internal error: option %s is in the table but not handled\n", p->prog,
+            name);
     return 2;
 }
 
@@ -211,8 +223,10 @@ int ct_devices_main(const char *prog, int argc, char **argv) {
     int json = 0, r;
     const char *a, *v;
     while ((r = ct_args_next(&p, &a, &v)) > 0) {
-        if (!strcmp(a, "--json")) json = 1;
-        else return ct_args_unhandled(&p, a, v);
+        if (!strcmp(a, "--json"))
+            json = 1;
+        else
+            return ct_args_unhandled(&p, a, v);
     }
     if (r < 0) return p.rc;
     if (ct_devices_print(stdout, json) != CT_OK) {

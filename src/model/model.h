@@ -32,8 +32,9 @@ typedef struct ct_param_info {
     int ndim;
     int shape[4];
     size_t n;
-    int non_trainable; /* 1: not changed by the optimiser (e.g. BatchNorm moving statistics);
-                        * the summary counts it as "Non-trainable params" */
+    int non_trainable; /* 1: a buffer the optimiser leaves alone (e.g. BatchNorm moving
+                        * statistics; the layer that adds one sets this and makes the update
+                        * skip it); the summary counts it as "Non-trainable params" */
 } ct_param_info;
 
 typedef struct ct_adam {

@@ -44,8 +44,10 @@ typedef struct canvas {
 static void cr_color(cairo_t *cr, const char *hex, double alpha) {
     unsigned v = (unsigned)strtoul(hex + 1, NULL, 16);
     double r, g, b;
-    if (strlen(hex) == 4) r = (v >> 8 & 15) / 15.0, g = (v >> 4 & 15) / 15.0, b = (v & 15) / 15.0;
-    else r = (v >> 16 & 255) / 255.0, g = (v >> 8 & 255) / 255.0, b = (v & 255) / 255.0;
+    if (strlen(hex) == 4)
+        r = (v >> 8 & 15) / 15.0, g = (v >> 4 & 15) / 15.0, b = (v & 15) / 15.0;
+    else
+        r = (v >> 16 & 255) / 255.0, g = (v >> 8 & 255) / 255.0, b = (v & 255) / 255.0;
     cairo_set_source_rgba(cr, r, g, b, alpha);
 }
 #else
@@ -76,14 +78,18 @@ static void cv_text(canvas *c, double x, double y, anchor a, int size, int bold,
     }
 #endif
     if (vertical)
-        fprintf(c->f, "  <text transform=\"translate(%.2f,%.2f) rotate(-90)\" text-anchor=\"%s\" "
-                "font-size=\"%d\">%s</text>\n", x, y, names[a], size, s);
+        fprintf(c->f,
+                "  <text transform=\"translate(%.2f,%.2f) rotate(-90)\" text-anchor=\"%s\" "
+                "font-size=\"%d\">%s</text>\n",
+                x, y, names[a], size, s);
     else
-        fprintf(c->f, "  <text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"%d\"%s>%s</text>\n",
+        fprintf(c->f,
+                "  <text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"%d\"%s>%s</text>\n",
                 x, y, names[a], size, bold ? " font-weight=\"bold\"" : "", s);
 }
 
-static void cv_line(canvas *c, double x1, double y1, double x2, double y2, const char *color, int width) {
+static void cv_line(canvas *c, double x1, double y1, double x2, double y2, const char *color,
+                    int width) {
 #ifdef CT_HAVE_CAIRO
     if (CAIRO(c)) {
         cairo_move_to(c->cr, x1, y1);
@@ -94,15 +100,15 @@ static void cv_line(canvas *c, double x1, double y1, double x2, double y2, const
         return;
     }
 #endif
-    fprintf(c->f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\"", x1, y1, x2, y2,
-            color);
+    fprintf(c->f, "  <line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\"", x1, y1,
+            x2, y2, color);
     if (width != 1) fprintf(c->f, " stroke-width=\"%d\"", width);
     fprintf(c->f, "/>\n");
 }
 
 /* A box: fill (NULL: none) at opacity, stroke (NULL: none), corner radius rx. */
-static void cv_rect(canvas *c, double x, double y, double w, double h, const char *fill, double opacity,
-                    const char *stroke, double rx) {
+static void cv_rect(canvas *c, double x, double y, double w, double h, const char *fill,
+                    double opacity, const char *stroke, double rx) {
 #ifdef CT_HAVE_CAIRO
     if (CAIRO(c)) {
         cairo_t *cr = c->cr;
@@ -129,8 +135,8 @@ static void cv_rect(canvas *c, double x, double y, double w, double h, const cha
         return;
     }
 #endif
-    fprintf(c->f, "  <rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y, w, h,
-            fill ? fill : "none");
+    fprintf(c->f, "  <rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y,
+            w, h, fill ? fill : "none");
     if (fill && opacity < 1) fprintf(c->f, " fill-opacity=\"%.2f\"", opacity);
     if (stroke) fprintf(c->f, " stroke=\"%s\"", stroke);
     if (rx > 0) fprintf(c->f, " rx=\"%.0f\"", rx);
@@ -142,7 +148,8 @@ static void cv_polyline(canvas *c, const double *xy, int n, const char *color, i
 #ifdef CT_HAVE_CAIRO
     if (CAIRO(c)) {
         cairo_t *cr = c->cr;
-        for (int i = 0; i < n; i++) (i ? cairo_line_to : cairo_move_to)(cr, xy[2 * i], xy[2 * i + 1]);
+        for (int i = 0; i < n; i++)
+            (i ? cairo_line_to : cairo_move_to)(cr, xy[2 * i], xy[2 * i + 1]);
         static const double dash[] = {6, 3};
         cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
         cr_color(cr, color, 1);
@@ -155,7 +162,8 @@ static void cv_polyline(canvas *c, const double *xy, int n, const char *color, i
 #endif
     fprintf(c->f, "  <polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color,
             dashed ? " stroke-dasharray=\"6 3\"" : "");
-    for (int i = 0; i < n; i++) fprintf(c->f, "%.2f,%.2f ", xy[2 * i], xy[2 * i + 1]);
+    for (int i = 0; i < n; i++)
+        fprintf(c->f, "%.2f,%.2f ", xy[2 * i], xy[2 * i + 1]);
     fprintf(c->f, "\"/>\n");
 }
 
@@ -182,8 +190,10 @@ static void cv_clip_begin(canvas *c, const char *id, double x, double y, double 
         return;
     }
 #endif
-    fprintf(c->f, "  <defs><clipPath id=\"clip%s\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-            "height=\"%.2f\"/></clipPath></defs>\n", id, x, y, w, h);
+    fprintf(c->f,
+            "  <defs><clipPath id=\"clip%s\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+            "height=\"%.2f\"/></clipPath></defs>\n",
+            id, x, y, w, h);
     fprintf(c->f, "  <g clip-path=\"url(#clip%s)\">\n", id);
 }
 
@@ -256,13 +266,17 @@ typedef struct {
     axis xa, ya;
 } panel;
 
-static double px(const panel *p, double x) { return p->x0 + (x - p->xa.lo) / (p->xa.hi - p->xa.lo) * p->w; }
-static double py(const panel *p, double y) { return p->y0 + p->h - (y - p->ya.lo) / (p->ya.hi - p->ya.lo) * p->h; }
+static double px(const panel *p, double x) {
+    return p->x0 + (x - p->xa.lo) / (p->xa.hi - p->xa.lo) * p->w;
+}
+static double py(const panel *p, double y) {
+    return p->y0 + p->h - (y - p->ya.lo) / (p->ya.hi - p->ya.lo) * p->h;
+}
 
 /* A series as lines broken at non-finite values, with dots when there are few points.
  * xy: room for 2 n coordinates. */
-static void draw_series(canvas *c, const panel *p, const double *v, int n, const char *color, int dashed,
-                        double *xy) {
+static void draw_series(canvas *c, const panel *p, const double *v, int n, const char *color,
+                        int dashed, double *xy) {
     int k = 0;
     for (int i = 0; i <= n; i++) {
         if (i < n && isfinite(v[i])) {
@@ -281,8 +295,8 @@ static void draw_series(canvas *c, const panel *p, const double *v, int n, const
 
 /* How much of the series' lines (sampled 8 times per segment) falls in the box (x, y, w, h),
  * with a margin. */
-static int points_in(const panel *p, const double *a, const double *b, int n, double x, double y, double w,
-                     double h) {
+static int points_in(const panel *p, const double *a, const double *b, int n, double x, double y,
+                     double w, double h) {
     int k = 0;
     for (int s = 0; s < 2; s++) {
         const double *v = s ? b : a;
@@ -316,11 +330,13 @@ static int y_ticks(const axis *ya, char labels[][32], int *ny) {
 }
 
 /* Left edge of the plot areas: room for the widest tick label of either panel. */
-static double plot_left(int widest) { return 38 + 7.2 * widest; }
+static double plot_left(int widest) {
+    return 38 + 7.2 * widest;
+}
 
 static void draw_panel(canvas *c, double top, double x0, const axis *ya, const char *title,
-                       const char *ylabel, const double *train, const double *val, int n, int legend_low,
-                       const char *what, double *xy) {
+                       const char *ylabel, const double *train, const double *val, int n,
+                       int legend_low, const char *what, double *xy) {
     panel p;
     p.xa = x_axis(n);
     p.ya = *ya;
@@ -363,7 +379,8 @@ static void draw_panel(canvas *c, double top, double x0, const axis *ya, const c
      * bottom right for accuracy (it rises), top right for loss (it falls) */
     int rows = val ? 2 : 1;
     double lw = 190, lh = 10 + 20 * rows;
-    double right = p.x0 + p.w - lw - 10, left = p.x0 + 10, top_y = p.y0 + 10, bottom_y = p.y0 + p.h - lh - 10;
+    double right = p.x0 + p.w - lw - 10, left = p.x0 + 10, top_y = p.y0 + 10,
+           bottom_y = p.y0 + p.h - lh - 10;
     double cx[4] = {right, right, left, left};
     double cy[4] = {legend_low ? bottom_y : top_y, legend_low ? top_y : bottom_y, top_y, bottom_y};
     int best = 0, best_hidden = -1;
@@ -399,14 +416,16 @@ static ct_status draw_plot(canvas *c, const ct_history *h) {
         vloss[i] = s->has_val ? s->val_loss : NAN;
         any_val |= s->has_val;
     }
-    axis ya_acc = y_axis(acc, any_val ? vacc : NULL, n), ya_loss = y_axis(loss, any_val ? vloss : NULL, n);
+    axis ya_acc = y_axis(acc, any_val ? vacc : NULL, n),
+         ya_loss = y_axis(loss, any_val ? vloss : NULL, n);
     char labels[50][32];
     int ny, w1 = y_ticks(&ya_acc, labels, &ny), w2 = y_ticks(&ya_loss, labels, &ny);
     double x0 = plot_left(w1 > w2 ? w1 : w2); /* same for both, so epochs line up */
-    draw_panel(c, 0, x0, &ya_acc, any_val ? "Training and validation accuracy" : "Training accuracy",
-               "Accuracy", acc, any_val ? vacc : NULL, n, 1, "accuracy", xy);
-    draw_panel(c, PANEL_H, x0, &ya_loss, any_val ? "Training and validation loss" : "Training loss", "Loss",
-               loss, any_val ? vloss : NULL, n, 0, "loss", xy);
+    draw_panel(c, 0, x0, &ya_acc,
+               any_val ? "Training and validation accuracy" : "Training accuracy", "Accuracy", acc,
+               any_val ? vacc : NULL, n, 1, "accuracy", xy);
+    draw_panel(c, PANEL_H, x0, &ya_loss, any_val ? "Training and validation loss" : "Training loss",
+               "Loss", loss, any_val ? vloss : NULL, n, 0, "loss", xy);
     free(v);
     return CT_OK;
 }
@@ -416,8 +435,11 @@ static ct_status write_svg(FILE *f, void *ctx) {
     memset(&c, 0, sizeof c);
     c.f = f;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-            "font-family=\"%s\">\n", SVG_W, 2 * PANEL_H, SVG_W, 2 * PANEL_H, FONT);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
+            "%d\" "
+            "font-family=\"%s\">\n",
+            SVG_W, 2 * PANEL_H, SVG_W, 2 * PANEL_H, FONT);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
     ct_status s = draw_plot(&c, ctx);
     fprintf(f, "</svg>\n");
@@ -436,7 +458,7 @@ typedef enum { PLOT_UNKNOWN, PLOT_SVG, PLOT_PNG, PLOT_PDF } plot_type;
 static plot_type plot_type_of(const char *path) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) return PLOT_SVG;
-    return !strcasecmp(dot, ".svg") ? PLOT_SVG
+    return !strcasecmp(dot, ".svg")   ? PLOT_SVG
            : !strcasecmp(dot, ".png") ? PLOT_PNG
            : !strcasecmp(dot, ".pdf") ? PLOT_PDF
                                       : PLOT_UNKNOWN;
@@ -453,12 +475,16 @@ int ct_plot_has_cairo(void) {
 ct_status ct_plot_check(const char *path) {
     plot_type t = plot_type_of(path);
     if (t == PLOT_UNKNOWN)
-        return ct_set_error(CT_ERR_ARG, "%s: unknown plot type; the name must end in .svg, .png or .pdf "
-                            "(no extension: SVG)", path);
-    if (t != PLOT_SVG && !ct_plot_has_cairo())
-        return ct_set_error(CT_ERR_ARG, "%s: PNG and PDF plots need cairo, which this build lacks "
-                            "(install the Debian package libcairo2-dev and rebuild; .svg works as is)",
+        return ct_set_error(CT_ERR_ARG,
+                            "%s: unknown plot type; the name must end in .svg, .png or .pdf "
+                            "(no extension: SVG)",
                             path);
+    if (t != PLOT_SVG && !ct_plot_has_cairo())
+        return ct_set_error(
+            CT_ERR_ARG,
+            "%s: PNG and PDF plots need cairo, which this build lacks "
+            "(install the Debian package libcairo2-dev and rebuild; .svg works as is)",
+            path);
     return CT_OK;
 }
 
@@ -474,10 +500,10 @@ typedef struct cairo_job {
 
 static ct_status write_cairo(FILE *f, void *ctx) {
     const cairo_job *j = ctx;
-    cairo_surface_t *sf =
-        j->type == PLOT_PDF
-            ? cairo_pdf_surface_create_for_stream(to_file, f, SVG_W, 2 * PANEL_H)
-            : cairo_image_surface_create(CAIRO_FORMAT_RGB24, SVG_W * PNG_SCALE, 2 * PANEL_H * PNG_SCALE);
+    cairo_surface_t *sf = j->type == PLOT_PDF
+                              ? cairo_pdf_surface_create_for_stream(to_file, f, SVG_W, 2 * PANEL_H)
+                              : cairo_image_surface_create(CAIRO_FORMAT_RGB24, SVG_W * PNG_SCALE,
+                                                           2 * PANEL_H * PNG_SCALE);
     canvas c;
     memset(&c, 0, sizeof c);
     c.cr = cairo_create(sf);
