@@ -66,6 +66,14 @@ ea=$(sed -n 's/^loss: [0-9.]* accuracy: \([0-9.]*\)$/\1/p' "$T/ev.txt")
 # 2. --init from a saved model, and a model of another architecture
 "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --init "$T/m.safetensors" \
   --steps-per-epoch 2 --out "$T/m2.safetensors" >/dev/null 2>&1 && ok || bad "--init same architecture"
+# --plot x.png is a PNG; a build without cairo refuses it before training, saying what to install
+if "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --steps-per-epoch 1 \
+  --out "$T/p.safetensors" --plot "$T/p.png" >"$T/png.txt" 2>&1; then
+  [ "$(head -c 8 "$T/p.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok || bad "--plot p.png is not a PNG"
+else
+  grep -q "libcairo2-dev" "$T/png.txt" && ! grep -q "Found" "$T/png.txt" && [ ! -e "$T/p.png" ] \
+    && echo "note: built without cairo, --plot .png refused" && ok || { bad "--plot .png"; cat "$T/png.txt"; }
+fi
 expect_fail "init other architecture" "layers\.|shape|architecture" \
   "$CLT" train --data "$DATA/train" --model model2 --input 48x48 --batch-size 16 --epochs 1 \
   --init "$T/m.safetensors" --out "$T/x.safetensors"
@@ -119,6 +127,103 @@ expect_fail "missing model" "nope.safetensors" "$CLT" evaluate --model "$T/nope.
 mkdir -p "$T/empty/cats" "$T/empty/dogs"
 expect_fail "empty dataset" "empty|no image" "$CLT" train --data "$T/empty" "${COMMON[@]}" --epochs 1
 ls "$T" | grep -q '\.tmp' && bad "temp files left behind after failures" || ok
+
+# 5. command-line conventions
+# --opt=value, as well as --opt value
+"$CLT" train --data="$DATA/train" --model=model1 --input=48x48 --batch-size=16 --workers=2 \
+  --epochs=1 --steps-per-epoch=1 --out="$T/eq.safetensors" >"$T/eq.txt" 2>&1 \
+  && [ -s "$T/eq.safetensors" ] && ok || { bad "--opt=value"; cat "$T/eq.txt"; }
+"$CLT" evaluate --model="$T/m.safetensors" --data="$DATA/test" --json >/dev/null 2>&1 && ok \
+  || bad "evaluate --opt=value"
+# -- ends the options: a file named --help.png is an image, not a request for help
+cp "$T/grid.png" "$T/--help.png"
+(cd "$T" && "$CLT" predict --model m.safetensors -- --help.png) >"$T/dd.txt" 2>"$T/dd.err" \
+  && grep -qE '^--help\.png: (cats|dogs) \(' "$T/dd.txt" && ok || { bad "predict -- --help.png"; cat "$T/dd.txt" "$T/dd.err"; }
+(cd "$T" && "$CLT" preview --out=dd.jpg -- --help.png) >/dev/null 2>&1 && [ -s "$T/dd.jpg" ] && ok \
+  || bad "preview -- --help.png"
+# -h and -V on every command (and cldevices); help CMD is CMD --help
+for c in train evaluate predict preview bench tune devices selftest; do
+  v=$("$CLT" $c -V 2>&1) && echo "$v" | grep -qE '^cltrain [0-9]+\.[0-9]+' && ok || bad "$c -V: $v"
+  "$CLT" $c -h 2>&1 | grep -q -- "--version" && ok || bad "$c -h lacks --version"
+  [ "$("$CLT" help $c 2>&1)" = "$("$CLT" $c --help 2>&1)" ] && ok || bad "help $c differs from $c --help"
+done
+"$CLD" -V | grep -qE '^cldevices \(cltrain\) [0-9]' && ok || bad "cldevices -V"
+"$CLT" --version | grep -qE '^cltrain [0-9]' && "$CLT" -V | grep -qE '^cltrain [0-9]' && ok || bad "cltrain -V"
+"$CLT" help train | grep -q -- "--early-stopping" && ok || bad "help train is not train's help"
+expect_fail "help unknown command" "unknown command 'nope'" "$CLT" help nope
+# option errors: unknown, abbreviated, missing value, value of a flag
+expect_fail "abbreviation" "--val'; did you mean --validation or --validation-split" \
+  "$CLT" train --data "$DATA/train" --val "$DATA/validation"
+expect_fail "missing value at the end" "--out needs a value" "$CLT" train --data "$DATA/train" --out
+expect_fail "missing value before an option" "--out needs a value.*--quiet" \
+  "$CLT" train --data "$DATA/train" --out --quiet
+expect_fail "flag with a value" "--quiet takes no value" "$CLT" train --data "$DATA/train" --quiet=yes
+expect_fail "one-dash long option" "two dashes: --epochs" "$CLT" train --data "$DATA/train" -epochs 1
+expect_fail "unexpected operand" "unexpected argument 'extra'" "$CLT" train --data "$DATA/train" extra
+grep -q "see cltrain train --help" "$T/err.txt" && ok || bad "option errors do not point at --help"
+
+# train without --out: written to ./model.safetensors, said before training starts
+mkdir -p "$T/dflt"
+(cd "$T/dflt" && "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --steps-per-epoch 1) \
+  >"$T/dflt.txt" 2>&1 && [ -s "$T/dflt/model.safetensors" ] && ok || { bad "default --out"; cat "$T/dflt.txt"; }
+head -1 "$T/dflt.txt" | grep -q "model.safetensors" && ok || bad "default --out not announced first"
+mkdir -p "$T/dflt2/model.safetensors"
+in_dir() { local d=$1; shift; (cd "$d" && "$@"); }
+expect_fail "default --out is a folder" "default --out model.safetensors is a folder" \
+  in_dir "$T/dflt2" "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1
+grep -q "Found" "$T/out.txt" && bad "default --out refused only after the data scan" || ok
+
+# the model summary fits 80 columns, with Keras's three counts
+sed -n '/^Model: /,/^Output: /p' "$T/train.txt" >"$T/summary.txt"
+[ "$(wc -l <"$T/summary.txt")" -ge 10 ] && ok || bad "no model summary found"
+w=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$T/summary.txt")
+[ "$w" -le 80 ] && ok || { bad "summary is $w columns wide"; cat "$T/summary.txt"; }
+grep -qE '^Total params: [0-9,]+ ' "$T/summary.txt" && grep -qE '^Trainable params: [0-9,]+ ' "$T/summary.txt" \
+  && grep -qE '^Non-trainable params: 0 ' "$T/summary.txt" && ok || bad "summary counts"
+[ "$(grep -c 'input (Input)' "$T/summary.txt")" -eq 1 ] && ok || bad "the input is not one row"
+
+# the progress line on an 80-column terminal: no line (between \r and \n) wider than 80
+if command -v script >/dev/null 2>&1; then
+  script -qec "stty cols 80 2>/dev/null; COLUMNS=80 '$CLT' train --data '$DATA/train' ${COMMON[*]} \
+    --epochs 1 --out '$T/tty.safetensors' --validation '$DATA/validation'" /dev/null </dev/null \
+    >"$T/tty.txt" 2>&1
+  grep -q "ETA" "$T/tty.txt" && ok || { bad "no progress line under script"; tail -5 "$T/tty.txt"; }
+  w=$(tr '\r' '\n' <"$T/tty.txt" | grep -E 'ETA|- loss:|val_' | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
+  [ "$w" -le 80 ] && ok || { bad "progress lines $w columns wide at 80"; tr '\r' '\n' <"$T/tty.txt" | grep -E 'ETA|loss'; }
+  grep -q "val_accuracy" "$T/tty.txt" && ok || bad "the end-of-epoch line lost its validation figures"
+else
+  echo "note: no script(1), progress width on a terminal not checked"
+fi
+
+# predict --csv quotes a path with a comma and a quote (RFC 4180)
+Q="$T/we,ird \"q\""
+mkdir -p "$Q"
+cp "$DATA/test/cats/$(ls "$DATA/test/cats" | head -1)" "$Q/a,b \"c\".jpg"
+"$CLT" predict --csv --model "$T/m.safetensors" "$Q" >"$T/q.csv" 2>/dev/null || bad "predict --csv of odd names"
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$T/q.csv" "$Q/a,b \"c\".jpg" <<'PYEOF' && ok || bad "predict --csv is not RFC 4180 CSV"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+assert rows[0] == ['file', 'class', 'p_cats', 'p_dogs'], rows[0]
+assert len(rows) == 2 and rows[1][0] == sys.argv[2] and len(rows[1]) == 4, rows
+PYEOF
+else
+  echo "note: no python3, CSV quoting not parsed back"
+fi
+
+# preview: JPEG for .jpg, refused other names before decoding anything
+IMG1="$DATA/train/cats/$(ls "$DATA/train/cats" | head -1)"
+"$CLT" preview "$IMG1" --out "$T/grid.jpg" >/dev/null 2>&1 \
+  && [ "$(head -c 2 "$T/grid.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ] && ok || bad "preview .jpg is not JPEG"
+"$CLT" preview "$IMG1" --out "$T/grid.JPEG" >/dev/null 2>&1 \
+  && [ "$(head -c 2 "$T/grid.JPEG" | od -An -tx1 | tr -d ' \n')" = ffd8 ] && ok || bad "preview .JPEG"
+expect_fail "preview .bmp" "grid.bmp.*\.png, \.jpg or \.jpeg" "$CLT" preview "$T/junk.safetensors" --out "$T/grid.bmp"
+[ -e "$T/grid.bmp" ] && bad "preview .bmp left a file" || ok
+# --plot: other types refused before training, with what is allowed
+expect_fail "--plot .bmp" "--plot .*x.bmp.*\.svg, \.png or \.pdf" \
+  "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --plot "$T/x.bmp" --out "$T/x.safetensors"
+grep -q "Found" "$T/out.txt" && bad "--plot .bmp refused after the data scan" || ok
+[ -e "$T/x.safetensors" ] && bad "--plot .bmp left a model" || ok
 
 echo "cli: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -20,6 +20,14 @@ static int count(const char *s, const char *part) {
     return k;
 }
 
+/* Everything written to f so far. */
+static void read_back(FILE *f, char *out, size_t n) {
+    rewind(f);
+    size_t k = fread(out, 1, n - 1, f);
+    out[k] = 0;
+    fclose(f);
+}
+
 static ct_history make_history(int n, int with_val) {
     ct_history h = {0};
     for (int i = 1; i <= n; i++) {
@@ -85,6 +93,66 @@ static void test_csv(void) {
     CHECK(tmpdir_count(dir, ".tmp.") == 0, "temp files left");
 }
 
+/* RFC 4180 fields: quoted when they hold , " CR or LF, with quotes doubled. */
+static void test_csv_field(void) {
+    const char *in[] = {"plain/a.jpg", "a,b.jpg", "say \"hi\".png", "cr\rlf\n", "", "x\"\"y,"};
+    const char *want[] = {"plain/a.jpg", "\"a,b.jpg\"", "\"say \"\"hi\"\".png\"", "\"cr\rlf\n\"", "",
+                          "\"x\"\"\"\"y,\""};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        FILE *f = tmpfile();
+        ct_csv_field(f, in[i]);
+        char out[256];
+        read_back(f, out, sizeof out);
+        CHECK(!strcmp(out, want[i]), "field %zu: [%s], expected [%s]", i, out, want[i]);
+    }
+}
+
+/* The first n bytes of a file equal magic. */
+static int starts_with(const char *path, const char *magic, size_t n) {
+    char *s = slurp(path);
+    int ok = s && !memcmp(s, magic, n);
+    free(s);
+    return ok;
+}
+
+/* --plot by the name: .svg always, .png/.pdf with cairo (else refused, saying what to
+ * install), anything else refused, before anything is written. */
+static void test_plot_types(void) {
+    char path[1024];
+    ct_history h = make_history(12, 1);
+    snprintf(path, sizeof path, "%s/p.svg", dir);
+    CHECK_OK(ct_plot_check(path));
+    CHECK_OK(ct_history_write_plot(&h, path));
+    char *a = slurp(path);
+    CHECK_OK(ct_history_write_svg(&h, path));
+    char *b = slurp(path);
+    CHECK(a && b && !strcmp(a, b) && strstr(a, "<svg"), "the .svg plot is the SVG writer's");
+    free(a);
+    free(b);
+    snprintf(path, sizeof path, "%s/p.BMP", dir);
+    CHECK(ct_plot_check(path) == CT_ERR_ARG && strstr(ct_last_error(), "p.BMP") &&
+              strstr(ct_last_error(), ".svg, .png or .pdf"), "bmp: %s", ct_last_error());
+    CHECK(ct_history_write_plot(&h, path) == CT_ERR_ARG && tmpdir_count(dir, "p.BMP") == 0, "bmp written");
+    snprintf(path, sizeof path, "%s/noext", dir);
+    CHECK_OK(ct_plot_check(path)); /* SVG, as before there were other types */
+    snprintf(path, sizeof path, "%s/.hidden", dir);
+    CHECK_OK(ct_plot_check(path));
+    const char *ext[] = {"png", "pdf"}, *magic[] = {"\x89PNG\r\n\x1a\n", "%PDF-"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/p.%s", dir, ext[i]);
+        if (!ct_plot_has_cairo()) {
+            CHECK(ct_plot_check(path) == CT_ERR_ARG && strstr(ct_last_error(), "libcairo2-dev"),
+                  "%s without cairo: %s", ext[i], ct_last_error());
+            continue;
+        }
+        CHECK_OK(ct_plot_check(path));
+        CHECK_OK(ct_history_write_plot(&h, path));
+        CHECK(starts_with(path, magic[i], strlen(magic[i])), "%s: not a %s file", path, ext[i]);
+    }
+    if (!ct_plot_has_cairo()) printf("report: built without cairo, PNG/PDF plots not drawn\n");
+    ct_history_free(&h);
+}
+
 static void test_svg(void) {
     char path[1024];
     int ns[] = {1, 2, 100};
@@ -134,11 +202,70 @@ static void test_svg(void) {
     CHECK(ct_history_write_svg(&empty, path) == CT_ERR_IO && strstr(ct_last_error(), "p.svg"), "unwritable");
 }
 
-/* Everything written to f so far. */
-static void read_back(FILE *f, char *out, size_t n) {
-    rewind(f);
-    size_t k = fread(out, 1, n - 1, f);
-    out[k] = 0;
+
+/* The longest line of s, lines ending at '\r' or '\n'. */
+static int widest_line(const char *s) {
+    int w = 0, c = 0;
+    for (; *s; s++) {
+        c = *s == '\r' || *s == '\n' ? 0 : c + 1;
+        if (c > w) w = c;
+    }
+    return w;
+}
+
+/* On a terminal of W columns no line is wider than W - 1 (a full line would scroll at
+ * every redraw): the bar shrinks, the end-of-epoch line goes on below. */
+static void test_progress_width(void) {
+    char line[512];
+    int widths[] = {80, 60, 40, 20};
+    for (int k = 0; k < 4; k++) {
+        int w = widths[k];
+        for (int fin = 0; fin < 2; fin++) {
+            ct_progress_format_width(line, sizeof line, w, 12, 3200, 0.6812, 0.5521, fin, 4000, 500, fin,
+                                     0.65234, 0.61);
+            CHECK(widest_line(line) <= w - 1, "width %d final %d: %d columns:\n%s", w, fin,
+                  widest_line(line), line);
+        }
+    }
+    /* 80 columns: the in-progress line keeps loss and accuracy and a shorter bar */
+    ct_progress_format_width(line, sizeof line, 80, 12, 32, 0.6812, 0.5521, 0, 4.2, 0, 0, 0, 0);
+    CHECK(!strcmp(line, "12/32 [=========>.................] - ETA: 4s - loss: 0.6812 - accuracy: 0.5521"),
+          "80: %s", line);
+    /* the end-of-epoch line with validation wraps under the count, nothing lost */
+    ct_progress_format_width(line, sizeof line, 80, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    CHECK(strstr(line, "- loss: 0.6812 - accuracy: 0.5521\n      - val_loss: 0.6523 - val_accuracy: 0.6100") &&
+              strstr(line, "32/32 [====="), "80 final: %s", line);
+    /* no bar at all where even 10 characters of it do not fit */
+    ct_progress_format_width(line, sizeof line, 55, 12, 32, 0.6812, 0.5521, 0, 4.2, 0, 0, 0, 0);
+    CHECK(!strchr(line, '[') && strstr(line, "accuracy: 0.5521"), "55: %s", line);
+    /* unlimited is the plain format */
+    char plain[512];
+    ct_progress_format_width(line, sizeof line, 0, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    ct_progress_format(plain, sizeof plain, 32, 32, 0.6812, 0.5521, 1, 0, 5, 1, 0.65234, 0.61);
+    CHECK(!strcmp(line, plain), "width 0: %s", line);
+
+    /* a terminal of 80 columns, from $COLUMNS (a file is no terminal to ask) */
+    setenv("COLUMNS", "80", 1);
+    FILE *f = tmpfile();
+    ct_progress p;
+    ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    CHECK(p.width == 80, "width %d from COLUMNS=80", p.width);
+    ct_progress_begin(&p, 1, 1, 300);
+    for (int i = 1; i <= 300; i += 99) ct_progress_update(&p, i, 0.123456789, 0.5);
+    ct_progress_end(&p, 1, 0.25, 1, 3);
+    char out[4096];
+    read_back(f, out, sizeof out);
+    CHECK(widest_line(out) <= 79 && strstr(out, "val_accuracy: 1.0000\n"), "tty at 80: %d\n%s",
+          widest_line(out), out);
+    setenv("COLUMNS", "junk", 1);
+    f = tmpfile();
+    ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    CHECK(p.width == 80, "width %d from COLUMNS=junk (default 80)", p.width);
+    fclose(f);
+    unsetenv("COLUMNS");
+    f = tmpfile();
+    ct_progress_init(&p, f, CT_PROGRESS_PLAIN);
+    CHECK(p.width == 0, "plain output is never cut");
     fclose(f);
 }
 
@@ -175,6 +302,7 @@ static void test_progress(void) {
     /* terminal: redrawn in place, leftovers blanked, one newline at the end */
     f = tmpfile();
     ct_progress_init(&p, f, CT_PROGRESS_TTY);
+    ct_progress_set_width(&p, 0); /* unlimited: Keras's lines as they are */
     ct_progress_begin(&p, 1, 1, 3);
     ct_progress_update(&p, 1, 0.123456789, 0.5);
     ct_progress_update(&p, 3, 0.5, 0.5);
@@ -183,6 +311,8 @@ static void test_progress(void) {
     CHECK(count(out, "\r") == 3 && count(out, "\n") == 2 && strstr(out, "Epoch 1/1\n\r1/3 [=========>") &&
               strstr(out, "\r3/3 [==============================] - 3s 1s/step - loss: 0.5000 - accuracy: 0.5000 - "
                           "val_loss: 0.2500 - val_accuracy: 1.0000"), "tty:\n%s", out);
+
+    test_progress_width();
 
     f = tmpfile();
     ct_progress_init(&p, f, CT_PROGRESS_QUIET);
@@ -196,7 +326,9 @@ static void test_progress(void) {
 int main(void) {
     tmpdir_make(dir, sizeof dir);
     test_csv();
+    test_csv_field();
     test_svg();
+    test_plot_types();
     test_progress();
     if (getenv("CT_KEEP_PLOTS")) /* for looking at the plots: keep the folder */
         printf("plots in %s\n", dir);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/parse.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "model/model.h"
 #include "check/selftest.h"
@@ -13,46 +14,57 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static const char bench_help[] =
+    "Usage: cltrain bench step [--model NAME|SPEC] [--input HxW] [--batch-size N]\n"
+    "                          [--steps N] [--warmup N] [--device P:D] [--profile] [--text]\n"
+    "Times the training step (forward, loss, backward, Adam) on synthetic data and\n"
+    "prints images/s (median step) and effective GFLOP/s as JSON.\n"
+    "  --model M               preset or spec (default model2)\n"
+    "  --input HxW             input size (default 112x112)\n"
+    "  --batch-size N          (default 64)\n"
+    "  --steps N               timed steps (default 20)\n"
+    "  --warmup N              untimed steps first (default 3)\n"
+    "  --device P:D            device (default: $CLTRAIN_DEVICE, else the first GPU)\n"
+    "  --profile               per-kernel time table of the timed steps (stderr)\n"
+    "  --text                  one line of text instead of JSON\n"
+    "Layer-by-layer figures: build/tools/bench_layers. Data pipeline: "
+    "build/tools/bench_pipeline.\n";
+
+static const ct_optdef bench_opts[] = {
+    {"model", "NAME|SPEC"}, {"device", "P:D"}, {"input", "HxW"}, {"batch-size", "N"},
+    {"steps", "N"}, {"warmup", "N"}, {"profile", NULL}, {"text", NULL}, {NULL, NULL},
+};
+
 int ct_cmd_bench(int argc, char **argv) {
-    const char *cmd = "bench", *model = "model2", *device = NULL;
-    int batch = 64, steps = 20, warmup = 3, h = 112, w = 112, json = 1, profile = 0;
-    if (argc < 2 || strcmp(argv[1], "step")) {
-        printf("usage: cltrain bench step [--model NAME|SPEC] [--input HxW] [--batch-size N]\n"
-               "                          [--steps N] [--warmup N] [--device P:D] [--profile] [--text]\n"
-               "Times the training step (forward, loss, backward, Adam) on synthetic data and\n"
-               "prints images/s (median step) and effective GFLOP/s as JSON.\n"
-               "Layer-by-layer figures: build/tools/bench_layers. Data pipeline: "
-               "build/tools/bench_pipeline.\n");
-        return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
-    }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v;
+    const char *model = "model2", *device = NULL, *mode = NULL;
+    int batch = 64, steps = 20, warmup = 3, h = 112, w = 112, json = 1, profile = 0, r;
+    ct_args p;
+    ct_args_init(&p, "cltrain bench", bench_help, bench_opts, argc, argv);
+    const char *a, *v;
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
         if (!strcmp(a, "--model")) {
-            if (!(model = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            model = v;
         } else if (!strcmp(a, "--device")) {
-            if (!(device = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            device = v;
         } else if (!strcmp(a, "--input")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
-            if (ct_parse_hw(a, v, 8192, &h, &w) != CT_OK) {
-                fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
-                return 2;
-            }
+            if (ct_parse_hw(a, v, 8192, &h, &w) != CT_OK) goto bad;
         } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--steps") || !strcmp(a, "--warmup")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
             int *dst = a[2] == 'b' ? &batch : a[2] == 's' ? &steps : &warmup;
-            if (ct_parse_int(a, v, a[2] == 'w' ? 0 : 1, 100000, dst) != CT_OK) {
-                fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
-                return 2;
-            }
+            if (ct_parse_int(a, v, a[2] == 'w' ? 0 : 1, 100000, dst) != CT_OK) goto bad;
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
         } else if (!strcmp(a, "--text")) {
             json = 0;
+        } else if (ct_args_is_operand(a) && !mode) {
+            mode = v;
         } else {
-            fprintf(stderr, "cltrain bench: unknown option '%s'\n", a);
-            return 2;
+            return ct_args_unhandled(&p, a, v);
         }
     }
+    if (r < 0) return p.rc;
+    if (!mode || strcmp(mode, "step"))
+        return mode ? ct_args_error(&p, "unknown mode '%s'; the one mode is 'step'", mode)
+                    : ct_args_error(&p, "which benchmark? cltrain bench step [options]");
     ct_runtime *rt;
     if (ct_runtime_create(device, profile ? CT_RT_PROFILE : 0, &rt) != CT_OK) {
         fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
@@ -104,4 +116,7 @@ int ct_cmd_bench(int argc, char **argv) {
     ct_model_free(m);
     ct_runtime_free(rt);
     return rc;
+bad:
+    fprintf(stderr, "cltrain bench: %s\n", ct_last_error());
+    return 2;
 }

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/parse.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cltrain.h"
 #include "data/data.h"
@@ -257,8 +258,6 @@ static int check_outputs(const char *cmd, const io_plan *p) {
     return 1;
 }
 
-static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
-
 static int fail(const char *cmd) {
     fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
     return 1;
@@ -267,7 +266,7 @@ static int fail(const char *cmd) {
 /* ---- train ------------------------------------------------------------- */
 
 static const char *train_help =
-    "usage: cltrain train --data DIR [--data DIR2 ...] [options]\n"
+    "Usage: cltrain train --data DIR [--data DIR2 ...] [options]\n"
     "\n"
     "Trains a model on class folders (DIR/<class>/*.jpg|png), like Keras's fit on\n"
     "ImageDataGenerator.flow_from_directory.\n"
@@ -300,9 +299,11 @@ static const char *train_help =
     "  --min-delta X           minimum change that counts as improvement (default 0)\n"
     "  --no-restore-best       keep the last weights instead of the best\n"
     "output:\n"
-    "  --out FILE              model file (.safetensors), written at the end\n"
+    "  --out FILE              model file (.safetensors), written at the end; default\n"
+    "                          ./model.safetensors (replaced if it exists)\n"
     "  --history FILE          history CSV, rewritten every epoch\n"
-    "  --plot FILE             SVG of accuracy and loss curves, rewritten every epoch\n"
+    "  --plot FILE             accuracy and loss curves, rewritten every epoch: .svg\n"
+    "                          or no extension; .png, .pdf in builds with cairo\n"
     "  --checkpoint-dir D      write D/checkpoint.safetensors atomically after every epoch\n"
     "  --force                 replace read-only output files\n"
     "  --resume                continue from D/checkpoint.safetensors (same options required)\n"
@@ -315,6 +316,10 @@ static const char *train_help =
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes --out (marked interrupted)\n"
     "and says how to --resume from the checkpoint; exit status 130 / 143. A second signal\n"
     "ends the program at once.\n";
+
+/* Where the model goes without --out (Keras's model.save needs a name; a run that saved
+ * nothing would be lost), checked and announced like any --out. */
+#define DEFAULT_OUT "model.safetensors"
 
 /* What `cltrain train` takes beyond the fit options. */
 typedef struct train_args {
@@ -461,8 +466,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     if (interrupted && !t->quiet) printf("\n");
     if (t->profile) ct_runtime_print_profile(*rt, stdout);
     if (r.images > 0 && !t->quiet && !interrupted)
-        printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of the time waiting for "
-               "data)\n",
+        printf("Trained on %ld images in %.1f s (%.1f images/s, %.1f%% of it waiting for data)\n",
                r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
     /* From here on, write what can be written and say what could not. */
     int out_ok = 1;
@@ -566,6 +570,21 @@ static int check_checkpoint_dir(const char *cmd, io_plan *p, const char *dir, ch
     return 1;
 }
 
+/* Every option of train: one line here and one branch in ct_cmd_train (and its line in
+ * train_help). NULL: a flag without a value. */
+static const ct_optdef train_opts[] = {
+    {"data", "DIR"}, {"validation", "DIR"}, {"validation-split", "F"}, {"test", "DIR"},
+    {"model", "NAME|SPEC"}, {"input", "HxW"}, {"color", "rgb|grayscale"},
+    {"resize", "nearest|bilinear|area"}, {"augment", "PRESET"}, {"workers", "N"},
+    {"cache-mb", "N"}, {"epochs", "N"}, {"batch-size", "N"}, {"steps-per-epoch", "N"},
+    {"lr", "X"}, {"beta1", "X"}, {"beta2", "X"}, {"epsilon", "X"}, {"seed", "S"},
+    {"init", "FILE"}, {"early-stopping", "P"}, {"monitor", "M"}, {"min-delta", "X"},
+    {"no-restore-best", NULL}, {"out", "FILE"}, {"history", "FILE"}, {"plot", "FILE"},
+    {"checkpoint-dir", "D"}, {"resume", NULL}, {"force", NULL}, {"device", "P:D"},
+    {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
+    {NULL, NULL},
+};
+
 int ct_cmd_train(int argc, char **argv) {
     const char *cmd = "train";
     train_args t;
@@ -578,15 +597,16 @@ int ct_cmd_train(int argc, char **argv) {
     const char *det = getenv("CLTRAIN_DETERMINISTIC");
     if (det && !strcmp(det, "1")) t.o.deterministic = 1;
     ct_fit_opts *o = &t.o;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
+    ct_args p;
+    ct_args_init(&p, "cltrain train", train_help, train_opts, argc, argv);
+    const char *a, *v;
+    int r;
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
         long l;
+/* the table gives the option a value (a check that it says so) */
 #define VAL() \
-    if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2
-        if (is_help(a)) {
-            fputs(train_help, stdout);
-            return 0;
-        } else if (!strcmp(a, "--data")) {
+    if (!v) return ct_args_error(&p, "internal error: %s has no value in the option table", a)
+        if (!strcmp(a, "--data")) {
             VAL();
             if (t.n_data == MAX_DATA_DIRS) {
                 fprintf(stderr, "cltrain train: at most %d --data folders\n", MAX_DATA_DIRS);
@@ -701,11 +721,11 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--quiet")) {
             t.quiet = o->quiet = 1;
         } else {
-            fprintf(stderr, "cltrain train: unknown option '%s' (see cltrain train --help)\n", a);
-            return 2;
+            return ct_args_unhandled(&p, a, v);
         }
 #undef VAL
     }
+    if (r < 0) return p.rc;
     if (t.n_data == 0) {
         fprintf(stderr, "cltrain train: --data DIR is required (a folder with one sub-folder per "
                 "class; see cltrain train --help)\n");
@@ -721,6 +741,10 @@ int ct_cmd_train(int argc, char **argv) {
                 "--validation-split F); use --monitor %s\n", o->monitor, o->monitor + 4);
         return 2;
     }
+    if (o->plot && ct_plot_check(o->plot) != CT_OK) {
+        fprintf(stderr, "cltrain train: --plot %s\n", ct_last_error());
+        return 2;
+    }
     if (o->resume && !o->checkpoint_dir) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
         return 2;
@@ -732,7 +756,10 @@ int ct_cmd_train(int argc, char **argv) {
     plan_in_dir(&plan, "--validation", t.val_dir);
     plan_in_dir(&plan, "--test", t.test_dir);
     plan_in_file(&plan, "--init", t.init);
-    plan_out(&plan, "--out", t.out);
+    /* No --out: the model still goes somewhere, said before training starts. */
+    int default_out = !t.out;
+    if (default_out) t.out = DEFAULT_OUT;
+    plan_out(&plan, default_out ? "the default --out" : "--out", t.out);
     plan_out(&plan, "--history", o->history);
     plan_out(&plan, "--plot", o->plot);
     /* The checkpoint folder first (created when it may be), so that its file is checked
@@ -742,6 +769,10 @@ int ct_cmd_train(int argc, char **argv) {
              check_outputs(cmd, &plan);
     free(ckpt);
     if (!ok) return 2;
+    if (default_out && !t.quiet) {
+        printf("No --out given: the model will be written to %s\n", t.out);
+        fflush(stdout);
+    }
     ct_runtime *rt = NULL;
     ct_dataset *train = NULL, *val = NULL, *test = NULL;
     ct_classifier *m = NULL;
@@ -781,32 +812,42 @@ static ct_status evaluate_run(const char *model, const char *data, const char *d
     return s;
 }
 
+static const ct_optdef evaluate_opts[] = {
+    {"model", "FILE"}, {"data", "DIR"}, {"device", "P:D"}, {"json", NULL}, {"batch-size", "N"},
+    {"workers", "N"}, {NULL, NULL},
+};
+
 int ct_cmd_evaluate(int argc, char **argv) {
-    const char *cmd = "evaluate", *model = NULL, *data = NULL, *device = NULL;
-    int json = 0, batch = 64, workers = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_help(a)) {
-            printf("usage: cltrain evaluate --model FILE --data DIR [--batch-size N] [--json] "
-                   "[--device P:D] [--workers N]\n"
-                   "Prints 'loss: X accuracy: Y' of a saved model on class folders DIR/<class>/*.\n");
-            return 0;
-        } else if (!strcmp(a, "--model")) {
-            if (!(model = ct_opt_value(cmd, argc, argv, &i))) return 2;
+    const char *cmd = "evaluate", *model = NULL, *data = NULL, *device = NULL, *a, *v;
+    int json = 0, batch = 64, workers = 0, k;
+    ct_args p;
+    ct_args_init(&p, "cltrain evaluate",
+                 "Usage: cltrain evaluate --model FILE --data DIR [--batch-size N] [--json]\n"
+                 "                        [--device P:D] [--workers N]\n"
+                 "Prints 'loss: X accuracy: Y' of a saved model on class folders DIR/<class>/*.\n"
+                 "  --model FILE            the saved model (.safetensors)\n"
+                 "  --data DIR              class folders to evaluate on\n"
+                 "  --batch-size N          (default 64)\n"
+                 "  --json                  print {\"loss\": ..., \"accuracy\": ..., \"samples\": ...}\n"
+                 "  --device P:D            OpenCL device as `cltrain devices` lists\n"
+                 "  --workers N             image decoding threads (default: cores - 1)\n",
+                 evaluate_opts, argc, argv);
+    while ((k = ct_args_next(&p, &a, &v)) > 0) {
+        if (!strcmp(a, "--model")) {
+            model = v;
         } else if (!strcmp(a, "--data")) {
-            if (!(data = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            data = v;
         } else if (!strcmp(a, "--device")) {
-            if (!(device = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            device = v;
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--workers")) {
-            const char *v = ct_opt_value(cmd, argc, argv, &i);
-            if (!v || !parse_int(cmd, a, v, 1, 65536, a[2] == 'b' ? &batch : &workers)) return 2;
+            if (!parse_int(cmd, a, v, 1, 65536, a[2] == 'b' ? &batch : &workers)) return 2;
         } else {
-            fprintf(stderr, "cltrain evaluate: unknown option '%s' (see --help)\n", a);
-            return 2;
+            return ct_args_unhandled(&p, a, v);
         }
     }
+    if (k < 0) return p.rc;
     if (!model || !data) {
         fprintf(stderr, "cltrain evaluate: --model FILE and --data DIR are required\n");
         return 2;
@@ -831,7 +872,9 @@ static void print_row(FILE *out, int csv, const char *path, const ct_classifier 
             if (p[j] > p[best]) best = j;
     }
     if (csv) {
-        fprintf(out, "%s,%s", path, ct_classifier_class_name(m, best));
+        ct_csv_field(out, path);
+        fputc(',', out);
+        ct_csv_field(out, ct_classifier_class_name(m, best));
         for (int j = 0; j < k; j++) fprintf(out, ",%.6f", p[j]);
         fputc('\n', out);
     } else {
@@ -873,7 +916,12 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
     }
     if (s == CT_OK && csv) {
         fprintf(out, "file,class");
-        for (int j = 0; j < k; j++) fprintf(out, ",p_%s", ct_classifier_class_name(m, j));
+        for (int j = 0; j < k; j++) {
+            char name[512];
+            snprintf(name, sizeof name, "p_%s", ct_classifier_class_name(m, j));
+            fputc(',', out);
+            ct_csv_field(out, name);
+        }
         fputc('\n', out);
     }
     int skipped = 0;
@@ -905,81 +953,108 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
     return s;
 }
 
+static const ct_optdef predict_opts[] = {
+    {"model", "FILE"}, {"device", "P:D"}, {"csv", NULL}, {NULL, NULL},
+};
+
 int ct_cmd_predict(int argc, char **argv) {
     const char *cmd = "predict", *model = NULL, *device = NULL;
     int csv = 0;
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     int n_in = 0;
     if (!inputs) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_help(a)) {
-            printf("usage: cltrain predict --model FILE [--csv] [--device P:D] FILE|DIR...\n"
-                   "Prints, for each image (folders are walked recursively), the class and the\n"
-                   "probabilities.\n");
-            free(inputs);
-            return 0;
-        } else if (!strcmp(a, "--model")) {
-            if (!(model = ct_opt_value(cmd, argc, argv, &i))) goto usage;
+    ct_args p;
+    ct_args_init(&p, "cltrain predict",
+                 "Usage: cltrain predict --model FILE [--csv] [--device P:D] [--] FILE|DIR...\n"
+                 "Prints, for each image (folders are walked recursively), the class and the\n"
+                 "probabilities.\n"
+                 "  --model FILE            the saved model (.safetensors)\n"
+                 "  --csv                   CSV (RFC 4180): file,class,p_CLASS... with a header\n"
+                 "  --device P:D            OpenCL device as `cltrain devices` lists\n",
+                 predict_opts, argc, argv);
+    const char *a, *v;
+    int r;
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
+        if (!strcmp(a, "--model")) {
+            model = v;
         } else if (!strcmp(a, "--device")) {
-            if (!(device = ct_opt_value(cmd, argc, argv, &i))) goto usage;
+            device = v;
         } else if (!strcmp(a, "--csv")) {
             csv = 1;
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "cltrain predict: unknown option '%s' (see --help)\n", a);
-            goto usage;
+        } else if (ct_args_is_operand(a)) {
+            inputs[n_in++] = v;
         } else {
-            inputs[n_in++] = a;
+            free(inputs);
+            return ct_args_unhandled(&p, a, v);
         }
+    }
+    if (r < 0) {
+        free(inputs);
+        return p.rc;
     }
     if (!model || n_in == 0) {
         fprintf(stderr, "cltrain predict: --model FILE and at least one image or folder are required\n");
-        goto usage;
+        free(inputs);
+        return 2;
     }
     ct_cli_log_info(0); /* stdout holds the predictions alone */
     int rc = predict_run(model, inputs, n_in, device, csv, stdout) == CT_OK ? 0 : fail(cmd);
     free(inputs);
     return rc;
-usage:
-    free(inputs);
-    return 2;
 }
 
 /* ---- preview ------------------------------------------------------------- */
+
+static const ct_optdef preview_opts[] = {
+    {"out", "FILE"}, {"n", "N"}, {"seed", "S"}, {"input", "HxW"}, {"force", NULL}, {NULL, NULL},
+};
 
 int ct_cmd_preview(int argc, char **argv) {
     const char *cmd = "preview", *image = NULL, *out = NULL;
     int n = 4;
     long seed = 1;
     int h = 112, w = 112;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (is_help(a)) {
-            printf("usage: cltrain preview IMAGE --out grid.png [--n 4] [--input HxW] [--seed S] "
-                   "[--force]\n"
-                   "Writes a PNG grid of N augmented versions of IMAGE with the 'seed' preset\n"
-                   "(the original project's 2x2 sanity figure).\n");
-            return 0;
-        } else if (!strcmp(a, "--out")) {
-            if (!(out = ct_opt_value(cmd, argc, argv, &i))) return 2;
+    ct_args p;
+    ct_args_init(&p, "cltrain preview",
+                 "Usage: cltrain preview IMAGE --out FILE [--n N] [--input HxW] [--seed S]\n"
+                 "                       [--force]\n"
+                 "Writes a grid of N augmented versions of IMAGE with the 'seed' preset (the\n"
+                 "original project's 2x2 sanity figure).\n"
+                 "  --out FILE              grid.png (PNG) or grid.jpg / grid.jpeg (JPEG)\n"
+                 "  --n N                   number of versions, 1..64 (default 4)\n"
+                 "  --input HxW             size of each version (default 112x112)\n"
+                 "  --seed S                augmentation seed (default 1)\n"
+                 "  --force                 replace a read-only --out\n",
+                 preview_opts, argc, argv);
+    const char *a, *v;
+    int r;
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
+        if (!strcmp(a, "--out")) {
+            out = v;
         } else if (!strcmp(a, "--n")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_int(cmd, a, v, 1, 64, &n)) return 2;
+            if (!parse_int(cmd, a, v, 1, 64, &n)) return 2;
         } else if (!strcmp(a, "--seed")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_long(cmd, a, v, 0, LONG_MAX, &seed))
-                return 2;
+            if (!parse_long(cmd, a, v, 0, LONG_MAX, &seed)) return 2;
         } else if (!strcmp(a, "--input")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_input(cmd, v, &h, &w)) return 2;
+            if (!parse_input(cmd, v, &h, &w)) return 2;
         } else if (!strcmp(a, "--force")) {
             ct_write_set_force(1);
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "cltrain preview: unknown option '%s' (see --help)\n", a);
-            return 2;
+        } else if (ct_args_is_operand(a) && !image) {
+            image = v;
+        } else if (ct_args_is_operand(a)) {
+            return ct_args_error(&p, "one IMAGE only (got '%s' and '%s')", image, v);
         } else {
-            image = a;
+            return ct_args_unhandled(&p, a, v);
         }
     }
+    if (r < 0) return p.rc;
     if (!image || !out) {
-        fprintf(stderr, "cltrain preview: IMAGE and --out FILE.png are required\n");
+        fprintf(stderr, "cltrain preview: IMAGE and --out FILE are required\n");
+        return 2;
+    }
+    if (ct_preview_format(out) == CT_PREVIEW_UNKNOWN) {
+        fprintf(stderr, "cltrain preview: --out %s: unknown image type; the name must end in "
+                ".png, .jpg or .jpeg\n", out);
         return 2;
     }
     io_plan plan;

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "base/parse.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "model/model.h"
 #include "tune/tune.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
+static const char tune_help[] =
             "Usage: cltrain tune [--model NAME|SPEC] [--input HxW] [--grayscale] [--classes K]\n"
             "                    [--batch-size N] [--retune] [--deterministic] [--device P:D]\n"
             "Chooses the kernel variant of every op shape the model uses on this device, as the\n"
@@ -25,29 +25,29 @@ static void usage(FILE *f) {
             "  --batch-size N   the training batch (default 64); shapes depend on it\n"
             "  --retune         time every shape again, ignoring the tuning file\n"
             "  --deterministic  show the fixed choices --deterministic training uses (no timing)\n"
-            "  --device P:D     device (default: $CLTRAIN_DEVICE, else the first GPU, else CPU)\n");
-}
+            "  --device P:D     device (default: $CLTRAIN_DEVICE, else the first GPU, else CPU)\n";
+
+static const ct_optdef tune_opts[] = {
+    {"model", "NAME|SPEC"}, {"device", "P:D"}, {"input", "HxW"}, {"classes", "K"},
+    {"batch-size", "N"}, {"grayscale", NULL}, {"retune", NULL}, {"deterministic", NULL},
+    {NULL, NULL},
+};
 
 int ct_cmd_tune(int argc, char **argv) {
-    const char *cmd = "tune", *model = "model2", *device = NULL, *v;
-    int h = 112, w = 112, c = 3, classes = 2, batch = 64, retune = 0, det = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--model")) {
-            if (!(model = ct_opt_value(cmd, argc, argv, &i))) return 2;
+    const char *model = "model2", *device = NULL, *a, *v;
+    int h = 112, w = 112, c = 3, classes = 2, batch = 64, retune = 0, det = 0, r;
+    ct_args p;
+    ct_args_init(&p, "cltrain tune", tune_help, tune_opts, argc, argv);
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
+        if (!strcmp(a, "--model")) {
+            model = v;
         } else if (!strcmp(a, "--device")) {
-            if (!(device = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            device = v;
         } else if (!strcmp(a, "--input")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
             if (ct_parse_hw(a, v, 8192, &h, &w) != CT_OK) goto bad;
         } else if (!strcmp(a, "--classes")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
             if (ct_parse_int(a, v, 2, 100000, &classes) != CT_OK) goto bad;
         } else if (!strcmp(a, "--batch-size")) {
-            if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2;
             if (ct_parse_int(a, v, 1, 100000, &batch) != CT_OK) goto bad;
         } else if (!strcmp(a, "--grayscale")) {
             c = 1;
@@ -56,10 +56,10 @@ int ct_cmd_tune(int argc, char **argv) {
         } else if (!strcmp(a, "--deterministic")) {
             det = 1;
         } else {
-            fprintf(stderr, "cltrain tune: unknown option '%s' (see cltrain tune --help)\n", a);
-            return 2;
+            return ct_args_unhandled(&p, a, v);
         }
     }
+    if (r < 0) return p.rc;
     if (retune && det) {
         fprintf(stderr, "cltrain tune: --retune and --deterministic exclude each other "
                         "(deterministic choices are never timed)\n");

@@ -83,10 +83,14 @@ uint64_t ct_rng_next(ct_rng *r);
 double ct_rng_uniform(ct_rng *r); /* [0,1) */
 void ct_augment_draw(const ct_augment *a, ct_rng *r, int h, int w, ct_aug_draw *out);
 
-/* Writes a PNG grid (ceil(sqrt(n)) columns, white gaps) of n augmented versions of one
- * image with the "seed" preset; image i uses the RNG stream (seed, 0, i). h, w: size of
- * each tile (<= 0: 224x224). */
+/* Writes a grid (ceil(sqrt(n)) columns, white gaps) of n augmented versions of one image
+ * with the "seed" preset; image i uses the RNG stream (seed, 0, i). h, w: size of each tile
+ * (<= 0: 224x224). The file type follows the name (ct_preview_format); another name is
+ * refused before the image is decoded. */
 ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64_t seed, int h, int w);
+typedef enum { CT_PREVIEW_UNKNOWN, CT_PREVIEW_PNG, CT_PREVIEW_JPEG } ct_preview_type;
+/* From the name's extension, any case: .png, .jpg or .jpeg. */
+ct_preview_type ct_preview_format(const char *path);
 
 /* ---- producer ----------------------------------------------------------- */
 typedef struct ct_loader_opts {

@@ -1,15 +1,47 @@
-/* Augmentation preview: a PNG grid of n augmented versions of one image (the original
- * project's 2x2 sanity figure), drawn with the "seed" preset. */
+/* Augmentation preview: a PNG or JPEG grid of n augmented versions of one image (the
+ * original project's 2x2 sanity figure), drawn with the "seed" preset. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <turbojpeg.h>
 
 #include "data/data.h"
 #include "base/error.h"
+#include "io/fileutil.h"
 
 #define PAD 4
+#define JPEG_QUALITY 92
+
+ct_preview_type ct_preview_format(const char *path) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return CT_PREVIEW_UNKNOWN;
+    if (!strcasecmp(dot, ".png")) return CT_PREVIEW_PNG;
+    if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")) return CT_PREVIEW_JPEG;
+    return CT_PREVIEW_UNKNOWN;
+}
+
+/* RGB (h x w x 3) to a JPEG file with libjpeg-turbo, written atomically. */
+static ct_status jpeg_write(const char *path, const uint8_t *rgb, int h, int w) {
+    tjhandle tj = tjInitCompress();
+    if (!tj) return ct_set_error(CT_ERR_MEMORY, "%s: libturbojpeg could not start", path);
+    unsigned char *jpg = NULL;
+    unsigned long len = 0;
+    ct_status s = CT_OK;
+    if (tjCompress2(tj, rgb, w, 0, h, TJPF_RGB, &jpg, &len, TJSAMP_444, JPEG_QUALITY, 0) != 0)
+        s = ct_set_error(CT_ERR_IO, "%s: JPEG encoding failed: %s", path, tjGetErrorStr2(tj));
+    else
+        s = ct_write_atomic_buf(path, jpg, (size_t)len);
+    tjFree(jpg);
+    tjDestroy(tj);
+    return s;
+}
 
 ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64_t seed, int h, int w) {
+    ct_preview_type type = ct_preview_format(out_png);
+    if (type == CT_PREVIEW_UNKNOWN)
+        return ct_set_error(CT_ERR_ARG, "preview: %s: unknown image type; the name must end in "
+                            ".png, .jpg or .jpeg", out_png);
     if (n <= 0 || n > 1024) return ct_set_error(CT_ERR_ARG, "preview: --n %d must be in 1..1024", n);
     if (h <= 0 || w <= 0) h = w = 224;
     if (h > 4096 || w > 4096) return ct_set_error(CT_ERR_ARG, "preview: size %dx%d is too large", h, w);
@@ -46,7 +78,7 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
                         (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
                 }
     }
-    s = ct_png_write(out_png, grid, gh, gw, 3);
+    s = type == CT_PREVIEW_JPEG ? jpeg_write(out_png, grid, gh, gw) : ct_png_write(out_png, grid, gh, gw, 3);
 done:
     free(img);
     free(aug);

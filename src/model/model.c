@@ -555,17 +555,71 @@ ct_status ct_model_metrics(ct_model *m, int reset, double *loss, double *acc, lo
     return CT_OK;
 }
 
+/* The summary's width: it fits an 80-column terminal. */
+#define SUMMARY_W 78
+#define SUMMARY_NAME_W 40
+#define SUMMARY_SHAPE_W 20
+
+/* 1234567 -> "1,234,567" (Keras's counts). */
+static const char *group_digits(char *b, size_t n, size_t v) {
+    char t[32];
+    int len = snprintf(t, sizeof t, "%zu", v), k = 0;
+    for (int i = 0; i < len && k + 2 < (int)n; i++) {
+        if (i && (len - i) % 3 == 0) b[k++] = ',';
+        b[k++] = t[i];
+    }
+    b[k] = 0;
+    return b;
+}
+
+/* "12,345 (48.22 KB)": a count of float parameters and their bytes, as Keras prints them. */
+static void summary_count(FILE *f, const char *what, size_t n) {
+    static const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+    double bytes = 4.0 * (double)n;
+    int u = 0;
+    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
+    char num[40];
+    fprintf(f, "%s: %s (%.2f %s)\n", what, group_digits(num, sizeof num, n), bytes, units[u]);
+}
+
+/* One row; a name too long for its column gets a row of its own. */
+static void summary_row(FILE *f, const char *idx, const char *name, const char *shape, size_t np) {
+    char num[40];
+    group_digits(num, sizeof num, np);
+    int wide = (int)strlen(name) > SUMMARY_NAME_W;
+    if (wide) fprintf(f, " %-3s %s\n", idx, name);
+    fprintf(f, " %-3s %-*s %-*s %*s\n", wide ? "" : idx, SUMMARY_NAME_W, wide ? "" : name,
+            SUMMARY_SHAPE_W, shape, SUMMARY_W - 7 - SUMMARY_NAME_W - SUMMARY_SHAPE_W, num);
+}
+
+static void summary_rule(FILE *f, char c) {
+    for (int i = 0; i < SUMMARY_W; i++) fputc(c, f);
+    fputc('\n', f);
+}
+
 void ct_model_summary(const ct_model *m, FILE *f) {
-    int tw = 14; /* the type column fits the longest Keras name (BatchNormalization) */
-    for (int i = 0; i < m->n_layers; i++)
-        if ((int)strlen(m->L[i].s.cls->keras) > tw) tw = (int)strlen(m->L[i].s.cls->keras);
-    fprintf(f, "Model: \"%s\"\n", m->spec);
-    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "#", "layer (spec)", tw, "type", "output shape",
-            "params");
-    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "input", tw, "", "", "");
-    char sh[64];
+    /* the spec, broken after commas to stay within the width */
+    fprintf(f, "Model: \"");
+    int col = 8;
+    for (const char *p = m->spec; *p;) {
+        const char *c = strchr(p, ',');
+        int len = c ? (int)(c - p) + 1 : (int)strlen(p);
+        if (col > 8 && col + len + 1 > SUMMARY_W) {
+            fprintf(f, "\n        ");
+            col = 8;
+        }
+        fprintf(f, "%.*s", len, p);
+        col += len;
+        p += len;
+    }
+    fprintf(f, "\"\n");
+    summary_rule(f, '_');
+    fprintf(f, " %-3s %-*s %-*s %*s\n", "#", SUMMARY_NAME_W, "Layer (type)", SUMMARY_SHAPE_W,
+            "Output Shape", SUMMARY_W - 7 - SUMMARY_NAME_W - SUMMARY_SHAPE_W, "Param #");
+    summary_rule(f, '=');
+    char sh[64], nm[128];
     snprintf(sh, sizeof sh, "(%d, %d, %d)", m->c, m->h, m->w);
-    fprintf(f, "%-4s %-28s %-*s %-22s %12s\n", "", "", tw, "Input", sh, "0");
+    summary_row(f, "", "input (Input)", sh, 0);
     for (int i = 0; i < m->n_layers; i++) {
         const ct_layer *l = &m->L[i];
         if (l->flat_out) snprintf(sh, sizeof sh, "(%zu)", l->out_feat);
@@ -573,17 +627,19 @@ void ct_model_summary(const ct_model *m, FILE *f) {
         size_t np = 0;
         for (int j = 0; j < l->np; j++) np += m->pinfo[l->p0 + j].n;
         for (int j = 0; j < l->n_nt; j++) np += m->pinfo[m->n_params + l->nt0 + j].n;
-        char nm[64];
-        snprintf(nm, sizeof nm, "%s%s", l->tok, i == m->n_layers - 1 ? " (logits)" : "");
-        fprintf(f, "%-4d %-28s %-*s %-22s %12zu\n", i, nm, tw, l->s.cls->keras, sh, np);
+        snprintf(nm, sizeof nm, "%s (%s)%s", l->tok, l->s.cls->keras,
+                 i == m->n_layers - 1 ? " logits" : "");
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", i);
+        summary_row(f, idx, nm, sh, np);
     }
-    size_t tot = m->n_weights + m->n_nt_floats;
-    fprintf(f, "Total params: %zu (%.2f MB); shapes are (C, H, W), batch first omitted.\n", tot,
-            tot * 4.0 / 1048576.0);
-    if (m->n_nt_floats)
-        fprintf(f, "Trainable params: %zu\nNon-trainable params: %zu (batchnorm moving "
-                "statistics)\n", m->n_weights, m->n_nt_floats);
-    fprintf(f, "Output: %s over %d class%s.\n",
+    summary_rule(f, '=');
+    /* Keras's counts: batchnorm's moving statistics are the non-trainable ones */
+    summary_count(f, "Total params", m->n_weights + m->n_nt_floats);
+    summary_count(f, "Trainable params", m->n_weights);
+    summary_count(f, "Non-trainable params", m->n_nt_floats);
+    summary_rule(f, '_');
+    fprintf(f, "Shapes are (C, H, W), the batch omitted.\nOutput: %s over %d class%s.\n",
             m->outputs == 1 ? "sigmoid + binary cross-entropy" : "softmax + categorical cross-entropy",
             m->n_classes, m->n_classes == 1 ? "" : "es");
 }

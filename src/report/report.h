@@ -1,5 +1,6 @@
-/* What a training run reports: the history (CSV and an SVG plot of accuracy and loss
- * against epochs, like the original project's figure) and a Keras-style progress line.
+/* What a training run reports: the history (CSV and a plot of accuracy and loss against
+ * epochs, like the original project's figure: SVG, or PNG/PDF with cairo; plot.c) and a
+ * Keras-style progress line.
  *
  *     ct_history h = {0};
  *     ct_progress p;
@@ -46,10 +47,24 @@ ct_status ct_history_write_csv(const ct_history *h, const char *path);
  * are printed with enough digits that read + write reproduces the file exactly. */
 ct_status ct_history_read_csv(const char *path, ct_history *h);
 
+/* One CSV field as RFC 4180 has it: quoted when it holds a comma, a double quote, CR or
+ * LF, with its double quotes doubled; as it is otherwise. (Rows end in LF, which every CSV
+ * reader takes.) */
+void ct_csv_field(FILE *f, const char *s);
+
 /* SVG: "Training and validation accuracy" above "Training and validation loss", epochs
  * on x, train vs validation (when any epoch has validation), with axes, ticks and
- * legends. Non-finite values are left out. Written atomically. */
+ * legends. Non-finite values are left out. Written atomically (whatever the name). */
 ct_status ct_history_write_svg(const ct_history *h, const char *path);
+/* The same figure in the type the name says: .svg (always; also a name without an
+ * extension), .png or .pdf (drawn with cairo, in builds that have it), any case. Written
+ * atomically. */
+ct_status ct_history_write_plot(const ct_history *h, const char *path);
+/* Whether ct_history_write_plot can write path: CT_OK, or CT_ERR_ARG naming the file and
+ * saying what is allowed (and, for .png/.pdf without cairo, what to install). Nothing
+ * is opened: for checking options before any work. */
+ct_status ct_plot_check(const char *path);
+int ct_plot_has_cairo(void); /* 1 when built with cairo (PNG and PDF plots) */
 
 /* ---- progress line --------------------------------------------------------- */
 typedef enum {
@@ -66,9 +81,14 @@ typedef struct ct_progress {
     double loss, accuracy;
     double t0, last_draw;
     int last_len; /* length of the line drawn last (to blank leftovers) */
+    int width;    /* columns the lines may use (0: no limit); on a terminal its width */
 } ct_progress;
 
+/* On a terminal the lines fit its width: TIOCGWINSZ, else $COLUMNS, else 80 (see
+ * ct_progress_format_width); plain output is never cut. */
 void ct_progress_init(ct_progress *p, FILE *f, ct_progress_mode mode);
+/* Overrides the width (columns; 0: no limit). */
+void ct_progress_set_width(ct_progress *p, int columns);
 /* Prints "Epoch 3/100" and starts the epoch's clock. */
 void ct_progress_begin(ct_progress *p, int epoch, int epochs, int steps);
 /* After step (1..steps) with the running mean loss and accuracy; on a terminal redraws
@@ -85,5 +105,12 @@ void ct_progress_end(ct_progress *p, int has_val, double val_loss, double val_ac
  * final selects the end-of-epoch form; eta and seconds are in seconds. */
 void ct_progress_format(char *buf, size_t n, int step, int steps, double loss, double accuracy, int final,
                         double eta, double seconds, int has_val, double val_loss, double val_accuracy);
+/* The same within width columns (0: no limit), no line longer than width - 1: the bar
+ * shrinks (30 down to 10, then none) so that count, time, loss and accuracy stay on the
+ * first line; the end-of-epoch form goes on over further lines, indented, where it does
+ * not fit; the in-progress form is cut. */
+void ct_progress_format_width(char *buf, size_t n, int width, int step, int steps, double loss,
+                              double accuracy, int final, double eta, double seconds, int has_val,
+                              double val_loss, double val_accuracy);
 
 #endif

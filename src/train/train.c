@@ -443,7 +443,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
          * and the result says which files' last write failed. */
         if (o->history) write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
                                      CT_FIT_FAILED_HISTORY, r);
-        if (o->plot) write_output(ct_history_write_svg(&f->st.hist, o->plot), "plot",
+        if (o->plot) write_output(ct_history_write_plot(&f->st.hist, o->plot), "plot",
                                   CT_FIT_FAILED_PLOT, r);
         ct_epoch_info ei = {epoch + 1, o->epochs, loss, acc, has_val, vl, va, secs};
         int stop = o->on_epoch && o->on_epoch(o->user, &ei);
