@@ -13,6 +13,7 @@
 #include "tune/tune.h"
 
 typedef struct ct_layer_class ct_layer_class;
+typedef struct ct_graph ct_graph; /* layers/graph.h: the ONNX export's graph builder */
 
 /* One parsed spec token. The option slots are shared by the classes: each class's parse
  * sets the ones it uses and leaves the others zero. `act` is the activation at the layer's
@@ -151,6 +152,13 @@ struct ct_layer_class {
     void (*ref_forward)(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y);
     const ct_selftest *checks;
+    /* ONNX export (layers/graph.h; docs/LAYERS.md, "Export"): adds the layer's inference-mode
+     * nodes reading the graph's current value (the layer's input: NCHW, or [N, features]
+     * when l->flat_in) and leaves its output as the current value, the activation at its
+     * output (s.act) included; dropout adds nothing. p: its tensors in the order of its
+     * params(), host floats in the saved layouts. NULL: this type cannot be exported
+     * (`cltrain export` names the layer). */
+    ct_status (*export_onnx)(const ct_layer *l, const float *const *p, ct_graph *g);
 };
 #define CT_LAYER_MAX_TUNE 4
 
@@ -173,6 +181,9 @@ void ct_layer_fuse(ct_layer *l, ct_layer *next);
 int ct_spec_int(const char *s, int len, int *out);          /* whole positive int */
 int ct_spec_act(const char *s, int len, ct_act *out, int allow_softmax);
 const char *ct_act_name(ct_act a);                          /* "relu", ..., "linear" */
+/* ONNX export of an activation on the graph's current value: Relu, Sigmoid, Softmax over
+ * axis 1 (flat values only), nothing for linear (layers/activation.c). */
+ct_status ct_act_export(ct_graph *g, ct_act a);
 int ct_spec_head_is(const ct_spec_token *t, const char *prefix); /* head starts with */
 /* "64x2x2 (CxHxW)" or "1600 features". */
 const char *ct_layer_shape_str(const ct_layer *l, int input, char *buf, size_t n);
