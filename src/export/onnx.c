@@ -269,6 +269,9 @@ static ct_status pb_build(pb_model *pb, ct_graph *g, const ct_model *m, int n_me
 
 ct_status ct_onnx_write(ct_model *m, int n_meta, const char *const *keys,
                         const char *const *values, const char *path) {
+    const uint16_t probe = 1;
+    if (*(const uint8_t *)&probe != 1) /* raw_data is little-endian: copied as the host has it */
+        return ct_set_error(CT_ERR_INTERNAL, "ONNX export needs a little-endian host");
     ct_graph g;
     ct_status s = ct_onnx_graph(m, &g);
     pb_model pb;
