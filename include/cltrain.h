@@ -352,6 +352,17 @@ CT_API ct_status ct_classifier_preprocess(const ct_classifier *m, const char *pa
 /* Both: class probabilities of one image file. */
 CT_API ct_status ct_classifier_predict_file(ct_classifier *m, const char *path, float *probs);
 
+/* ---- export ------------------------------------------------------------------------- */
+/* CT_OK when this library writes ONNX files (built with protobuf-c and Debian's onnx.proto);
+ * otherwise an error whose message names the packages to install. */
+CT_API ct_status ct_onnx_supported(void);
+/* Writes the model in inference mode (dropout removed) as an ONNX file, opset 13
+ * (docs/EXPORT.md): input "input" float [N, c, h, w] (what ct_classifier_predict takes),
+ * output "probabilities" [N, class count] (what it gives), and in metadata_props every
+ * metadata key of the file the model was loaded from (class names, preprocessing,
+ * cltrain version, ...). Atomic; an error when ct_onnx_supported() is not CT_OK. */
+CT_API ct_status ct_classifier_export_onnx(ct_classifier *m, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -196,6 +196,28 @@ int main(void) {
                   fabs(e1.loss - e2.loss) < 1e-5 && e1.accuracy >= 0 && e1.accuracy <= 1,
               "same figures (%g %g vs %g %g)", e1.loss, e1.accuracy, e2.loss, e2.accuracy);
     }
+    /* ONNX export, from memory and from the loaded file (whose metadata it copies) */
+    char onnx_path[96];
+    snprintf(onnx_path, sizeof onnx_path, "/tmp/cltrain-test-api-%ld.onnx", (long)getpid());
+    for (int k = 0; k < 2; k++) {
+        ct_classifier *src = k ? m2 : m;
+        ct_status es = src ? ct_classifier_export_onnx(src, onnx_path) : CT_ERR_ARG;
+        FILE *f = fopen(onnx_path, "rb");
+        if (ct_onnx_supported() != CT_OK) {
+            CHECK(es == CT_ERR_ARG && strstr(ct_last_error(), "libprotobuf-c-dev") && !f,
+                  "export without ONNX support names the packages, writes nothing");
+        } else {
+            static char buf[1 << 16];
+            size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+            const char *spec = ct_classifier_spec(m);
+            CHECK(es == CT_OK && len > 100 && buf[0] == 0x08 /* ir_version */ &&
+                      memmem(buf, len, spec, strlen(spec)) && memmem(buf, len, "probabilities", 13) &&
+                      !memmem(buf, len, "variants", 8) == !k,
+                  "ONNX export %s (%zu bytes)", k ? "of the loaded model" : "from memory", len);
+        }
+        if (f) fclose(f);
+        unlink(onnx_path);
+    }
     unlink(model_path);
     free(x);
     ct_classifier_free(m2);

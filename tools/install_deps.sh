@@ -5,9 +5,11 @@
 # when a package is missing (nothing here asks apt-cache before that).
 set -eu
 # libturbojpeg0-dev is the TurboJPEG API the build uses (Debian and Ubuntu name it alike);
-# help2man makes the man pages from --help.
+# help2man makes the man pages from --help; protobuf-c-compiler, libprotobuf-c-dev and
+# libonnx-dev (its onnx.proto) build `cltrain export` (ONNX; optional, -Donnx=auto).
 pkgs="meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1
-      libclblast-dev libturbojpeg0-dev libpng-dev libcjson-dev libcairo2-dev pocl-opencl-icd help2man"
+      libclblast-dev libturbojpeg0-dev libpng-dev libcjson-dev libcairo2-dev pocl-opencl-icd help2man
+      protobuf-c-compiler libprotobuf-c-dev libonnx-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

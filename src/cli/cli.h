@@ -11,6 +11,7 @@ int ct_cmd_predict(int argc, char **argv);
 int ct_cmd_preview(int argc, char **argv);
 int ct_cmd_bench(int argc, char **argv);
 int ct_cmd_tune(int argc, char **argv);
+int ct_cmd_export(int argc, char **argv);
 
 /* Old option helper, for a command not yet on ct_args (cli/args.h, which every command
  * here uses): returns the value after argv[*i] (and advances), or NULL after printing

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"preview", ct_cmd_preview, "PNG or JPEG grid of augmented versions of one image"},
     {"bench", ct_cmd_bench, "time the training step on synthetic data (bench step)"},
     {"tune", ct_cmd_tune, "choose the kernel variants of a model on this device"},
+    {"export", ct_cmd_export, "write a saved model as an ONNX file (inference, opset 13)"},
     {"devices", ct_cmd_devices, "list OpenCL platforms and devices (same as cldevices)"},
     {"selftest", ct_cmd_selftest, "build every kernel and check each against its C reference"},
 };

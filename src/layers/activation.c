@@ -3,6 +3,7 @@
  * activation kernels of cl/act.cl that conv and dense use for their own activations. */
 #include <limits.h>
 
+#include "layers/graph.h"
 #include "layers/layer_check.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
@@ -52,6 +53,31 @@ ct_status ct_act_backward(ct_layer_kernels *k, ct_act act, float alpha, int n, i
     CT_TRY(ct_set_args(k->act_bwd, 6, sizeof cnt, &cnt, sizeof a, &a, sizeof alpha, &alpha,
                        sizeof y, &y, sizeof dy, &dy, sizeof dx, &dx));
     return ct_launch(k->rt, k->act_bwd, 1, &total, NULL);
+}
+
+/* ---- ONNX export ---- */
+
+ct_status ct_act_export(ct_graph *g, ct_act a, float alpha) {
+    switch (a) {
+    case CT_ACT_TANH: return ct_graph_apply(g, "Tanh", 0, NULL, 0, NULL);
+    case CT_ACT_LEAKYRELU: {
+        ct_graph_attr al = ct_gattr_float("alpha", alpha);
+        return ct_graph_apply(g, "LeakyRelu", 0, NULL, 1, &al);
+    }
+    case CT_ACT_NONE: return CT_OK;
+    case CT_ACT_RELU: return ct_graph_apply(g, "Relu", 0, NULL, 0, NULL);
+    case CT_ACT_SIGMOID: return ct_graph_apply(g, "Sigmoid", 0, NULL, 0, NULL);
+    case CT_ACT_SOFTMAX: {
+        ct_graph_attr ax = ct_gattr_int("axis", 1); /* [N, features]: one row per sample */
+        return ct_graph_apply(g, "Softmax", 0, NULL, 1, &ax);
+    }
+    }
+    return ct_set_error(CT_ERR_ARG, "activation '%s' has no ONNX export", ct_act_name(a));
+}
+
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)p;
+    return ct_act_export(g, l->s.act, l->s.alpha);
 }
 
 /* ---- the layer class ---- */
@@ -129,4 +155,5 @@ const ct_layer_class ct_layer_activation = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_activation,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_check.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
@@ -80,6 +81,15 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
     return CT_OK;
 }
 
+/* Valid windows, floor, no padding: ONNX AveragePool's defaults (count_include_pad does not
+ * matter without pads). */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)p;
+    ct_graph_attr at[2] = {ct_gattr_ints2("kernel_shape", l->s.pool, l->s.pool),
+                           ct_gattr_ints2("strides", l->s.stride, l->s.stride)};
+    return ct_graph_apply(g, "AveragePool", 0, NULL, 2, at);
+}
+
 static double flops(const ct_layer *l) {
     return (double)l->oc * l->oh * l->ow * l->s.pool * l->s.pool;
 }
@@ -108,6 +118,7 @@ const ct_layer_class ct_layer_avgpool = {
     .forward = forward,
     .backward = backward,
     .flops = flops,
+    .export_onnx = export_onnx,
     .kernels = ct_avgpool_kernels,
     .ref_forward = ct_ref_layer_avgpool,
     .checks = checks,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_check.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
@@ -160,6 +161,21 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
 
 static double flops(const ct_layer *l) { return 4.0 * (double)l->out_feat; }
 
+/* ONNX BatchNormalization in inference mode (the moving statistics; [N, C, H, W] after a
+ * conv, [N, C] after a dense), then the fused activation. p: gamma, beta, then the
+ * non-trainable moving mean and variance. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    static const char *const sfx[4] = {"weight", "bias", "running_mean", "running_var"};
+    char nm[4][CT_GRAPH_NAME];
+    int64_t d[1] = {l->oc};
+    for (int j = 0; j < 4; j++) CT_TRY(ct_graph_add_f32(g, sfx[j], 1, d, p[j], nm[j]));
+    const char *ex[4] = {nm[0], nm[1], nm[2], nm[3]};
+    ct_graph_attr at[2] = {ct_gattr_float("epsilon", (float)BN_EPS),
+                           ct_gattr_float("momentum", (float)BN_MOMENTUM)};
+    CT_TRY(ct_graph_apply(g, "BatchNormalization", 4, ex, 2, at));
+    return ct_act_export(g, l->s.act, l->s.alpha);
+}
+
 static const ct_kernel_ref kernels[] = {
     {"batchnorm", "ct_bn_stats", offsetof(ct_layer_kernels, bn_stats)},
     {"batchnorm", "ct_bn_apply", offsetof(ct_layer_kernels, bn_apply)},
@@ -191,6 +207,7 @@ const ct_layer_class ct_layer_batchnorm = {
     .forward = forward,
     .backward = backward,
     .flops = flops,
+    .export_onnx = export_onnx,
     .kernels = kernels,
     .ref_forward = ct_ref_layer_batchnorm,
     .checks = checks,

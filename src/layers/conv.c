@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
 
@@ -133,6 +134,27 @@ static int tune_items(const ct_layer *l, ct_tune_item *it) {
     return 1;
 }
 
+/* Conv with explicit pads: 'same' splits the total as Keras/TF (extra at the bottom/right,
+ * ct_conv_desc_init), then the fused activation. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    const ct_layer_spec *s = &l->s;
+    int th = (l->oh - 1) * s->stride + s->k - l->ih, tw = (l->ow - 1) * s->stride + s->k - l->iw;
+    if (!s->same || th < 0) th = 0;
+    if (!s->same || tw < 0) tw = 0;
+    char w[CT_GRAPH_NAME], b[CT_GRAPH_NAME];
+    int64_t wd[4] = {l->oc, l->ic, s->k, s->k}, bd[1] = {l->oc};
+    CT_TRY(ct_graph_add_f32(g, "weight", 4, wd, p[0], w));
+    CT_TRY(ct_graph_add_f32(g, "bias", 1, bd, p[1], b));
+    const char *ex[2] = {w, b};
+    ct_graph_attr at[3] = {
+        ct_gattr_ints2("kernel_shape", s->k, s->k),
+        ct_gattr_ints2("strides", s->stride, s->stride),
+        ct_gattr_ints4("pads", th / 2, tw / 2, th - th / 2, tw - tw / 2),
+    };
+    CT_TRY(ct_graph_apply(g, "Conv", 2, ex, 3, at));
+    return ct_act_export(g, s->act, s->alpha);
+}
+
 static const ct_kernel_ref kernels[] = {
     {"act", "ct_act_fwd", offsetof(ct_layer_kernels, act_fwd)},
     {"act", "ct_act_bwd", offsetof(ct_layer_kernels, act_bwd)},
@@ -162,4 +184,5 @@ const ct_layer_class ct_layer_conv = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_conv,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_check.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
@@ -119,6 +120,18 @@ static int tune_items(const ct_layer *l, ct_tune_item *it) {
     return k;
 }
 
+/* y = x W^T + b: Gemm with transB (W is [out][in]), then its activation. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    char w[CT_GRAPH_NAME], b[CT_GRAPH_NAME];
+    int64_t wd[2] = {l->oc, (int64_t)l->in_feat}, bd[1] = {l->oc};
+    CT_TRY(ct_graph_add_f32(g, "weight", 2, wd, p[0], w));
+    CT_TRY(ct_graph_add_f32(g, "bias", 1, bd, p[1], b));
+    const char *ex[2] = {w, b};
+    ct_graph_attr tb = ct_gattr_int("transB", 1);
+    CT_TRY(ct_graph_apply(g, "Gemm", 2, ex, 1, &tb));
+    return ct_act_export(g, l->s.act, l->s.alpha);
+}
+
 static const ct_kernel_ref kernels[] = {
     {"act", "ct_bias_act", offsetof(ct_layer_kernels, bias_act)},
     {"act", "ct_bias_grad", offsetof(ct_layer_kernels, bias_grad)},
@@ -153,4 +166,5 @@ const ct_layer_class ct_layer_dense = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_dense,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

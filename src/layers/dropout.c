@@ -93,6 +93,12 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
     return CT_OK;
 }
 
+/* Inverted dropout is the identity at inference: no node. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)l, (void)p, (void)g;
+    return CT_OK;
+}
+
 static const ct_kernel_ref kernels[] = {
     {"dropout", "ct_dropout_fwd", offsetof(ct_layer_kernels, dropout_fwd)},
     {"dropout", "ct_dropout_bwd", offsetof(ct_layer_kernels, dropout_bwd)},
@@ -115,4 +121,5 @@ const ct_layer_class ct_layer_dropout = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_copy,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

@@ -2,6 +2,7 @@
  * is a view of its input (CT_LAYER_ALIAS): no kernel, no buffer. */
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
 
@@ -36,6 +37,13 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
     return CT_OK;
 }
 
+/* ONNX Flatten(axis 1) of NCHW keeps (C, H, W) order, as cltrain's flatten. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)l, (void)p;
+    ct_graph_attr ax = ct_gattr_int("axis", 1);
+    return ct_graph_apply(g, "Flatten", 0, NULL, 1, &ax);
+}
+
 static const ct_kernel_ref kernels[] = {{NULL, NULL, 0}};
 static const ct_selftest checks[] = {{NULL, NULL}};
 
@@ -54,4 +62,5 @@ const ct_layer_class ct_layer_flatten = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_copy,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

@@ -3,6 +3,7 @@
  * (the avgpool kernels, layers/avgpool.c), checked with them. */
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
 
@@ -45,6 +46,14 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
 
 static double flops(const ct_layer *l) { return (double)l->ic * l->ih * l->iw; }
 
+/* GlobalAveragePool gives [N, C, 1, 1]; Flatten makes it the flat [N, C] that follows. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)l, (void)p;
+    CT_TRY(ct_graph_apply(g, "GlobalAveragePool", 0, NULL, 0, NULL));
+    ct_graph_attr ax = ct_gattr_int("axis", 1);
+    return ct_graph_apply(g, "Flatten", 0, NULL, 1, &ax);
+}
+
 /* Its kernels are avgpool's; avgpool.forward/backward check them, also as one window. */
 static const ct_selftest checks[] = {{NULL, NULL}};
 
@@ -60,6 +69,7 @@ const ct_layer_class ct_layer_gap = {
     .forward = forward,
     .backward = backward,
     .flops = flops,
+    .export_onnx = export_onnx,
     .kernels = ct_avgpool_kernels,
     .ref_forward = ct_ref_layer_gap,
     .checks = checks,

@@ -13,6 +13,7 @@
 #include "tune/tune.h"
 
 typedef struct ct_layer_class ct_layer_class;
+typedef struct ct_graph ct_graph; /* layers/graph.h: the ONNX export's graph builder */
 
 /* One parsed spec token. The option slots are shared by the classes: each class's parse
  * sets the ones it uses and leaves the others zero. `act` is the activation at the layer's
@@ -164,6 +165,13 @@ struct ct_layer_class {
     void (*ref_forward)(const ct_layer *l, int n, const double *x, const double *const *p,
                         double *y);
     const ct_selftest *checks;
+    /* ONNX export (layers/graph.h; docs/LAYERS.md, "Export"): adds the layer's inference-mode
+     * nodes reading the graph's current value (the layer's input: NCHW, or [N, features]
+     * when l->flat_in) and leaves its output as the current value, the activation at its
+     * output (s.act) included; dropout adds nothing. p: its tensors in the order of its
+     * params(), host floats in the saved layouts. NULL: this type cannot be exported
+     * (`cltrain export` names the layer). */
+    ct_status (*export_onnx)(const ct_layer *l, const float *const *p, ct_graph *g);
 };
 #define CT_LAYER_MAX_TUNE 4
 
@@ -200,6 +208,10 @@ int ct_act_format(ct_act a, float alpha, char *out, size_t n);
  * and the shortest %g that reads back as the same float (for canonical tokens). */
 int ct_spec_float(const char *s, int len, float *out);
 int ct_spec_float_str(float v, char *out, size_t n);
+/* ONNX export of an activation on the graph's current value: Relu, Sigmoid, Tanh, LeakyRelu
+ * (alpha: its slope), Softmax over axis 1 (flat values only), nothing for linear
+ * (layers/activation.c). */
+ct_status ct_act_export(ct_graph *g, ct_act a, float alpha);
 int ct_spec_head_is(const ct_spec_token *t, const char *prefix); /* head starts with */
 /* <name><P>[:s<S>] (pool, avgpool): size and stride (default: the size) into L->pool and
  * L->stride; errors name the token. */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer_check.h"
 #include "layers/layer_ref.h"
 #include "layers/layer.h"
@@ -104,6 +105,14 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
     return CT_OK;
 }
 
+/* Valid windows, floor (ceil_mode 0), no padding: ONNX MaxPool's defaults. */
+static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
+    (void)p;
+    ct_graph_attr at[2] = {ct_gattr_ints2("kernel_shape", l->s.pool, l->s.pool),
+                           ct_gattr_ints2("strides", l->s.stride, l->s.stride)};
+    return ct_graph_apply(g, "MaxPool", 0, NULL, 2, at);
+}
+
 static const ct_kernel_ref kernels[] = {
     {"pool", "ct_pool_fwd", offsetof(ct_layer_kernels, pool_fwd)},
     {"pool", "ct_pool_bwd", offsetof(ct_layer_kernels, pool_bwd)},
@@ -134,4 +143,5 @@ const ct_layer_class ct_layer_maxpool = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_maxpool,
     .checks = checks,
+    .export_onnx = export_onnx,
 };

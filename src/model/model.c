@@ -372,6 +372,10 @@ size_t ct_model_param_count(const ct_model *m) { return m->n_weights; }
 size_t ct_model_nontrainable_count(const ct_model *m) { return m->n_nt_floats; }
 int ct_model_n_params(const ct_model *m) { return m->n_params; }
 int ct_model_n_tensors(const ct_model *m) { return m->n_params + m->n_nt; }
+int ct_model_n_layers(const ct_model *m) { return m->n_layers; }
+const ct_layer *ct_model_layer(const ct_model *m, int i) {
+    return i >= 0 && i < m->n_layers ? &m->L[i] : NULL;
+}
 long ct_model_adam_steps(const ct_model *m) { return m->t; }
 
 const ct_param_info *ct_model_param(const ct_model *m, int i) {

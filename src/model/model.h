@@ -62,6 +62,10 @@ int ct_model_outputs(const ct_model *m);           /* 1 (binary) or n_classes */
 int ct_model_max_batch(const ct_model *m);
 ct_runtime *ct_model_runtime(const ct_model *m);      /* the runtime it was built on */        /* the batch size the model was built for */
 size_t ct_model_param_count(const ct_model *m); /* trainable floats */
+/* The built layers in spec order (shapes, fusion, parameter range p0/np), for exporters
+ * (src/export/onnx.c); the first layer's input shape is the model's. */
+int ct_model_n_layers(const ct_model *m);
+const ct_layer *ct_model_layer(const ct_model *m, int i);
 /* FLOP (2 per multiply-add) of one training step per sample: the layers' flops hooks
  * (conv, dense) for forward, backward-weights and backward-data. */
 double ct_model_train_flops(const ct_model *m);
