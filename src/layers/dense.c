@@ -73,8 +73,8 @@ static ct_status infer(ct_layer *l) {
 }
 
 static int params(const ct_layer *l, ct_param_desc *p) {
-    p[0] = (ct_param_desc){"weight", CT_INIT_GLOROT_UNIFORM, 2, {l->oc, (int)l->in_feat, 0, 0}};
-    p[1] = (ct_param_desc){"bias", CT_INIT_ZEROS, 1, {l->oc, 0, 0, 0}};
+    p[0] = (ct_param_desc){"weight", CT_INIT_GLOROT_UNIFORM, 2, {l->oc, (int)l->in_feat, 0, 0}, 0};
+    p[1] = (ct_param_desc){"bias", CT_INIT_ZEROS, 1, {l->oc, 0, 0, 0}, 1};
     return 2;
 }
 

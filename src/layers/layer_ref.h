@@ -28,6 +28,10 @@ double ct_ref_loss(int n, int classes, const double *z, const int *labels, doubl
 /* Keras Adam on count values, step t >= 1. */
 void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
                  const double *g, double *m, double *v);
+/* Any optimizer (Keras 3 forms, in double) on count values, step t >= 1; m, v as
+ * ct_optim_update uses the slots; decay: AdamW's mask (1 = decayed). */
+void ct_ref_optim(const ct_optim *o, size_t count, long t, double *p, const double *g, double *m,
+                  double *v, const unsigned char *decay);
 
 /* Whole layers, for the layer classes' ref_forward (layers/layer.h): x[n][in_feat] ->
  * y[n][out_feat] with the layer's shapes and activation, parameters p in model order. */
