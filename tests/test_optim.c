@@ -14,6 +14,7 @@
 #include "io/fileutil.h"
 #include "layers/layers.h"
 #include "model/model.h"
+#include "model/modelio.h"
 #include "report/report.h"
 #include "runtime/tensor.h"
 #include "tmpdir.h"
@@ -220,6 +221,37 @@ static void model_decay(ct_runtime *rt) {
         else CHECK(differ == n[i], "AdamW left %zu of weight %d's values undecayed", n[i] - differ, i);
         free(after[0][i]);
         free(after[1][i]);
+    }
+}
+
+/* ---- the checkpoint state's new fields ---- */
+
+static void ckpt_state(void) {
+    const char *good =
+        "{\"epochs_done\":2,\"step\":6,\"best\":0.61,\"best_epoch\":2,\"wait\":0,\"has_best\":false,"
+        "\"fingerprint\":\"00ff\",\"optim\":\"sgd momentum=0.5 nesterov=0; constant warmup_epochs=0\","
+        "\"plateau\":{\"lr\":0.005,\"best\":0.61,\"wait\":1},"
+        "\"history\":[[1,0.7,0.5,0,0,0.1,0,0.01],[2,0.61,0.6,0,0,0.1,0]]}";
+    ct_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    CHECK_OK(ct_checkpoint_state_parse(good, "good", &st));
+    CHECK(!strcmp(st.optim, "sgd momentum=0.5 nesterov=0; constant warmup_epochs=0") &&
+              st.has_plateau && st.plateau_lr == 0.005 && st.plateau_wait == 1 &&
+              st.plateau_best == 0.61 && st.hist.n == 2 && st.hist.e[0].lr == 0.01 &&
+              st.hist.e[1].lr == 0,
+          "state fields");
+    ct_history_free(&st.hist);
+    const char *bad[] = {
+        "{\"epochs_done\":0,\"step\":0,\"best_epoch\":-1,\"wait\":0,\"has_best\":false,"
+        "\"fingerprint\":\"0\",\"plateau\":{\"lr\":-1,\"wait\":0},\"history\":[]}",
+        "{\"epochs_done\":0,\"step\":0,\"best_epoch\":-1,\"wait\":0,\"has_best\":false,"
+        "\"fingerprint\":\"0\",\"plateau\":{\"lr\":0.1,\"wait\":0.5},\"history\":[]}",
+        "{\"epochs_done\":1,\"step\":0,\"best_epoch\":-1,\"wait\":0,\"has_best\":false,"
+        "\"fingerprint\":\"0\",\"history\":[[1,0.7,0.5,0,0,0.1,0,-2]]}"};
+    for (int i = 0; i < 3; i++) {
+        memset(&st, 0, sizeof st);
+        CHECK(ct_checkpoint_state_parse(bad[i], "bad", &st) == CT_ERR_FORMAT, "bad state %d", i);
+        ct_history_free(&st.hist);
     }
 }
 
@@ -482,6 +514,7 @@ static void fit_cases(ct_runtime *rt, const ct_dataset *ds, const char *dir) {
 int main(void) {
     warmup();
     opts_check();
+    ckpt_state();
     const char *src = getenv("CLTRAIN_SRC_DIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/golden/optim.json", src ? src : ".");
