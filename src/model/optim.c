@@ -33,15 +33,15 @@ void ct_optim_defaults(ct_optim_kind kind, ct_optim *o) {
 int ct_optim_describe(const ct_optim *o, char *out, size_t n) {
     switch (o->kind) {
     case CT_OPTIM_ADAM:
-        return snprintf(out, n, "adam beta1=%.17g beta2=%.17g epsilon=%.17g", o->beta1, o->beta2,
+        return snprintf(out, n, "adam beta1=%.12g beta2=%.12g epsilon=%.12g", o->beta1, o->beta2,
                         o->eps);
     case CT_OPTIM_ADAMW:
-        return snprintf(out, n, "adamw beta1=%.17g beta2=%.17g epsilon=%.17g weight_decay=%.17g",
+        return snprintf(out, n, "adamw beta1=%.12g beta2=%.12g epsilon=%.12g weight_decay=%.12g",
                         o->beta1, o->beta2, o->eps, o->weight_decay);
     case CT_OPTIM_SGD:
-        return snprintf(out, n, "sgd momentum=%.17g nesterov=%d", o->momentum, o->nesterov);
+        return snprintf(out, n, "sgd momentum=%.12g nesterov=%d", o->momentum, o->nesterov);
     case CT_OPTIM_RMSPROP:
-        return snprintf(out, n, "rmsprop rho=%.17g momentum=%.17g epsilon=%.17g", o->rho,
+        return snprintf(out, n, "rmsprop rho=%.12g momentum=%.12g epsilon=%.12g", o->rho,
                         o->momentum, o->eps);
     }
     return snprintf(out, n, "?");

@@ -39,7 +39,7 @@ double ct_lr_at(const ct_lr_schedule *s, double base, long t) {
 int ct_sched_describe(const ct_lr_schedule *s, char *out, size_t n) {
     int k = snprintf(out, n, "%s warmup_epochs=%d", ct_sched_name(s->kind), s->warmup_epochs);
     if (k >= 0 && (size_t)k < n && (s->kind == CT_SCHED_STEP || s->kind == CT_SCHED_EXPONENTIAL))
-        k += snprintf(out + k, n - (size_t)k, " decay_rate=%.17g decay_epochs=%.17g",
+        k += snprintf(out + k, n - (size_t)k, " decay_rate=%.12g decay_epochs=%.12g",
                       s->decay_rate, s->decay_epochs);
     return k;
 }

@@ -148,7 +148,7 @@ static void describe_run(const ct_optim *opt, const ct_lr_schedule *s, const ct_
     if (k >= 0 && (size_t)k < n && s->kind == CT_SCHED_COSINE)
         k += snprintf(out + k, n - (size_t)k, " epochs=%d", s->epochs);
     if (k >= 0 && (size_t)k < n && o->plateau_factor > 0)
-        snprintf(out + k, n - (size_t)k, "; plateau factor=%.17g patience=%d min_lr=%.17g",
+        snprintf(out + k, n - (size_t)k, "; plateau factor=%.12g patience=%d min_lr=%.12g",
                  o->plateau_factor, o->plateau_patience, o->plateau_min_lr);
 }
 
@@ -484,7 +484,10 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                                     ckpt);
             }
             ct_history_free(&f->st.hist);
+            char now[sizeof f->st.optim];
+            memcpy(now, f->st.optim, sizeof now);
             f->st = st;
+            memcpy(f->st.optim, now, sizeof now); /* an older checkpoint's "" is replaced */
             if (use_plateau && st.has_plateau) {
                 plat.lr = st.plateau_lr;
                 plat.wait = st.plateau_wait;
