@@ -319,7 +319,7 @@ static const char *train_help =
     "                          conv32:3:relu,pool2,conv64:3:relu,pool2,flatten,dense64:relu,dropout0.2,dense1\n"
     "  --epochs N              (default 10)\n"
     "  --batch-size N          (default 64)\n"
-    "  --optimizer NAME        adam (default), adamw, sgd or rmsprop, as Keras 3 (docs/TRAINING.md)\n"
+    "  --optimizer NAME        adam (default), adamw, sgd or rmsprop (Keras 3; docs/TRAINING.md)\n"
     "  --lr X                  learning rate (default 1e-3, sgd 1e-2; the seed project used 1e-4)\n"
     "  --beta1 X --beta2 X --epsilon X   adam/adamw (Keras defaults 0.9, 0.999, 1e-7; epsilon\n"
     "                          also rmsprop's)\n"
