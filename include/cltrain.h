@@ -276,7 +276,7 @@ typedef int (*ct_epoch_fn)(void *user, const ct_epoch_info *e);
 typedef struct ct_fit_opts {
     int epochs, batch;       /* batch <= the model's max_batch */
     int steps_per_epoch;     /* 0: ceil(n / batch) */
-    double lr, beta1, beta2, eps; /* Adam (Keras form) */
+    double lr, beta1, beta2, eps; /* the optimizer's (below); NaN: its Keras default */
     const char *augment;     /* "none" or "seed" */
     uint64_t seed;           /* shuffling, augmentation, dropout */
     int patience;            /* early stopping after this many epochs without improvement; 0: off */
@@ -294,6 +294,29 @@ typedef struct ct_fit_opts {
     ct_step_fn on_step;      /* NULL: none */
     ct_epoch_fn on_epoch;    /* NULL: none */
     void *user;              /* passed to the callbacks */
+    /* Optimizer, Keras 3 semantics (docs/TRAINING.md). NULL or "adam": lr, beta1, beta2,
+     * eps; "adamw": those and weight_decay (decoupled; biases are not decayed); "sgd": lr,
+     * momentum, nesterov; "rmsprop": lr, rho, momentum, eps. A hyperparameter left NaN takes
+     * the optimizer's Keras default (lr 1e-3, SGD 1e-2; beta1 0.9, beta2 0.999, eps 1e-7;
+     * momentum 0; rho 0.9; weight_decay 0.004); one set for an optimizer that has no such
+     * parameter is refused (CT_ERR_ARG naming the option). */
+    const char *optimizer;
+    double momentum, rho, weight_decay;
+    int nesterov;            /* SGD with momentum > 0 only */
+    /* Learning rate of each step: NULL or "constant", "cosine" (to 0 over the epochs after
+     * warmup, per step), "step" (times lr_decay_rate every lr_decay_epochs epochs),
+     * "exponential" (times lr_decay_rate per lr_decay_epochs epochs, per step); after a
+     * linear warmup over warmup_epochs (< epochs). NaN decay fields: the defaults (step:
+     * rate 0.1, epochs required; exponential: rate required, epochs 1). */
+    const char *lr_schedule;
+    int warmup_epochs;
+    double lr_decay_rate, lr_decay_epochs;
+    /* Keras's ReduceLROnPlateau on the monitored metric (min_delta 1e-4, cooldown 0):
+     * plateau_factor in (0, 1) turns it on (0: off), with plateau_patience >= 1 epochs and
+     * the floor plateau_min_lr (>= 0). With the constant schedule only. */
+    double plateau_factor;
+    int plateau_patience;
+    double plateau_min_lr;
 } ct_fit_opts;
 
 typedef struct ct_fit_result {
@@ -316,9 +339,14 @@ typedef struct ct_fit_result {
 #define CT_FIT_FAILED_PLOT 2u
 #define CT_FIT_FAILED_CHECKPOINT 4u
 
-/* Keras defaults: 10 epochs, batch 64, Adam 1e-3 / 0.9 / 0.999 / 1e-7, no augmentation,
- * seed 1, restore_best on, cache 2048 MiB, no callbacks. */
+/* Keras defaults: 10 epochs, batch 64, Adam (its hyperparameters NaN: 1e-3 / 0.9 / 0.999 /
+ * 1e-7), constant learning rate, no augmentation, seed 1, restore_best on, cache 2048 MiB,
+ * no callbacks. */
 CT_API void ct_fit_opts_default(ct_fit_opts *o);
+/* Checks the optimizer, schedule and plateau options on their own (no data, no device):
+ * an unknown name, a value out of range, an option the optimizer does not have. The error
+ * names the command-line option and what is allowed. ct_fit checks them too. */
+CT_API ct_status ct_fit_opts_check(const ct_fit_opts *o);
 /* For a run that will resume (opts.resume) from checkpoint_dir: call after creating the
  * runtime and before creating the model. It pins the kernel variants the checkpoint
  * recorded, so the resumed run repeats the original run's arithmetic exactly (bit-identical

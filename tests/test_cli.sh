@@ -119,6 +119,29 @@ expect_fail "bad bench number" "--steps" "$CLT" bench step --steps 5x
 "$CLT" train --help | grep -q -- "--deterministic" && ok || bad "train --help lacks --deterministic"
 expect_fail "bad deterministic combination" "--epochs" "$CLT" train --data "$DATA/train" --deterministic --epochs 0
 expect_fail "unknown option" "--epoch" "$CLT" train --data "$DATA/train" --epoch 3
+# optimizer and schedule options: refused before any image is decoded, naming the option
+OPT=(--data "$DATA/train" "${COMMON[@]}" --epochs 3 --out "$T/opt.safetensors")
+expect_fail "unknown optimizer" "--optimizer adagrad: expected adam, adamw, sgd or rmsprop" \
+  "$CLT" train "${OPT[@]}" --optimizer adagrad
+expect_fail "rho with adam" "--rho" "$CLT" train "${OPT[@]}" --rho 0.9
+expect_fail "negative momentum" "--momentum -0.5" "$CLT" train "${OPT[@]}" --optimizer sgd --momentum -0.5
+expect_fail "momentum 1" "--momentum 1" "$CLT" train "${OPT[@]}" --optimizer sgd --momentum 1
+expect_fail "nesterov without momentum" "--nesterov needs --momentum" \
+  "$CLT" train "${OPT[@]}" --optimizer sgd --nesterov
+expect_fail "weight decay with sgd" "--weight-decay" "$CLT" train "${OPT[@]}" --optimizer sgd --weight-decay 0.1
+expect_fail "unknown schedule" "--lr-schedule linear: expected constant, cosine" \
+  "$CLT" train "${OPT[@]}" --lr-schedule linear
+expect_fail "warmup too long" "--warmup-epochs 3: .*less than --epochs 3" \
+  "$CLT" train "${OPT[@]}" --warmup-epochs 3
+expect_fail "malformed plateau" "--reduce-lr-on-plateau '0.5'" \
+  "$CLT" train "${OPT[@]}" --reduce-lr-on-plateau 0.5
+expect_fail "plateau factor" "FACTOR 2 must be in \(0, 1\)" "$CLT" train "${OPT[@]}" --reduce-lr-on-plateau 2:3
+grep -q "Found" "$T/out.txt" && bad "an optimizer error came after the data scan" || ok
+[ -e "$T/opt.safetensors" ] && bad "output written after an optimizer error" || ok
+"$CLT" train "${OPT[@]}" --epochs 2 --steps-per-epoch 2 --optimizer rmsprop --momentum 0.5 \
+  --lr-schedule step --lr-decay-epochs 1 --lr-decay-rate 0.5 --history "$T/opt.csv" >/dev/null 2>&1 \
+  && head -1 "$T/opt.csv" | grep -q ",learning_rate$" && [ "$(sed -n 3p "$T/opt.csv" | cut -d, -f7)" = 0.0005 ] \
+  && ok || bad "rmsprop with a step schedule: history learning_rate"
 head -c 1000 "$T/m.safetensors" >"$T/trunc.safetensors"
 expect_fail "truncated model" "trunc.safetensors" "$CLT" evaluate --model "$T/trunc.safetensors" --data "$DATA/test"
 echo "not a model" >"$T/junk.safetensors"

@@ -63,10 +63,10 @@ int main(void) {
     cJSON *gen = cJSON_GetObjectItem(root, "generator");
     splitmix rng = {(uint64_t)cJSON_GetObjectItem(gen, "seed")->valuedouble};
     cJSON *adam = cJSON_GetObjectItem(root, "adam");
-    ct_adam opt = {cJSON_GetObjectItem(adam, "lr")->valuedouble,
-                   cJSON_GetObjectItem(adam, "beta1")->valuedouble,
-                   cJSON_GetObjectItem(adam, "beta2")->valuedouble,
-                   cJSON_GetObjectItem(adam, "eps")->valuedouble};
+    ct_adam opt = {.lr = cJSON_GetObjectItem(adam, "lr")->valuedouble,
+                   .beta1 = cJSON_GetObjectItem(adam, "beta1")->valuedouble,
+                   .beta2 = cJSON_GetObjectItem(adam, "beta2")->valuedouble,
+                   .eps = cJSON_GetObjectItem(adam, "eps")->valuedouble};
     ct_model *m = NULL;
     CHECK_OK(ct_model_create(rt, spec, c, h, w, 2, n, 1, &m));
     if (!m) return ct_test_done("test_golden");

@@ -115,6 +115,17 @@ static void ref_shapes(void) {
             CHECK_OK(ct_check_adam_case(rt, acounts[i], t, 600 + i, &e));
             CHECK(e <= 1.0, "adam %zu t %ld: err %.3g x tol", acounts[i], t, e);
         }
+    ct_optim cfg[CT_CHECK_OPTIM_MAX];
+    int ncfg = ct_check_optim_configs(cfg);
+    for (int c = 0; c < ncfg; c++)
+        for (int i = 0; i < 3; i++)
+            for (long t = 1; t <= 1000; t *= 10) {
+                double e = INFINITY;
+                CHECK_OK(ct_check_optim_case(rt, &cfg[c], acounts[i], t, 700 + c * 3 + i, &e));
+                CHECK(e <= 1.0, "%s momentum %g nesterov %d, %zu values, t %ld: err %.3g x tol",
+                      ct_optim_name(cfg[c].kind), cfg[c].momentum, cfg[c].nesterov, acounts[i], t,
+                      e);
+            }
 }
 
 /* ---- finite differences in double precision ---- */

@@ -443,7 +443,7 @@ static void model_fd(const char *spec, int c, int h, int w, int classes, int n, 
         CHECK_OK(ct_model_compute_grads(m, n, 1, r.seed, r.step));
         for (int i = 0; i < np; i++) CHECK_OK(ct_model_get_grad(m, i, gf[i]));
     }
-    ct_adam opt = {2e-3, 0.8, 0.99, 1e-6};
+    ct_adam opt = {.lr = 2e-3, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6};
     CHECK_OK(ct_model_train_step(m, n, &opt, r.seed, r.step));
     CHECK(ct_model_adam_steps(m) == 1, "adam steps %ld", ct_model_adam_steps(m));
     for (int i = 0; i < np; i++) {

@@ -33,7 +33,7 @@ static ct_history make_history(int n, int with_val) {
     for (int i = 1; i <= n; i++) {
         ct_epoch_stats s = {i, 0.7 * exp(-0.03 * i) + 0.01 * sin(i), 0.5 + 0.4 * (1 - exp(-0.05 * i)),
                             0.72 * exp(-0.02 * i) + 0.02 * cos(i), 0.5 + 0.3 * (1 - exp(-0.04 * i)),
-                            1.25 + i * 1e-3, with_val};
+                            1.25 + i * 1e-3, with_val, 1e-3 * pow(0.9, i)};
         ct_history_append(&h, &s);
     }
     return h;
@@ -44,14 +44,21 @@ static void test_csv(void) {
     snprintf(p1, sizeof p1, "%s/h.csv", dir);
     snprintf(p2, sizeof p2, "%s/h2.csv", dir);
     ct_history h = {0};
-    ct_epoch_stats a = {1, 0.5, 0.75, 0.625, 0.5, 1.5, 1}, b = {2, 0.25, 1, 0, 0, 2, 0};
+    ct_epoch_stats a = {1, 0.5, 0.75, 0.625, 0.5, 1.5, 1, 0.001}, b = {2, 0.25, 1, 0, 0, 2, 0, 0};
     ct_history_append(&h, &a);
     ct_history_append(&h, &b);
     CHECK_OK(ct_history_write_csv(&h, p1));
     char *s = slurp(p1);
-    CHECK(s && !strcmp(s, "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,0.5,0.75,0.625,0.5,1.5\n"
-                          "2,0.25,1,,,2\n"), "csv:\n%s", s);
+    CHECK(s && !strcmp(s, "epoch,loss,accuracy,val_loss,val_accuracy,seconds,learning_rate\n"
+                          "1,0.5,0.75,0.625,0.5,1.5,0.001\n2,0.25,1,,,2,\n"), "csv:\n%s", s);
     free(s);
+    ct_history_free(&h);
+
+    /* a history written before the learning_rate column still reads */
+    const char *old = "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,0.5,0.75,,,1\n";
+    ct_write_atomic_buf(p1, old, strlen(old));
+    CHECK_OK(ct_history_read_csv(p1, &h));
+    CHECK(h.n == 1 && h.e[0].loss == 0.5 && !h.e[0].has_val && !(h.e[0].lr > 0), "old csv");
     ct_history_free(&h);
 
     /* read + write reproduces the file byte for byte, and the values exactly */
@@ -67,6 +74,7 @@ static void test_csv(void) {
         const ct_epoch_stats *x = &h.e[i], *y = &r.e[i];
         same &= x->epoch == y->epoch && (x->loss == y->loss || (isnan(x->loss) && isnan(y->loss))) &&
                 x->accuracy == y->accuracy && x->seconds == y->seconds && x->has_val == y->has_val &&
+                x->lr == y->lr &&
                 (!x->has_val || (x->val_loss == y->val_loss && x->val_accuracy == y->val_accuracy));
     }
     CHECK(same, "values differ after read");
@@ -81,7 +89,10 @@ static void test_csv(void) {
     /* bad files */
     const char *bad[] = {"", "epoch,loss\n1,2\n", "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,2,3\n",
                          "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,x,3,,,1\n",
-                         "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,1,3,0.5,,1\n"};
+                         "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,1,3,0.5,,1\n",
+                         "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,1,3,,,1,0.1\n",
+                         "epoch,loss,accuracy,val_loss,val_accuracy,seconds,learning_rate\n1,1,3,,,1\n",
+                         "epoch,loss,accuracy,val_loss,val_accuracy,seconds,learning_rate\n1,1,3,,,1,x\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ct_write_atomic_buf(p1, bad[i], strlen(bad[i]));
         ct_history_append(&r, &a);

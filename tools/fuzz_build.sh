@@ -17,7 +17,7 @@ mkdir -p $OUT/obj
 # the library: src/meson.build's list, plus the embedded kernels
 SRCS=$(sed -n "/^lib_sources = files(/,/^)/p" src/meson.build | grep -o "'[a-z_/]*\.c'" | tr -d "'" | sort -u)
 python3 tools/embed_cl.py $OUT/kernels_embedded.c cl/selfcheck.cl cl/conv.cl cl/gemm.cl \
-  cl/pool.cl cl/act.cl cl/dropout.cl cl/loss.cl cl/adam.cl
+  cl/pool.cl cl/act.cl cl/dropout.cl cl/loss.cl cl/adam.cl cl/optim.cl
 objs=""
 for s in $SRCS kernels_embedded.c; do
   src=src/$s; [ "$s" = kernels_embedded.c ] && src=$OUT/$s

@@ -22,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st.epochs_done < 0 || st.hist.n != st.epochs_done || st.wait > st.epochs_done ||
             st.best_epoch > st.epochs_done || st.step < 0 || !memchr(st.fingerprint, 0, sizeof st.fingerprint))
             abort();
+        if (!memchr(st.optim, 0, sizeof st.optim) ||
+            (st.has_plateau && (!(st.plateau_lr > 0) || !isfinite(st.plateau_lr) || st.plateau_wait < 0)))
+            abort();
+        for (int i = 0; i < st.hist.n; i++)
+            if (!(st.hist.e[i].lr >= 0)) abort();
     }
     ct_history_free(&st.hist);
     free(json);

@@ -43,7 +43,9 @@ CT_OPS_VARIANTS_(CT_OPS_DECL_)
  * not listed here: layers/registry.c takes them from the layer registry (ct_layer_class.checks). */
 ct_status ct_check_loss(ct_runtime *rt, double *max_err);
 ct_status ct_check_adam(ct_runtime *rt, double *max_err);
-#define CT_SELFTEST_STAGES {"loss", ct_check_loss}, {"adam", ct_check_adam},
+ct_status ct_check_optim(ct_runtime *rt, double *max_err);
+#define CT_SELFTEST_STAGES {"loss", ct_check_loss}, {"adam", ct_check_adam}, \
+    {"optim", ct_check_optim},
 
 #define CT_SELFTEST_ENTRIES /* {"name", ct_check_fn}, ... */ CT_SELFTEST_OPS
 

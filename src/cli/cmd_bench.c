@@ -84,7 +84,7 @@ int ct_cmd_bench(int argc, char **argv) {
         s = ct_upload(rt, ct_model_input(m), 0, nx * sizeof(float), x);
     }
     if (s == CT_OK) s = ct_upload(rt, ct_model_labels(m), 0, (size_t)batch * sizeof(int32_t), y);
-    ct_adam opt = {1e-4, 0.9, 0.999, 1e-7};
+    ct_adam opt = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-7};
     for (int i = 0; s == CT_OK && i < warmup + steps; i++) {
         if (i == warmup) ct_profile_reset(rt); /* profile the timed steps only */
         double t0 = ct_now();

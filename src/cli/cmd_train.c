@@ -47,6 +47,36 @@ static int parse_double(const char *cmd, const char *opt, const char *v, double 
     return 0;
 }
 
+/* --reduce-lr-on-plateau FACTOR:PATIENCE[:MIN_LR]; the ranges are ct_fit_opts_check's. */
+static int parse_plateau(const char *cmd, const char *v, ct_fit_opts *o) {
+    char buf[128], *f[4];
+    int n = 0;
+    if (strlen(v) < sizeof buf) {
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *p = buf, *q; n < 4; p = q + 1) {
+            f[n++] = p;
+            if (!(q = strchr(p, ':'))) break;
+            *q = 0;
+        }
+    }
+    double pat = 0;
+    o->plateau_min_lr = 0;
+    if ((n == 2 || n == 3) &&
+        ct_parse_double("--reduce-lr-on-plateau FACTOR", f[0], -1e9, 1e9, &o->plateau_factor) ==
+            CT_OK &&
+        ct_parse_double("--reduce-lr-on-plateau PATIENCE", f[1], 1, 1e6, &pat) == CT_OK &&
+        pat == (int)pat &&
+        (n == 2 || ct_parse_double("--reduce-lr-on-plateau MIN_LR", f[2], -1e9, 1e9,
+                                   &o->plateau_min_lr) == CT_OK)) {
+        o->plateau_patience = (int)pat;
+        return 1;
+    }
+    fprintf(stderr, "cltrain %s: --reduce-lr-on-plateau '%s': expected FACTOR:PATIENCE[:MIN_LR] "
+            "with FACTOR in (0, 1), PATIENCE a whole number of epochs >= 1 and MIN_LR >= 0, e.g. "
+            "0.5:3 or 0.2:5:1e-6\n", cmd, v);
+    return 0;
+}
+
 static int parse_input(const char *cmd, const char *v, int *h, int *w) {
     if (ct_parse_hw("--input", v, 8192, h, w) == CT_OK) return 1;
     fprintf(stderr, "cltrain %s: %s\n", cmd, ct_last_error());
@@ -288,8 +318,20 @@ static const char *train_help =
     "                          conv32:3:relu,pool2,conv64:3:relu,pool2,flatten,dense64:relu,dropout0.2,dense1\n"
     "  --epochs N              (default 10)\n"
     "  --batch-size N          (default 64)\n"
-    "  --lr X                  Adam learning rate (default 1e-3; the seed project used 1e-4)\n"
-    "  --beta1 X --beta2 X --epsilon X   Adam parameters (Keras defaults 0.9, 0.999, 1e-7)\n"
+    "  --optimizer NAME        adam (default), adamw, sgd or rmsprop (Keras 3; docs/TRAINING.md)\n"
+    "  --lr X                  learning rate (default 1e-3, sgd 1e-2; the seed project used 1e-4)\n"
+    "  --beta1 X --beta2 X --epsilon X   adam/adamw (Keras defaults 0.9, 0.999, 1e-7; epsilon\n"
+    "                          also rmsprop's)\n"
+    "  --momentum X            sgd, rmsprop: momentum in [0, 1) (default 0)\n"
+    "  --nesterov              sgd: Nesterov momentum (needs --momentum)\n"
+    "  --rho X                 rmsprop: decay of the squared-gradient average (default 0.9)\n"
+    "  --weight-decay X        adamw: decoupled weight decay (default 0.004; not on biases)\n"
+    "  --lr-schedule S         constant (default), cosine, step or exponential\n"
+    "  --lr-decay-rate F       step (default 0.1), exponential (required): factor per period\n"
+    "  --lr-decay-epochs N     step (required), exponential (default 1): the period in epochs\n"
+    "  --warmup-epochs N       linear warmup over the first N epochs (N < --epochs)\n"
+    "  --reduce-lr-on-plateau FACTOR:PATIENCE[:MIN_LR]   multiply the rate by FACTOR after\n"
+    "                          PATIENCE epochs without improvement of --monitor (Keras)\n"
     "  --steps-per-epoch N     cap the steps of an epoch (default ceil(samples / batch))\n"
     "  --seed S                seed for initialisation, shuffling, augmentation, dropout (default 1)\n"
     "  --init FILE             start from the weights of a saved model (same architecture)\n"
@@ -582,6 +624,10 @@ static const ct_optdef train_opts[] = {
     {"no-restore-best", NULL}, {"out", "FILE"}, {"history", "FILE"}, {"plot", "FILE"},
     {"checkpoint-dir", "D"}, {"resume", NULL}, {"force", NULL}, {"device", "P:D"},
     {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
+    /* optimizer and learning-rate schedule (docs/TRAINING.md) */
+    {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
+    {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},
+    {"warmup-epochs", "N"}, {"reduce-lr-on-plateau", "F:P[:MIN]"},
     {NULL, NULL},
 };
 
@@ -671,6 +717,35 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--epsilon")) {
             VAL();
             if (!parse_double(cmd, a, v, 1e-12, 1, &o->eps)) return 2;
+        } else if (!strcmp(a, "--optimizer")) {
+            VAL();
+            o->optimizer = v;
+        } else if (!strcmp(a, "--momentum")) {
+            VAL();
+            if (!parse_double(cmd, a, v, -1e9, 1e9, &o->momentum)) return 2;
+        } else if (!strcmp(a, "--nesterov")) {
+            o->nesterov = 1;
+        } else if (!strcmp(a, "--rho")) {
+            VAL();
+            if (!parse_double(cmd, a, v, -1e9, 1e9, &o->rho)) return 2;
+        } else if (!strcmp(a, "--weight-decay")) {
+            VAL();
+            if (!parse_double(cmd, a, v, -1e9, 1e9, &o->weight_decay)) return 2;
+        } else if (!strcmp(a, "--lr-schedule")) {
+            VAL();
+            o->lr_schedule = v;
+        } else if (!strcmp(a, "--lr-decay-rate")) {
+            VAL();
+            if (!parse_double(cmd, a, v, -1e9, 1e9, &o->lr_decay_rate)) return 2;
+        } else if (!strcmp(a, "--lr-decay-epochs")) {
+            VAL();
+            if (!parse_double(cmd, a, v, -1e9, 1e9, &o->lr_decay_epochs)) return 2;
+        } else if (!strcmp(a, "--warmup-epochs")) {
+            VAL();
+            if (!parse_int(cmd, a, v, 0, 1000000, &o->warmup_epochs)) return 2;
+        } else if (!strcmp(a, "--reduce-lr-on-plateau")) {
+            VAL();
+            if (!parse_plateau(cmd, v, o)) return 2;
         } else if (!strcmp(a, "--seed")) {
             VAL();
             if (!parse_long(cmd, a, v, 0, LONG_MAX, &l)) return 2;
@@ -747,6 +822,10 @@ int ct_cmd_train(int argc, char **argv) {
     }
     if (o->resume && !o->checkpoint_dir) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
+        return 2;
+    }
+    if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */
+        fail(cmd);
         return 2;
     }
     /* Every output is checked before any image is decoded. */

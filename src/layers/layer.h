@@ -92,7 +92,10 @@ typedef enum { CT_INIT_ZEROS = 0, CT_INIT_GLOROT_UNIFORM, CT_INIT_ONES } ct_init
 
 /* One parameter tensor: saved as layers.<i>.<suffix>. glorot_uniform: limit
  * sqrt(6 / (fan_in + fan_out)), fan_out = shape[0] * rf, fan_in = shape[1] * rf,
- * rf = shape[2] * shape[3] for 4-d tensors (Keras). */
+ * rf = shape[2] * shape[3] for 4-d tensors (Keras).
+ * no_decay: AdamW's weight decay leaves this tensor alone. The rule (docs/TRAINING.md):
+ * biases and normalisation parameters (BatchNorm gamma/beta) set it; kernels (weights)
+ * do not. */
 typedef struct ct_param_desc {
     const char *suffix;
     ct_init_rule init;

@@ -314,41 +314,71 @@ done:
     return s;
 }
 
-ct_status ct_check_adam_case(ct_runtime *rt, size_t cnt, long t, uint64_t seed, double *err) {
+/* Which slots an optimizer uses: bit 0 m, bit 1 v. */
+static int optim_slots(const ct_optim *o) {
+    switch (o->kind) {
+    case CT_OPTIM_SGD: return o->momentum != 0 ? 1 : 0;
+    case CT_OPTIM_RMSPROP: return 2 | (o->momentum != 0 ? 1 : 0);
+    default: return 3;
+    }
+}
+
+/* 1 when every float of x is still the poison (NaN). */
+static int all_nan(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(x[i])) return 0;
+    return 1;
+}
+
+ct_status ct_check_optim_case(ct_runtime *rt, const ct_optim *o, size_t cnt, long t, uint64_t seed,
+                              double *err) {
     arena a = {.rt = rt};
     ct_layer_kernels K;
     ct_status s = ct_layer_kernels_init(rt, &K);
     if (s != CT_OK) return s;
+    int slots = optim_slots(o);
     float *p = AR_F(&a, cnt), *g = AR_F(&a, cnt), *m = AR_F(&a, cnt), *v = AR_F(&a, cnt);
     float *gp = AR_F(&a, cnt), *gm = AR_F(&a, cnt), *gv = AR_F(&a, cnt);
     double *pd = AR_D(&a, cnt), *gd = AR_D(&a, cnt), *md = AR_D(&a, cnt), *vd = AR_D(&a, cnt);
-    NEED(p && g && m && v && gp && gm && gv && pd && gd && md && vd);
+    unsigned char *dm = ar_alloc(&a, cnt);
+    NEED(p && g && m && v && gp && gm && gv && pd && gd && md && vd && dm);
     ct_fill_random(p, cnt, seed, -1, 1);
     ct_fill_random(g, cnt, seed + 1, -0.1f, 0.1f);
     ct_fill_random(m, cnt, seed + 2, -0.01f, 0.01f);
     ct_fill_random(v, cnt, seed + 3, 0, 1e-4f);
+    for (size_t i = 0; i < cnt; i++) dm[i] = (unsigned char)((i * 7 + seed) % 3 != 0);
     if (t == 1)
         for (size_t i = 0; i < cnt; i++) m[i] = v[i] = 0;
     ct_to_double(p, pd, cnt);
     ct_to_double(g, gd, cnt);
     ct_to_double(m, md, cnt);
     ct_to_double(v, vd, cnt);
-    cl_mem bp, bg, bm, bv;
-    TRYG(ar_buf(&a, "adam.p", p, cnt * 4, &bp));
-    TRYG(ar_buf(&a, "adam.g", g, cnt * 4, &bg));
-    TRYG(ar_buf(&a, "adam.m", m, cnt * 4, &bm));
-    TRYG(ar_buf(&a, "adam.v", v, cnt * 4, &bv));
-    TRYG(ct_adam_update(&K, cnt, 1e-3, 0.9, 0.999, 1e-7, t, bp, bg, bm, bv));
+    /* A slot the optimizer does not use is poisoned (NaN) and must stay so, untouched. */
+    cl_mem bp, bg, bm, bv, bd;
+    TRYG(ar_buf(&a, "optim.p", p, cnt * 4, &bp));
+    TRYG(ar_buf(&a, "optim.g", g, cnt * 4, &bg));
+    TRYG(ar_buf(&a, "optim.m", slots & 1 ? m : NULL, cnt * 4, &bm));
+    TRYG(ar_buf(&a, "optim.v", slots & 2 ? v : NULL, cnt * 4, &bv));
+    TRYG(ar_buf(&a, "optim.decay", dm, cnt, &bd));
+    TRYG(ct_optim_update(&K, o, cnt, t, bp, bg, bm, bv, bd));
     TRYG(ct_download(rt, bp, 0, cnt * 4, gp));
     TRYG(ct_download(rt, bm, 0, cnt * 4, gm));
     TRYG(ct_download(rt, bv, 0, cnt * 4, gv));
-    ct_ref_adam(cnt, 1e-3, 0.9, 0.999, 1e-7, t, pd, gd, md, vd);
-    *err = fmax(cmp_d(gp, pd, cnt, 1e-7, 1e-5),
-                fmax(cmp_d(gm, md, cnt, 1e-9, 1e-5), cmp_d(gv, vd, cnt, 1e-12, 1e-5)));
+    ct_ref_optim(o, cnt, t, pd, gd, md, vd, dm);
+    *err = cmp_d(gp, pd, cnt, 1e-7, 1e-5);
+    *err = fmax(*err, slots & 1 ? cmp_d(gm, md, cnt, 1e-9, 1e-5) : all_nan(gm, cnt) ? 0 : INFINITY);
+    *err = fmax(*err, slots & 2 ? cmp_d(gv, vd, cnt, 1e-12, 1e-5) : all_nan(gv, cnt) ? 0 : INFINITY);
 done:
     ar_free(&a);
     ct_layer_kernels_free(&K);
     return s;
+}
+
+/* Adam with Keras's defaults, through the same check. */
+ct_status ct_check_adam_case(ct_runtime *rt, size_t cnt, long t, uint64_t seed, double *err) {
+    ct_optim o;
+    ct_optim_defaults(CT_OPTIM_ADAM, &o);
+    return ct_check_optim_case(rt, &o, cnt, t, seed, err);
 }
 
 /* ---- a layer through its record: parse, infer, params, create, forward, backward ---- */
@@ -637,5 +667,30 @@ ct_status ct_check_adam(ct_runtime *rt, double *max_err) {
     *max_err = 0;
     WORST(ct_check_adam_case(rt, 777, 1, 61, &e_));
     WORST(ct_check_adam_case(rt, 777, 5, 62, &e_));
+    return CT_OK;
+}
+/* The optimizers the trainer offers (ct_check_optim_configs), two steps each. */
+int ct_check_optim_configs(ct_optim *out) {
+    ct_optim *o = out;
+    ct_optim_defaults(CT_OPTIM_ADAMW, o++);
+    ct_optim_defaults(CT_OPTIM_SGD, o++);
+    ct_optim_defaults(CT_OPTIM_SGD, o);
+    (o++)->momentum = 0.9;
+    ct_optim_defaults(CT_OPTIM_SGD, o);
+    o->momentum = 0.9;
+    (o++)->nesterov = 1;
+    ct_optim_defaults(CT_OPTIM_RMSPROP, o++);
+    ct_optim_defaults(CT_OPTIM_RMSPROP, o);
+    (o++)->momentum = 0.5;
+    return (int)(o - out);
+}
+ct_status ct_check_optim(ct_runtime *rt, double *max_err) {
+    *max_err = 0;
+    ct_optim cfg[CT_CHECK_OPTIM_MAX];
+    int n = ct_check_optim_configs(cfg);
+    for (int i = 0; i < n; i++) {
+        WORST(ct_check_optim_case(rt, &cfg[i], 777, 1, 71 + i, &e_));
+        WORST(ct_check_optim_case(rt, &cfg[i], 777, 5, 81 + i, &e_));
+    }
     return CT_OK;
 }

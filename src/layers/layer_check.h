@@ -24,6 +24,14 @@ ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed
  * not; bwd: the backward after a device forward. */
 ct_status ct_check_bn_case(ct_runtime *rt, int n, int C, int hw, int train, int relu, int bwd,
                            uint64_t seed, double *err);
+/* Any optimizer against ct_ref_optim (AdamW with a mixed decay mask); slots it does not use
+ * are poisoned and must stay untouched. */
+ct_status ct_check_optim_case(ct_runtime *rt, const ct_optim *o, size_t count, long t,
+                              uint64_t seed, double *err);
+/* The optimizer settings the checks cover (AdamW, SGD plain/momentum/nesterov, RMSprop
+ * plain/momentum) into out (CT_CHECK_OPTIM_MAX); returns how many. */
+#define CT_CHECK_OPTIM_MAX 8
+int ct_check_optim_configs(ct_optim *out);
 /* One layer built from its token through its class's record alone (parse, infer, params,
  * fusion, create, forward at inference) against the class's ref_forward. Input c x h x w
  * (flat: c features, h = w = 1). */
@@ -61,5 +69,6 @@ ct_status ct_check_bn_forward(ct_runtime *rt, double *max_err);
 ct_status ct_check_bn_backward(ct_runtime *rt, double *max_err);
 ct_status ct_check_loss(ct_runtime *rt, double *max_err);
 ct_status ct_check_adam(ct_runtime *rt, double *max_err);
+ct_status ct_check_optim(ct_runtime *rt, double *max_err);
 
 #endif

@@ -213,6 +213,39 @@ void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long
     }
 }
 
+void ct_ref_optim(const ct_optim *o, size_t count, long t, double *p, const double *g, double *m,
+                  double *v, const unsigned char *decay) {
+    double lr = o->lr, mu = o->momentum;
+    switch (o->kind) {
+    case CT_OPTIM_ADAMW: /* the decay, then Adam */
+        for (size_t i = 0; i < count; i++)
+            if (decay[i]) p[i] -= p[i] * lr * o->weight_decay;
+        ct_ref_adam(count, lr, o->beta1, o->beta2, o->eps, t, p, g, m, v);
+        break;
+    case CT_OPTIM_ADAM:
+        ct_ref_adam(count, lr, o->beta1, o->beta2, o->eps, t, p, g, m, v);
+        break;
+    case CT_OPTIM_SGD:
+        for (size_t i = 0; i < count; i++) {
+            if (mu == 0) {
+                p[i] -= lr * g[i];
+                continue;
+            }
+            m[i] = mu * m[i] - lr * g[i];
+            p[i] += o->nesterov ? mu * m[i] - lr * g[i] : m[i];
+        }
+        break;
+    case CT_OPTIM_RMSPROP:
+        for (size_t i = 0; i < count; i++) {
+            v[i] = o->rho * v[i] + (1 - o->rho) * g[i] * g[i];
+            double inc = lr * g[i] / sqrt(v[i] + o->eps);
+            if (mu != 0) inc = m[i] = mu * m[i] + inc;
+            p[i] -= inc;
+        }
+        break;
+    }
+}
+
 void ct_ref_layer_conv(const ct_layer *l, int n, const double *x, const double *const *p,
                        double *y) {
     ct_conv_desc d;

@@ -34,6 +34,10 @@ double ct_ref_loss(int n, int classes, const double *z, const int *labels, doubl
 /* Keras Adam on count values, step t >= 1. */
 void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
                  const double *g, double *m, double *v);
+/* Any optimizer (Keras 3 forms, in double) on count values, step t >= 1; m, v as
+ * ct_optim_update uses the slots; decay: AdamW's mask (1 = decayed). */
+void ct_ref_optim(const ct_optim *o, size_t count, long t, double *p, const double *g, double *m,
+                  double *v, const unsigned char *decay);
 
 /* Batchnorm over x[n][C][hw] (flat: hw = 1), eps as the layer's (1e-3). train: batch mean
  * and biased variance (written to bmean/bvar when not NULL), else the moving mm/mv.

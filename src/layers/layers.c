@@ -5,13 +5,17 @@
 
 #include "layers/layer.h"
 
-/* The stages that are no spec layers: loss (layers/loss.c) and Adam (model/optim_adam.c). */
+/* The stages that are no spec layers: loss (layers/loss.c) and the optimizers
+ * (model/optim.c). */
 static const ct_kernel_ref stage_kernels[] = {
     {"loss", "ct_loss_binary", offsetof(ct_layer_kernels, loss_binary)},
     {"loss", "ct_loss_softmax", offsetof(ct_layer_kernels, loss_softmax)},
     {"loss", "ct_loss_reduce", offsetof(ct_layer_kernels, loss_reduce)},
     {"loss", "ct_output_probs", offsetof(ct_layer_kernels, output_probs)},
     {"adam", "ct_adam", offsetof(ct_layer_kernels, adam)},
+    {"optim", "ct_adamw", offsetof(ct_layer_kernels, adamw)},
+    {"optim", "ct_sgd", offsetof(ct_layer_kernels, sgd)},
+    {"optim", "ct_rmsprop", offsetof(ct_layer_kernels, rmsprop)},
     {NULL, NULL, 0},
 };
 

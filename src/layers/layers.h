@@ -1,8 +1,8 @@
-/* Host side of the layer kernels (cl/pool.cl, act.cl, dropout.cl, loss.cl, adam.cl) and the
- * dense layer (ct_gemm + cl/act.cl), one function group per layer file (maxpool.c,
- * activation.c, dense.c, dropout.c, loss.c; Adam: model/optim_adam.c). Internal to the
- * library: the layer classes (layers/layer.h) drive them; the checks and tests call them
- * directly.
+/* Host side of the layer kernels (cl/pool.cl, act.cl, dropout.cl, loss.cl, adam.cl,
+ * optim.cl) and the dense layer (ct_gemm + cl/act.cl), one function group per layer file
+ * (maxpool.c, activation.c, dense.c, dropout.c, loss.c; optimizers: model/optim.c).
+ * Internal to the library: the layer classes (layers/layer.h) drive them; the checks and
+ * tests call them directly.
  * All calls only enqueue. Tensors are NCHW (flat tensors [n][features]); all cl_mem hold
  * float32 except labels (int32). */
 #ifndef CT_LAYERS_H
@@ -20,7 +20,7 @@ typedef struct ct_layer_kernels {
     cl_kernel avgpool_fwd, avgpool_bwd;
     cl_kernel bn_stats, bn_apply, bn_bwd_reduce, bn_bwd_dx;
     cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;
-    cl_kernel adam;
+    cl_kernel adam, adamw, sgd, rmsprop;
     size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */
 } ct_layer_kernels;
 
@@ -93,5 +93,31 @@ ct_status ct_output_probs(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_
 /* One Adam step over count floats (whole slabs). t >= 1 is the step number. */
 ct_status ct_adam_update(ct_layer_kernels *k, size_t count, double lr, double b1, double b2,
                          double eps, long t, cl_mem p, cl_mem g, cl_mem m, cl_mem v);
+
+/* The optimizers (Keras 3 semantics and defaults; docs/TRAINING.md). The first four fields
+ * are those of the older ct_adam, so {lr, b1, b2, eps} still means Adam. */
+typedef enum { CT_OPTIM_ADAM = 0, CT_OPTIM_ADAMW, CT_OPTIM_SGD, CT_OPTIM_RMSPROP } ct_optim_kind;
+typedef struct ct_optim {
+    double lr, beta1, beta2, eps; /* Adam/AdamW (eps also RMSprop's), in double so 1 - beta
+                                   * rounds once as in Keras */
+    ct_optim_kind kind;
+    double momentum;     /* SGD, RMSprop: 0 = no momentum slot */
+    int nesterov;        /* SGD with momentum */
+    double rho;          /* RMSprop */
+    double weight_decay; /* AdamW: decoupled, on the elements the decay mask marks */
+} ct_optim;
+/* Keras's defaults of an optimizer (lr 1e-3; SGD 1e-2; AdamW weight decay 0.004). */
+void ct_optim_defaults(ct_optim_kind kind, ct_optim *o);
+/* "adam", "adamw", "sgd", "rmsprop"; parse returns -1 for another name. */
+const char *ct_optim_name(ct_optim_kind kind);
+int ct_optim_parse(const char *name);
+/* One line naming the optimizer and every hyperparameter that matters to it but the
+ * learning rate, e.g. "sgd momentum=0.9 nesterov=1" (what a checkpoint records). */
+int ct_optim_describe(const ct_optim *o, char *out, size_t n);
+/* One step of o over count floats: m and v are the slot slabs (Adam: m, v; SGD: m the
+ * momentum; RMSprop: v the velocity, m the momentum), decay a byte per element (AdamW:
+ * 1 = decayed). t >= 1 is the step number (Adam's bias correction). */
+ct_status ct_optim_update(ct_layer_kernels *k, const ct_optim *o, size_t count, long t, cl_mem p,
+                          cl_mem g, cl_mem m, cl_mem v, cl_mem decay);
 
 #endif

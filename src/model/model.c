@@ -30,6 +30,7 @@ struct ct_model {
     size_t n_weights; /* real parameters, excluding slab padding */
     size_t n_nt_floats;
     cl_mem x, labels, gbuf[2], stats, sums, probs;
+    cl_mem decay; /* a byte per slab element: 1 where AdamW decays (created on first use) */
     size_t gbuf_floats;
     ct_layer_kernels K;
     long t;     /* Adam iterations done */
@@ -94,7 +95,8 @@ void ct_model_free(ct_model *m) {
     ct_slab_free(&m->adam_v);
     ct_slab_free(&m->acts);
     ct_slab_free(&m->nontrain);
-    cl_mem bufs[] = {m->x, m->labels, m->gbuf[0], m->gbuf[1], m->stats, m->sums, m->probs};
+    cl_mem bufs[] = {m->x, m->labels, m->gbuf[0], m->gbuf[1], m->stats, m->sums, m->probs,
+                     m->decay};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
     ct_layer_kernels_free(&m->K);
@@ -152,6 +154,7 @@ static const ct_param_info *describe(ct_model *m, int k, int layer, const ct_par
     memcpy(pi->shape, d->shape, sizeof pi->shape);
     pi->n = ct_shape_count(pi->ndim, pi->shape);
     m->pinit[k] = d->init;
+    pi->no_decay = d->no_decay;
     return pi;
 }
 
@@ -509,13 +512,32 @@ ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, l
     return backward(m, n, train, sd, st);
 }
 
+/* The AdamW decay mask: 1 on every element of a tensor without no_decay, 0 elsewhere
+ * (no_decay tensors and the slab padding). */
+static ct_status make_decay_mask(ct_model *m) {
+    unsigned char *h = calloc(m->params.n ? m->params.n : 1, 1);
+    if (!h) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = 0; i < m->n_params; i++)
+        if (!m->pinfo[i].no_decay) {
+            const ct_view *v = ct_slab_view(&m->params, i);
+            memset(h + v->off, 1, v->n);
+        }
+    ct_status s = ct_buffer_create(m->rt, "weight-decay mask", m->params.n ? m->params.n : 1,
+                                   CL_MEM_READ_ONLY, &m->decay);
+    if (s == CT_OK) s = ct_upload(m->rt, m->decay, 0, m->params.n, h);
+    free(h);
+    return s;
+}
+
 ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step) {
-    ct_adam def = {1e-3, 0.9, 0.999, 1e-7};
+    ct_optim def;
+    ct_optim_defaults(CT_OPTIM_ADAM, &def);
     if (!opt) opt = &def;
+    if (opt->kind == CT_OPTIM_ADAMW && !m->decay) CT_TRY(make_decay_mask(m));
     CT_TRY(ct_model_compute_grads(m, n, 1, seed, step));
     m->t++;
-    return ct_adam_update(&m->K, m->params.n, opt->lr, opt->beta1, opt->beta2, opt->eps, m->t,
-                          m->params.mem, m->grads.mem, m->adam_m.mem, m->adam_v.mem);
+    return ct_optim_update(&m->K, opt, m->params.n, m->t, m->params.mem, m->grads.mem,
+                           m->adam_m.mem, m->adam_v.mem, m->decay);
 }
 
 ct_status ct_model_eval_step(ct_model *m, int n) {

@@ -33,12 +33,12 @@ typedef struct ct_param_info {
     int ndim;
     int shape[4];
     size_t n;
+    int no_decay; /* AdamW leaves it alone (biases, normalisation parameters) */
 } ct_param_info;
 
-typedef struct ct_adam {
-    double lr, beta1, beta2, eps; /* Keras defaults: 1e-3, 0.9, 0.999, 1e-7 (double, so that
-                                   * 1 - beta rounds once as in Keras) */
-} ct_adam;
+/* The optimizer of a training step (layers/layers.h: kind, lr and its hyperparameters);
+ * ct_adam is its older name ({lr, beta1, beta2, eps} is Adam). */
+typedef ct_optim ct_adam;
 
 typedef struct ct_model ct_model;
 
@@ -84,7 +84,8 @@ const ct_param_info *ct_model_tensor(const ct_model *m, int i);
 ct_status ct_model_get_tensor(ct_model *m, int i, float *host);
 ct_status ct_model_set_tensor(ct_model *m, int i, const float *host);
 size_t ct_model_nontrainable_count(const ct_model *m); /* floats (Keras's "Non-trainable params") */
-/* Whole Adam state (m and v slabs, in parameter order and shapes) and step count. */
+/* Whole optimizer state (the m and v slot slabs, in parameter order and shapes) and step
+ * count; the names say Adam, the slots hold whatever the optimizer keeps there. */
 ct_status ct_model_get_adam_state(ct_model *m, float *mom, float *vel, long *t);
 ct_status ct_model_set_adam_state(ct_model *m, const float *mom, const float *vel, long t);
 
@@ -96,8 +97,9 @@ cl_mem ct_model_labels(ct_model *m);
 
 /* One training step on the first n samples of the input: forward (dropout on, masks
  * from (seed, step)), loss + accuracy added to the device sums, backward (loss gradient
- * = mean over the n samples), then Adam (Keras form; opt NULL = Keras defaults) over the
- * whole parameter slab in one launch. The Adam step count t is kept by the model. */
+ * = mean over the n samples), then the optimizer opt (Keras form; NULL = Adam with Keras's
+ * defaults) over the whole parameter slab in one launch. The step count t is kept by the
+ * model. The slots are the two "adam" slabs whatever the optimizer (ct_optim_update). */
 ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step);
 /* Forward without dropout; adds loss/accuracy to the device sums. */
 ct_status ct_model_eval_step(ct_model *m, int n);

@@ -248,12 +248,21 @@ static char *state_json(const ct_ckpt_state *st) {
     cJSON_AddNumberToObject(o, "wait", st->wait);
     cJSON_AddBoolToObject(o, "has_best", st->has_best);
     cJSON_AddStringToObject(o, "fingerprint", st->fingerprint);
+    cJSON_AddStringToObject(o, "optim", st->optim);
+    if (st->has_plateau) {
+        cJSON *pl = cJSON_AddObjectToObject(o, "plateau");
+        cJSON_AddNumberToObject(pl, "lr", st->plateau_lr);
+        if (isfinite(st->plateau_best)) cJSON_AddNumberToObject(pl, "best", st->plateau_best);
+        else cJSON_AddNullToObject(pl, "best");
+        cJSON_AddNumberToObject(pl, "wait", st->plateau_wait);
+    }
     cJSON *h = cJSON_AddArrayToObject(o, "history");
     for (int i = 0; h && i < st->hist.n; i++) {
         const ct_epoch_stats *e = &st->hist.e[i];
-        double row[7] = {e->epoch, e->loss, e->accuracy, e->has_val ? e->val_loss : 0,
-                         e->has_val ? e->val_accuracy : 0, e->seconds, e->has_val};
-        cJSON_AddItemToArray(h, cJSON_CreateDoubleArray(row, 7));
+        double row[8] = {e->epoch, e->loss, e->accuracy, e->has_val ? e->val_loss : 0,
+                         e->has_val ? e->val_accuracy : 0, e->seconds, e->has_val,
+                         e->lr > 0 ? e->lr : 0};
+        cJSON_AddItemToArray(h, cJSON_CreateDoubleArray(row, 8));
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -303,23 +312,47 @@ static ct_status state_parse(const char *json, const char *path, ct_ckpt_state *
     }
     st->has_best = cJSON_IsTrue(hb);
     snprintf(st->fingerprint, sizeof st->fingerprint, "%s", fp->valuestring);
+    /* optional: absent in checkpoints written before optimizers and schedules */
+    cJSON *op = cJSON_GetObjectItem(o, "optim"), *pl = cJSON_GetObjectItem(o, "plateau");
+    st->optim[0] = 0;
+    if (cJSON_IsString(op)) snprintf(st->optim, sizeof st->optim, "%s", op->valuestring);
+    st->has_plateau = 0;
+    if (pl) {
+        cJSON *plr = cJSON_GetObjectItem(pl, "lr"), *plb = cJSON_GetObjectItem(pl, "best");
+        cJSON *plw = cJSON_GetObjectItem(pl, "wait");
+        if (!cJSON_IsNumber(plr) || !(plr->valuedouble > 0) || !isfinite(plr->valuedouble) ||
+            !cJSON_IsNumber(plw) || !(plw->valuedouble >= 0 && plw->valuedouble <= 1e7) ||
+            plw->valuedouble != floor(plw->valuedouble) || (plb && !cJSON_IsNumber(plb) &&
+                                                            !cJSON_IsNull(plb))) {
+            cJSON_Delete(o);
+            return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state 'plateau' is damaged (needs a "
+                                "positive lr, a whole wait and a best); delete it to start over",
+                                path);
+        }
+        st->has_plateau = 1;
+        st->plateau_lr = plr->valuedouble;
+        st->plateau_wait = (int)plw->valuedouble;
+        st->plateau_best = cJSON_IsNumber(plb) ? plb->valuedouble : NAN;
+    }
     cJSON *row;
     cJSON_ArrayForEach(row, h) {
-        if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != 7) {
+        int nv = cJSON_IsArray(row) ? cJSON_GetArraySize(row) : 0;
+        if (nv != 7 && nv != 8) { /* 7: before the learning-rate column */
             s = ct_set_error(CT_ERR_FORMAT, "%s: bad history row in checkpoint", path);
             break;
         }
-        double v[7];
-        for (int k = 0; k < 7; k++) {
+        double v[8] = {0};
+        for (int k = 0; k < nv; k++) {
             const cJSON *x = cJSON_GetArrayItem(row, k);
             v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
         }
-        if (!(v[0] >= 1 && v[0] <= 1e7) || !(v[5] >= 0) || !(v[6] == 0 || v[6] == 1)) {
+        if (!(v[0] >= 1 && v[0] <= 1e7) || !(v[5] >= 0) || !(v[6] == 0 || v[6] == 1) ||
+            !(v[7] >= 0)) {
             s = ct_set_error(CT_ERR_FORMAT, "%s: bad history row in checkpoint; delete it to start "
                              "over", path);
             break;
         }
-        ct_epoch_stats e = {(int)v[0], v[1], v[2], v[3], v[4], v[5], (int)v[6]};
+        ct_epoch_stats e = {(int)v[0], v[1], v[2], v[3], v[4], v[5], (int)v[6], v[7]};
         if ((s = ct_history_append(&st->hist, &e)) != CT_OK) break;
     }
     if (s == CT_OK && st->hist.n != st->epochs_done)

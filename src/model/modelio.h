@@ -5,8 +5,11 @@
  * ct_model_n_tensors, non-trainable ones included), float32, plus __metadata__:
  *   format "cltrain-model", format_version "1", cltrain_version, spec (canonical),
  *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names).
- * Checkpoint: the same, plus "adam.m.<name>", "adam.v.<name>", "best.<name>" and
- * metadata state (JSON): epoch, step, history, early-stopping state, run fingerprint. */
+ * Checkpoint: the same, plus "adam.m", "adam.v" (the optimizer's two slot slabs, flat, in
+ * parameter order, whatever the optimizer), "adam.t" (steps done), "best.<name>" and
+ * metadata state (JSON): epoch, step, history (with each epoch's learning rate),
+ * early-stopping state, run fingerprint, the optimizer and schedule ("optim") and the
+ * ReduceLROnPlateau state. */
 #ifndef CT_MODELIO_H
 #define CT_MODELIO_H
 
@@ -50,6 +53,12 @@ typedef struct ct_ckpt_state {
     int best_epoch, wait;
     int has_best; /* best weights stored */
     char fingerprint[512];
+    /* The optimizer and schedule, as ct_optim_describe + "; " + ct_sched_describe write
+     * them ("" in checkpoints from before they were recorded: those ran Adam, constant). */
+    char optim[512];
+    /* ReduceLROnPlateau: has_plateau when the run uses it; its rate, best and wait. */
+    int has_plateau, plateau_wait;
+    double plateau_lr, plateau_best;
 } ct_ckpt_state;
 
 /* best_params: host copy of the best weights in parameter order (or NULL). */

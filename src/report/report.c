@@ -55,14 +55,16 @@ void ct_csv_field(FILE *f, const char *s) {
 }
 
 /* Only numbers and this header: no field ever needs quotes. */
-static const char csv_header[] = "epoch,loss,accuracy,val_loss,val_accuracy,seconds";
+static const char csv_header[] = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,learning_rate";
+/* the header before the learning_rate column (read only) */
+static const char csv_header6[] = "epoch,loss,accuracy,val_loss,val_accuracy,seconds";
 
 static ct_status write_csv(FILE *f, void *ctx) {
     const ct_history *h = ctx;
     fprintf(f, "%s\n", csv_header);
     for (int i = 0; i < h->n; i++) {
         const ct_epoch_stats *s = &h->e[i];
-        char l[32], a[32], vl[32] = "", va[32] = "", sec[32];
+        char l[32], a[32], vl[32] = "", va[32] = "", sec[32], lr[32] = "";
         fmt_exact(l, sizeof l, s->loss);
         fmt_exact(a, sizeof a, s->accuracy);
         if (s->has_val) {
@@ -70,7 +72,8 @@ static ct_status write_csv(FILE *f, void *ctx) {
             fmt_exact(va, sizeof va, s->val_accuracy);
         }
         fmt_exact(sec, sizeof sec, s->seconds);
-        fprintf(f, "%d,%s,%s,%s,%s,%s\n", s->epoch, l, a, vl, va, sec);
+        if (s->lr > 0) fmt_exact(lr, sizeof lr, s->lr);
+        fprintf(f, "%d,%s,%s,%s,%s,%s,%s\n", s->epoch, l, a, vl, va, sec, lr);
     }
     return CT_OK;
 }
@@ -105,7 +108,7 @@ ct_status ct_history_read_csv(const char *path, ct_history *h) {
     ct_history out = {0};
     ct_status st = CT_OK;
     char *p = (char *)buf;
-    int line = 0;
+    int line = 0, nfields = 7;
     while (*p) {
         char *nl = strchr(p, '\n');
         char *end = nl ? nl : p + strlen(p);
@@ -113,31 +116,34 @@ ct_status ct_history_read_csv(const char *path, ct_history *h) {
         *end = 0;
         line++;
         if (line == 1) {
-            if (strcmp(p, csv_header) != 0) {
+            if (!strcmp(p, csv_header6)) nfields = 6;
+            else if (strcmp(p, csv_header) != 0) {
                 st = ct_set_error(CT_ERR_FORMAT, "%s: not a cltrain history (first line should be \"%s\")",
                                   path, csv_header);
                 goto done;
             }
         } else if (*p) {
-            const char *f[7];
+            const char *f[8];
             int nf = 0;
             f[nf++] = p;
-            for (char *q = p; *q && nf < 7; q++)
+            for (char *q = p; *q && nf < 8; q++)
                 if (*q == ',') f[nf++] = q + 1;
-            if (nf != 6) {
-                st = ct_set_error(CT_ERR_FORMAT, "%s:%d: expected 6 comma-separated fields", path, line);
+            if (nf != nfields) {
+                st = ct_set_error(CT_ERR_FORMAT, "%s:%d: expected %d comma-separated fields", path,
+                                  line, nfields);
                 goto done;
             }
-            const char *fe[6];
-            for (int i = 0; i < 5; i++) fe[i] = f[i + 1] - 1;
-            fe[5] = end;
+            const char *fe[7];
+            for (int i = 0; i < nf - 1; i++) fe[i] = f[i + 1] - 1;
+            fe[nf - 1] = end;
             ct_epoch_stats s = {0};
             double ep;
-            int e1, e2;
+            int e1, e2, e3;
             if (!parse_field(f[0], fe[0], &ep, NULL) || ep != floor(ep) || ep < 0 || ep > 1e9 ||
                 !parse_field(f[1], fe[1], &s.loss, NULL) || !parse_field(f[2], fe[2], &s.accuracy, NULL) ||
                 !parse_field(f[3], fe[3], &s.val_loss, &e1) || !parse_field(f[4], fe[4], &s.val_accuracy, &e2) ||
-                e1 != e2 || !parse_field(f[5], fe[5], &s.seconds, NULL)) {
+                e1 != e2 || !parse_field(f[5], fe[5], &s.seconds, NULL) ||
+                (nf == 7 && !parse_field(f[6], fe[6], &s.lr, &e3))) {
                 st = ct_set_error(CT_ERR_FORMAT, "%s:%d: a field is not a number", path, line);
                 goto done;
             }

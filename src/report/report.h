@@ -30,6 +30,7 @@ typedef struct ct_epoch_stats {
     double val_loss, val_accuracy; /* meaningful only when has_val */
     double seconds;
     int has_val;
+    double lr; /* the learning rate of the epoch's first step; <= 0 or NaN: not known */
 } ct_epoch_stats;
 
 typedef struct ct_history {
@@ -40,8 +41,9 @@ typedef struct ct_history {
 ct_status ct_history_append(ct_history *h, const ct_epoch_stats *s);
 void ct_history_free(ct_history *h);
 
-/* CSV with header "epoch,loss,accuracy,val_loss,val_accuracy,seconds"; the val fields
- * are empty for epochs without validation. Written atomically. */
+/* CSV with header "epoch,loss,accuracy,val_loss,val_accuracy,seconds,learning_rate"; the
+ * val fields are empty for epochs without validation, learning_rate when not known.
+ * Written atomically. The reader also takes the older header without learning_rate. */
 ct_status ct_history_write_csv(const ct_history *h, const char *path);
 /* Reads such a CSV back (to continue the history on --resume); h is replaced. Numbers
  * are printed with enough digits that read + write reproduces the file exactly. */

@@ -11,19 +11,145 @@
 #include "model/modelio.h"
 #include "report/report.h"
 #include "runtime/tensor.h"
+#include "train/schedule.h"
 
 void ct_fit_opts_default(ct_fit_opts *o) {
     memset(o, 0, sizeof *o);
     o->epochs = 10;
     o->batch = 64;
-    o->lr = 1e-3; /* Keras's Adam defaults, in double as the model takes them */
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    o->eps = 1e-7;
+    /* NaN: the optimizer's Keras default (resolve_optim) */
+    o->lr = o->beta1 = o->beta2 = o->eps = NAN;
+    o->momentum = o->rho = o->weight_decay = NAN;
+    o->lr_decay_rate = o->lr_decay_epochs = NAN;
     o->augment = "none";
     o->seed = 1;
     o->restore_best = 1;
     o->cache_mb = 2048;
+}
+
+/* ---- optimizer, schedule, plateau: checked before any data is touched ---------- */
+
+static int set(double v) { return !isnan(v); }
+
+/* A value given for an optimizer or schedule that has no such parameter. */
+static ct_status not_for(const char *opt, const char *what, const char *name, const char *has) {
+    return ct_set_error(CT_ERR_ARG, "%s: %s %s has no such parameter (it applies to %s); remove "
+                        "it or choose another %s", opt, what, name, has, what);
+}
+
+static ct_status in_range(const char *opt, double v, double lo, int lo_open, double hi,
+                          int hi_open, const char *allowed) {
+    if (!set(v)) return CT_OK;
+    if (!isfinite(v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi))
+        return ct_set_error(CT_ERR_ARG, "%s %g: must be %s", opt, v, allowed);
+    return CT_OK;
+}
+
+ct_status ct_fit_opts_check(const ct_fit_opts *o) {
+    if (!o) return ct_set_error(CT_ERR_ARG, "ct_fit_opts_check: NULL options");
+    const char *on = o->optimizer ? o->optimizer : "adam";
+    int k = ct_optim_parse(on);
+    if (k < 0)
+        return ct_set_error(CT_ERR_ARG, "--optimizer %s: expected adam, adamw, sgd or rmsprop", on);
+    int adam = k == CT_OPTIM_ADAM || k == CT_OPTIM_ADAMW;
+    const char *opt_what = "--optimizer";
+    if (!adam && set(o->beta1)) return not_for("--beta1", opt_what, on, "adam and adamw");
+    if (!adam && set(o->beta2)) return not_for("--beta2", opt_what, on, "adam and adamw");
+    if (k == CT_OPTIM_SGD && set(o->eps))
+        return not_for("--epsilon", opt_what, on, "adam, adamw and rmsprop");
+    if (adam && set(o->momentum)) return not_for("--momentum", opt_what, on, "sgd and rmsprop");
+    if (k != CT_OPTIM_RMSPROP && set(o->rho)) return not_for("--rho", opt_what, on, "rmsprop");
+    if (k != CT_OPTIM_ADAMW && set(o->weight_decay))
+        return not_for("--weight-decay", opt_what, on, "adamw, the decoupled form");
+    if (k != CT_OPTIM_SGD && o->nesterov) return not_for("--nesterov", opt_what, on, "sgd");
+    CT_TRY(in_range("--lr", o->lr, 0, 1, 10, 0, "in (0, 10]"));
+    CT_TRY(in_range("--beta1", o->beta1, 0, 0, 1, 1, "in [0, 1)"));
+    CT_TRY(in_range("--beta2", o->beta2, 0, 0, 1, 1, "in [0, 1)"));
+    CT_TRY(in_range("--epsilon", o->eps, 0, 1, 1, 0, "in (0, 1]"));
+    CT_TRY(in_range("--momentum", o->momentum, 0, 0, 1, 1,
+                    "in [0, 1) (0: none; 0.9 is usual; not negative, and below 1)"));
+    CT_TRY(in_range("--rho", o->rho, 0, 0, 1, 1, "in [0, 1) (Keras default 0.9)"));
+    CT_TRY(in_range("--weight-decay", o->weight_decay, 0, 0, 1, 0,
+                    "in [0, 1] (Keras AdamW default 0.004)"));
+    if (o->nesterov && !(o->momentum > 0))
+        return ct_set_error(CT_ERR_ARG, "--nesterov needs --momentum M with M > 0 (Nesterov "
+                            "momentum without momentum is plain SGD)");
+    const char *sn = o->lr_schedule ? o->lr_schedule : "constant";
+    int sk = ct_sched_parse(sn);
+    if (sk < 0)
+        return ct_set_error(CT_ERR_ARG, "--lr-schedule %s: expected constant, cosine, step or "
+                            "exponential", sn);
+    int decays = sk == CT_SCHED_STEP || sk == CT_SCHED_EXPONENTIAL;
+    if (!decays && set(o->lr_decay_rate))
+        return not_for("--lr-decay-rate", "--lr-schedule", sn, "step and exponential");
+    if (!decays && set(o->lr_decay_epochs))
+        return not_for("--lr-decay-epochs", "--lr-schedule", sn, "step and exponential");
+    CT_TRY(in_range("--lr-decay-rate", o->lr_decay_rate, 0, 1, 1, 0, "in (0, 1]"));
+    CT_TRY(in_range("--lr-decay-epochs", o->lr_decay_epochs, 0, 1, 1e7, 0, "a positive number"));
+    if (sk == CT_SCHED_STEP && !set(o->lr_decay_epochs))
+        return ct_set_error(CT_ERR_ARG, "--lr-schedule step needs --lr-decay-epochs N (the rate "
+                            "is multiplied by --lr-decay-rate, default 0.1, every N epochs)");
+    if (sk == CT_SCHED_EXPONENTIAL && !set(o->lr_decay_rate))
+        return ct_set_error(CT_ERR_ARG, "--lr-schedule exponential needs --lr-decay-rate F in "
+                            "(0, 1] (the factor per --lr-decay-epochs, default 1, epochs)");
+    if (o->warmup_epochs < 0 || (o->epochs > 0 && o->warmup_epochs >= o->epochs))
+        return ct_set_error(CT_ERR_ARG, "--warmup-epochs %d: must be 0 or more and less than "
+                            "--epochs %d", o->warmup_epochs, o->epochs);
+    if (o->plateau_factor != 0) {
+        if (!(o->plateau_factor > 0 && o->plateau_factor < 1))
+            return ct_set_error(CT_ERR_ARG, "--reduce-lr-on-plateau: FACTOR %g must be in (0, 1) "
+                                "(the rate is multiplied by it)", o->plateau_factor);
+        if (o->plateau_patience < 1)
+            return ct_set_error(CT_ERR_ARG, "--reduce-lr-on-plateau: PATIENCE %d must be 1 or "
+                                "more epochs", o->plateau_patience);
+        if (!(o->plateau_min_lr >= 0) || !isfinite(o->plateau_min_lr))
+            return ct_set_error(CT_ERR_ARG, "--reduce-lr-on-plateau: MIN_LR %g must be 0 or more",
+                                o->plateau_min_lr);
+        if (sk != CT_SCHED_CONSTANT)
+            return ct_set_error(CT_ERR_ARG, "--reduce-lr-on-plateau works with --lr-schedule "
+                                "constant only (as in Keras, where it cannot drive a schedule); "
+                                "drop one of them");
+    }
+    return CT_OK;
+}
+
+/* The optimizer the options ask for, every NaN replaced by its Keras default. */
+static void resolve_optim(const ct_fit_opts *o, ct_optim *out) {
+    ct_optim_defaults((ct_optim_kind)ct_optim_parse(o->optimizer ? o->optimizer : "adam"), out);
+    if (set(o->lr)) out->lr = o->lr;
+    if (set(o->beta1)) out->beta1 = o->beta1;
+    if (set(o->beta2)) out->beta2 = o->beta2;
+    if (set(o->eps)) out->eps = o->eps;
+    if (set(o->momentum)) out->momentum = o->momentum;
+    if (set(o->rho)) out->rho = o->rho;
+    if (set(o->weight_decay)) out->weight_decay = o->weight_decay;
+    out->nesterov = o->nesterov != 0;
+}
+
+static void resolve_schedule(const ct_fit_opts *o, double lr, long steps, ct_lr_schedule *s) {
+    memset(s, 0, sizeof *s);
+    s->kind = (ct_sched_kind)ct_sched_parse(o->lr_schedule ? o->lr_schedule : "constant");
+    s->lr = lr;
+    s->epochs = o->epochs;
+    s->steps = steps;
+    s->warmup_epochs = o->warmup_epochs;
+    s->decay_rate = set(o->lr_decay_rate) ? o->lr_decay_rate : 0.1;
+    s->decay_epochs = set(o->lr_decay_epochs) ? o->lr_decay_epochs : 1;
+}
+
+/* What a checkpoint records of the optimizer and schedule (all but the base lr and the
+ * step count, which the fingerprint and the state hold). */
+static void describe_run(const ct_optim *opt, const ct_lr_schedule *s, const ct_fit_opts *o,
+                         char *out, size_t n) {
+    char a[256], b[256];
+    ct_optim_describe(opt, a, sizeof a);
+    ct_sched_describe(s, b, sizeof b);
+    int k = snprintf(out, n, "%s; %s", a, b);
+    if (k >= 0 && (size_t)k < n && s->kind == CT_SCHED_COSINE)
+        k += snprintf(out + k, n - (size_t)k, " epochs=%d", s->epochs);
+    if (k >= 0 && (size_t)k < n && o->plateau_factor > 0)
+        snprintf(out + k, n - (size_t)k, "; plateau factor=%.12g patience=%d min_lr=%.12g",
+                 o->plateau_factor, o->plateau_patience, o->plateau_min_lr);
 }
 
 /* Everything one fit owns; freed in one place. */
@@ -173,8 +299,8 @@ static uint64_t data_hash(const ct_dataset *ds, uint64_t h) {
     return h;
 }
 
-static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, const ct_dataset *train,
-                        const ct_dataset *val, char *out, size_t n) {
+static void fingerprint(const ct_fit_opts *o, const ct_optim *opt, const ct_classifier *cm,
+                        const ct_dataset *train, const ct_dataset *val, char *out, size_t n) {
     /* Sized to fit (a spec has any length); the same bytes as ever, so checkpoints written
      * before stay resumable. */
     const char *fmt = "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
@@ -182,8 +308,8 @@ static void fingerprint(const ct_fit_opts *o, const ct_classifier *cm, const ct_
     unsigned long long dh = (unsigned long long)data_hash(val, data_hash(train, 7));
 #define FP_ARGS                                                                                \
     ct_model_spec(cm->m), cm->meta.h, cm->meta.w, cm->meta.c, (int)cm->meta.resize, o->batch, \
-        o->lr, o->beta1, o->beta2, o->eps, o->augment, (unsigned long long)o->seed, train->n,  \
-        o->steps_per_epoch, dh
+        opt->lr, opt->beta1, opt->beta2, opt->eps, o->augment, (unsigned long long)o->seed,    \
+        train->n, o->steps_per_epoch, dh
     int len = snprintf(NULL, 0, fmt, FP_ARGS);
     char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
     uint64_t h = 0;
@@ -257,9 +383,12 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         return ct_set_error(CT_ERR_ARG, "deterministic training needs a runtime created with "
                             "CT_RT_DETERMINISTIC");
 #endif
+    CT_TRY(ct_fit_opts_check(o));
     CT_TRY(ct_classifier_check_classes(cm, train, "training"));
     if (has_val) CT_TRY(ct_classifier_check_classes(cm, val, "validation"));
-    ct_adam adam = {o->lr, o->beta1, o->beta2, o->eps};
+    ct_optim opt;
+    resolve_optim(o, &opt);
+    const double base_lr = opt.lr;
 
     f->n_params = ct_model_n_tensors(m); /* best weights: batchnorm statistics included */
     f->best = calloc((size_t)f->n_params, sizeof *f->best);
@@ -283,13 +412,23 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                             "val_accuracy", monitor);
     int maximize = (mon_col == 1 || mon_col == 3);
 
+    /* the learning rate of each step: schedule, then ReduceLROnPlateau (Keras defaults) */
+    int steps = ct_loader_batches(f->ltrain);
+    if (o->steps_per_epoch > 0 && o->steps_per_epoch < steps) steps = o->steps_per_epoch;
+    ct_lr_schedule sched;
+    resolve_schedule(o, base_lr, steps, &sched);
+    int use_plateau = o->plateau_factor > 0;
+    ct_plateau plat = {o->plateau_factor, o->plateau_min_lr, 1e-4, o->plateau_patience, maximize,
+                       base_lr, maximize ? -INFINITY : INFINITY, 0};
+
     /* checkpoints */
     char ckpt[4096] = "";
     char fp[64];
-    fingerprint(o, cm, train, val, fp, sizeof fp);
+    fingerprint(o, &opt, cm, train, val, fp, sizeof fp);
     f->st.best = maximize ? -INFINITY : INFINITY;
     f->st.best_epoch = -1;
     snprintf(f->st.fingerprint, sizeof f->st.fingerprint, "%s", fp);
+    describe_run(&opt, &sched, o, f->st.optim, sizeof f->st.optim);
     if (o->checkpoint_dir) {
         if (strlen(o->checkpoint_dir) > sizeof ckpt - 32)
             return ct_set_error(CT_ERR_ARG, "--checkpoint-dir: the path has %zu characters, more "
@@ -308,6 +447,33 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             ct_ckpt_state st;
             memset(&st, 0, sizeof st);
             CT_TRY(ct_checkpoint_load(m, ckpt, &st, f->best));
+            /* older checkpoints did not record it: they ran Adam at a constant rate */
+            const char *was = st.optim[0] ? st.optim : NULL;
+            char adam_const[512];
+            if (!was) {
+                ct_optim a;
+                ct_lr_schedule c = sched;
+                ct_optim_defaults(CT_OPTIM_ADAM, &a);
+                a.beta1 = opt.beta1;
+                a.beta2 = opt.beta2;
+                a.eps = opt.eps;
+                c.kind = CT_SCHED_CONSTANT;
+                c.warmup_epochs = 0;
+                ct_fit_opts plain = *o;
+                plain.plateau_factor = 0;
+                describe_run(&a, &c, &plain, adam_const, sizeof adam_const);
+                was = adam_const;
+            }
+            if (strcmp(was, f->st.optim)) {
+                ct_history_free(&st.hist);
+                return ct_set_error(CT_ERR_ARG,
+                                    "%s was written by a run with another optimizer or learning-"
+                                    "rate schedule (%s); this run asks for %s. Its optimizer "
+                                    "slots and step count belong to that one: resume with the "
+                                    "same --optimizer, its options and the same schedule options "
+                                    "(--epochs too with cosine), or use another --checkpoint-dir",
+                                    ckpt, was, f->st.optim);
+            }
             if (strcmp(st.fingerprint, fp)) {
                 ct_history_free(&st.hist);
                 return ct_set_error(CT_ERR_ARG,
@@ -318,7 +484,16 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                                     ckpt);
             }
             ct_history_free(&f->st.hist);
+            char now[sizeof f->st.optim];
+            memcpy(now, f->st.optim, sizeof now);
             f->st = st;
+            memcpy(f->st.optim, now, sizeof now); /* an older checkpoint's "" is replaced */
+            if (use_plateau && st.has_plateau) {
+                plat.lr = st.plateau_lr;
+                plat.wait = st.plateau_wait;
+                plat.best = isnan(st.plateau_best) ? (maximize ? -INFINITY : INFINITY)
+                                                   : st.plateau_best;
+            }
             r->checkpoint_epoch = st.epochs_done;
             ct_log(CT_LOG_INFO, "Resumed from %s after epoch %d (step %ld).", ckpt, st.epochs_done,
                    st.step);
@@ -326,8 +501,6 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     }
 
     size_t chw = model_chw(cm);
-    int steps = ct_loader_batches(f->ltrain);
-    if (o->steps_per_epoch > 0 && o->steps_per_epoch < steps) steps = o->steps_per_epoch;
     double wait_data = 0, fit_t0 = ct_now();
     long imgs = 0;
     for (int epoch = f->st.epochs_done; epoch < o->epochs; epoch++) {
@@ -341,7 +514,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             r->stop_step = 0;
             break;
         }
-        double loss = 0, acc = 0;
+        double loss = 0, acc = 0, epoch_lr = NAN;
         long cnt = 0;
         CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
         /* One step ahead: step k is queued before step k-1's loss is checked, and a batch's
@@ -359,7 +532,9 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                 else {
                     cl_event up = NULL;
                     s = upload_batch_async(rt, m, &b, chw, &up);
-                    if (s == CT_OK) s = ct_model_train_step(m, b.count, &adam, o->seed, f->st.step);
+                    opt.lr = ct_lr_at(&sched, use_plateau ? plat.lr : base_lr, f->st.step);
+                    if (isnan(epoch_lr)) epoch_lr = opt.lr;
+                    if (s == CT_OK) s = ct_model_train_step(m, b.count, &opt, o->seed, f->st.step);
                     if (s == CT_OK)
                         s = ct_model_metrics_snapshot(m, snap[step & 1], &snap_n[step & 1],
                                                       &snap_ev[step & 1]);
@@ -437,7 +612,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         }
         double secs = ct_now() - t0;
         wait_data += ct_loader_wait_seconds(f->ltrain) - w0;
-        ct_epoch_stats es = {epoch + 1, loss, acc, vl, va, secs, has_val};
+        ct_epoch_stats es = {epoch + 1, loss, acc, vl, va, secs, has_val, epoch_lr};
         CT_TRY(ct_history_append(&f->st.hist, &es));
         /* A file that cannot be written is a warning: training and the other files go on,
          * and the result says which files' last write failed. */
@@ -462,6 +637,13 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         } else {
             f->st.wait++;
         }
+        if (use_plateau && ct_plateau_update(&plat, cur))
+            ct_log(CT_LOG_INFO, "Epoch %d: ReduceLROnPlateau reducing learning rate to %g.",
+                   epoch + 1, plat.lr);
+        f->st.has_plateau = use_plateau;
+        f->st.plateau_lr = plat.lr;
+        f->st.plateau_best = plat.best;
+        f->st.plateau_wait = plat.wait;
         f->st.epochs_done = epoch + 1;
         if (*ckpt &&
             write_output(ct_checkpoint_save(m, &cm->meta, &f->st, f->st.has_best ? f->best : NULL,
