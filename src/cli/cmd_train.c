@@ -264,7 +264,48 @@ static int fail(const char *cmd) {
     return 1;
 }
 
+/* ---- augmentation options (data/augment.c knows the names and checks values) -- */
+#define AUG_SPEC_MAX 1024
+
+/* When argv[*i] is one (--rotation-range ...), checks its value, naming the option, and
+ * appends " key=value" to spec. 1: taken, 0: not one, -1: bad (message printed). */
+static int aug_option(const char *cmd, int argc, char **argv, int *i, char *spec, size_t n) {
+    const char *opt = argv[*i], *v, *key = ct_augment_cli_key(opt, &v);
+    if (!key) return 0;
+    if (!v && !(v = ct_opt_value(cmd, argc, argv, i))) return -1;
+    ct_augment tmp;
+    ct_augment_preset("none", &tmp);
+    if (ct_augment_set(&tmp, key, v, opt) != CT_OK) {
+        fail(cmd);
+        return -1;
+    }
+    size_t len = strlen(spec);
+    int w = snprintf(spec + len, n - len, " %s=%s", key, v);
+    if (strchr(v, ' ') || w < 0 || (size_t)w >= n - len) {
+        spec[len] = 0;
+        fprintf(stderr, "cltrain %s: %s '%s': a value without spaces, and fewer augmentation "
+                "options, please\n", cmd, opt, v);
+        return -1;
+    }
+    return 1;
+}
+
+/* The augmentation spec: preset, then the explicit options, which override it. */
+static const char *aug_spec(const char *preset, const char *extra, char *buf, size_t n) {
+    if (!*extra) return preset;
+    snprintf(buf, n, "%s%s", preset, extra);
+    return buf;
+}
+
 /* ---- train ------------------------------------------------------------- */
+
+#define AUG_HELP                                                                                   \
+    "  ImageDataGenerator options (Keras's names and maths, docs/AUGMENTATION.md; each\n"          \
+    "  overrides the preset):\n"                                                                   \
+    "  --rotation-range DEG    --width-shift-range W   --height-shift-range H (< 1: fraction)\n"   \
+    "  --shear-range DEG       --zoom-range Z|LO,HI    --brightness-range LO,HI\n"                 \
+    "  --channel-shift-range X --horizontal-flip       --no-horizontal-flip  --vertical-flip\n"    \
+    "  --fill-mode nearest|constant|reflect|wrap       --cval 0..255 (for constant)\n"
 
 static const char *train_help =
     "usage: cltrain train --data DIR [--data DIR2 ...] [options]\n"
@@ -282,6 +323,7 @@ static const char *train_help =
     "  --resize nearest|bilinear|area   resize filter (default nearest, as Keras)\n"
     "  --augment seed|none     augmentation preset: 'seed' = the original project's settings\n"
     "                          (rotation 20, shifts 0.2, shear 0.1, zoom 0.2, h-flip); default none\n"
+    AUG_HELP
     "  --workers N             augmentation worker threads (default: cores - 1, at least 1)\n"
     "  --cache-mb N            decode-once image cache cap in MiB (default 2048; 0 = off)\n"
     "model and optimiser:\n"
@@ -329,6 +371,7 @@ typedef struct train_args {
     const char *init, *out, *device;
     int profile, quiet;
     ct_fit_opts o;
+    char aug_extra[AUG_SPEC_MAX], aug_buf[AUG_SPEC_MAX + 16]; /* explicit augmentation options */
 } train_args;
 
 /* Progress as the program always printed it: "Epoch e/E", a Keras progress line, and
@@ -581,6 +624,7 @@ int ct_cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
+        int k;
 #define VAL() \
     if (!(v = ct_opt_value(cmd, argc, argv, &i))) return 2
         if (is_help(a)) {
@@ -700,6 +744,8 @@ int ct_cmd_train(int argc, char **argv) {
             o->deterministic = 1;
         } else if (!strcmp(a, "--quiet")) {
             t.quiet = o->quiet = 1;
+        } else if ((k = aug_option(cmd, argc, argv, &i, t.aug_extra, sizeof t.aug_extra)) != 0) {
+            if (k < 0) return 2;
         } else {
             fprintf(stderr, "cltrain train: unknown option '%s' (see cltrain train --help)\n", a);
             return 2;
@@ -725,6 +771,7 @@ int ct_cmd_train(int argc, char **argv) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
         return 2;
     }
+    o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     /* Every output is checked before any image is decoded. */
     io_plan plan;
     memset(&plan, 0, sizeof plan);
@@ -948,8 +995,9 @@ usage:
 /* ---- preview ------------------------------------------------------------- */
 
 int ct_cmd_preview(int argc, char **argv) {
-    const char *cmd = "preview", *image = NULL, *out = NULL;
-    int n = 4;
+    const char *cmd = "preview", *image = NULL, *out = NULL, *preset = "seed", *transform = NULL;
+    char aug_extra[AUG_SPEC_MAX] = "", aug_buf[AUG_SPEC_MAX + 16];
+    int n = 4, n_given = 0, k;
     long seed = 1;
     int h = 112, w = 112;
     for (int i = 1; i < argc; i++) {
@@ -957,13 +1005,28 @@ int ct_cmd_preview(int argc, char **argv) {
         if (is_help(a)) {
             printf("usage: cltrain preview IMAGE --out grid.png [--n 4] [--input HxW] [--seed S] "
                    "[--force]\n"
+                   "       [--augment seed|none] [ImageDataGenerator options] [--transform K=V,...]\n"
                    "Writes a PNG grid of N augmented versions of IMAGE with the 'seed' preset\n"
-                   "(the original project's 2x2 sanity figure).\n");
+                   "(the original project's 2x2 sanity figure), or with the options below.\n"
+                   AUG_HELP
+                   "  --transform K=V,...     one fixed transform instead of random draws, with\n"
+                   "                          Keras's apply_transform keys: theta, tx, ty, shear,\n"
+                   "                          zx, zy, flip_horizontal, flip_vertical,\n"
+                   "                          channel_shift_intensity, brightness (default --n 1)\n");
             return 0;
         } else if (!strcmp(a, "--out")) {
             if (!(out = ct_opt_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--n")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_int(cmd, a, v, 1, 64, &n)) return 2;
+            n_given = 1;
+        } else if (!strcmp(a, "--augment")) {
+            ct_augment tmp;
+            if (!(preset = ct_opt_value(cmd, argc, argv, &i))) return 2;
+            if (ct_augment_preset(preset, &tmp) != CT_OK) return fail(cmd);
+        } else if (!strcmp(a, "--transform")) {
+            if (!(transform = ct_opt_value(cmd, argc, argv, &i))) return 2;
+        } else if ((k = aug_option(cmd, argc, argv, &i, aug_extra, sizeof aug_extra)) != 0) {
+            if (k < 0) return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = ct_opt_value(cmd, argc, argv, &i)) || !parse_long(cmd, a, v, 0, LONG_MAX, &seed))
                 return 2;
@@ -982,6 +1045,15 @@ int ct_cmd_preview(int argc, char **argv) {
         fprintf(stderr, "cltrain preview: IMAGE and --out FILE.png are required\n");
         return 2;
     }
+    ct_augment aug;
+    ct_aug_draw fixed;
+    memset(&fixed, 0, sizeof fixed);
+    if (ct_augment_parse(aug_spec(preset, aug_extra, aug_buf, sizeof aug_buf), &aug) != CT_OK ||
+        (transform && ct_aug_transform_parse(transform, &fixed) != CT_OK)) {
+        fail(cmd);
+        return 2;
+    }
+    if (transform && !n_given) n = 1;
     io_plan plan;
     memset(&plan, 0, sizeof plan);
     plan_in_file(&plan, "IMAGE", image);
@@ -990,7 +1062,9 @@ int ct_cmd_preview(int argc, char **argv) {
     saved_handlers old; /* a signal lets the write finish (a second one: no temp file left) */
     signals_install(&old);
     int rc = 0;
-    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) rc = fail(cmd);
+    if (ct_preview_write_aug(image, out, n, (uint64_t)seed, h, w, &aug, transform ? &fixed : NULL) !=
+        CT_OK)
+        rc = fail(cmd);
     else printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
     if (g_signal) rc = 128 + g_signal;
     signals_restore(&old);
