@@ -460,7 +460,12 @@ static int run_epochs(const ct_dataset *ds, int workers, size_t cache_mb, int ba
     o.workers = workers;
     o.cache_mb = cache_mb;
     o.quiet = 1;
-    ct_augment_preset(augment ? "seed" : "none", &o.augment);
+    /* 2: every transform, with the post-warp passes and a non-default fill */
+    ct_augment_parse(augment == 2 ? "seed vertical_flip=1 channel_shift_range=20 "
+                                    "brightness_range=0.7,1.3 fill_mode=reflect"
+                     : augment    ? "seed"
+                                  : "none",
+                     &o.augment);
     ct_loader *l;
     if (ct_loader_create(ds, &o, &l) != CT_OK) {
         fprintf(stderr, "loader: %s\n", ct_last_error());
@@ -527,6 +532,11 @@ static void test_loader_determinism(void) {
     for (size_t i = 0; i < a.n_floats; i++) inr &= a.x[i] >= 0 && a.x[i] <= 1.0f;
     CHECK(inr, "rescaled to [0,1]");
     free(a.x), free(a.y), free(b.x), free(b.y), free(c.x), free(c.y), free(d.x), free(d.y);
+    CHECK(run_epochs(&ds, 1, 64, 7, 1, 2, 2, &a) == 0 && run_epochs(&ds, 3, 0, 7, 1, 2, 2, &b) == 0,
+          "all transforms");
+    CHECK(a.n == b.n && !memcmp(a.x, b.x, a.n_floats * sizeof(float)),
+          "all transforms, 1 worker + cache vs 3 workers without: bit-identical");
+    free(a.x), free(a.y), free(b.x), free(b.y);
 
     /* no shuffle, no augmentation: dataset order, equals a direct load */
     CHECK(run_epochs(&ds, 2, 64, 16, 0, 0, 1, &a) == 0, "plain");
