@@ -550,7 +550,8 @@ static void post_pass(float *v, size_t n, const ct_aug_draw *d, float rescale) {
     if (d->has_brightness) {
         const float f = (float)d->brightness;
         for (size_t i = 0; i < n; i++) {
-            float t = f * (float)(uint8_t)v[i];
+            float u = v[i] < 0 ? 0.0f : v[i] > 255 ? 255.0f : v[i]; /* already so; no UB */
+            float t = f * (float)(uint8_t)u;
             v[i] = t <= 0 ? 0.0f : t >= 255 ? 255.0f : (float)(uint8_t)t;
         }
     }
