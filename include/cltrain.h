@@ -174,7 +174,9 @@ typedef struct ct_loader_config {
     int batch;           /* samples per batch (the last of an epoch may be short) */
     int h, w, c;         /* image size; c = 3 (RGB) or 1 (grayscale) */
     ct_resize resize;
-    const char *augment; /* "none" (default) or "seed" (rotation, shifts, shear, zoom, flip) */
+    const char *augment; /* "none" (default), "seed" (rotation, shifts, shear, zoom, flip), or
+                          * a spec: preset then Keras keywords, e.g. "seed zoom_range=0.9,1.1
+                          * fill_mode=reflect" (docs/AUGMENTATION.md) */
     int shuffle;         /* reshuffle every epoch, seeded by (seed, epoch) */
     uint64_t seed;
     int workers;         /* decoding threads; <= 0: cores - 1, at least 1 */
@@ -277,7 +279,7 @@ typedef struct ct_fit_opts {
     int epochs, batch;       /* batch <= the model's max_batch */
     int steps_per_epoch;     /* 0: ceil(n / batch) */
     double lr, beta1, beta2, eps; /* the optimizer's (below); NaN: its Keras default */
-    const char *augment;     /* "none" or "seed" */
+    const char *augment;     /* as ct_loader_config.augment: "none", "seed" or a spec */
     uint64_t seed;           /* shuffling, augmentation, dropout */
     int patience;            /* early stopping after this many epochs without improvement; 0: off */
     const char *monitor;     /* NULL: val_loss, or loss without validation */

@@ -1,5 +1,5 @@
 /* Data path tests: scan order and errors, decoding (PNG variants, JPEG incl. grey and CMYK),
- * Pillow-exact resize, the augmentation matrix and sampling, the loader's determinism
+ * Pillow-exact resize, the loader's determinism (augmentation: test_augment.c)
  * across worker counts and cache modes, bad-file skipping, and shutdown. No OpenCL. */
 #include <errno.h>
 #include <fcntl.h>
@@ -437,146 +437,7 @@ static void test_resize(void) {
     CHECK(ct_resize_parse("bicubic", &r) == CT_ERR_ARG, "bad resize name");
 }
 
-/* ---- augmentation ------------------------------------------------------------ */
-static int mat_close(const double *m, const double *want, double tol) {
-    for (int i = 0; i < 9; i++)
-        if (fabs(m[i] - want[i]) > tol) return 0;
-    return 1;
-}
-
-static void test_matrix(void) {
-    double m[9];
-    ct_aug_draw d = {0, 0, 0, 0, 1, 1, 0};
-    d.theta_deg = 90;
-    ct_augment_matrix(&d, 4, 4, m); /* centre (1.5, 1.5): in = R (out - c) + c */
-    double want_r[9] = {0, -1, 3, 1, 0, 0, 0, 0, 1};
-    CHECK(mat_close(m, want_r, 1e-12), "rotation 90: %g %g %g / %g %g %g", m[0], m[1], m[2], m[3], m[4], m[5]);
-    d = (ct_aug_draw){0, 2, -1, 0, 1, 1, 0};
-    ct_augment_matrix(&d, 4, 6, m);
-    double want_t[9] = {1, 0, 2, 0, 1, -1, 0, 0, 1};
-    CHECK(mat_close(m, want_t, 1e-12), "shift: tx moves rows, ty columns");
-    d = (ct_aug_draw){0, 0, 0, 0, 2, 0.5f, 0};
-    ct_augment_matrix(&d, 4, 6, m); /* centre (1.5, 2.5) */
-    double want_z[9] = {2, 0, -1.5, 0, 0.5, 1.25, 0, 0, 1};
-    CHECK(mat_close(m, want_z, 1e-12), "zoom zx rows, zy cols");
-    d = (ct_aug_draw){0, 0, 0, 30, 1, 1, 0};
-    ct_augment_matrix(&d, 4, 6, m);
-    double c30 = cos(M_PI / 6);
-    double want_s[9] = {1, -0.5, 0.5 * 2.5, 0, c30, 2.5 - c30 * 2.5, 0, 0, 1};
-    CHECK(mat_close(m, want_s, 1e-6), "shear 30 deg");
-    /* order R*T*S*Z: theta 90 + tx 1 + zx 2 on a 4x4: M0 = [[0,-1,0],[2,0,1]] */
-    d = (ct_aug_draw){90, 1, 0, 0, 2, 1, 0};
-    ct_augment_matrix(&d, 4, 4, m);
-    /* centred: offset = c + M0t - A c, A = [[0,-1],[2,0]], M0t = (0,1), c = (1.5,1.5) */
-    double want_c[9] = {0, -1, 1.5 + 0 + 1.5, 2, 0, 1.5 + 1 - 3, 0, 0, 1};
-    CHECK(mat_close(m, want_c, 1e-6), "composition order R*T*S*Z: %g %g %g / %g %g %g", m[0], m[1], m[2], m[3],
-          m[4], m[5]);
-}
-
-static void test_apply(void) {
-    enum { H = 6, W = 5, C = 3 };
-    uint8_t in[H * W * C];
-    float out[C * H * W];
-    for (int i = 0; i < H * W * C; i++) in[i] = (uint8_t)(i * 29 + 3);
-    ct_aug_draw id = {0, 0, 0, 0, 1, 1, 0};
-    ct_augment_apply(in, H, W, C, &id, 1.0f / 255, out);
-    int ok = 1;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int c = 0; c < C; c++) ok &= out[c * H * W + y * W + x] == (float)in[(y * W + x) * C + c] * (1.0f / 255);
-    CHECK(ok, "identity parameters return the input (CHW, rescaled)");
-    id.flip = 1;
-    ct_augment_apply(in, H, W, C, &id, 1.0f, out);
-    ok = 1;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int c = 0; c < C; c++) ok &= out[c * H * W + y * W + x] == in[(y * W + (W - 1 - x)) * C + c];
-    CHECK(ok, "flip");
-    /* integer shift through the general path: rows +1, cols -2, edge replicated; then flip */
-    ct_aug_draw sh = {0, 1, -2, 0, 1, 1, 1};
-    ct_augment_apply(in, H, W, C, &sh, 1.0f, out);
-    ok = 1;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            int xc = W - 1 - x; /* flip after warp */
-            int ry = y + 1 > H - 1 ? H - 1 : y + 1, rx = xc - 2 < 0 ? 0 : xc - 2;
-            for (int c = 0; c < C; c++) ok &= out[c * H * W + y * W + x] == in[(ry * W + rx) * C + c];
-        }
-    CHECK(ok, "integer shift with nearest fill, then flip");
-    /* rotation 90 on a square: out[r][c] = in[3-c][r] */
-    uint8_t sq[16];
-    float o16[16];
-    for (int i = 0; i < 16; i++) sq[i] = (uint8_t)(i * 15);
-    ct_aug_draw r90 = {90, 0, 0, 0, 1, 1, 0};
-    ct_augment_apply(sq, 4, 4, 1, &r90, 1.0f, o16);
-    ok = 1;
-    for (int y = 0; y < 4; y++)
-        for (int x = 0; x < 4; x++) ok &= fabsf(o16[y * 4 + x] - sq[(3 - x) * 4 + y]) < 1e-3f;
-    CHECK(ok, "rotation 90 permutes pixels");
-    /* half-pixel shift: bilinear average of neighbours */
-    ct_aug_draw half = {0, 0, 0.5f, 0, 1, 1, 0};
-    ct_augment_apply(sq, 4, 4, 1, &half, 1.0f, o16);
-    CHECK(fabsf(o16[0] - 0.5f * (sq[0] + sq[1])) < 1e-4f && fabsf(o16[3] - sq[3]) < 1e-4f, "bilinear half shift");
-
-    /* the preset's draws stay in Keras's ranges */
-    ct_augment a;
-    CHECK_OK(ct_augment_preset("seed", &a));
-    CHECK(ct_augment_preset("bogus", &a) == CT_ERR_ARG, "bad preset");
-    CHECK_OK(ct_augment_preset("seed", &a));
-    int flips = 0, inrange = 1, indep = 0;
-    for (int i = 0; i < 2000; i++) {
-        ct_rng r;
-        ct_aug_draw d;
-        ct_rng_seed(&r, 42, 0, (uint64_t)i);
-        ct_augment_draw(&a, &r, 100, 200, &d);
-        inrange &= fabsf(d.theta_deg) <= 20 && fabsf(d.tx) <= 20.0001f && fabsf(d.ty) <= 40.0001f &&
-                   fabsf(d.shear_deg) <= 0.1f && d.zx >= 0.8f && d.zx <= 1.2f && d.zy >= 0.8f && d.zy <= 1.2f;
-        flips += d.flip;
-        indep += d.zx != d.zy;
-    }
-    CHECK(inrange, "draws in range (tx rows * H, ty cols * W)");
-    CHECK(flips > 900 && flips < 1100, "flip p=0.5: %d/2000", flips);
-    CHECK(indep > 1990, "zx, zy independent");
-    ct_rng r1, r2;
-    ct_rng_seed(&r1, 1, 2, 3);
-    ct_rng_seed(&r2, 1, 2, 4);
-    CHECK(ct_rng_next(&r1) != ct_rng_next(&r2), "streams differ");
-}
-
-/* Against scipy.ndimage.affine_transform (tools/gen_augment_golden.py writes the file). */
-static void test_golden(void) {
-    const char *src = getenv("CLTRAIN_SRC_DIR");
-    char p[1024];
-    snprintf(p, sizeof p, "%s/tests/golden/augment_scipy.txt", src ? src : ".");
-    FILE *f = fopen(p, "r");
-    CHECK(f != NULL, "cannot open %s", p);
-    if (!f) return;
-    int h, w, c, nc;
-    if (fscanf(f, "%d %d %d %d", &h, &w, &c, &nc) != 4 || h * w * c > 4096) {
-        CHECK(0, "bad golden header");
-        fclose(f);
-        return;
-    }
-    uint8_t in[4096];
-    float out[4096], want;
-    for (int i = 0; i < h * w * c; i++) in[i] = (uint8_t)((i * 7919 + 13) % 251);
-    for (int k = 0; k < nc; k++) {
-        ct_aug_draw d;
-        if (fscanf(f, "%f %f %f %f %f %f %d", &d.theta_deg, &d.tx, &d.ty, &d.shear_deg, &d.zx, &d.zy, &d.flip) != 7)
-            break;
-        ct_augment_apply(in, h, w, c, &d, 1.0f, out);
-        double maxd = 0;
-        for (int i = 0; i < h * w * c; i++) {
-            if (fscanf(f, "%f", &want) != 1) want = NAN;
-            double e = fabs(out[i] - want);
-            if (isnan(e)) maxd = INFINITY; /* a NaN or a missing value fails the case */
-            else if (e > maxd) maxd = e;
-        }
-        CHECK(maxd < 2e-3, "case %d (theta %g tx %g ty %g shear %g zx %g zy %g flip %d): max diff %g", k,
-              d.theta_deg, d.tx, d.ty, d.shear_deg, d.zx, d.zy, d.flip, maxd);
-    }
-    fclose(f);
-}
+/* Augmentation: tests/test_augment.c. */
 
 /* ---- loader ------------------------------------------------------------------ */
 typedef struct stream {
@@ -599,7 +460,12 @@ static int run_epochs(const ct_dataset *ds, int workers, size_t cache_mb, int ba
     o.workers = workers;
     o.cache_mb = cache_mb;
     o.quiet = 1;
-    ct_augment_preset(augment ? "seed" : "none", &o.augment);
+    /* 2: every transform, with the post-warp passes and a non-default fill */
+    ct_augment_parse(augment == 2 ? "seed vertical_flip=1 channel_shift_range=20 "
+                                    "brightness_range=0.7,1.3 fill_mode=reflect"
+                     : augment    ? "seed"
+                                  : "none",
+                     &o.augment);
     ct_loader *l;
     if (ct_loader_create(ds, &o, &l) != CT_OK) {
         fprintf(stderr, "loader: %s\n", ct_last_error());
@@ -666,6 +532,11 @@ static void test_loader_determinism(void) {
     for (size_t i = 0; i < a.n_floats; i++) inr &= a.x[i] >= 0 && a.x[i] <= 1.0f;
     CHECK(inr, "rescaled to [0,1]");
     free(a.x), free(a.y), free(b.x), free(b.y), free(c.x), free(c.y), free(d.x), free(d.y);
+    CHECK(run_epochs(&ds, 1, 64, 7, 1, 2, 2, &a) == 0 && run_epochs(&ds, 3, 0, 7, 1, 2, 2, &b) == 0,
+          "all transforms");
+    CHECK(a.n == b.n && !memcmp(a.x, b.x, a.n_floats * sizeof(float)),
+          "all transforms, 1 worker + cache vs 3 workers without: bit-identical");
+    free(a.x), free(a.y), free(b.x), free(b.y);
 
     /* no shuffle, no augmentation: dataset order, equals a direct load */
     CHECK(run_epochs(&ds, 2, 64, 16, 0, 0, 1, &a) == 0, "plain");
@@ -845,9 +716,6 @@ int main(void) {
     test_png();
     test_jpeg();
     test_resize();
-    test_matrix();
-    test_apply();
-    test_golden();
     test_decode_vs_pillow();
     test_loader_determinism();
     test_bad_files();

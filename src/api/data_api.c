@@ -119,6 +119,6 @@ ct_status ct_loader_open(const ct_dataset *ds, const ct_loader_config *c, ct_loa
     lo.workers = c->workers;
     lo.cache_mb = c->cache_mb;
     lo.quiet = c->quiet;
-    CT_TRY(ct_augment_preset(c->augment ? c->augment : "none", &lo.augment));
+    CT_TRY(ct_augment_parse(c->augment, &lo.augment));
     return ct_loader_create(ds, &lo, out);
 }

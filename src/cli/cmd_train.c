@@ -293,7 +293,59 @@ static int fail(const char *cmd) {
     return 1;
 }
 
+/* ---- augmentation options (data/augment.c knows the names and checks values) -- */
+#define AUG_SPEC_MAX 1024
+
+/* When argv[*i] is one (--rotation-range ...), checks its value, naming the option, and
+ * appends " key=value" to spec. 1: taken, 0: not one, -1: bad (message printed). */
+/* The ImageDataGenerator options of train and preview (docs/AUGMENTATION.md), for their
+ * option tables; aug_option below turns them into "key=value" items of the spec. */
+#define AUG_OPTDEFS                                                                                \
+    {"rotation-range", "DEG"}, {"width-shift-range", "W"}, {"height-shift-range", "H"},            \
+        {"shear-range", "DEG"}, {"zoom-range", "Z|LO,HI"}, {"brightness-range", "LO,HI"},          \
+        {"channel-shift-range", "X"}, {"horizontal-flip", NULL}, {"no-horizontal-flip", NULL},     \
+        {"vertical-flip", NULL}, {"fill-mode", "MODE"}, {"cval", "X"}
+
+/* An augmentation option (name opt, value v from the option table; NULL for a flag):
+ * 0 when opt is not one, 1 when it was added to spec, -1 on an error (printed). */
+static int aug_option(const char *cmd, const char *opt, const char *v, char *spec, size_t n) {
+    const char *flag, *key = ct_augment_cli_key(opt, &flag);
+    if (!key) return 0;
+    if (flag) v = flag;
+    if (!v) return -1;
+    ct_augment tmp;
+    ct_augment_preset("none", &tmp);
+    if (ct_augment_set(&tmp, key, v, opt) != CT_OK) {
+        fail(cmd);
+        return -1;
+    }
+    size_t len = strlen(spec);
+    int w = snprintf(spec + len, n - len, " %s=%s", key, v);
+    if (strchr(v, ' ') || w < 0 || (size_t)w >= n - len) {
+        spec[len] = 0;
+        fprintf(stderr, "cltrain %s: %s '%s': a value without spaces, and fewer augmentation "
+                "options, please\n", cmd, opt, v);
+        return -1;
+    }
+    return 1;
+}
+
+/* The augmentation spec: preset, then the explicit options, which override it. */
+static const char *aug_spec(const char *preset, const char *extra, char *buf, size_t n) {
+    if (!*extra) return preset;
+    snprintf(buf, n, "%s%s", preset, extra);
+    return buf;
+}
+
 /* ---- train ------------------------------------------------------------- */
+
+#define AUG_HELP                                                                                   \
+    "  ImageDataGenerator options (Keras's names and maths, docs/AUGMENTATION.md; each\n"          \
+    "  overrides the preset):\n"                                                                   \
+    "  --rotation-range DEG    --width-shift-range W   --height-shift-range H (< 1: fraction)\n"   \
+    "  --shear-range DEG       --zoom-range Z|LO,HI    --brightness-range LO,HI\n"                 \
+    "  --channel-shift-range X --horizontal-flip       --no-horizontal-flip  --vertical-flip\n"    \
+    "  --fill-mode nearest|constant|reflect|wrap       --cval 0..255 (for constant)\n"
 
 static const char *train_help =
     "Usage: cltrain train --data DIR [--data DIR2 ...] [options]\n"
@@ -311,6 +363,7 @@ static const char *train_help =
     "  --resize nearest|bilinear|area   resize filter (default nearest, as Keras)\n"
     "  --augment seed|none     augmentation preset: 'seed' = the original project's settings\n"
     "                          (rotation 20, shifts 0.2, shear 0.1, zoom 0.2, h-flip); default none\n"
+    AUG_HELP
     "  --workers N             augmentation worker threads (default: cores - 1, at least 1)\n"
     "  --cache-mb N            decode-once image cache cap in MiB (default 2048; 0 = off)\n"
     "model and optimiser:\n"
@@ -376,6 +429,7 @@ typedef struct train_args {
     const char *init, *out, *device;
     int profile, quiet;
     ct_fit_opts o;
+    char aug_extra[AUG_SPEC_MAX], aug_buf[AUG_SPEC_MAX + 16]; /* explicit augmentation options */
 } train_args;
 
 /* Progress as the program always printed it: "Epoch e/E", a Keras progress line, and
@@ -628,6 +682,7 @@ static const ct_optdef train_opts[] = {
     {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
     {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},
     {"warmup-epochs", "N"}, {"reduce-lr-on-plateau", "F:P[:MIN]"},
+    AUG_OPTDEFS, /* ImageDataGenerator options (docs/AUGMENTATION.md) */
     {NULL, NULL},
 };
 
@@ -649,6 +704,7 @@ int ct_cmd_train(int argc, char **argv) {
     int r;
     while ((r = ct_args_next(&p, &a, &v)) > 0) {
         long l;
+        int k;
 /* the table gives the option a value (a check that it says so) */
 #define VAL() \
     if (!v) return ct_args_error(&p, "internal error: %s has no value in the option table", a)
@@ -795,6 +851,8 @@ int ct_cmd_train(int argc, char **argv) {
             o->deterministic = 1;
         } else if (!strcmp(a, "--quiet")) {
             t.quiet = o->quiet = 1;
+        } else if ((k = aug_option(cmd, a, v, t.aug_extra, sizeof t.aug_extra)) != 0) {
+            if (k < 0) return 2;
         } else {
             return ct_args_unhandled(&p, a, v);
         }
@@ -824,6 +882,7 @@ int ct_cmd_train(int argc, char **argv) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
         return 2;
     }
+    o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */
         fail(cmd);
         return 2;
@@ -1085,25 +1144,34 @@ int ct_cmd_predict(int argc, char **argv) {
 /* ---- preview ------------------------------------------------------------- */
 
 static const ct_optdef preview_opts[] = {
-    {"out", "FILE"}, {"n", "N"}, {"seed", "S"}, {"input", "HxW"}, {"force", NULL}, {NULL, NULL},
+    {"out", "FILE"}, {"n", "N"}, {"seed", "S"}, {"input", "HxW"}, {"force", NULL},
+    {"augment", "PRESET"}, {"transform", "K=V,..."}, AUG_OPTDEFS, {NULL, NULL},
 };
 
 int ct_cmd_preview(int argc, char **argv) {
-    const char *cmd = "preview", *image = NULL, *out = NULL;
-    int n = 4;
+    const char *cmd = "preview", *image = NULL, *out = NULL, *preset = "seed", *transform = NULL;
+    char aug_extra[AUG_SPEC_MAX] = "", aug_buf[AUG_SPEC_MAX + 16];
+    int n = 4, n_given = 0, k;
     long seed = 1;
     int h = 112, w = 112;
     ct_args p;
     ct_args_init(&p, "cltrain preview",
                  "Usage: cltrain preview IMAGE --out FILE [--n N] [--input HxW] [--seed S]\n"
-                 "                       [--force]\n"
+                 "                       [--force] [--augment seed|none] [ImageDataGenerator options]\n"
+                 "                       [--transform K=V,...]\n"
                  "Writes a grid of N augmented versions of IMAGE with the 'seed' preset (the\n"
-                 "original project's 2x2 sanity figure).\n"
+                 "original project's 2x2 sanity figure), or with the options below.\n"
                  "  --out FILE              grid.png (PNG) or grid.jpg / grid.jpeg (JPEG)\n"
                  "  --n N                   number of versions, 1..64 (default 4)\n"
                  "  --input HxW             size of each version (default 112x112)\n"
                  "  --seed S                augmentation seed (default 1)\n"
-                 "  --force                 replace a read-only --out\n",
+                 "  --force                 replace a read-only --out\n"
+                 "  --augment PRESET        seed (default) or none, before the options below\n"
+                 AUG_HELP
+                 "  --transform K=V,...     one fixed transform instead of random draws, with\n"
+                 "                          Keras's apply_transform keys: theta, tx, ty, shear,\n"
+                 "                          zx, zy, flip_horizontal, flip_vertical,\n"
+                 "                          channel_shift_intensity, brightness (default --n 1)\n",
                  preview_opts, argc, argv);
     const char *a, *v;
     int r;
@@ -1112,12 +1180,21 @@ int ct_cmd_preview(int argc, char **argv) {
             out = v;
         } else if (!strcmp(a, "--n")) {
             if (!parse_int(cmd, a, v, 1, 64, &n)) return 2;
+            n_given = 1;
         } else if (!strcmp(a, "--seed")) {
             if (!parse_long(cmd, a, v, 0, LONG_MAX, &seed)) return 2;
         } else if (!strcmp(a, "--input")) {
             if (!parse_input(cmd, v, &h, &w)) return 2;
         } else if (!strcmp(a, "--force")) {
             ct_write_set_force(1);
+        } else if (!strcmp(a, "--augment")) {
+            ct_augment tmp;
+            preset = v;
+            if (ct_augment_preset(preset, &tmp) != CT_OK) return fail(cmd);
+        } else if (!strcmp(a, "--transform")) {
+            transform = v;
+        } else if ((k = aug_option(cmd, a, v, aug_extra, sizeof aug_extra)) != 0) {
+            if (k < 0) return 2;
         } else if (ct_args_is_operand(a) && !image) {
             image = v;
         } else if (ct_args_is_operand(a)) {
@@ -1136,6 +1213,15 @@ int ct_cmd_preview(int argc, char **argv) {
                 ".png, .jpg or .jpeg\n", out);
         return 2;
     }
+    ct_augment aug;
+    ct_aug_draw fixed;
+    memset(&fixed, 0, sizeof fixed);
+    if (ct_augment_parse(aug_spec(preset, aug_extra, aug_buf, sizeof aug_buf), &aug) != CT_OK ||
+        (transform && ct_aug_transform_parse(transform, &fixed) != CT_OK)) {
+        fail(cmd);
+        return 2;
+    }
+    if (transform && !n_given) n = 1;
     io_plan plan;
     memset(&plan, 0, sizeof plan);
     plan_in_file(&plan, "IMAGE", image);
@@ -1144,7 +1230,9 @@ int ct_cmd_preview(int argc, char **argv) {
     saved_handlers old; /* a signal lets the write finish (a second one: no temp file left) */
     signals_install(&old);
     int rc = 0;
-    if (ct_preview_write(image, out, n, (uint64_t)seed, h, w) != CT_OK) rc = fail(cmd);
+    if (ct_preview_write_aug(image, out, n, (uint64_t)seed, h, w, &aug, transform ? &fixed : NULL) !=
+        CT_OK)
+        rc = fail(cmd);
     else printf("Preview of %d augmented versions of %s written to %s\n", n, image, out);
     if (g_signal) rc = 128 + g_signal;
     signals_restore(&old);

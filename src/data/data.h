@@ -46,31 +46,78 @@ ct_status ct_image_decode_mem(const unsigned char *buf, size_t len, const char *
 /* Writes uint8 HWC (c = 1 or 3) as PNG, to a temp name then renamed. */
 ct_status ct_png_write(const char *path, const uint8_t *img, int h, int w, int c);
 
-/* ---- augmentation (ImageDataGenerator semantics) ----------------------- */
+/* ---- augmentation (ImageDataGenerator semantics, docs/AUGMENTATION.md) ---- */
+typedef enum ct_fill_mode {
+    CT_FILL_NEAREST = 0, /* aaaa|abcd|dddd (the default, as Keras) */
+    CT_FILL_CONSTANT,    /* kkkk|abcd|kkkk with k = cval; no interpolation across the edge */
+    CT_FILL_REFLECT,     /* dcba|abcd|dcba (scipy 'reflect': half-sample symmetric) */
+    CT_FILL_WRAP         /* scipy 'wrap': period n - 1, the first and last pixel coincide */
+} ct_fill_mode;
+
 typedef struct ct_augment {
     float rotation_range;     /* degrees */
-    float width_shift_range;  /* fraction of width (moves columns) */
-    float height_shift_range; /* fraction of height (moves rows) */
+    float width_shift_range;  /* < 1: fraction of the width, >= 1: pixels (moves columns) */
+    float height_shift_range; /* the same for rows */
     float shear_range;        /* degrees */
     float zoom_lo, zoom_hi;   /* zx, zy drawn independently from U(lo, hi) */
     int horizontal_flip;
     int enabled; /* 0: no augmentation at all */
+    /* Keras's int form of a shift range (written without '.' or exponent): the shift is
+     * choice(0..n-1) * choice(-1, 1) pixels. */
+    int width_shift_int, height_shift_int;
+    int vertical_flip;
+    float channel_shift_range;           /* U(-r, r) added to every channel, 0: off */
+    int has_brightness;                  /* brightness_range given */
+    float brightness_lo, brightness_hi;  /* PIL ImageEnhance.Brightness factor ~ U(lo, hi) */
+    ct_fill_mode fill_mode;
+    float cval; /* 0..255, for CT_FILL_CONSTANT */
 } ct_augment;
 
 /* "seed" (the original project's settings) or "none". */
 ct_status ct_augment_preset(const char *name, ct_augment *out);
+/* An augmentation spec: an optional preset name, then space-separated key=value items
+ * with Keras's keyword names, each overriding the preset, e.g.
+ * "seed rotation_range=30 zoom_range=0.9,1.1 fill_mode=reflect". Keys: rotation_range,
+ * width_shift_range, height_shift_range, shear_range, zoom_range (Z or LO,HI),
+ * brightness_range (LO,HI), channel_shift_range, horizontal_flip, vertical_flip (0/1),
+ * fill_mode (nearest|constant|reflect|wrap), cval. NULL or "" is "none". */
+ct_status ct_augment_parse(const char *spec, ct_augment *out);
+/* Sets one key (as in a spec) on a; errors name `what` (an option such as
+ * "--rotation-range", or the key) and say what is allowed. */
+ct_status ct_augment_set(ct_augment *a, const char *key, const char *value, const char *what);
+/* The spec key of a command-line option ("--rotation-range" -> "rotation_range"), NULL if
+ * opt is not an augmentation option. *flag_value is the value a flag option implies
+ * ("1" for --horizontal-flip) or NULL when the option takes a value. */
+const char *ct_augment_cli_key(const char *opt, const char **flag_value);
 
-/* The drawn parameters of one image. */
+/* The parameters of one image: Keras's apply_transform keys. tx moves columns, ty rows
+ * (Keras's matrix; see ct_augment_draw for which range feeds which). */
 typedef struct ct_aug_draw {
-    float theta_deg, tx, ty, shear_deg, zx, zy;
-    int flip;
+    double theta_deg, tx, ty, shear_deg, zx, zy;
+    int flip; /* flip_horizontal */
+    int flip_vertical;
+    double channel_shift;  /* channel_shift_intensity; 0: none */
+    int has_brightness;    /* brightness given (1.0 still truncates to whole values, as Keras) */
+    double brightness;
+    ct_fill_mode fill_mode; /* copied from the ct_augment by ct_augment_draw */
+    float cval;
 } ct_aug_draw;
 
-/* 3x3 output->input matrix M = R*T*S*Z centred on (h/2-0.5, w/2-0.5), row-major, in
- * (row, col) coordinates as Keras's apply_affine_transform. */
+/* One fixed transform from Keras's apply_transform keys, comma separated:
+ * "theta=20,tx=3,ty=-2,shear=5,zx=1.1,zy=0.9,flip_horizontal=1,flip_vertical=0,
+ * channel_shift_intensity=10,brightness=1.2"; absent keys take Keras's defaults. Fill
+ * mode and cval are left as they are in *d. Errors name --transform and the key. */
+ct_status ct_aug_transform_parse(const char *s, ct_aug_draw *d);
+
+/* The 3x3 output->input matrix in (row, col), row-major, exactly as Keras's
+ * apply_affine_transform builds it: M = R*T*S*Z centred by transform_matrix_offset_center
+ * (h, w), then the axis swap P*M*P (which makes tx a column shift, and centres on
+ * (w/2-0.5, h/2-0.5) -- the same point for square images). */
 void ct_augment_matrix(const ct_aug_draw *d, int h, int w, double m[9]);
-/* One pass: out[y,x] = bilinear(in, M*(y,x)) with fill 'nearest', then flip, then
- * scale. in: uint8 HWC, out: float CHW (planar), out = value * rescale. */
+/* out[y,x] = bilinear(in, M*(y,x)) with the fill mode (scipy.ndimage.affine_transform,
+ * order 1), then the channel shift, the flips and the brightness (Keras's
+ * apply_transform), then * rescale. in: uint8 HWC, out: float CHW (planar). The warp is
+ * one pass; channel shift and brightness add one pass over out when drawn. */
 void ct_augment_apply(const uint8_t *in, int h, int w, int c, const ct_aug_draw *d, float rescale,
                       float *out);
 
@@ -81,6 +128,9 @@ typedef struct ct_rng {
 void ct_rng_seed(ct_rng *r, uint64_t seed, uint64_t a, uint64_t b);
 uint64_t ct_rng_next(ct_rng *r);
 double ct_rng_uniform(ct_rng *r); /* [0,1) */
+/* Draws as Keras's get_random_transform (theta, shifts, shear, zx, zy, flips, channel
+ * shift, brightness; a disabled one draws nothing), except that the names are followed:
+ * width_shift_range feeds tx (columns) and height_shift_range ty (rows). */
 void ct_augment_draw(const ct_augment *a, ct_rng *r, int h, int w, ct_aug_draw *out);
 
 /* Writes a grid (ceil(sqrt(n)) columns, white gaps) of n augmented versions of one image
@@ -91,6 +141,10 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
 typedef enum { CT_PREVIEW_UNKNOWN, CT_PREVIEW_PNG, CT_PREVIEW_JPEG } ct_preview_type;
 /* From the name's extension, any case: .png, .jpg or .jpeg. */
 ct_preview_type ct_preview_format(const char *path);
+/* The same with augmentation a (NULL: the "seed" preset); fixed non-NULL: every tile
+ * shows that one transform (its fill mode and cval come from a). */
+ct_status ct_preview_write_aug(const char *image, const char *out_png, int n, uint64_t seed, int h,
+                               int w, const ct_augment *a, const ct_aug_draw *fixed);
 
 /* ---- producer ----------------------------------------------------------- */
 typedef struct ct_loader_opts {

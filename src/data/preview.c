@@ -1,5 +1,6 @@
 /* Augmentation preview: a PNG or JPEG grid of n augmented versions of one image (the
- * original project's 2x2 sanity figure), drawn with the "seed" preset. */
+ * original project's 2x2 sanity figure), drawn with the "seed" preset or given settings, or
+ * one fixed transform (to compare with Keras's apply_transform). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,11 @@ static ct_status jpeg_write(const char *path, const uint8_t *rgb, int h, int w) 
 }
 
 ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64_t seed, int h, int w) {
+    return ct_preview_write_aug(image, out_png, n, seed, h, w, NULL, NULL);
+}
+
+ct_status ct_preview_write_aug(const char *image, const char *out_png, int n, uint64_t seed, int h,
+                               int w, const ct_augment *aug_opts, const ct_aug_draw *fixed) {
     ct_preview_type type = ct_preview_format(out_png);
     if (type == CT_PREVIEW_UNKNOWN)
         return ct_set_error(CT_ERR_ARG, "preview: %s: unknown image type; the name must end in "
@@ -46,7 +52,8 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
     if (h <= 0 || w <= 0) h = w = 224;
     if (h > 4096 || w > 4096) return ct_set_error(CT_ERR_ARG, "preview: size %dx%d is too large", h, w);
     ct_augment a;
-    CT_TRY(ct_augment_preset("seed", &a));
+    if (aug_opts) a = *aug_opts;
+    else CT_TRY(ct_augment_preset("seed", &a));
     int cols = (int)ceil(sqrt((double)n)), rows = (n + cols - 1) / cols;
     int gw = cols * w + (cols + 1) * PAD, gh = rows * h + (rows + 1) * PAD;
     uint8_t *img = malloc((size_t)h * w * 3);
@@ -68,6 +75,11 @@ ct_status ct_preview_write(const char *image, const char *out_png, int n, uint64
         ct_aug_draw d;
         ct_rng_seed(&r, seed, 0, (uint64_t)i);
         ct_augment_draw(&a, &r, h, w, &d);
+        if (fixed) {
+            d = *fixed;
+            d.fill_mode = a.fill_mode;
+            d.cval = a.cval;
+        }
         ct_augment_apply(img, h, w, 3, &d, 1.0f, aug);
         int oy = PAD + (i / cols) * (h + PAD), ox = PAD + (i % cols) * (w + PAD);
         for (int y = 0; y < h; y++)
