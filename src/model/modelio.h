@@ -3,7 +3,9 @@
  * Model file: tensors "layers.<i>.weight" (conv OIHW, dense [out][in]) and
  * "layers.<i>.bias", float32, plus __metadata__:
  *   format "cltrain-model", format_version "1", cltrain_version, spec (canonical),
- *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names).
+ *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names),
+ *   rescale, samplewise_center, samplewise_std_normalization, featurewise_center,
+ *   featurewise_std_normalization, featurewise_mean, featurewise_std (docs/MODEL_FORMAT.md).
  * Checkpoint: the same, plus "adam.m.<name>", "adam.v.<name>", "best.<name>" and
  * metadata state (JSON): epoch, step, history, early-stopping state, run fingerprint. */
 #ifndef CT_MODELIO_H
@@ -22,6 +24,7 @@ typedef struct ct_model_meta {
     int n_classes;
     char **class_names;
     char interrupted[64]; /* "" or "epoch E step S": written as metadata "interrupted" */
+    ct_preprocess pre;    /* metadata rescale, samplewise_*, featurewise_* (absent: default) */
 } ct_model_meta;
 
 void ct_model_meta_free(ct_model_meta *m); /* the spec and the class names */
