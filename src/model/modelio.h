@@ -6,8 +6,9 @@
  *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names),
  *   rescale, samplewise_center, samplewise_std_normalization, featurewise_center,
  *   featurewise_std_normalization, featurewise_mean, featurewise_std (docs/MODEL_FORMAT.md).
- * Checkpoint: the same, plus "adam.m.<name>", "adam.v.<name>", "best.<name>" and
- * metadata state (JSON): epoch, step, history, early-stopping state, run fingerprint. */
+ * Checkpoint: the same, plus "adam.m", "adam.v" (every parameter flattened, concatenated),
+ * "adam.t", "best.<name>" and metadata state (JSON): epoch, step, history, early-stopping
+ * state, run fingerprint. Every key and tensor: docs/MODEL_FORMAT.md. */
 #ifndef CT_MODELIO_H
 #define CT_MODELIO_H
 
