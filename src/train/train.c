@@ -335,8 +335,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                 ct_history_free(&st.hist);
                 return ct_set_error(CT_ERR_ARG,
                                     "%s was written by a run with other settings (model, input, "
-                                    "resize, batch, lr, augmentation, seed or the data files "
-                                    "differ); resume with the "
+                                    "resize, batch, lr, augmentation, preprocessing, seed or the data "
+                                    "files differ); resume with the "
                                     "same options, or use another --checkpoint-dir",
                                     ckpt);
             }
