@@ -96,7 +96,7 @@ log=$work/log.txt
 stage "tools/quickstart.sh (installs packages, builds, trains)"
 t0=$SECONDS
 set +e
-in_root "tools/quickstart.sh" 2>&1 | tee -a "$log" | grep -E "^(install_deps|Epoch [0-9]+/|Test:|Model written|History|Plot|ERROR|cltrain )|[Ee]rror" | head -n 60
+in_root "tools/quickstart.sh" 2>&1 | tee -a "$log" | grep -E "^(install_deps|Epoch [0-9]+/|Test:|Model written|History|Plot|cltrain )|error:|ERROR"
 q_rc=${PIPESTATUS[0]}
 set -e
 echo "quickstart: rc=$q_rc in $((SECONDS - t0)) s"
