@@ -179,6 +179,11 @@ static void test_checks(void) {
     p.mean[0] = 0.25f;
     ct_preprocess_describe(&p, d, sizeof d);
     CHECK(strstr(d, "featurewise center (mean 0.25)") != NULL, "describe: %s", d);
+    char small[12];
+    memset(small, 'x', sizeof small);
+    p.samplewise_center = p.samplewise_std_normalization = 1;
+    ct_preprocess_describe(&p, small, sizeof small); /* truncated, terminated, no overflow */
+    CHECK(memchr(small, 0, sizeof small) && !strncmp(small, "rescale 1/2", 11), "small: %.12s", small);
 }
 
 /* A model file's metadata with the preprocessing keys given (key, value pairs). */

@@ -83,8 +83,8 @@ void ct_preprocess_describe(const ct_preprocess *p, char *buf, size_t n) {
     size_t len = 0;
 #define PUT(...)                                                                   \
     do {                                                                           \
-        int w_ = snprintf(buf + len, len < n ? n - len : 0, __VA_ARGS__);          \
-        if (w_ > 0) len += (size_t)w_;                                             \
+        int w_ = len < n ? snprintf(buf + len, n - len, __VA_ARGS__) : 0;          \
+        if (w_ > 0) len += (size_t)w_; /* past n: truncated, the rest is dropped */ \
     } while (0)
     if (!n) return;
     buf[0] = 0;
