@@ -23,7 +23,8 @@ static void golden_case(FILE *f, int k) {
     double rescale;
     int sc, ss, fc, fs, n, h, w, c, keras_fit;
     if (fscanf(f, " case %lf %d %d %d %d %d %d %d %d %d", &rescale, &sc, &ss, &fc, &fs, &n, &h, &w,
-               &c, &keras_fit) != 10 || n < 1 || n > 16 || h * w * c > 256) {
+               &c, &keras_fit) != 10 ||
+        n < 1 || n > 16 || h * w * c > 256) {
         CHECK(0, "golden case %d: bad header", k);
         return;
     }
@@ -64,16 +65,16 @@ static void golden_case(FILE *f, int k) {
     const char *dirs[1] = {dir};
     ct_dataset ds;
     CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
-    ct_loader_opts o = {.batch = 3, .h = h, .w = w, .c = c, .workers = 2, .cache_mb = 1,
-                        .quiet = 1};
+    ct_loader_opts o = {
+        .batch = 3, .h = h, .w = w, .c = c, .workers = 2, .cache_mb = 1, .quiet = 1};
     ct_preprocess_default(&o.pre);
     CHECK_OK(ct_preprocess_fit(&ds, &o, &p));
     ct_dataset_clear(&ds);
     CHECK(p.n_stats == (fc || fs ? c : 0), "case %d: %d statistics", k, p.n_stats);
     for (int ch = 0; ch < p.n_stats; ch++) {
         if (fc)
-            CHECK(near(p.mean[ch], want_mean[ch], 1e-5), "case %d: mean[%d] %.9g, Keras %.9g", k, ch,
-                  p.mean[ch], want_mean[ch]);
+            CHECK(near(p.mean[ch], want_mean[ch], 1e-5), "case %d: mean[%d] %.9g, Keras %.9g", k,
+                  ch, p.mean[ch], want_mean[ch]);
         if (fs)
             CHECK(near(p.std[ch], want_std[ch], 1e-5), "case %d: std[%d] %.9g, Keras %.9g", k, ch,
                   p.std[ch], want_std[ch]);
@@ -81,7 +82,8 @@ static void golden_case(FILE *f, int k) {
     float out[256];
     double maxd = 0;
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < 256; j++) out[j] = NAN; /* every element must be written */
+        for (int j = 0; j < 256; j++)
+            out[j] = NAN; /* every element must be written */
         ct_preprocess_image(&p, img[i], h, w, c, NULL, out);
         for (int j = 0; j < h * w * c; j++) {
             float want = NAN;
@@ -90,8 +92,9 @@ static void golden_case(FILE *f, int k) {
             maxd = isnan(e) ? INFINITY : e > maxd ? e : maxd;
         }
     }
-    CHECK(maxd < 1e-5, "case %d (rescale %g, samplewise %d %d, featurewise %d %d%s): max rel diff %g",
-          k, rescale, sc, ss, fc, fs, keras_fit ? ", Keras's fit" : "", maxd);
+    CHECK(maxd < 1e-5,
+          "case %d (rescale %g, samplewise %d %d, featurewise %d %d%s): max rel diff %g", k,
+          rescale, sc, ss, fc, fs, keras_fit ? ", Keras's fit" : "", maxd);
 }
 
 static void test_golden(void) {
@@ -103,7 +106,8 @@ static void test_golden(void) {
     if (!f) return;
     int nc = 0;
     CHECK(fscanf(f, "%d", &nc) == 1 && nc >= 8, "golden: %d cases", nc);
-    for (int k = 0; k < nc; k++) golden_case(f, k);
+    for (int k = 0; k < nc; k++)
+        golden_case(f, k);
     fclose(f);
 }
 
@@ -183,18 +187,22 @@ static void test_checks(void) {
     memset(small, 'x', sizeof small);
     p.samplewise_center = p.samplewise_std_normalization = 1;
     ct_preprocess_describe(&p, small, sizeof small); /* truncated, terminated, no overflow */
-    CHECK(memchr(small, 0, sizeof small) && !strncmp(small, "rescale 1/2", 11), "small: %.12s", small);
+    CHECK(memchr(small, 0, sizeof small) && !strncmp(small, "rescale 1/2", 11), "small: %.12s",
+          small);
 }
 
 /* A model file's metadata with the preprocessing keys given (key, value pairs). */
 static ct_status meta_with(const char *path, const char *const *kv, int n, ct_model_meta *m) {
     ct_st_writer *w;
     CT_TRY(ct_st_writer_create(&w));
-    const char *base[] = {"format", "cltrain-model", "format_version", CT_MODEL_FORMAT_VERSION,
-                          "spec", "flatten,dense1", "input", "4x4x3", "classes", "[\"a\",\"b\"]"};
+    const char *base[] = {"format",  "cltrain-model",  "format_version", CT_MODEL_FORMAT_VERSION,
+                          "spec",    "flatten,dense1", "input",          "4x4x3",
+                          "classes", "[\"a\",\"b\"]"};
     ct_status s = CT_OK;
-    for (int i = 0; s == CT_OK && i < 10; i += 2) s = ct_st_writer_meta(w, base[i], base[i + 1]);
-    for (int i = 0; s == CT_OK && i < n; i += 2) s = ct_st_writer_meta(w, kv[i], kv[i + 1]);
+    for (int i = 0; s == CT_OK && i < 10; i += 2)
+        s = ct_st_writer_meta(w, base[i], base[i + 1]);
+    for (int i = 0; s == CT_OK && i < n; i += 2)
+        s = ct_st_writer_meta(w, kv[i], kv[i + 1]);
     int shape[1] = {1};
     float one = 1;
     if (s == CT_OK) s = ct_st_writer_add_f32(w, "x", 1, shape, &one);
@@ -213,17 +221,31 @@ static void test_model_keys(void) {
     ct_model_meta m;
     CHECK_OK(meta_with(path, NULL, 0, &m));
     CHECK(m.pre.rescale == 1.0f / 255.0f && !m.pre.samplewise_center &&
-          !ct_preprocess_featurewise(&m.pre) && m.pre.n_stats == 0, "no keys: 1/255 and nothing else");
-    const char *good[] = {"rescale", "0.003921568859368563", "samplewise_center", "true",
-                          "samplewise_std_normalization", "false", "featurewise_center", "true",
-                          "featurewise_std_normalization", "true", "featurewise_mean",
-                          "[0.5, 0.25, 0.125]", "featurewise_std", "[0.2,0.3,0.4]"};
+              !ct_preprocess_featurewise(&m.pre) && m.pre.n_stats == 0,
+          "no keys: 1/255 and nothing else");
+    const char *good[] = {"rescale",
+                          "0.003921568859368563",
+                          "samplewise_center",
+                          "true",
+                          "samplewise_std_normalization",
+                          "false",
+                          "featurewise_center",
+                          "true",
+                          "featurewise_std_normalization",
+                          "true",
+                          "featurewise_mean",
+                          "[0.5, 0.25, 0.125]",
+                          "featurewise_std",
+                          "[0.2,0.3,0.4]"};
     CHECK_OK(meta_with(path, good, 14, &m));
     CHECK(m.pre.rescale == 1.0f / 255.0f && m.pre.samplewise_center &&
-          !m.pre.samplewise_std_normalization && m.pre.featurewise_center &&
-          m.pre.featurewise_std_normalization && m.pre.n_stats == 3 && m.pre.mean[2] == 0.125f &&
-          m.pre.std[1] == 0.3f, "all keys read");
-    struct { const char *key, *val, *key2, *val2, *named; } bad[] = {
+              !m.pre.samplewise_std_normalization && m.pre.featurewise_center &&
+              m.pre.featurewise_std_normalization && m.pre.n_stats == 3 &&
+              m.pre.mean[2] == 0.125f && m.pre.std[1] == 0.3f,
+          "all keys read");
+    struct {
+        const char *key, *val, *key2, *val2, *named;
+    } bad[] = {
         {"rescale", "0", NULL, NULL, "'rescale'"},
         {"rescale", "-0.5", NULL, NULL, "'rescale'"},
         {"rescale", "nan", NULL, NULL, "'rescale'"},
@@ -236,7 +258,8 @@ static void test_model_keys(void) {
         {"featurewise_mean", "[1, \"x\", 3]", "featurewise_std", "[1, 2, 3]", "'featurewise_mean'"},
         {"featurewise_mean", "{}", "featurewise_std", "[1, 2, 3]", "'featurewise_mean'"},
         {"featurewise_mean", "[1, 2, 3]", NULL, NULL, "'featurewise_std'"},
-        {"featurewise_std_normalization", "true", "featurewise_std", "[1, -2, 3]", "'featurewise_std'"},
+        {"featurewise_std_normalization", "true", "featurewise_std", "[1, -2, 3]",
+         "'featurewise_std'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *kv[6] = {bad[i].key, bad[i].val, bad[i].key2, bad[i].val2};

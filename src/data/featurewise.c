@@ -51,8 +51,9 @@ ct_status ct_preprocess_fit(const ct_dataset *ds, const ct_loader_opts *o, ct_pr
     ct_status s = channel_sums(l, c, hw, zero, 1, sum, &cnt);
     if (s == CT_OK && cnt == 0)
         s = ct_set_error(CT_ERR_IO, "featurewise statistics: none of the training images could "
-                         "be read");
-    for (int ch = 0; s == CT_OK && ch < c; ch++) mean[ch] = sum[ch] / ((double)cnt * (double)hw);
+                                    "be read");
+    for (int ch = 0; s == CT_OK && ch < c; ch++)
+        mean[ch] = sum[ch] / ((double)cnt * (double)hw);
     if (s == CT_OK) s = channel_sums(l, c, hw, mean, 2, sq, &cnt);
     ct_loader_free(l);
     CT_TRY(s);

@@ -34,8 +34,10 @@ static int all_finite(const float *v, int n) {
 const char *ct_preprocess_invalid(const ct_preprocess *p, int c, int need_stats, char *why,
                                   size_t n) {
     if (!(isfinite(p->rescale) && p->rescale > 0)) {
-        snprintf(why, n, "is %g; it must be a finite number above 0 (1/255 maps 0..255 to 0..1, "
-                 "1 keeps the pixel values)", (double)p->rescale);
+        snprintf(why, n,
+                 "is %g; it must be a finite number above 0 (1/255 maps 0..255 to 0..1, "
+                 "1 keeps the pixel values)",
+                 (double)p->rescale);
         return "rescale";
     }
     if (p->n_stats < 0 || p->n_stats > 3 || (p->n_stats && p->n_stats != c)) {
@@ -43,8 +45,10 @@ const char *ct_preprocess_invalid(const ct_preprocess *p, int c, int need_stats,
         return p->featurewise_center ? "featurewise_mean" : "featurewise_std";
     }
     if (need_stats && ct_preprocess_featurewise(p) && p->n_stats != c) {
-        snprintf(why, n, "is missing; the featurewise flag needs the training set's statistics, "
-                 "one number per channel (%d)", c);
+        snprintf(why, n,
+                 "is missing; the featurewise flag needs the training set's statistics, "
+                 "one number per channel (%d)",
+                 c);
         return p->featurewise_center ? "featurewise_mean" : "featurewise_std";
     }
     if (p->featurewise_center && p->n_stats && !all_finite(p->mean, p->n_stats)) {
@@ -81,15 +85,17 @@ ct_status ct_rescale_parse(const char *s, float *out) {
 
 void ct_preprocess_describe(const ct_preprocess *p, char *buf, size_t n) {
     size_t len = 0;
-#define PUT(...)                                                                   \
-    do {                                                                           \
-        int w_ = len < n ? snprintf(buf + len, n - len, __VA_ARGS__) : 0;          \
-        if (w_ > 0) len += (size_t)w_; /* past n: truncated, the rest is dropped */ \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = len < n ? snprintf(buf + len, n - len, __VA_ARGS__) : 0;                          \
+        if (w_ > 0) len += (size_t)w_; /* past n: truncated, the rest is dropped */                \
     } while (0)
     if (!n) return;
     buf[0] = 0;
-    if (p->rescale == 1.0f / 255.0f) PUT("rescale 1/255");
-    else PUT("rescale %.9g", (double)p->rescale);
+    if (p->rescale == 1.0f / 255.0f)
+        PUT("rescale 1/255");
+    else
+        PUT("rescale %.9g", (double)p->rescale);
     if (p->samplewise_center) PUT(", samplewise center");
     if (p->samplewise_std_normalization) PUT(", samplewise std normalization");
     for (int k = 0; k < 2; k++) {
@@ -101,7 +107,8 @@ void ct_preprocess_describe(const ct_preprocess *p, char *buf, size_t n) {
             continue;
         }
         PUT(k ? " (std" : " (mean");
-        for (int i = 0; i < p->n_stats; i++) PUT(" %.4g", (double)(k ? p->std[i] : p->mean[i]));
+        for (int i = 0; i < p->n_stats; i++)
+            PUT(" %.4g", (double)(k ? p->std[i] : p->mean[i]));
         PUT(")");
     }
 #undef PUT
@@ -110,9 +117,11 @@ void ct_preprocess_describe(const ct_preprocess *p, char *buf, size_t n) {
 /* Population mean and std of n floats, in double (two passes). */
 static void mean_std(const float *x, size_t n, double *mean, double *sd) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += x[i];
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
     double m = s / (double)n, q = 0;
-    for (size_t i = 0; i < n; i++) q += ((double)x[i] - m) * ((double)x[i] - m);
+    for (size_t i = 0; i < n; i++)
+        q += ((double)x[i] - m) * ((double)x[i] - m);
     *mean = m;
     *sd = sqrt(q / (double)n);
 }
@@ -123,20 +132,24 @@ void ct_standardize(const ct_preprocess *p, int c, size_t hw, float *x) {
     if (p->samplewise_center) {
         mean_std(x, n, &m, &sd);
         float mf = (float)m;
-        for (size_t i = 0; i < n; i++) x[i] -= mf;
+        for (size_t i = 0; i < n; i++)
+            x[i] -= mf;
     }
     if (p->samplewise_std_normalization) {
         mean_std(x, n, &m, &sd);
         float d = (float)sd + STD_EPS;
-        for (size_t i = 0; i < n; i++) x[i] /= d;
+        for (size_t i = 0; i < n; i++)
+            x[i] /= d;
     }
     for (int ch = 0; ch < c && ch < p->n_stats; ch++) {
         float *v = x + (size_t)ch * hw;
         if (p->featurewise_center)
-            for (size_t i = 0; i < hw; i++) v[i] -= p->mean[ch];
+            for (size_t i = 0; i < hw; i++)
+                v[i] -= p->mean[ch];
         if (p->featurewise_std_normalization) {
             float d = p->std[ch] + STD_EPS;
-            for (size_t i = 0; i < hw; i++) v[i] /= d;
+            for (size_t i = 0; i < hw; i++)
+                v[i] /= d;
         }
     }
 }
