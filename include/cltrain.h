@@ -202,7 +202,8 @@ typedef struct ct_loader_config {
     int workers;         /* decoding threads; <= 0: cores - 1, at least 1 */
     size_t cache_mb;     /* decode-once cache cap in MiB; 0: decode every epoch */
     int quiet;           /* no "Decoded N images ..." message */
-    ct_preprocess pre;   /* rescale and standardization (a featurewise flag needs its stats) */
+    ct_preprocess pre;   /* rescale and standardization (a featurewise flag needs its stats);
+                          * all zero: ct_preprocess_default */
 } ct_loader_config;
 /* batch 32, 112x112x3, nearest, no augmentation, no shuffle, seed 1, cache 2048 MiB,
  * ct_preprocess_default. */

@@ -276,9 +276,43 @@ static void test_model_keys(void) {
     }
 }
 
+/* The public loader: a config zeroed by hand (made before .pre existed) keeps 1/255; a bad
+ * rescale is refused. Uses the first golden case's PNGs (4x5x3). */
+static void test_loader_config(void) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/case0", tmp);
+    const char *dirs[1] = {dir};
+    ct_dataset *ds = NULL;
+    CHECK_OK(ct_dataset_open(dirs, 1, &ds));
+    if (!ds) return;
+    ct_loader_config c;
+    memset(&c, 0, sizeof c);
+    c.batch = 2, c.h = 4, c.w = 5, c.c = 3, c.workers = 1, c.quiet = 1;
+    ct_loader *l = NULL;
+    CHECK_OK(ct_loader_open(ds, &c, &l));
+    ct_batch b = {0};
+    if (l && ct_loader_start_epoch(l, 0) == CT_OK && ct_loader_next(l, &b) == CT_OK) {
+        float lo = 1, hi = 0;
+        for (int i = 0; i < b.count * 60; i++) {
+            lo = b.x[i] < lo ? b.x[i] : lo;
+            hi = b.x[i] > hi ? b.x[i] : hi;
+        }
+        CHECK(b.count == 2 && lo >= 0 && hi <= 1 && hi > 0.5f, "zeroed .pre: 1/255 (%g..%g)", lo,
+              hi);
+        ct_loader_release(l, &b);
+    }
+    ct_loader_free(l);
+    c.pre.rescale = -1;
+    l = NULL;
+    CHECK(ct_loader_open(ds, &c, &l) == CT_ERR_ARG && !l && strstr(ct_last_error(), "rescale"),
+          "rescale -1 refused: %s", ct_last_error());
+    ct_dataset_free(ds);
+}
+
 int main(void) {
     tmpdir_make(tmp, sizeof tmp);
     test_golden();
+    test_loader_config();
     test_literal();
     test_checks();
     test_model_keys();

@@ -115,6 +115,8 @@ ct_status ct_loader_open(const ct_dataset *ds, const ct_loader_config *c, ct_loa
     lo.c = c->c;
     lo.resize = c->resize;
     lo.pre = c->pre;
+    static const ct_preprocess unset; /* a config made before .pre existed: the old 1/255 */
+    if (!memcmp(&c->pre, &unset, sizeof unset)) ct_preprocess_default(&lo.pre);
     lo.shuffle = c->shuffle;
     lo.seed = c->seed;
     lo.workers = c->workers;
