@@ -36,7 +36,8 @@
  * has a ct_X_free that accepts NULL. The library never exits the process and prints
  * nothing unless asked: messages go to the handler set with ct_set_log, progress to the
  * callbacks in ct_fit_opts, and the ct_*_print / summary functions write to the FILE*
- * they are given. Images are float NCHW (batch, channel, row, column), values 0..1.
+ * they are given. Images are float NCHW (batch, channel, row, column), values 0..1 by
+ * default (the model's ct_preprocess: rescale 1/255, optionally standardized).
  */
 #ifndef CLTRAIN_H
 #define CLTRAIN_H
@@ -170,6 +171,27 @@ typedef enum {
 /* Parses "nearest|bilinear|area". */
 CT_API ct_status ct_resize_parse(const char *s, ct_resize *out);
 
+/* What turns a decoded image (uint8, 0..255) into the network's input, in Keras's
+ * ImageDataGenerator.standardize order and maths (docs/MODEL_FORMAT.md, "Preprocessing"):
+ *   x *= rescale;
+ *   samplewise_center:             x -= mean(x)            (over the whole image)
+ *   samplewise_std_normalization:  x /= std(x) + 1e-6
+ *   featurewise_center:            x[ch] -= mean[ch]
+ *   featurewise_std_normalization: x[ch] /= std[ch] + 1e-6
+ * mean/std are statistics of the training set (ct_fit computes them before the first
+ * epoch when a featurewise flag is set and n_stats is 0). Model files store all of it. */
+typedef struct ct_preprocess {
+    float rescale; /* > 0 and finite; default 1/255 */
+    int samplewise_center, samplewise_std_normalization;
+    int featurewise_center, featurewise_std_normalization;
+    int n_stats;           /* channels in mean/std: 0 (not computed) or the image's c */
+    float mean[3], std[3]; /* per channel, of the values the featurewise steps see */
+} ct_preprocess;
+/* rescale 1/255 and nothing else (what cltrain always did; files without the keys). */
+CT_API void ct_preprocess_default(ct_preprocess *p);
+/* One line such as "rescale 1/255, featurewise center (mean 0.48 0.46 0.41)" into buf. */
+CT_API void ct_preprocess_describe(const ct_preprocess *p, char *buf, size_t n);
+
 typedef struct ct_loader_config {
     int batch;           /* samples per batch (the last of an epoch may be short) */
     int h, w, c;         /* image size; c = 3 (RGB) or 1 (grayscale) */
@@ -182,11 +204,14 @@ typedef struct ct_loader_config {
     int workers;         /* decoding threads; <= 0: cores - 1, at least 1 */
     size_t cache_mb;     /* decode-once cache cap in MiB; 0: decode every epoch */
     int quiet;           /* no "Decoded N images ..." message */
+    ct_preprocess pre;   /* rescale and standardization (a featurewise flag needs its stats);
+                          * all zero: ct_preprocess_default */
 } ct_loader_config;
-/* batch 32, 112x112x3, nearest, no augmentation, no shuffle, seed 1, cache 2048 MiB. */
+/* batch 32, 112x112x3, nearest, no augmentation, no shuffle, seed 1, cache 2048 MiB,
+ * ct_preprocess_default. */
 CT_API void ct_loader_config_default(ct_loader_config *c);
 
-/* Turns a dataset into batches of float NCHW images (values * 1/255) and class indices.
+/* Turns a dataset into batches of float NCHW images (preprocessed by c->pre) and class indices.
  * Threads decode and augment the next batch while the caller uses the current one;
  * the batches are identical whatever the worker count. Unreadable images are warned
  * about once (ct_set_log) and left out. */
@@ -248,6 +273,11 @@ CT_API int ct_classifier_class_count(const ct_classifier *m);
 CT_API const char *ct_classifier_class_name(const ct_classifier *m, int i);
 CT_API void ct_classifier_input(const ct_classifier *m, int *h, int *w, int *c, ct_resize *resize);
 CT_API int ct_classifier_max_batch(const ct_classifier *m);
+/* The model's preprocessing (as its file stores it; ct_classifier_create: the default). */
+CT_API void ct_classifier_get_preprocess(const ct_classifier *m, ct_preprocess *p);
+/* Replaces it (checked: CT_ERR_ARG naming the bad field). Statistics with n_stats 0 are
+ * computed by the next ct_fit over its training set. */
+CT_API ct_status ct_classifier_set_preprocess(ct_classifier *m, const ct_preprocess *p);
 /* Output units: 1 for a binary model (one sigmoid unit; predict still gives both
  * classes' probabilities), else the class count (softmax). */
 CT_API int ct_classifier_outputs(const ct_classifier *m);
@@ -373,11 +403,12 @@ CT_API ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, 
 CT_API ct_status ct_evaluate_loader(ct_classifier *m, ct_loader *l, ct_eval_result *out);
 
 /* ---- prediction --------------------------------------------------------------------- */
-/* Probabilities of n images (x: n x c x h x w floats, NCHW, values 0..1 as the loader
- * makes them) into probs: n x ct_classifier_class_count(m) floats, rows summing to 1.
+/* Probabilities of n images (x: n x c x h x w floats, NCHW, preprocessed as the loader
+ * makes them: ct_classifier_preprocess) into probs: n x ct_classifier_class_count(m) floats, rows summing to 1.
  * Any n: batches larger than the model's max_batch are split. */
 CT_API ct_status ct_classifier_predict(ct_classifier *m, const float *x, int n, float *probs);
-/* Decodes and resizes one image file as the model's training did into x (c x h x w). */
+/* Decodes, resizes and preprocesses (the model's ct_preprocess) one image file as the
+ * model's training did into x (c x h x w). */
 CT_API ct_status ct_classifier_preprocess(const ct_classifier *m, const char *path, float *x);
 /* Both: class probabilities of one image file. */
 CT_API ct_status ct_classifier_predict_file(ct_classifier *m, const char *path, float *probs);

@@ -116,6 +116,11 @@ expect_fail "unwritable output" "writable|exist" \
 expect_fail "unknown device" "9:9" "$CLT" train --data "$DATA/train" "${COMMON[@]}" --device 9:9
 expect_fail "bad number" "--epochs" "$CLT" train --data "$DATA/train" --epochs zero
 expect_fail "bad bench number" "--steps" "$CLT" bench step --steps 5x
+for r in 0 -1 nan 1/0 x; do # refused before any decoding, no model written
+  expect_fail "bad --rescale $r" "--rescale" \
+    "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --rescale "$r" --out "$T/rescale.safetensors"
+done
+[ -e "$T/rescale.safetensors" ] && bad "--rescale refused but a model was written" || ok
 "$CLT" train --help | grep -q -- "--deterministic" && ok || bad "train --help lacks --deterministic"
 expect_fail "bad deterministic combination" "--epochs" "$CLT" train --data "$DATA/train" --deterministic --epochs 0
 expect_fail "unknown option" "--epoch" "$CLT" train --data "$DATA/train" --epoch 3

@@ -454,7 +454,7 @@ static int run_epochs(const ct_dataset *ds, int workers, size_t cache_mb, int ba
     o.h = 24;
     o.w = 32;
     o.c = 3;
-    o.rescale = 1.0f / 255;
+    ct_preprocess_default(&o.pre);
     o.shuffle = shuffle;
     o.seed = 1234;
     o.workers = workers;
@@ -626,7 +626,7 @@ static void test_bad_files(void) {
     write_bytes("allbad/a/x.jpg", "nope", 4);
     path_in(bad, sizeof bad, "allbad");
     CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
-    ct_loader_opts o = {.batch = 2, .h = 8, .w = 8, .c = 3, .rescale = 1, .workers = 2, .quiet = 1};
+    ct_loader_opts o = {.batch = 2, .h = 8, .w = 8, .c = 3, .pre = {.rescale = 1}, .workers = 2, .quiet = 1};
     ct_loader *l = NULL;
     CHECK(ct_loader_create(&ds, &o, &l) == CT_ERR_FORMAT && !l, "all files bad is an error");
     ct_dataset_clear(&ds);
@@ -648,7 +648,7 @@ static void test_goes_bad(void) {
     const char *dirs[1] = {dir};
     ct_dataset ds;
     CHECK_OK(ct_dataset_scan(dirs, 1, &ds));
-    ct_loader_opts o = {.batch = 2, .h = 16, .w = 16, .c = 3, .rescale = 1, .workers = 2, .quiet = 1};
+    ct_loader_opts o = {.batch = 2, .h = 16, .w = 16, .c = 3, .pre = {.rescale = 1}, .workers = 2, .quiet = 1};
     ct_loader *l;
     CHECK_OK(ct_loader_create(&ds, &o, &l));
     write_bytes("late/a/3.jpg", "garbage", 7);

@@ -26,7 +26,7 @@ static double run(const ct_dataset *ds, int workers, size_t cache_mb, double *cr
     o.batch = 64;
     o.h = o.w = 112;
     o.c = 3;
-    o.rescale = 1.0f / 255;
+    ct_preprocess_default(&o.pre);
     o.shuffle = 1;
     o.seed = 1;
     o.workers = workers;

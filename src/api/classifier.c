@@ -25,6 +25,7 @@ ct_status ct_classifier_create(ct_runtime *rt, const char *spec, int h, int w, i
         m->meta.h = h;
         m->meta.w = w;
         m->meta.resize = resize;
+        ct_preprocess_default(&m->meta.pre);
         if (s == CT_OK) s = ct_model_meta_set_classes(&m->meta, n_classes, (char *const *)class_names);
     }
     if (s != CT_OK) {
@@ -83,6 +84,17 @@ void ct_classifier_input(const ct_classifier *m, int *h, int *w, int *c, ct_resi
 }
 int ct_classifier_max_batch(const ct_classifier *m) { return ct_model_max_batch(m->m); }
 
+void ct_classifier_get_preprocess(const ct_classifier *m, ct_preprocess *p) { *p = m->meta.pre; }
+
+ct_status ct_classifier_set_preprocess(ct_classifier *m, const ct_preprocess *p) {
+    if (!m || !p) return ct_set_error(CT_ERR_ARG, "ct_classifier_set_preprocess: NULL argument");
+    char why[160];
+    const char *bad = ct_preprocess_invalid(p, m->meta.c, 0, why, sizeof why);
+    if (bad) return ct_set_error(CT_ERR_ARG, "preprocessing: %s %s", bad, why);
+    m->meta.pre = *p;
+    return CT_OK;
+}
+
 ct_status ct_classifier_predict(ct_classifier *m, const float *x, int n, float *probs) {
     if (n < 0 || (n > 0 && (!x || !probs)))
         return ct_set_error(CT_ERR_ARG, "ct_classifier_predict: bad count %d or NULL buffer", n);
@@ -115,10 +127,7 @@ ct_status ct_classifier_preprocess(const ct_classifier *m, const char *path, flo
     uint8_t *img = malloc((size_t)h * w * c);
     if (!img) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     ct_status s = ct_image_load(path, h, w, c, m->meta.resize, img);
-    if (s == CT_OK) /* planar, scaled as the loader does */
-        for (int ch = 0; ch < c; ch++)
-            for (int i = 0; i < h * w; i++)
-                x[(size_t)ch * h * w + i] = img[(size_t)i * c + ch] * (1.0f / 255.0f);
+    if (s == CT_OK) ct_preprocess_image(&m->meta.pre, img, h, w, c, NULL, x); /* as the loader */
     free(img);
     return s;
 }

@@ -102,6 +102,7 @@ void ct_loader_config_default(ct_loader_config *c) {
     c->augment = "none";
     c->seed = 1;
     c->cache_mb = 2048;
+    ct_preprocess_default(&c->pre);
 }
 
 ct_status ct_loader_open(const ct_dataset *ds, const ct_loader_config *c, ct_loader **out) {
@@ -113,7 +114,9 @@ ct_status ct_loader_open(const ct_dataset *ds, const ct_loader_config *c, ct_loa
     lo.w = c->w;
     lo.c = c->c;
     lo.resize = c->resize;
-    lo.rescale = 1.0f / 255.0f;
+    lo.pre = c->pre;
+    static const ct_preprocess unset; /* a config made before .pre existed: the old 1/255 */
+    if (!memcmp(&c->pre, &unset, sizeof unset)) ct_preprocess_default(&lo.pre);
     lo.shuffle = c->shuffle;
     lo.seed = c->seed;
     lo.workers = c->workers;

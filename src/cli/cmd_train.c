@@ -366,6 +366,13 @@ static const char *train_help =
     AUG_HELP
     "  --workers N             augmentation worker threads (default: cores - 1, at least 1)\n"
     "  --cache-mb N            decode-once image cache cap in MiB (default 2048; 0 = off)\n"
+    "preprocessing (Keras ImageDataGenerator; stored in the model file, applied by predict):\n"
+    "  --rescale F             multiply pixels by F first (default 1/255; a number or A/B)\n"
+    "  --samplewise-center     subtract each image's mean\n"
+    "  --samplewise-std-normalization   divide each image by its std + 1e-6 (centers it too)\n"
+    "  --featurewise-center    subtract the training set's per-channel mean\n"
+    "  --featurewise-std-normalization  divide by the training set's per-channel std + 1e-6\n"
+    "                          (centers too; statistics computed once before the first epoch)\n"
     "model and optimiser:\n"
     "  --model NAME|SPEC       model1, model2 (default), model3, or a spec such as\n"
     "                          conv32:3:relu,pool2,conv64:3:relu,pool2,flatten,dense64:relu,dropout0.2,dense1\n"
@@ -430,6 +437,7 @@ typedef struct train_args {
     int profile, quiet;
     ct_fit_opts o;
     char aug_extra[AUG_SPEC_MAX], aug_buf[AUG_SPEC_MAX + 16]; /* explicit augmentation options */
+    ct_preprocess pre;
 } train_args;
 
 /* Progress as the program always printed it: "Epoch e/E", a Keras progress line, and
@@ -550,7 +558,13 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
                                 t->o.batch, t->o.seed, model));
     ct_classifier *m = *model;
     if (t->init) CT_TRY(ct_classifier_load_weights(m, t->init));
+    CT_TRY(ct_classifier_set_preprocess(m, &t->pre));
     if (!t->quiet) ct_classifier_summary(m, stdout);
+    if (!t->quiet) {
+        char pre[256];
+        ct_preprocess_describe(&t->pre, pre, sizeof pre);
+        printf("Preprocessing: %s\n", pre);
+    }
 
     t->o.on_step = on_step;
     t->o.on_epoch = on_epoch;
@@ -593,6 +607,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         ct_loader_config_default(&c);
         c.batch = t->o.batch;
         ct_classifier_input(m, &c.h, &c.w, &c.c, &c.resize);
+        ct_classifier_get_preprocess(m, &c.pre);
         c.workers = t->o.workers;
         c.cache_mb = t->o.cache_mb;
         c.quiet = t->quiet;
@@ -683,6 +698,9 @@ static const ct_optdef train_opts[] = {
     {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},
     {"warmup-epochs", "N"}, {"reduce-lr-on-plateau", "F:P[:MIN]"},
     AUG_OPTDEFS, /* ImageDataGenerator options (docs/AUGMENTATION.md) */
+    /* preprocessing, stored in the model file (docs/MODEL_FORMAT.md) */
+    {"rescale", "F|A/B"}, {"samplewise-center", NULL}, {"samplewise-std-normalization", NULL},
+    {"featurewise-center", NULL}, {"featurewise-std-normalization", NULL},
     {NULL, NULL},
 };
 
@@ -695,6 +713,7 @@ int ct_cmd_train(int argc, char **argv) {
     t.c = 3;
     t.resize = CT_RESIZE_NEAREST;
     ct_fit_opts_default(&t.o);
+    ct_preprocess_default(&t.pre);
     const char *det = getenv("CLTRAIN_DETERMINISTIC");
     if (det && !strcmp(det, "1")) t.o.deterministic = 1;
     ct_fit_opts *o = &t.o;
@@ -752,6 +771,20 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--cache-mb")) {
             VAL();
             if (!parse_size(cmd, a, v, 0, (size_t)1 << 30, &o->cache_mb)) return 2;
+        } else if (!strcmp(a, "--rescale")) {
+            VAL();
+            if (ct_rescale_parse(v, &t.pre.rescale) != CT_OK) {
+                fail(cmd);
+                return 2; /* a bad option, as parse_double's */
+            }
+        } else if (!strcmp(a, "--samplewise-center")) {
+            t.pre.samplewise_center = 1;
+        } else if (!strcmp(a, "--samplewise-std-normalization")) {
+            t.pre.samplewise_std_normalization = t.pre.samplewise_center = 1; /* as Keras */
+        } else if (!strcmp(a, "--featurewise-center")) {
+            t.pre.featurewise_center = 1;
+        } else if (!strcmp(a, "--featurewise-std-normalization")) {
+            t.pre.featurewise_std_normalization = t.pre.featurewise_center = 1; /* as Keras */
         } else if (!strcmp(a, "--epochs")) {
             VAL();
             if (!parse_int(cmd, a, v, 1, 1000000, &o->epochs)) return 2;

@@ -152,7 +152,7 @@ typedef struct ct_loader_opts {
     int h, w, c;
     ct_resize resize; /* may include CT_DECODE_FULL */
     ct_augment augment; /* .enabled = 0 for none */
-    float rescale;      /* usually 1/255 */
+    ct_preprocess pre;  /* rescale and standardization (ct_preprocess_image) */
     int shuffle;
     uint64_t seed;
     int workers;    /* <= 0: cores - 1, at least 1 */
@@ -160,6 +160,29 @@ typedef struct ct_loader_opts {
     int quiet;
 } ct_loader_opts;
 
+/* ---- preprocessing (standardize.c): the one path from decoded pixels to network input */
+/* Nonzero when a featurewise step is on (it needs the training set's statistics). */
+int ct_preprocess_featurewise(const ct_preprocess *p);
+/* NULL when p fits c-channel images, else the model-file key at fault ("rescale",
+ * "featurewise_mean", "featurewise_std") with the reason in why. need_stats: a featurewise
+ * flag without its statistics is an error too (a model file), else they may be computed. */
+const char *ct_preprocess_invalid(const ct_preprocess *p, int c, int need_stats, char *why,
+                                  size_t n);
+/* "--rescale" values: a number or a fraction "A/B"; > 0 and finite, else CT_ERR_ARG. */
+ct_status ct_rescale_parse(const char *s, float *out);
+/* Keras's ImageDataGenerator.standardize after the rescale, on one planar image (c planes
+ * of hw floats): samplewise center, samplewise std (x /= std + 1e-6), featurewise center
+ * (x -= mean[ch]), featurewise std (x /= std[ch] + 1e-6). Featurewise steps are skipped
+ * while p->n_stats is 0. */
+void ct_standardize(const ct_preprocess *p, int c, size_t hw, float *x);
+/* Decoded uint8 HWC -> network input float CHW: ct_augment_apply (d may be NULL) with
+ * p->rescale, then ct_standardize. */
+void ct_preprocess_image(const ct_preprocess *p, const uint8_t *in, int h, int w, int c,
+                         const ct_aug_draw *d, float *out);
+/* Fills p's featurewise statistics (n_stats = o->c) from one pass over ds decoded with o
+ * (no augmentation, in order) and preprocessed by p's rescale and samplewise steps. No
+ * featurewise flag: nothing to do. */
+ct_status ct_preprocess_fit(const ct_dataset *ds, const ct_loader_opts *o, ct_preprocess *p);
 
 /* The public loader (cltrain.h: ct_loader_open, _next, _release, ...) from these options. */
 ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loader **out);

@@ -115,9 +115,9 @@ static void do_sample(ct_loader *l, int j, int wid, int slot, int batch, int epo
         ct_aug_draw d;
         ct_rng_seed(&r, l->o.seed, (uint64_t)epoch, (uint64_t)idx);
         ct_augment_draw(&l->o.augment, &r, l->o.h, l->o.w, &d);
-        ct_augment_apply(src, l->o.h, l->o.w, l->o.c, &d, l->o.rescale, x);
+        ct_preprocess_image(&l->o.pre, src, l->o.h, l->o.w, l->o.c, &d, x);
     } else {
-        ct_augment_apply(src, l->o.h, l->o.w, l->o.c, NULL, l->o.rescale, x);
+        ct_preprocess_image(&l->o.pre, src, l->o.h, l->o.w, l->o.c, NULL, x);
     }
     l->y[slot][j] = l->labels[idx];
     l->ok[slot][j] = 1;
@@ -258,6 +258,9 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
         (o->c != 1 && o->c != 3))
         return ct_set_error(CT_ERR_ARG, "loader: bad batch %d or image shape %dx%dx%d", o->batch,
                             o->h, o->w, o->c);
+    char why[160];
+    const char *bad = ct_preprocess_invalid(&o->pre, o->c, 0, why, sizeof why);
+    if (bad) return ct_set_error(CT_ERR_ARG, "loader: preprocessing %s %s", bad, why);
     ct_loader *l = calloc(1, sizeof *l);
     if (!l) return ct_set_error(CT_ERR_MEMORY, "loader: out of memory");
     l->o = *o;

@@ -49,6 +49,94 @@ ct_status ct_model_meta_set_classes(ct_model_meta *m, int n, char *const *names)
     return CT_OK;
 }
 
+/* ---- preprocessing keys ---------------------------------------------------------- */
+
+static const char *const pre_flag_keys[4] = {"samplewise_center", "samplewise_std_normalization",
+                                             "featurewise_center", "featurewise_std_normalization"};
+
+static int *pre_flag(ct_preprocess *p, int i) {
+    int *f[4] = {&p->samplewise_center, &p->samplewise_std_normalization, &p->featurewise_center,
+                 &p->featurewise_std_normalization};
+    return f[i];
+}
+
+static ct_status add_floats(ct_st_writer *w, const char *key, const float *v, int n) {
+    char buf[128];
+    size_t len = 0;
+    buf[len++] = '[';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.9g", i ? ", " : "", (double)v[i]);
+    snprintf(buf + len, sizeof buf - len, "]");
+    return ct_st_writer_meta(w, key, buf);
+}
+
+/* Written always (a reader need not know the defaults); %.9g round-trips a float. */
+static ct_status add_preprocess(ct_st_writer *w, const ct_preprocess *p) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", (double)p->rescale);
+    CT_TRY(ct_st_writer_meta(w, "rescale", buf));
+    ct_preprocess q = *p;
+    for (int i = 0; i < 4; i++)
+        CT_TRY(ct_st_writer_meta(w, pre_flag_keys[i], *pre_flag(&q, i) ? "true" : "false"));
+    if (p->n_stats > 0) {
+        CT_TRY(add_floats(w, "featurewise_mean", p->mean, p->n_stats));
+        CT_TRY(add_floats(w, "featurewise_std", p->std, p->n_stats));
+    }
+    return CT_OK;
+}
+
+/* A JSON array of n finite numbers into v; else an error naming the file and key. */
+static ct_status read_floats(const char *txt, const char *path, const char *key, int c, float *v) {
+    cJSON *a = cJSON_Parse(txt);
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1, ok = n == c;
+    for (int i = 0; ok && i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, i);
+        ok = cJSON_IsNumber(x) && isfinite(x->valuedouble) && isfinite((float)x->valuedouble);
+        if (ok) v[i] = (float)x->valuedouble;
+    }
+    cJSON_Delete(a);
+    if (ok) return CT_OK;
+    return ct_set_error(CT_ERR_FORMAT, "%s: metadata '%s' is '%.60s'; expected a JSON array of %d "
+                        "finite numbers (one per channel); the file is damaged: retrain or fix "
+                        "the key", path, key, txt, c);
+}
+
+/* The preprocessing keys (absent: rescale 1/255 and nothing else, as files before them). */
+static ct_status read_preprocess(const ct_st_file *f, const char *path, int c, ct_preprocess *p) {
+    ct_preprocess_default(p);
+    const char *r = ct_st_meta(f, "rescale");
+    if (r) {
+        char *end;
+        double v = strtod(r, &end);
+        if (end == r || *end || !(isfinite(v) && v > 0 && (float)v > 0 && isfinite((float)v)))
+            return ct_set_error(CT_ERR_FORMAT, "%s: metadata 'rescale' is '%.60s'; expected a "
+                                "finite number above 0 (such as 0.00392156886)", path, r);
+        p->rescale = (float)v;
+    }
+    for (int i = 0; i < 4; i++) {
+        const char *b = ct_st_meta(f, pre_flag_keys[i]);
+        if (!b) continue;
+        if (strcmp(b, "true") && strcmp(b, "false"))
+            return ct_set_error(CT_ERR_FORMAT, "%s: metadata '%s' is '%.60s'; expected true or "
+                                "false", path, pre_flag_keys[i], b);
+        *pre_flag(p, i) = !strcmp(b, "true");
+    }
+    const char *mean = ct_st_meta(f, "featurewise_mean"), *sd = ct_st_meta(f, "featurewise_std");
+    if (mean) CT_TRY(read_floats(mean, path, "featurewise_mean", c, p->mean));
+    if (sd) CT_TRY(read_floats(sd, path, "featurewise_std", c, p->std));
+    if ((mean != NULL) != (sd != NULL))
+        return ct_set_error(CT_ERR_FORMAT, "%s: metadata has '%s' but no '%s'; the file is damaged",
+                            path, mean ? "featurewise_mean" : "featurewise_std",
+                            mean ? "featurewise_std" : "featurewise_mean");
+    if (mean) p->n_stats = c;
+    char why[160];
+    const char *bad = ct_preprocess_invalid(p, c, 1, why, sizeof why);
+    if (bad)
+        return ct_set_error(CT_ERR_FORMAT, "%s: metadata '%s' %s (the file is damaged or was "
+                            "not written by cltrain)", path, bad, why);
+    return CT_OK;
+}
+
 /* Adds the model's weights (under prefix) and its metadata to a writer. */
 static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *meta, const char *kind) {
     char buf[64];
@@ -62,6 +150,7 @@ static ct_status add_model(ct_st_writer *w, ct_model *m, const ct_model_meta *me
     CT_TRY(ct_st_writer_meta(w, "resize", resize_name(meta->resize)));
     CT_TRY(ct_st_writer_meta(w, "layout", "NCHW activations; conv OIHW; dense [out][in]"));
     if (meta->interrupted[0]) CT_TRY(ct_st_writer_meta(w, "interrupted", meta->interrupted));
+    CT_TRY(add_preprocess(w, &meta->pre));
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; arr && i < meta->n_classes; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(meta->class_names[i]));
@@ -120,6 +209,7 @@ static ct_status meta_read(const ct_st_file *f, const char *path, ct_model_meta 
     if (rs && ct_resize_parse(rs, &meta->resize) != CT_OK)
         return ct_set_error(CT_ERR_FORMAT, "%s: metadata 'resize' is '%s', expected nearest, "
                             "bilinear or area", path, rs);
+    CT_TRY(read_preprocess(f, path, meta->c, &meta->pre));
     cJSON *arr = cJSON_Parse(cls);
     int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
     if (n < 2) {

@@ -4,12 +4,14 @@
  * "layers.<i>.bias" (batchnorm also "layers.<i>.running_mean" / "running_var": every tensor of
  * ct_model_n_tensors, non-trainable ones included), float32, plus __metadata__:
  *   format "cltrain-model", format_version "1", cltrain_version, spec (canonical),
- *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names).
+ *   input "HxWxC", color_mode "rgb|grayscale", resize, classes (JSON array of names),
+ *   rescale, samplewise_center, samplewise_std_normalization, featurewise_center,
+ *   featurewise_std_normalization, featurewise_mean, featurewise_std (docs/MODEL_FORMAT.md).
  * Checkpoint: the same, plus "adam.m", "adam.v" (the optimizer's two slot slabs, flat, in
  * parameter order, whatever the optimizer), "adam.t" (steps done), "best.<name>" and
  * metadata state (JSON): epoch, step, history (with each epoch's learning rate),
  * early-stopping state, run fingerprint, the optimizer and schedule ("optim") and the
- * ReduceLROnPlateau state. */
+ * ReduceLROnPlateau state. Every key and tensor: docs/MODEL_FORMAT.md. */
 #ifndef CT_MODELIO_H
 #define CT_MODELIO_H
 
@@ -26,6 +28,7 @@ typedef struct ct_model_meta {
     int n_classes;
     char **class_names;
     char interrupted[64]; /* "" or "epoch E step S": written as metadata "interrupted" */
+    ct_preprocess pre;    /* metadata rescale, samplewise_*, featurewise_* (absent: default) */
 } ct_model_meta;
 
 void ct_model_meta_free(ct_model_meta *m); /* the spec and the class names */

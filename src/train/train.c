@@ -275,6 +275,7 @@ ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, int wor
     c.w = m->meta.w;
     c.c = m->meta.c;
     c.resize = m->meta.resize;
+    c.pre = m->meta.pre;
     c.workers = workers;
     c.cache_mb = 0;
     ct_loader *l;
@@ -319,6 +320,16 @@ static void fingerprint(const ct_fit_opts *o, const ct_optim *opt, const ct_clas
         free(buf);
     }
 #undef FP_ARGS
+    /* preprocessing other than the default joins the hash (older checkpoints had none) */
+    const ct_preprocess *p = &cm->meta.pre;
+    if (p->rescale != 1.0f / 255.0f || p->samplewise_center || p->samplewise_std_normalization ||
+        ct_preprocess_featurewise(p)) {
+        char pre[96];
+        int pl = snprintf(pre, sizeof pre, "pre|%.9g|%d%d%d%d", (double)p->rescale,
+                          p->samplewise_center, p->samplewise_std_normalization,
+                          p->featurewise_center, p->featurewise_std_normalization);
+        h = ct_hash64(pre, (size_t)pl, h);
+    }
     snprintf(out, n, "%016llx", (unsigned long long)h);
 }
 
@@ -344,6 +355,7 @@ static ct_status make_loader(const ct_fit_opts *o, const ct_classifier *m, const
     c.w = m->meta.w;
     c.c = m->meta.c;
     c.resize = m->meta.resize;
+    c.pre = m->meta.pre;
     c.augment = train ? o->augment : "none";
     c.shuffle = train;
     c.seed = o->seed;
@@ -397,6 +409,17 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         if (!(f->best[i] = malloc(ct_model_tensor(m, i)->n * sizeof(float))))
             return ct_set_error(CT_ERR_MEMORY, "out of host memory");
 
+    if (ct_preprocess_featurewise(&cm->meta.pre) && cm->meta.pre.n_stats == 0) {
+        /* Keras's ImageDataGenerator.fit, once, before the first epoch (a resumed run
+         * computes the same numbers again: the fingerprint pins the data files) */
+        ct_loader_opts so = {.batch = o->batch, .h = cm->meta.h, .w = cm->meta.w,
+                             .c = cm->meta.c, .resize = cm->meta.resize, .workers = o->workers,
+                             .cache_mb = o->cache_mb, .quiet = 1};
+        CT_TRY(ct_preprocess_fit(train, &so, &cm->meta.pre));
+        char d[256];
+        ct_preprocess_describe(&cm->meta.pre, d, sizeof d);
+        ct_log(CT_LOG_INFO, "Featurewise statistics of the %d training images: %s", train->n, d);
+    }
     CT_TRY(make_loader(o, cm, train, 1, &f->ltrain));
     if (has_val) CT_TRY(make_loader(o, cm, val, 0, &f->lval));
 
@@ -478,8 +501,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                 ct_history_free(&st.hist);
                 return ct_set_error(CT_ERR_ARG,
                                     "%s was written by a run with other settings (model, input, "
-                                    "resize, batch, lr, augmentation, seed or the data files "
-                                    "differ); resume with the "
+                                    "resize, batch, lr, augmentation, preprocessing, seed or the data "
+                                    "files differ); resume with the "
                                     "same options, or use another --checkpoint-dir",
                                     ckpt);
             }
