@@ -13,11 +13,6 @@ int ct_cmd_bench(int argc, char **argv);
 int ct_cmd_tune(int argc, char **argv);
 int ct_cmd_export(int argc, char **argv);
 
-/* Old option helper, for a command not yet on ct_args (cli/args.h, which every command
- * here uses): returns the value after argv[*i] (and advances), or NULL after printing
- * "cltrain CMD: OPTION needs a value". */
-const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i);
-
 /* Whether the library's information messages (CT_LOG_INFO) go to stdout (default on);
  * off (to stderr) where stdout must stay machine-readable. */
 void ct_cli_log_info(int on);

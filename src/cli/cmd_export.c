@@ -7,12 +7,13 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cltrain.h"
 #include "io/fileutil.h"
 
 static const char *export_help =
-    "usage: cltrain export --model FILE.safetensors --out FILE.onnx [--device P:D] [--force]\n"
+    "Usage: cltrain export --model FILE.safetensors --out FILE.onnx [--device P:D] [--force]\n"
     "\n"
     "Writes a model saved by cltrain train as an ONNX file (opset 13), in inference mode\n"
     "(dropout removed). Input 'input': float32 [N, C, H, W], the images after cltrain's\n"
@@ -118,33 +119,41 @@ static int export_run(const char *model, const char *out, const char *device, co
     return s == CT_OK ? 0 : 1;
 }
 
+static const ct_optdef export_opts[] = {
+    {"model", "FILE"}, {"out", "FILE"}, {"device", "P:D"}, {"dump-input", "F"}, {"force", NULL},
+    {NULL, NULL},
+};
+
 int ct_cmd_export(int argc, char **argv) {
-    const char *cmd = "export", *model = NULL, *out = NULL, *device = NULL, *dump = NULL;
+    const char *model = NULL, *out = NULL, *device = NULL, *dump = NULL;
     const char **images = calloc((size_t)argc, sizeof *images);
     int n_img = 0, rc = 2;
     if (!images) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(export_help, stdout);
-            rc = 0;
-            goto done;
-        } else if (!strcmp(a, "--model")) {
-            if (!(model = ct_opt_value(cmd, argc, argv, &i))) goto done;
+    ct_args p;
+    ct_args_init(&p, "cltrain export", export_help, export_opts, argc, argv);
+    const char *a, *v;
+    int r;
+    while ((r = ct_args_next(&p, &a, &v)) > 0) {
+        if (!strcmp(a, "--model")) {
+            model = v;
         } else if (!strcmp(a, "--out")) {
-            if (!(out = ct_opt_value(cmd, argc, argv, &i))) goto done;
+            out = v;
         } else if (!strcmp(a, "--device")) {
-            if (!(device = ct_opt_value(cmd, argc, argv, &i))) goto done;
+            device = v;
         } else if (!strcmp(a, "--dump-input")) {
-            if (!(dump = ct_opt_value(cmd, argc, argv, &i))) goto done;
+            dump = v;
         } else if (!strcmp(a, "--force")) {
             ct_write_set_force(1);
-        } else if (a[0] == '-') {
-            fprintf(stderr, "cltrain export: unknown option '%s' (see --help)\n", a);
-            goto done;
+        } else if (ct_args_is_operand(a)) {
+            images[n_img++] = v;
         } else {
-            images[n_img++] = a;
+            rc = ct_args_unhandled(&p, a, v);
+            goto done;
         }
+    }
+    if (r < 0) {
+        rc = p.rc;
+        goto done;
     }
     if (!model || !out) {
         fprintf(stderr, "cltrain export: --model FILE and --out FILE.onnx are required\n");

@@ -44,14 +44,6 @@ static void usage(FILE *f) {
                "CLTRAIN_DETERMINISTIC=1 (as train --deterministic).\n");
 }
 
-const char *ct_opt_value(const char *cmd, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "cltrain %s: %s needs a value (see cltrain %s --help)\n", cmd, argv[*i], cmd);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 int ct_cmd_devices(int argc, char **argv) { return ct_devices_main("cltrain devices", argc, argv); }
 
 int ct_cmd_selftest(int argc, char **argv) {
