@@ -198,6 +198,7 @@ static int tensor_index(ct_model *m, const char *name) {
 
 static void meta_of(ct_model *m, ct_model_meta *meta) {
     memset(meta, 0, sizeof *meta);
+    ct_preprocess_default(&meta->pre);
     meta->c = CH, meta->h = H, meta->w = W;
     ct_model_meta_set_spec(meta, ct_model_spec(m));
     char *names[2] = {"cat", "dog"};

@@ -55,7 +55,7 @@ rm -f "$T/d.f32" "$T/d.f32.probs"
 "$CLT" export --model "$M" --out "$T/a.onnx" >"$T/out.txt" 2>&1 \
   && grep -q "output 'probabilities' \[N, 2\]" "$T/out.txt" && [ -s "$T/a.onnx" ] && ok \
   || { bad "export of the small model"; cat "$T/out.txt"; }
-"$CLT" export --help | grep -q "usage: cltrain export" && ok || bad "export --help"
+"$CLT" export --help | grep -q "Usage: cltrain export" && ok || bad "export --help"
 
 "$PY" "$(dirname "$0")/onnx_check.py" "$CLT" "$DATA" || bad "onnx_check.py"
 echo "test_onnx: $checks checks, $fails failed"
