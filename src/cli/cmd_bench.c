@@ -16,7 +16,8 @@ static int cmp_double(const void *a, const void *b) {
 
 static const char bench_help[] =
     "Usage: cltrain bench step [--model NAME|SPEC] [--input HxW] [--batch-size N]\n"
-    "                          [--steps N] [--warmup N] [--device P:D] [--profile] [--text]\n"
+    "                          [--steps N] [--warmup N] [--device P:D] [--profile]\n"
+    "                          [--text]\n"
     "Times the training step (forward, loss, backward, Adam) on synthetic data and\n"
     "prints images/s (median step) and effective GFLOP/s as JSON.\n"
     "  --model M               preset or spec (default model2)\n"
@@ -27,7 +28,7 @@ static const char bench_help[] =
     "  --device P:D            device (default: $CLTRAIN_DEVICE, else the first GPU)\n"
     "  --profile               per-kernel time table of the timed steps (stderr)\n"
     "  --text                  one line of text instead of JSON\n"
-    "Layer-by-layer figures: build/tools/bench_layers. Data pipeline: "
+    "Layer-by-layer figures: build/tools/bench_layers. Data pipeline:\n"
     "build/tools/bench_pipeline.\n";
 
 static const ct_optdef bench_opts[] = {

@@ -340,12 +340,14 @@ static const char *aug_spec(const char *preset, const char *extra, char *buf, si
 /* ---- train ------------------------------------------------------------- */
 
 #define AUG_HELP                                                                                   \
-    "  ImageDataGenerator options (Keras's names and maths, docs/AUGMENTATION.md; each\n"          \
-    "  overrides the preset):\n"                                                                   \
-    "  --rotation-range DEG    --width-shift-range W   --height-shift-range H (< 1: fraction)\n"   \
-    "  --shear-range DEG       --zoom-range Z|LO,HI    --brightness-range LO,HI\n"                 \
-    "  --channel-shift-range X --horizontal-flip       --no-horizontal-flip  --vertical-flip\n"    \
-    "  --fill-mode nearest|constant|reflect|wrap       --cval 0..255 (for constant)\n"
+    "  ImageDataGenerator options (Keras's names and maths, docs/AUGMENTATION.md;\n"              \
+    "  each overrides the preset):\n"                                                              \
+    "  --rotation-range DEG     --width-shift-range W    --height-shift-range H\n"                 \
+    "                           (W, H below 1: fractions of the width and height)\n"              \
+    "  --shear-range DEG        --zoom-range Z|LO,HI     --brightness-range LO,HI\n"               \
+    "  --channel-shift-range X  --horizontal-flip        --no-horizontal-flip\n"                   \
+    "  --vertical-flip          --fill-mode nearest|constant|reflect|wrap\n"                        \
+    "  --cval 0..255            the fill value of --fill-mode constant\n"
 
 static const char *train_help =
     "Usage: cltrain train --data DIR [--data DIR2 ...] [options]\n"
@@ -1190,8 +1192,8 @@ int ct_cmd_preview(int argc, char **argv) {
     ct_args p;
     ct_args_init(&p, "cltrain preview",
                  "Usage: cltrain preview IMAGE --out FILE [--n N] [--input HxW] [--seed S]\n"
-                 "                       [--force] [--augment seed|none] [ImageDataGenerator options]\n"
-                 "                       [--transform K=V,...]\n"
+                 "                       [--force] [--augment seed|none] [--transform K=V,...]\n"
+                 "                       [ImageDataGenerator options]\n"
                  "Writes a grid of N augmented versions of IMAGE with the 'seed' preset (the\n"
                  "original project's 2x2 sanity figure), or with the options below.\n"
                  "  --out FILE              grid.png (PNG) or grid.jpg / grid.jpeg (JPEG)\n"

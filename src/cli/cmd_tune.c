@@ -12,20 +12,24 @@
 #include "tune/tune.h"
 
 static const char tune_help[] =
-            "Usage: cltrain tune [--model NAME|SPEC] [--input HxW] [--grayscale] [--classes K]\n"
-            "                    [--batch-size N] [--retune] [--deterministic] [--device P:D]\n"
-            "Chooses the kernel variant of every op shape the model uses on this device, as the\n"
-            "first training run on a device does: each candidate is checked against its C\n"
-            "reference, the ones that pass are timed, and the choices are kept in the device's\n"
-            "tuning file next to the compile cache. Prints the table (op = variant).\n"
+            "Usage: cltrain tune [--model NAME|SPEC] [--input HxW] [--grayscale]\n"
+            "                    [--classes K] [--batch-size N] [--retune] [--deterministic]\n"
+            "                    [--device P:D]\n"
+            "Chooses the kernel variant of every op shape the model uses on this device, as\n"
+            "the first training run on a device does: each candidate is checked against its\n"
+            "C reference, the ones that pass are timed, and the choices are kept in the\n"
+            "device's tuning file next to the compile cache. Prints the table\n"
+            "(op = variant).\n"
             "  --model M        preset or spec (default model2)\n"
             "  --input HxW      input size (default 112x112)\n"
             "  --grayscale      one input channel instead of three\n"
             "  --classes K      number of classes (default 2)\n"
             "  --batch-size N   the training batch (default 64); shapes depend on it\n"
             "  --retune         time every shape again, ignoring the tuning file\n"
-            "  --deterministic  show the fixed choices --deterministic training uses (no timing)\n"
-            "  --device P:D     device (default: $CLTRAIN_DEVICE, else the first GPU, else CPU)\n";
+            "  --deterministic  show the fixed choices --deterministic training uses (no\n"
+            "                   timing)\n"
+            "  --device P:D     device (default: $CLTRAIN_DEVICE, else the first GPU, else\n"
+            "                   the CPU)\n";
 
 static const ct_optdef tune_opts[] = {
     {"model", "NAME|SPEC"}, {"device", "P:D"}, {"input", "HxW"}, {"classes", "K"},
