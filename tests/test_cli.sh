@@ -257,7 +257,7 @@ grep -q "Found" "$T/out.txt" && bad "--plot .bmp refused after the data scan" ||
 grep -q "precision    recall  f1-score   support" "$T/train.txt" \
   && grep -q "Confusion matrix (rows: true class, columns: predicted)" "$T/train.txt" \
   && ok || bad "train --test prints no classification report"
-grep -qE "^ +weighted avg +[0-9.]+ +[0-9.]+ +[0-9.]+ +50$" "$T/ev.txt" && ok || { bad "evaluate report"; cat "$T/ev.txt"; }
+grep -qE "^ *weighted avg +[0-9.]+ +[0-9.]+ +[0-9.]+ +50$" "$T/ev.txt" && ok || { bad "evaluate report"; cat "$T/ev.txt"; }
 grep -q "Top-5" "$T/ev.txt" && bad "top-5 line with 2 classes" || ok
 # the report's counts agree with predict's classes, image by image (and with scikit-learn's
 # classification_report on those predictions when it is installed)
