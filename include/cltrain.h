@@ -349,6 +349,11 @@ typedef struct ct_fit_opts {
     double plateau_factor;
     int plateau_patience;
     double plateau_min_lr;
+    /* Keras's fit(class_weight=): NULL (none), "balanced" (n / (classes * n_class) over the
+     * training set, scikit-learn's compute_class_weight) or "NAME:W,..." (classes not named
+     * weigh 1). Each training sample's loss and gradient are multiplied by its class's
+     * weight, the mean still over the batch (Keras); validation and evaluation unweighted. */
+    const char *class_weight;
 } ct_fit_opts;
 
 typedef struct ct_fit_result {
@@ -401,6 +406,50 @@ CT_API ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, 
 /* The same over every batch of a loader you configured (epoch 0; its images must have
  * m's input shape and its labels m's classes). */
 CT_API ct_status ct_evaluate_loader(ct_classifier *m, ct_loader *l, ct_eval_result *out);
+
+/* Class weights of a ct_fit_opts.class_weight spec for a training set: w gets
+ * ct_dataset_class_count(train) floats. An unknown class, a weight not finite or <= 0, a
+ * malformed list, a class without images under "balanced": CT_ERR_ARG naming
+ * --class-weight and the class. NULL or "" spec: all 1. */
+CT_API ct_status ct_class_weights(const char *spec, const ct_dataset *train, float *w);
+
+/* A classification report as scikit-learn's classification_report and confusion_matrix:
+ * confusion[t * classes + p] counts samples of true class t predicted p. Precision, recall
+ * or F1 whose denominator is 0 is 0.0 (sklearn's zero_division="warn" value; no warning is
+ * printed, the report's footnote says which). top_k is 5 with more than 5 classes, else 0. */
+typedef struct ct_class_report {
+    int classes;
+    char **names;         /* class names, owned by the report */
+    long *confusion;      /* classes x classes, row = true class, column = predicted */
+    double *precision, *recall, *f1;
+    long *support;        /* samples per true class */
+    long n;               /* samples */
+    double accuracy;
+    double macro_precision, macro_recall, macro_f1;
+    double weighted_precision, weighted_recall, weighted_f1; /* weighted by support */
+    int top_k;            /* 5 or 0 */
+    long top_k_correct;   /* samples whose class is among the top_k best */
+    double top_k_accuracy;
+    int zero_division;    /* some precision/recall/F1 had a zero denominator (set to 0.0) */
+} ct_class_report;
+
+/* From counts (names copied; top_k 0 when not counted). */
+CT_API ct_status ct_class_report_create(int classes, const char *const *names,
+                                        const long *confusion, int top_k, long top_k_correct,
+                                        ct_class_report **out);
+CT_API void ct_class_report_free(ct_class_report *r);
+/* sklearn's text layout (precision recall f1-score support, accuracy, macro avg,
+ * weighted avg), then the confusion matrix and top-5 accuracy. */
+CT_API void ct_class_report_print(const ct_class_report *r, FILE *f);
+/* The same as one JSON object, no newline (keys in docs/TRAINING.md, "Classification
+ * report"). */
+CT_API void ct_class_report_print_json(const ct_class_report *r, FILE *f);
+/* ct_evaluate plus the report (*rep, free with ct_class_report_free). */
+CT_API ct_status ct_evaluate_report(ct_classifier *m, const ct_dataset *ds, int batch,
+                                    int workers, ct_eval_result *out, ct_class_report **rep);
+/* ct_evaluate_loader plus the report. */
+CT_API ct_status ct_evaluate_loader_report(ct_classifier *m, ct_loader *l, ct_eval_result *out,
+                                           ct_class_report **rep);
 
 /* ---- prediction --------------------------------------------------------------------- */
 /* Probabilities of n images (x: n x c x h x w floats, NCHW, preprocessed as the loader

@@ -253,5 +253,84 @@ expect_fail "--plot .bmp" "--plot .*x.bmp.*\.svg, \.png or \.pdf" \
 grep -q "Found" "$T/out.txt" && bad "--plot .bmp refused after the data scan" || ok
 [ -e "$T/x.safetensors" ] && bad "--plot .bmp left a model" || ok
 
+# N. the classification report (evaluate, train --test), predict --top, --class-weight
+grep -q "precision    recall  f1-score   support" "$T/train.txt" \
+  && grep -q "Confusion matrix (rows: true class, columns: predicted)" "$T/train.txt" \
+  && ok || bad "train --test prints no classification report"
+grep -qE "^ *weighted avg +[0-9.]+ +[0-9.]+ +[0-9.]+ +50$" "$T/ev.txt" && ok || { bad "evaluate report"; cat "$T/ev.txt"; }
+grep -q "Top-5" "$T/ev.txt" && bad "top-5 line with 2 classes" || ok
+# the report's counts agree with predict's classes, image by image (and with scikit-learn's
+# classification_report on those predictions when it is installed)
+"$CLT" evaluate --model "$T/m.safetensors" --data "$DATA/test" --json >"$T/ev.json" 2>/dev/null || bad "evaluate --json"
+"$CLT" predict --csv --model "$T/m.safetensors" "$DATA/test" >"$T/all.csv" 2>/dev/null || bad "predict test"
+python3 - "$T/ev.json" "$T/all.csv" <<'PY' && ok || bad "evaluate's report disagrees with predict"
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+r = d["classification_report"]
+names = r["class_names"]
+rows = list(csv.DictReader(open(sys.argv[2])))
+yt = [names.index(row["file"].split("/")[-2]) for row in rows]
+yp = [names.index(row["class"]) for row in rows]
+k = len(names)
+cm = [[sum(1 for a, b in zip(yt, yp) if a == t and b == p) for p in range(k)] for t in range(k)]
+assert cm == r["confusion_matrix"], (cm, r["confusion_matrix"])
+assert d["samples"] == len(rows) == 50
+acc = sum(a == b for a, b in zip(yt, yp)) / len(rows)
+assert abs(acc - r["report"]["accuracy"]) < 1e-12 and abs(acc - d["accuracy"]) < 1e-6
+for c in range(k):
+    tp = cm[c][c]; pred = sum(cm[t][c] for t in range(k)); sup = sum(cm[c])
+    p = tp / pred if pred else 0.0
+    rc = tp / sup if sup else 0.0
+    e = r["report"][names[c]]
+    assert abs(e["precision"] - p) < 1e-12 and abs(e["recall"] - rc) < 1e-12 and e["support"] == sup
+try:
+    from sklearn.metrics import classification_report
+except ImportError:
+    sys.exit(0)
+want = classification_report(yt, yp, labels=list(range(k)), target_names=names, output_dict=True,
+                             zero_division=0.0)
+for key in names + ["macro avg", "weighted avg"]:
+    for m in ("precision", "recall", "f1-score", "support"):
+        assert abs(want[key][m] - r["report"][key][m]) < 1e-12, (key, m)
+PY
+"$CLT" predict --top 2 --model "$T/m.safetensors" "$DATA/test/cats" >"$T/top.txt" 2>/dev/null \
+  && [ "$(grep -cE ': (cats|dogs) \([0-9.]+\), (cats|dogs) \([0-9.]+\)$' "$T/top.txt")" -eq 25 ] \
+  && ok || { bad "predict --top 2"; head -3 "$T/top.txt"; }
+"$CLT" predict --top 2 --csv --model "$T/m.safetensors" "$DATA/test/cats" >"$T/top.csv" 2>/dev/null \
+  && head -1 "$T/top.csv" | grep -q "^file,top1,p1,top2,p2$" && [ "$(wc -l <"$T/top.csv")" -eq 26 ] \
+  && ok || { bad "predict --top 2 --csv"; head -3 "$T/top.csv"; }
+expect_fail "predict --top 3 of 2 classes" "--top 3.*2 classes" \
+  "$CLT" predict --top 3 --model "$T/m.safetensors" "$DATA/test/cats"
+expect_fail "predict --top 0" "--top" "$CLT" predict --top 0 --model "$T/m.safetensors" "$DATA/test/cats"
+# more than 5 classes: top-5 accuracy (6 classes made of copies of the sample images)
+for c in a b c d e f; do
+  mkdir -p "$T/six/$c"
+  for f in $(ls "$DATA/train/cats" | head -3); do cp "$DATA/train/cats/$f" "$T/six/$c/"; done
+done
+"$CLT" train --data "$T/six" "${COMMON[@]}" --epochs 1 --test "$T/six" --out "$T/six.safetensors" \
+  >"$T/six.txt" 2>&1 && grep -qE "^Top-5 accuracy: [0-9.]+ \([0-9]+ of 18\)$" "$T/six.txt" \
+  && ok || { bad "top-5 accuracy with 6 classes"; tail -20 "$T/six.txt"; }
+"$CLT" evaluate --model "$T/six.safetensors" --data "$T/six" --json 2>/dev/null | python3 -c '
+import json, sys; d = json.load(sys.stdin)["classification_report"]
+assert 0 <= d["top_5_accuracy"] <= 1 and len(d["confusion_matrix"]) == 6' && ok || bad "evaluate --json top_5_accuracy"
+# --class-weight: shown at the start, refused when wrong before any image is decoded
+"$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --steps-per-epoch 1 \
+  --class-weight balanced --out "$T/cw.safetensors" >"$T/cw.txt" 2>&1 \
+  && grep -q "Class weights (training loss only, as Keras's class_weight): cats: 1, dogs: 1" "$T/cw.txt" \
+  && ok || { bad "--class-weight balanced"; cat "$T/cw.txt"; }
+for spec in "mice:2" "cats:0" "cats:nan" "cats" "cats:2,,dogs:1"; do
+  expect_fail "--class-weight $spec" "--class-weight.*(mice|cats|empty)" \
+    "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --class-weight "$spec" --out "$T/x.safetensors"
+  grep -q "Decoded" "$T/out.txt" "$T/err.txt" && bad "--class-weight $spec refused after decoding" || ok
+  [ -e "$T/x.safetensors" ] && bad "--class-weight $spec left a model" || ok
+done
+# recorded in the checkpoint: a resume with other weights is refused
+"$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 1 --steps-per-epoch 1 --class-weight cats:2 \
+  --checkpoint-dir "$T/ck_cw" --out "$T/cw2.safetensors" >/dev/null 2>&1 || bad "train --class-weight cats:2"
+expect_fail "resume with other class weights" "class weights.*cats:2,dogs:1.*cats:3,dogs:1" \
+  "$CLT" train --data "$DATA/train" "${COMMON[@]}" --epochs 2 --steps-per-epoch 1 --class-weight cats:3 \
+  --checkpoint-dir "$T/ck_cw" --resume --out "$T/cw3.safetensors"
+[ -e "$T/cw3.safetensors" ] && bad "refused resume left a model" || ok
+
 echo "cli: $checks checks, $fails failed"
 [ $fails -eq 0 ]

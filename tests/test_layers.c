@@ -95,6 +95,9 @@ static void ref_shapes(void) {
         double e = INFINITY;
         CHECK_OK(ct_check_loss_case(rt, losses[i][0], losses[i][1], 500 + i, &e));
         CHECK(e <= 1.0, "loss n%d classes %d: err %.3g x tol", losses[i][0], losses[i][1], e);
+        e = INFINITY;
+        CHECK_OK(ct_check_loss_case_w(rt, losses[i][0], losses[i][1], 1, 550 + i, &e));
+        CHECK(e <= 1.0, "weighted loss n%d classes %d: err %.3g x tol", losses[i][0], losses[i][1], e);
     }
     /* batchnorm: n c hw (hw 1 = after a dense); training and inference, relu fused or not */
     static const int bns[][3] = {{1, 3, 1}, {1, 2, 25}, {5, 7, 1}, {3, 5, 63}, {64, 33, 1},
@@ -185,6 +188,7 @@ typedef struct {
     const double *r, *wt, *b, *xin;
     float rate;
     uint32_t seed, step;
+    const double *cw; /* loss class weights (NULL: none) */
     int classes;
     const int *labels;
     int which; /* dense: 0 = x, 1 = W, 2 = b */
@@ -397,10 +401,11 @@ static void fd_dropout(int cnt, float rate, uint64_t seed) {
 
 static double loss_fn(const double *z, void *vc) {
     fdctx *c = vc;
-    return ct_ref_loss(c->n, c->classes, z, c->labels, NULL, NULL, NULL);
+    return ct_ref_loss_w(c->n, c->classes, z, c->labels, c->cw, NULL, NULL, NULL);
 }
 
-static void fd_loss(int n, int classes, uint64_t seed) {
+/* weighted: class weights 0.25, 0.5, 0.75, ... (ct_loss_forward_w) */
+static void fd_loss(int n, int classes, uint64_t seed, int weighted) {
     size_t nz = (size_t)n * classes;
     float *zf = malloc(nz * 4), *lf = malloc(n * 4);
     int *lab = malloc(n * sizeof *lab);
@@ -409,24 +414,29 @@ static void fd_loss(int n, int classes, uint64_t seed) {
     ct_fill_random(lf, n, seed + 1, 0, classes == 1 ? 2 : classes);
     for (int i = 0; i < n; i++) lab[i] = (int)lf[i] < (classes == 1 ? 2 : classes) ? (int)lf[i] : 0;
     ct_to_double(zf, z, nz);
-    fdctx c = {.n = n, .classes = classes, .labels = lab};
+    float cwf[16];
+    double cwd[16];
+    for (int j = 0; j < 16; j++) cwd[j] = cwf[j] = 0.25f * (float)(j + 1);
+    fdctx c = {.n = n, .classes = classes, .labels = lab, .cw = weighted ? cwd : NULL};
     fd_grad(loss_fn, z, nz, 1e-6, &c, g);
+    cl_mem bcw = weighted ? dev_buf(cwf, 16) : NULL;
     cl_mem bz = dev_buf(zf, nz), bl = NULL, bst = dev_buf(NULL, 2 * n), bdz = dev_buf(NULL, nz);
     ct_buffer_create(rt, "labels", n * 4, CL_MEM_READ_WRITE, &bl);
     ct_upload(rt, bl, 0, n * 4, lab);
     float zero[4] = {0};
     cl_mem bsum = dev_buf(zero, 4);
-    CHECK_OK(ct_loss_forward(&K, n, classes, bz, bl, bst, bsum, bdz));
+    CHECK_OK(ct_loss_forward_w(&K, n, classes, bz, bl, bcw, bst, bsum, bdz));
     float *got = down(bdz, nz), *sums = down(bsum, 4);
     char what[64];
-    snprintf(what, sizeof what, "loss FD n%d classes %d", n, classes);
+    snprintf(what, sizeof what, "loss FD n%d classes %d%s", n, classes, weighted ? " weighted" : "");
     check_grad(what, got, g, nz, 1e-7, 1e-4);
-    double want = ct_ref_loss(n, classes, z, lab, NULL, NULL, NULL);
+    double want = loss_fn(z, &c);
     CHECK(fabs((sums[0] - sums[1]) / n - want) <= 1e-6 + 1e-5 * want, "%s: mean loss %.8g want %.8g",
           what, (sums[0] - sums[1]) / n, want);
     free(got), free(sums);
     clReleaseMemObject(bz), clReleaseMemObject(bl), clReleaseMemObject(bst),
         clReleaseMemObject(bdz), clReleaseMemObject(bsum);
+    if (bcw) clReleaseMemObject(bcw);
     free(zf), free(lf), free(lab), free(z), free(g);
 }
 
@@ -527,10 +537,13 @@ static void finite_differences(void) {
     fd_dense(7, 33, 1, CT_ACT_SIGMOID, 0, 41);
     fd_dropout(333, 0.3f, 50);
     fd_dropout(64, 0.0f, 51);
-    fd_loss(9, 1, 60);
-    fd_loss(1, 1, 61);
-    fd_loss(8, 4, 62);
-    fd_loss(5, 2, 63);
+    fd_loss(9, 1, 60, 0);
+    fd_loss(1, 1, 61, 0);
+    fd_loss(8, 4, 62, 0);
+    fd_loss(5, 2, 63, 0);
+    fd_loss(9, 1, 64, 1);
+    fd_loss(8, 4, 65, 1);
+    fd_loss(6, 11, 66, 1);
     for (int train = 0; train <= 1; train++) {
         fd_bn(3, 4, 7, train, CT_ACT_NONE, 70 + train);
         fd_bn(5, 6, 1, train, CT_ACT_NONE, 72 + train);

@@ -394,6 +394,8 @@ static const char *train_help =
     "  --warmup-epochs N       linear warmup over the first N epochs (N < --epochs)\n"
     "  --reduce-lr-on-plateau FACTOR:PATIENCE[:MIN_LR]   multiply the rate by FACTOR after\n"
     "                          PATIENCE epochs without improvement of --monitor (Keras)\n"
+    "  --class-weight balanced|NAME:W,...   weigh each class's training loss (Keras's\n"
+    "                          class_weight; balanced = n / (classes * n_class); others 1)\n"
     "  --steps-per-epoch N     cap the steps of an epoch (default ceil(samples / batch))\n"
     "  --seed S                seed for initialisation, shuffling, augmentation, dropout (default 1)\n"
     "  --init FILE             start from the weights of a saved model (same architecture)\n"
@@ -549,6 +551,20 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         CT_TRY(same_classes(*train, *test, "test"));
     }
 
+    /* --class-weight: checked against the training classes before anything is decoded */
+    int n_cls = ct_dataset_class_count(*train);
+    float *cw = t->o.class_weight ? malloc((size_t)n_cls * sizeof *cw) : NULL;
+    if (t->o.class_weight && !cw) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status cws = cw ? ct_class_weights(t->o.class_weight, *train, cw) : CT_OK;
+    if (cws == CT_OK && cw && !t->quiet) {
+        printf("Class weights (training loss only, as Keras's class_weight):");
+        for (int i = 0; i < n_cls; i++)
+            printf("%s %s: %.4g", i ? "," : "", ct_dataset_class_name(*train, i), (double)cw[i]);
+        printf("\n");
+    }
+    free(cw);
+    CT_TRY(cws);
+
     /* A batch never exceeds the training set: a bigger one would only allocate memory that
      * no step uses (Keras takes the whole set as one batch then). */
     if (t->o.batch > ct_dataset_count(*train)) t->o.batch = ct_dataset_count(*train);
@@ -616,11 +632,14 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         ct_loader *l;
         CT_TRY(ct_loader_open(*test, &c, &l));
         ct_eval_result e;
-        ct_status s = ct_evaluate_loader(m, l, &e);
+        ct_class_report *rep = NULL;
+        ct_status s = ct_evaluate_loader_report(m, l, &e, &rep);
         ct_loader_free(l);
         CT_TRY(s);
-        printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s)\n", e.loss, e.accuracy, e.n,
-               t->test_dir);
+        printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s%s)\n", e.loss, e.accuracy,
+               e.n, t->test_dir, t->o.class_weight ? "; loss unweighted, as Keras" : "");
+        ct_class_report_print(rep, stdout);
+        ct_class_report_free(rep);
     }
     /* Last, so a user sees where everything went, and what is missing. */
     if (t->out && out_ok && !interrupted) printf("Model written to %s\n", t->out);
@@ -699,6 +718,7 @@ static const ct_optdef train_opts[] = {
     {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
     {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},
     {"warmup-epochs", "N"}, {"reduce-lr-on-plateau", "F:P[:MIN]"},
+    {"class-weight", "balanced|NAME:W,..."},
     AUG_OPTDEFS, /* ImageDataGenerator options (docs/AUGMENTATION.md) */
     /* preprocessing, stored in the model file (docs/MODEL_FORMAT.md) */
     {"rescale", "F|A/B"}, {"samplewise-center", NULL}, {"samplewise-std-normalization", NULL},
@@ -808,6 +828,9 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--epsilon")) {
             VAL();
             if (!parse_double(cmd, a, v, 1e-12, 1, &o->eps)) return 2;
+        } else if (!strcmp(a, "--class-weight")) {
+            VAL();
+            o->class_weight = v;
         } else if (!strcmp(a, "--optimizer")) {
             VAL();
             o->optimizer = v;
@@ -966,7 +989,7 @@ int ct_cmd_train(int argc, char **argv) {
 /* ---- evaluate ------------------------------------------------------------ */
 
 static ct_status evaluate_run(const char *model, const char *data, const char *device, int batch,
-                              int workers, int json, ct_eval_result *r) {
+                              int workers, int json, ct_eval_result *r, ct_class_report **rep) {
     ct_runtime *rt = NULL;
     ct_classifier *m = NULL;
     ct_dataset *ds = NULL;
@@ -978,7 +1001,7 @@ static ct_status evaluate_run(const char *model, const char *data, const char *d
     if (s == CT_OK && batch > ct_dataset_count(ds) && ct_dataset_count(ds) > 0)
         batch = ct_dataset_count(ds);
     if (s == CT_OK) s = ct_classifier_load(rt, model, batch, &m);
-    if (s == CT_OK) s = ct_evaluate(m, ds, batch, workers, r);
+    if (s == CT_OK) s = ct_evaluate_report(m, ds, batch, workers, r, rep);
     ct_dataset_free(ds);
     ct_classifier_free(m);
     ct_runtime_free(rt);
@@ -997,11 +1020,15 @@ int ct_cmd_evaluate(int argc, char **argv) {
     ct_args_init(&p, "cltrain evaluate",
                  "Usage: cltrain evaluate --model FILE --data DIR [--batch-size N] [--json]\n"
                  "                        [--device P:D] [--workers N]\n"
-                 "Prints 'loss: X accuracy: Y' of a saved model on class folders DIR/<class>/*.\n"
+                 "Prints 'loss: X accuracy: Y' of a saved model on class folders DIR/<class>/*,\n"
+                 "then scikit-learn's classification report (precision, recall, F1, support\n"
+                 "per class, macro and weighted averages), the confusion matrix (rows: true\n"
+                 "class) and, with more than 5 classes, top-5 accuracy.\n"
                  "  --model FILE            the saved model (.safetensors)\n"
                  "  --data DIR              class folders to evaluate on\n"
                  "  --batch-size N          (default 64)\n"
-                 "  --json                  print {\"loss\": ..., \"accuracy\": ..., \"samples\": ...}\n"
+                 "  --json                  print {\"loss\": ..., \"accuracy\": ..., \"samples\": ...,\n"
+                 "                          \"classification_report\": {...}} (docs/TRAINING.md)\n"
                  "  --device P:D            OpenCL device as `cltrain devices` lists\n"
                  "  --workers N             image decoding threads (default: cores - 1)\n",
                  evaluate_opts, argc, argv);
@@ -1027,13 +1054,50 @@ int ct_cmd_evaluate(int argc, char **argv) {
     }
     if (json) ct_cli_log_info(0); /* stdout holds the JSON alone */
     ct_eval_result r;
-    if (evaluate_run(model, data, device, batch, workers, json, &r) != CT_OK) return fail(cmd);
-    if (json) printf("{\"loss\": %.6f, \"accuracy\": %.6f, \"samples\": %ld}\n", r.loss, r.accuracy, r.n);
-    else printf("loss: %.4f accuracy: %.4f\n", r.loss, r.accuracy);
+    ct_class_report *rep = NULL;
+    if (evaluate_run(model, data, device, batch, workers, json, &r, &rep) != CT_OK)
+        return fail(cmd);
+    if (json) {
+        printf("{\"loss\": %.6f, \"accuracy\": %.6f, \"samples\": %ld, \"classification_report\": ",
+               r.loss, r.accuracy, r.n);
+        ct_class_report_print_json(rep, stdout);
+        printf("}\n");
+    } else {
+        printf("loss: %.4f accuracy: %.4f\n\n", r.loss, r.accuracy);
+        ct_class_report_print(rep, stdout);
+    }
+    ct_class_report_free(rep);
     return 0;
 }
 
 /* ---- predict ------------------------------------------------------------- */
+
+#define CT_TOP_MAX 1000 /* --top's largest K */
+
+/* --top K: the K most probable classes, best first (ties: the lower index). */
+static void print_top(FILE *out, int csv, const char *path, const ct_classifier *m, const float *p,
+                      int top) {
+    int k = ct_classifier_class_count(m), taken[CT_TOP_MAX] = {0};
+    if (csv) ct_csv_field(out, path);
+    else fprintf(out, "%s:", path);
+    for (int r = 0; r < top; r++) {
+        int best = -1;
+        for (int j = 0; j < k; j++) {
+            int used = 0;
+            for (int q = 0; q < r; q++) used |= taken[q] == j;
+            if (!used && (best < 0 || p[j] > p[best])) best = j;
+        }
+        taken[r] = best;
+        if (csv) {
+            fputc(',', out);
+            ct_csv_field(out, ct_classifier_class_name(m, best));
+            fprintf(out, ",%.6f", p[best]);
+        } else {
+            fprintf(out, "%s %s (%.4f)", r ? "," : "", ct_classifier_class_name(m, best), p[best]);
+        }
+    }
+    fputc('\n', out);
+}
 
 static void print_row(FILE *out, int csv, const char *path, const ct_classifier *m, const float *p) {
     int k = ct_classifier_class_count(m), binary = ct_classifier_outputs(m) == 1;
@@ -1060,7 +1124,7 @@ static void print_row(FILE *out, int csv, const char *path, const ct_classifier 
 /* Predicts files and folders (walked recursively, sorted); one line (or CSV row) each.
  * Unreadable images get a warning on stderr and are skipped. */
 static ct_status predict_run(const char *model, const char *const *inputs, int n_inputs,
-                             const char *device, int csv, FILE *out) {
+                             const char *device, int csv, int top, FILE *out) {
     int B = 32;
     char **files = NULL;
     int n_files = 0;
@@ -1086,8 +1150,15 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
         probs = malloc((size_t)B * k * sizeof(float));
         idx = malloc((size_t)B * sizeof(int));
         if (!x || !probs || !idx) s = ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        if (s == CT_OK && top > k)
+            s = ct_set_error(CT_ERR_ARG, "--top %d: %s has %d classes; give --top 1..%d", top,
+                             model, k, k);
     }
-    if (s == CT_OK && csv) {
+    if (s == CT_OK && csv && top) {
+        fprintf(out, "file");
+        for (int r = 1; r <= top; r++) fprintf(out, ",top%d,p%d", r, r);
+        fputc('\n', out);
+    } else if (s == CT_OK && csv) {
         fprintf(out, "file,class");
         for (int j = 0; j < k; j++) {
             char name[512];
@@ -1110,8 +1181,10 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
         }
         if (cnt == 0) continue;
         s = ct_classifier_predict(m, x, cnt, probs);
-        for (int j = 0; s == CT_OK && j < cnt; j++)
-            print_row(out, csv, files[idx[j]], m, probs + (size_t)j * k);
+        for (int j = 0; s == CT_OK && j < cnt; j++) {
+            if (top) print_top(out, csv, files[idx[j]], m, probs + (size_t)j * k, top);
+            else print_row(out, csv, files[idx[j]], m, probs + (size_t)j * k);
+        }
     }
     if (s == CT_OK && skipped) fprintf(stderr, "%d file(s) skipped as unreadable\n", skipped);
     if (s == CT_OK && skipped == n_files)
@@ -1127,22 +1200,24 @@ static ct_status predict_run(const char *model, const char *const *inputs, int n
 }
 
 static const ct_optdef predict_opts[] = {
-    {"model", "FILE"}, {"device", "P:D"}, {"csv", NULL}, {NULL, NULL},
+    {"model", "FILE"}, {"device", "P:D"}, {"csv", NULL}, {"top", "K"}, {NULL, NULL},
 };
 
 int ct_cmd_predict(int argc, char **argv) {
     const char *cmd = "predict", *model = NULL, *device = NULL;
-    int csv = 0;
+    int csv = 0, top = 0;
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     int n_in = 0;
     if (!inputs) return 1;
     ct_args p;
     ct_args_init(&p, "cltrain predict",
-                 "Usage: cltrain predict --model FILE [--csv] [--device P:D] [--] FILE|DIR...\n"
+                 "Usage: cltrain predict --model FILE [--csv] [--top K] [--device P:D] [--] FILE|DIR...\n"
                  "Prints, for each image (folders are walked recursively), the class and the\n"
                  "probabilities.\n"
                  "  --model FILE            the saved model (.safetensors)\n"
                  "  --csv                   CSV (RFC 4180): file,class,p_CLASS... with a header\n"
+                 "  --top K                 the K most probable classes per image, best first\n"
+                 "                          (with --csv the columns are file,top1,p1,...,topK,pK)\n"
                  "  --device P:D            OpenCL device as `cltrain devices` lists\n",
                  predict_opts, argc, argv);
     const char *a, *v;
@@ -1154,6 +1229,11 @@ int ct_cmd_predict(int argc, char **argv) {
             device = v;
         } else if (!strcmp(a, "--csv")) {
             csv = 1;
+        } else if (!strcmp(a, "--top")) {
+            if (!parse_int(cmd, a, v, 1, CT_TOP_MAX, &top)) {
+                free(inputs);
+                return 2;
+            }
         } else if (ct_args_is_operand(a)) {
             inputs[n_in++] = v;
         } else {
@@ -1171,7 +1251,7 @@ int ct_cmd_predict(int argc, char **argv) {
         return 2;
     }
     ct_cli_log_info(0); /* stdout holds the predictions alone */
-    int rc = predict_run(model, inputs, n_in, device, csv, stdout) == CT_OK ? 0 : fail(cmd);
+    int rc = predict_run(model, inputs, n_in, device, csv, top, stdout) == CT_OK ? 0 : fail(cmd);
     free(inputs);
     return rc;
 }

@@ -249,6 +249,11 @@ done:
 }
 
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err) {
+    return ct_check_loss_case_w(rt, n, classes, 0, seed, err);
+}
+
+ct_status ct_check_loss_case_w(ct_runtime *rt, int n, int classes, int weighted, uint64_t seed,
+                               double *err) {
     arena a = {.rt = rt};
     ct_layer_kernels K;
     ct_status s = ct_layer_kernels_init(rt, &K);
@@ -274,39 +279,52 @@ ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, 
         if (lab[i] >= (classes == 1 ? 2 : classes)) lab[i] = 0;
     }
     ct_to_double(z, zd, nz);
-    cl_mem bz, bl, bst, bsum, bdz, bp;
+    int nl = classes == 1 ? 2 : classes, t = classes == 1 ? 1 : (classes < 5 ? classes : 5);
+    float *cw = AR_F(&a, nl);
+    double *cwd = AR_D(&a, nl);
+    int *gtop = ar_alloc(&a, (size_t)n * t * sizeof(int)), *rtop = ar_alloc(&a, (size_t)n * t * sizeof(int));
+    NEED(cw && cwd && gtop && rtop);
+    ct_fill_random(cw, nl, seed + 2, 0.1f, 4.0f);
+    ct_to_double(cw, cwd, nl);
+    cl_mem bz, bl, bst, bsum, bdz, bp, bcw = NULL, btop;
     float sums0[4] = {0.5f, 0, 3, 0}; /* earlier sums: the kernel adds to them */
+    if (weighted) TRYG(ar_buf(&a, "loss.cw", cw, (size_t)nl * 4, &bcw));
+    TRYG(ar_buf(&a, "loss.top", NULL, (size_t)n * t * 4, &btop));
     TRYG(ar_buf(&a, "loss.z", z, nz * 4, &bz));
     TRYG(ar_buf(&a, "loss.labels", lab, (size_t)n * 4, &bl));
     TRYG(ar_buf(&a, "loss.stats", NULL, 2 * (size_t)n * 4, &bst));
     TRYG(ar_buf(&a, "loss.sums", sums0, sizeof sums0, &bsum));
     TRYG(ar_buf(&a, "loss.dz", NULL, nz * 4, &bdz));
     TRYG(ar_buf(&a, "loss.p", NULL, nz * 4, &bp));
-    TRYG(ct_loss_forward(&K, n, classes, bz, bl, bst, bsum, bdz));
+    TRYG(ct_loss_forward_w(&K, n, classes, bz, bl, bcw, bst, bsum, bdz));
     TRYG(ct_output_probs(&K, n, classes, bz, bp));
+    TRYG(ct_loss_topk(&K, n, classes, t, bz, btop));
+    TRYG(ct_download(rt, btop, 0, (size_t)n * t * 4, gtop));
     float sums[4];
     TRYG(ct_download(rt, bst, 0, 2 * (size_t)n * 4, gst));
     TRYG(ct_download(rt, bsum, 0, sizeof sums, sums));
     TRYG(ct_download(rt, bdz, 0, nz * 4, gdz));
     TRYG(ct_download(rt, bp, 0, nz * 4, gp));
-    double mean = ct_ref_loss(n, classes, zd, lab, rl, rc, rdz);
+    double mean = ct_ref_loss_w(n, classes, zd, lab, weighted ? cwd : NULL, rl, rc, rdz);
+    ct_ref_topk(n, classes, t, zd, rtop);
     if (classes == 1)
         for (int i = 0; i < n; i++) rp[i] = 1.0 / (1.0 + exp(-zd[i]));
     else
         ct_ref_act_fwd(CT_ACT_SOFTMAX, 0.0f, n, classes, zd, rp);
-    double e = 0, csum = 0;
+    double e = 0, csum = 0, ws = weighted ? 4.0 : 1.0; /* absolute errors scale with w <= 4 */
     for (int i = 0; i < n; i++) {
         float l = gst[2 * i], c = gst[2 * i + 1];
         float lw = (float)rl[i];
-        e = fmax(e, ct_compare(&l, &lw, 1, 1e-6, 1e-5));
+        e = fmax(e, ct_compare(&l, &lw, 1, 1e-6 * ws, 1e-5));
         if (c != (float)rc[i]) e = INFINITY;
         csum += rc[i];
     }
     float got_sum = sums[0] - sums[1], want_sum = (float)(0.5 + mean * n);
-    e = fmax(e, ct_compare(&got_sum, &want_sum, 1, 1e-5 * n, 1e-5));
+    e = fmax(e, ct_compare(&got_sum, &want_sum, 1, 1e-5 * n * ws, 1e-5));
     if (sums[2] != (float)(3 + csum)) e = INFINITY;
-    e = fmax(e, cmp_d(gdz, rdz, nz, 1e-7, 1e-5));
+    e = fmax(e, cmp_d(gdz, rdz, nz, 1e-7 * ws, 1e-5));
     e = fmax(e, cmp_d(gp, rp, nz, 1e-7, 1e-5));
+    if (memcmp(gtop, rtop, (size_t)n * t * sizeof(int))) e = INFINITY;
     *err = e;
 done:
     ar_free(&a);
@@ -661,6 +679,8 @@ ct_status ct_check_loss(ct_runtime *rt, double *max_err) {
     *max_err = 0;
     WORST(ct_check_loss_case(rt, 13, 1, 51, &e_));
     WORST(ct_check_loss_case(rt, 9, 5, 52, &e_));
+    WORST(ct_check_loss_case_w(rt, 13, 1, 1, 53, &e_));
+    WORST(ct_check_loss_case_w(rt, 9, 7, 1, 54, &e_));
     return CT_OK;
 }
 ct_status ct_check_adam(ct_runtime *rt, double *max_err) {

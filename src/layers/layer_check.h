@@ -19,6 +19,9 @@ ct_status ct_check_dense_case(ct_runtime *rt, int n, int in, int out, ct_act act
 ct_status ct_check_dropout_case(ct_runtime *rt, size_t count, float rate, int bwd, uint64_t seed,
                                 double *err);
 ct_status ct_check_loss_case(ct_runtime *rt, int n, int classes, uint64_t seed, double *err);
+/* weighted: random class weights (ct_loss_forward_w); both also check ct_loss_topk. */
+ct_status ct_check_loss_case_w(ct_runtime *rt, int n, int classes, int weighted, uint64_t seed,
+                               double *err);
 ct_status ct_check_adam_case(ct_runtime *rt, size_t count, long t, uint64_t seed, double *err);
 /* Batchnorm over n x C x hw (flat: hw = 1), training or inference statistics, relu fused or
  * not; bwd: the backward after a device forward. */

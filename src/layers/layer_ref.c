@@ -168,16 +168,42 @@ void ct_ref_dropout(size_t count, float rate, uint32_t seed, uint32_t step, cons
 
 double ct_ref_loss(int n, int classes, const double *z, const int *labels, double *loss,
                    double *correct, double *dz) {
+    return ct_ref_loss_w(n, classes, z, labels, NULL, loss, correct, dz);
+}
+
+void ct_ref_topk(int n, int classes, int t, const double *z, int *top) {
+    if (classes == 1) {
+        for (int i = 0; i < n; i++) top[i] = 1.0 / (1.0 + exp(-z[i])) > 0.5;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const double *zr = z + (size_t)i * classes;
+        int *tr = top + (size_t)i * t;
+        for (int r = 0; r < t; r++) {
+            int best = -1;
+            for (int j = 0; j < classes; j++) {
+                int taken = 0;
+                for (int q = 0; q < r; q++) taken |= tr[q] == j;
+                if (!taken && (best < 0 || zr[j] > zr[best])) best = j;
+            }
+            tr[r] = best;
+        }
+    }
+}
+
+double ct_ref_loss_w(int n, int classes, const double *z, const int *labels, const double *cw,
+                     double *loss, double *correct, double *dz) {
     double total = 0;
     for (int i = 0; i < n; i++) {
         double l;
         int ok;
+        double w = cw ? cw[labels[i]] : 1.0;
         if (classes == 1) {
             double v = z[i], y = labels[i];
             l = fmax(v, 0) - v * y + log1p(exp(-fabs(v)));
             double p = 1.0 / (1.0 + exp(-v));
             ok = (p > 0.5) == (labels[i] == 1);
-            if (dz) dz[i] = (p - y) / n;
+            if (dz) dz[i] = w * (p - y) / n;
         } else {
             const double *zr = z + (size_t)i * classes;
             double m = zr[0];
@@ -194,8 +220,9 @@ double ct_ref_loss(int n, int classes, const double *z, const int *labels, doubl
             ok = am == labels[i];
             if (dz)
                 for (int j = 0; j < classes; j++)
-                    dz[(size_t)i * classes + j] = (exp(zr[j] - lse) - (j == labels[i])) / n;
+                    dz[(size_t)i * classes + j] = w * (exp(zr[j] - lse) - (j == labels[i])) / n;
         }
+        l *= w;
         if (loss) loss[i] = l;
         if (correct) correct[i] = ok;
         total += l;

@@ -31,6 +31,12 @@ void ct_ref_dropout(size_t count, float rate, uint32_t seed, uint32_t step, cons
  * mean loss. classes == 1: sigmoid + BCE, else softmax + CCE. */
 double ct_ref_loss(int n, int classes, const double *z, const int *labels, double *loss,
                    double *correct, double *dz);
+/* The same with class weights cw (NULL: all 1): loss[i] and dz rows times cw[label]; the
+ * mean is sum(w l) / n (Keras). */
+double ct_ref_loss_w(int n, int classes, const double *z, const int *labels, const double *cw,
+                     double *loss, double *correct, double *dz);
+/* The t best classes per sample as ct_loss_topk (classes == 1: t = 1). */
+void ct_ref_topk(int n, int classes, int t, const double *z, int *top);
 /* Keras Adam on count values, step t >= 1. */
 void ct_ref_adam(size_t count, double lr, double b1, double b2, double eps, long t, double *p,
                  const double *g, double *m, double *v);

@@ -12,6 +12,7 @@ static const ct_kernel_ref stage_kernels[] = {
     {"loss", "ct_loss_softmax", offsetof(ct_layer_kernels, loss_softmax)},
     {"loss", "ct_loss_reduce", offsetof(ct_layer_kernels, loss_reduce)},
     {"loss", "ct_output_probs", offsetof(ct_layer_kernels, output_probs)},
+    {"loss", "ct_loss_topk", offsetof(ct_layer_kernels, loss_topk)},
     {"adam", "ct_adam", offsetof(ct_layer_kernels, adam)},
     {"optim", "ct_adamw", offsetof(ct_layer_kernels, adamw)},
     {"optim", "ct_sgd", offsetof(ct_layer_kernels, sgd)},

@@ -19,7 +19,7 @@ typedef struct ct_layer_kernels {
     cl_kernel dropout_fwd, dropout_bwd;
     cl_kernel avgpool_fwd, avgpool_bwd;
     cl_kernel bn_stats, bn_apply, bn_bwd_reduce, bn_bwd_dx;
-    cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs;
+    cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs, loss_topk;
     cl_kernel adam, adamw, sgd, rmsprop;
     size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */
 } ct_layer_kernels;
@@ -87,6 +87,13 @@ ct_status ct_bn_backward(ct_layer_kernels *k, int n, int C, int hw, int train, c
  * sums[2] (correct). dz (mean-over-batch gradient w.r.t. z) is written when not NULL. */
 ct_status ct_loss_forward(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_mem labels,
                           cl_mem stats, cl_mem sums, cl_mem dz);
+/* The same with class weights cw (one float per class, or NULL: none): each sample's loss
+ * and gradient times cw[label], the mean still over n (Keras's class_weight). */
+ct_status ct_loss_forward_w(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_mem labels,
+                            cl_mem cw, cl_mem stats, cl_mem sums, cl_mem dz);
+/* The t best classes per sample (best first; classes == 1: t = 1, sigmoid > 0.5) into
+ * top (n * t int32). */
+ct_status ct_loss_topk(ct_layer_kernels *k, int n, int classes, int t, cl_mem z, cl_mem top);
 /* Probabilities (sigmoid or softmax) of the logits. */
 ct_status ct_output_probs(ct_layer_kernels *k, int n, int classes, cl_mem z, cl_mem p);
 

@@ -31,6 +31,8 @@ struct ct_model {
     size_t n_nt_floats;
     cl_mem x, labels, gbuf[2], stats, sums, probs;
     cl_mem decay; /* a byte per slab element: 1 where AdamW decays (created on first use) */
+    cl_mem cw;    /* class weights of the training loss (NULL: none) */
+    cl_mem top;   /* max_batch x 5 int32: ct_model_topk (created on first use) */
     size_t gbuf_floats;
     ct_layer_kernels K;
     long t;     /* Adam iterations done */
@@ -96,7 +98,7 @@ void ct_model_free(ct_model *m) {
     ct_slab_free(&m->acts);
     ct_slab_free(&m->nontrain);
     cl_mem bufs[] = {m->x, m->labels, m->gbuf[0], m->gbuf[1], m->stats, m->sums, m->probs,
-                     m->decay};
+                     m->decay, m->cw, m->top};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
     ct_layer_kernels_free(&m->K);
@@ -506,8 +508,8 @@ ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, l
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;
     CT_TRY(forward(m, n, train, sd, st));
     ct_layer *last = &m->L[m->n_layers - 1];
-    CT_TRY(ct_loss_forward(&m->K, n, m->outputs, last->y, m->labels, m->stats, m->sums,
-                           m->gbuf[0]));
+    CT_TRY(ct_loss_forward_w(&m->K, n, m->outputs, last->y, m->labels, m->cw, m->stats, m->sums,
+                             m->gbuf[0]));
     m->count += n;
     return backward(m, n, train, sd, st);
 }
@@ -547,6 +549,27 @@ ct_status ct_model_eval_step(ct_model *m, int n) {
                            m->sums, NULL));
     m->count += n;
     return CT_OK;
+}
+
+ct_status ct_model_set_class_weights(ct_model *m, const float *w) {
+    if (m->cw) clReleaseMemObject(m->cw);
+    m->cw = NULL;
+    if (!w) return CT_OK;
+    int k = m->outputs == 1 ? 2 : m->outputs;
+    CT_TRY(ct_buffer_create(m->rt, "class weights", (size_t)k * sizeof(float), CL_MEM_READ_ONLY,
+                            &m->cw));
+    return ct_upload(m->rt, m->cw, 0, (size_t)k * sizeof(float), w);
+}
+
+ct_status ct_model_topk(ct_model *m, int n, int t, int32_t *top) {
+    CT_TRY(check_n(m, n));
+    if (t < 1 || t > 5) return ct_set_error(CT_ERR_ARG, "ct_model_topk: t %d must be 1..5", t);
+    if (!m->top)
+        CT_TRY(ct_buffer_create(m->rt, "top classes", (size_t)m->max_batch * 5 * sizeof(cl_int),
+                                CL_MEM_READ_WRITE, &m->top));
+    if (m->outputs == 1) t = 1;
+    CT_TRY(ct_loss_topk(&m->K, n, m->outputs, t, m->L[m->n_layers - 1].y, m->top));
+    return ct_download(m->rt, m->top, 0, (size_t)n * t * sizeof(cl_int), top);
 }
 
 ct_status ct_model_predict(ct_model *m, int n, float *probs) {

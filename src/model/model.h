@@ -103,6 +103,12 @@ cl_mem ct_model_labels(ct_model *m);
 ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step);
 /* Forward without dropout; adds loss/accuracy to the device sums. */
 ct_status ct_model_eval_step(ct_model *m, int n);
+/* Class weights of the training loss (ct_model_train_step / compute_grads; evaluation is
+ * unweighted, as Keras): one per class (2 for a binary model), copied; NULL: none. */
+ct_status ct_model_set_class_weights(ct_model *m, const float *w);
+/* After ct_model_eval_step: the t (1..5) best classes of each of its n samples, best
+ * first, into top (n * t; a binary model: t = 1, the class sigmoid > 0.5 picks). */
+ct_status ct_model_topk(ct_model *m, int n, int t, int32_t *top);
 /* Forward without dropout; probabilities (n x outputs) to host. */
 ct_status ct_model_predict(ct_model *m, int n, float *probs);
 /* Forward (dropout on when train, masks from (seed, step)), loss into the sums, backward:

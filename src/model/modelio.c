@@ -339,6 +339,7 @@ static char *state_json(const ct_ckpt_state *st) {
     cJSON_AddBoolToObject(o, "has_best", st->has_best);
     cJSON_AddStringToObject(o, "fingerprint", st->fingerprint);
     cJSON_AddStringToObject(o, "optim", st->optim);
+    if (st->class_weight[0]) cJSON_AddStringToObject(o, "class_weight", st->class_weight);
     if (st->has_plateau) {
         cJSON *pl = cJSON_AddObjectToObject(o, "plateau");
         cJSON_AddNumberToObject(pl, "lr", st->plateau_lr);
@@ -406,6 +407,14 @@ static ct_status state_parse(const char *json, const char *path, ct_ckpt_state *
     cJSON *op = cJSON_GetObjectItem(o, "optim"), *pl = cJSON_GetObjectItem(o, "plateau");
     st->optim[0] = 0;
     if (cJSON_IsString(op)) snprintf(st->optim, sizeof st->optim, "%s", op->valuestring);
+    cJSON *cwj = cJSON_GetObjectItem(o, "class_weight"); /* optional: absent without weights */
+    st->class_weight[0] = 0;
+    if (cwj && !cJSON_IsString(cwj)) {
+        cJSON_Delete(o);
+        return ct_set_error(CT_ERR_FORMAT, "%s: checkpoint state 'class_weight' is not a string; "
+                            "delete it to start over", path);
+    }
+    if (cwj) snprintf(st->class_weight, sizeof st->class_weight, "%s", cwj->valuestring);
     st->has_plateau = 0;
     if (pl) {
         cJSON *plr = cJSON_GetObjectItem(pl, "lr"), *plb = cJSON_GetObjectItem(pl, "best");

@@ -62,6 +62,9 @@ typedef struct ct_ckpt_state {
     /* ReduceLROnPlateau: has_plateau when the run uses it; its rate, best and wait. */
     int has_plateau, plateau_wait;
     double plateau_lr, plateau_best;
+    /* Class weights "NAME:W,..." of every class, %.9g ("" without --class-weight, and in
+     * checkpoints from before it). */
+    char class_weight[1024];
 } ct_ckpt_state;
 
 /* best_params: host copy of the best weights in parameter order (or NULL). */

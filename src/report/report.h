@@ -115,4 +115,9 @@ void ct_progress_format_width(char *buf, size_t n, int width, int step, int step
                               double accuracy, int final, double eta, double seconds, int has_val,
                               double val_loss, double val_accuracy);
 
+/* ---- classification report (classreport.c; the public ct_class_report_*) ---- */
+struct cJSON;
+/* The report as the JSON object ct_class_report_print_json writes (caller frees). */
+struct cJSON *ct_class_report_json(const ct_class_report *r);
+
 #endif

@@ -204,21 +204,64 @@ static size_t model_chw(const ct_classifier *m) {
     return (size_t)m->meta.c * (size_t)m->meta.h * (size_t)m->meta.w;
 }
 
-ct_status ct_evaluate_loader(ct_classifier *cm, ct_loader *l, ct_eval_result *out) {
+/* The evaluation loop; with conf (classes x classes, zeroed) it also counts the confusion
+ * matrix and, with t > 1, in how many samples the true class is among the t best (*topc),
+ * from the top-t class indices brought back per batch (not the probabilities). */
+static ct_status eval_loop(ct_classifier *cm, ct_loader *l, ct_eval_result *out, long *conf,
+                           int t, long *topc) {
     ct_model *m = cm->m;
     size_t chw = model_chw(cm);
-    CT_TRY(ct_model_metrics(m, 1, &out->loss, &out->accuracy, &out->n)); /* clear the sums */
-    CT_TRY(ct_loader_start_epoch(l, 0));
-    for (;;) {
-        ct_batch b;
-        CT_TRY(ct_loader_next(l, &b));
-        if (b.count == 0) break;
-        ct_status s = upload_batch(cm->rt, m, &b, chw);
-        ct_loader_release(l, &b);
-        CT_TRY(s);
-        CT_TRY(ct_model_eval_step(m, b.count));
+    int k = cm->meta.n_classes, tt = t > 1 ? t : 1;
+    int32_t *top = NULL, *lab = NULL;
+    if (conf) {
+        size_t mb = (size_t)ct_model_max_batch(m);
+        top = malloc(mb * (size_t)tt * sizeof *top);
+        lab = malloc(mb * sizeof *lab);
+        if (!top || !lab) {
+            free(top), free(lab);
+            return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+        }
     }
+    ct_status s = ct_model_metrics(m, 1, &out->loss, &out->accuracy, &out->n); /* clear the sums */
+    if (s == CT_OK) s = ct_loader_start_epoch(l, 0);
+    while (s == CT_OK) {
+        ct_batch b;
+        if ((s = ct_loader_next(l, &b)) != CT_OK || b.count == 0) break;
+        s = upload_batch(cm->rt, m, &b, chw);
+        if (conf) memcpy(lab, b.y, (size_t)b.count * sizeof *lab);
+        ct_loader_release(l, &b);
+        if (s == CT_OK) s = ct_model_eval_step(m, b.count);
+        if (s == CT_OK && conf) s = ct_model_topk(m, b.count, tt, top);
+        for (int i = 0; s == CT_OK && conf && i < b.count; i++) {
+            int y = lab[i], p = top[(size_t)i * tt];
+            if (y < 0 || y >= k || p < 0 || p >= k) continue; /* the loss is NaN then */
+            conf[(size_t)y * k + p]++;
+            for (int r = 0; r < t; r++)
+                if (top[(size_t)i * tt + r] == y) (*topc)++;
+        }
+    }
+    free(top), free(lab);
+    CT_TRY(s);
     return ct_model_metrics(m, 1, &out->loss, &out->accuracy, &out->n);
+}
+
+ct_status ct_evaluate_loader(ct_classifier *cm, ct_loader *l, ct_eval_result *out) {
+    return eval_loop(cm, l, out, NULL, 0, NULL);
+}
+
+ct_status ct_evaluate_loader_report(ct_classifier *cm, ct_loader *l, ct_eval_result *out,
+                                    ct_class_report **rep) {
+    if (!cm || !l || !out || !rep)
+        return ct_set_error(CT_ERR_ARG, "ct_evaluate_loader_report: NULL argument");
+    *rep = NULL;
+    int k = cm->meta.n_classes, t = k > 5 ? 5 : 0;
+    long *conf = calloc((size_t)k * k, sizeof *conf), topc = 0;
+    if (!conf) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = eval_loop(cm, l, out, conf, t, &topc);
+    if (s == CT_OK)
+        s = ct_class_report_create(k, (const char *const *)cm->meta.class_names, conf, t, topc, rep);
+    free(conf);
+    return s;
 }
 
 /* Appends to buf (size n) the names of a that b lacks, comma separated, "..." when full. */
@@ -263,6 +306,11 @@ ct_status ct_classifier_check_classes(const ct_classifier *m, const ct_dataset *
 
 ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, int workers,
                       ct_eval_result *out) {
+    return ct_evaluate_report(m, ds, batch, workers, out, NULL);
+}
+
+ct_status ct_evaluate_report(ct_classifier *m, const ct_dataset *ds, int batch, int workers,
+                             ct_eval_result *out, ct_class_report **rep) {
     if (!m || !ds || !out) return ct_set_error(CT_ERR_ARG, "ct_evaluate: NULL argument");
     if (batch <= 0 || batch > ct_model_max_batch(m->m))
         return ct_set_error(CT_ERR_ARG, "ct_evaluate: batch %d must be 1..%d (the model's max_batch)",
@@ -280,7 +328,7 @@ ct_status ct_evaluate(ct_classifier *m, const ct_dataset *ds, int batch, int wor
     c.cache_mb = 0;
     ct_loader *l;
     CT_TRY(ct_loader_open(ds, &c, &l));
-    ct_status s = ct_evaluate_loader(m, l, out);
+    ct_status s = rep ? ct_evaluate_loader_report(m, l, out, rep) : ct_evaluate_loader(m, l, out);
     ct_loader_free(l);
     return s;
 }
@@ -301,7 +349,8 @@ static uint64_t data_hash(const ct_dataset *ds, uint64_t h) {
 }
 
 static void fingerprint(const ct_fit_opts *o, const ct_optim *opt, const ct_classifier *cm,
-                        const ct_dataset *train, const ct_dataset *val, char *out, size_t n) {
+                        const ct_dataset *train, const ct_dataset *val, const char *cw, char *out,
+                        size_t n) {
     /* Sized to fit (a spec has any length); the same bytes as ever, so checkpoints written
      * before stay resumable. */
     const char *fmt = "%s|%dx%dx%d|resize%d|b%d|lr%.17g|%.17g|%.17g|%.17g|%s|seed%llu|n%d|%d|"
@@ -330,6 +379,8 @@ static void fingerprint(const ct_fit_opts *o, const ct_optim *opt, const ct_clas
                           p->featurewise_center, p->featurewise_std_normalization);
         h = ct_hash64(pre, (size_t)pl, h);
     }
+    /* class weights join it when given (older checkpoints had none) */
+    if (cw && *cw) h = ct_hash64(cw, strlen(cw), ct_hash64("class_weight", 12, h));
     snprintf(out, n, "%016llx", (unsigned long long)h);
 }
 
@@ -381,6 +432,27 @@ static int write_output(ct_status s, const char *what, unsigned bit, ct_fit_resu
     return 0;
 }
 
+/* --class-weight: resolved against the training classes (before any image is read), put on
+ * the model's training loss, and described into desc ("" without) for the checkpoint. */
+static ct_status set_class_weights(ct_classifier *cm, const ct_dataset *train, const char *spec,
+                                   char *desc, size_t n) {
+    desc[0] = 0;
+    if (!spec || !*spec) return ct_model_set_class_weights(cm->m, NULL);
+    int k = cm->meta.n_classes;
+    float *w = malloc((size_t)k * sizeof *w);
+    if (!w) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = ct_class_weights(spec, train, w);
+    size_t len = 0;
+    for (int c = 0; s == CT_OK && c < k && len < n; c++) {
+        int wr = snprintf(desc + len, n - len, "%s%s:%.9g", c ? "," : "", cm->meta.class_names[c],
+                          (double)w[c]);
+        len = wr < 0 ? n : len + (size_t)wr;
+    }
+    if (s == CT_OK) s = ct_model_set_class_weights(cm->m, w);
+    free(w);
+    return s;
+}
+
 static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_dataset *val,
                          const ct_fit_opts *o, fit_state *f, ct_fit_result *r) {
     ct_runtime *rt = cm->rt;
@@ -398,6 +470,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     CT_TRY(ct_fit_opts_check(o));
     CT_TRY(ct_classifier_check_classes(cm, train, "training"));
     if (has_val) CT_TRY(ct_classifier_check_classes(cm, val, "validation"));
+    CT_TRY(set_class_weights(cm, train, o->class_weight, f->st.class_weight,
+                             sizeof f->st.class_weight));
     ct_optim opt;
     resolve_optim(o, &opt);
     const double base_lr = opt.lr;
@@ -447,7 +521,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     /* checkpoints */
     char ckpt[4096] = "";
     char fp[64];
-    fingerprint(o, &opt, cm, train, val, fp, sizeof fp);
+    fingerprint(o, &opt, cm, train, val, f->st.class_weight, fp, sizeof fp);
     f->st.best = maximize ? -INFINITY : INFINITY;
     f->st.best_epoch = -1;
     snprintf(f->st.fingerprint, sizeof f->st.fingerprint, "%s", fp);
@@ -496,6 +570,14 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                                     "same --optimizer, its options and the same schedule options "
                                     "(--epochs too with cosine), or use another --checkpoint-dir",
                                     ckpt, was, f->st.optim);
+            }
+            if (strcmp(st.class_weight, f->st.class_weight)) {
+                ct_history_free(&st.hist);
+                return ct_set_error(CT_ERR_ARG, "%s was written by a run with other class weights "
+                                    "(--class-weight: %s); this run asks for %s. Resume with the "
+                                    "same --class-weight, or use another --checkpoint-dir", ckpt,
+                                    st.class_weight[0] ? st.class_weight : "none",
+                                    f->st.class_weight[0] ? f->st.class_weight : "none");
             }
             if (strcmp(st.fingerprint, fp)) {
                 ct_history_free(&st.hist);
