@@ -78,6 +78,8 @@ typedef struct ct_layer_run {
     int train;      /* training mode: dropout on, batchnorm on batch statistics */
     uint32_t seed;  /* folded run seed (dropout masks use seed ^ salt) */
     uint32_t step;
+    int sample0;    /* the batch's first sample in the global batch (a data-parallel replica's
+                     * offset; 0 on one device): dropout masks are keyed by global sample */
 } ct_layer_run;
 
 /* Backward's buffers: dy is the gradient w.r.t. the layer's output (its activation

@@ -470,8 +470,9 @@ static ct_status check_n(const ct_model *m, int n) {
     return CT_OK;
 }
 
-static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_run r = {&m->K, n, train, seed, step};
+static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t step,
+                         int sample0) {
+    ct_layer_run r = {&m->K, n, train, seed, step, sample0};
     for (int i = 0; i < m->n_layers; i++) {
         ct_layer *l = &m->L[i];
         ct_status s = l->s.cls->forward(l, &r);
@@ -482,8 +483,9 @@ static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t 
 
 /* Backward from dlogits in gbuf[0]; parameter gradients into the grads slab. Layers below
  * the first one with parameters need no gradients and are not visited. */
-static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_run r = {&m->K, n, train, seed, step};
+static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t step,
+                          int sample0) {
+    ct_layer_run r = {&m->K, n, train, seed, step, sample0};
     int cur = 0;
     for (int i = m->n_layers - 1; i >= m->first_param; i--) {
         ct_layer *l = &m->L[i];
@@ -502,14 +504,36 @@ uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed) {
 }
 
 ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step) {
+    return ct_model_compute_grads_at(m, n, train, seed, step, 0);
+}
+
+ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed, long step,
+                                    int sample0) {
     CT_TRY(check_n(m, n));
+    if (sample0 < 0) return ct_set_error(CT_ERR_ARG, "sample offset %d must be >= 0", sample0);
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;
-    CT_TRY(forward(m, n, train, sd, st));
+    CT_TRY(forward(m, n, train, sd, st, sample0));
     ct_layer *last = &m->L[m->n_layers - 1];
     CT_TRY(ct_loss_forward(&m->K, n, m->outputs, last->y, m->labels, m->stats, m->sums,
                            m->gbuf[0]));
     m->count += n;
-    return backward(m, n, train, sd, st);
+    return backward(m, n, train, sd, st, sample0);
+}
+
+size_t ct_model_slab_floats(const ct_model *m) { return m->params.n; }
+
+static ct_slab *slab_of(ct_model *m, ct_model_slab which) {
+    return which == CT_SLAB_GRADS ? &m->grads : &m->params;
+}
+
+ct_status ct_model_read_slab(ct_model *m, ct_model_slab which, float *host) {
+    ct_slab *sl = slab_of(m, which);
+    return ct_download(m->rt, sl->mem, 0, sl->n * sizeof(float), host);
+}
+
+ct_status ct_model_write_slab(ct_model *m, ct_model_slab which, const float *host) {
+    ct_slab *sl = slab_of(m, which);
+    return ct_upload(m->rt, sl->mem, 0, sl->n * sizeof(float), host);
 }
 
 /* The AdamW decay mask: 1 on every element of a tensor without no_decay, 0 elsewhere
@@ -530,11 +554,15 @@ static ct_status make_decay_mask(ct_model *m) {
 }
 
 ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step) {
+    CT_TRY(ct_model_compute_grads(m, n, 1, seed, step));
+    return ct_model_apply_grads(m, opt);
+}
+
+ct_status ct_model_apply_grads(ct_model *m, const ct_adam *opt) {
     ct_optim def;
     ct_optim_defaults(CT_OPTIM_ADAM, &def);
     if (!opt) opt = &def;
     if (opt->kind == CT_OPTIM_ADAMW && !m->decay) CT_TRY(make_decay_mask(m));
-    CT_TRY(ct_model_compute_grads(m, n, 1, seed, step));
     m->t++;
     return ct_optim_update(&m->K, opt, m->params.n, m->t, m->params.mem, m->grads.mem,
                            m->adam_m.mem, m->adam_v.mem, m->decay);
@@ -542,7 +570,7 @@ ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t s
 
 ct_status ct_model_eval_step(ct_model *m, int n) {
     CT_TRY(check_n(m, n));
-    CT_TRY(forward(m, n, 0, 0, 0));
+    CT_TRY(forward(m, n, 0, 0, 0, 0));
     CT_TRY(ct_loss_forward(&m->K, n, m->outputs, m->L[m->n_layers - 1].y, m->labels, m->stats,
                            m->sums, NULL));
     m->count += n;
@@ -551,7 +579,7 @@ ct_status ct_model_eval_step(ct_model *m, int n) {
 
 ct_status ct_model_predict(ct_model *m, int n, float *probs) {
     CT_TRY(check_n(m, n));
-    CT_TRY(forward(m, n, 0, 0, 0));
+    CT_TRY(forward(m, n, 0, 0, 0, 0));
     CT_TRY(ct_output_probs(&m->K, n, m->outputs, m->L[m->n_layers - 1].y, m->probs));
     return ct_download(m->rt, m->probs, 0, (size_t)n * m->outputs * sizeof(float), probs);
 }
