@@ -51,6 +51,12 @@ cmp -s "$T/two.safetensors" "$T/env.safetensors" && ok || bad "CLTRAIN_DEVICES g
 "$CLT" train "${R[@]}" --devices 0:0 --out "$T/single.safetensors" >/dev/null 2>&1 || bad "--devices 0:0"
 cmp -s "$T/one.safetensors" "$T/single.safetensors" && ok || bad "--devices 0:0 is not the one-device run"
 
+# batchnorm: each device normalises over its own share (docs/SCALING.md); the replicas stay equal
+"$CLT" train "${R[@]}" --model 'conv6:3,batchnorm:relu,pool2,flatten,dense1' --devices 0:0,0:1 \
+  --out "$T/bn.safetensors" >"$T/bn.txt" 2>&1 || { bad "batchnorm on 2 devices"; cat "$T/bn.txt"; }
+[ "$(grep -c 'Epoch [12]: parameters of the 2 replicas identical' "$T/bn.txt")" -eq 2 ] && ok \
+  || bad "batchnorm: no parameter hash line per epoch"
+
 # 3. resume with another device count, at the same global batch
 for k in 2to1 1to2; do
   if [ $k = 2to1 ]; then A=(--devices 0:0,0:1); B=(); else A=(); B=(--devices 0:0,0:1); fi

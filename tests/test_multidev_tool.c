@@ -28,6 +28,7 @@ typedef struct run {
     float *w2;            /* parameters after epoch 2 (all tensors, concatenated) */
     size_t nw;
     int hash_mismatch;
+    int disturb; /* at this global step (1-based), nudge replica 1's parameters */
 } run;
 
 static int warnings; /* "other parameters than replica 0" warnings of the trainer */
@@ -52,6 +53,14 @@ static int on_step(void *user, const ct_step_info *s) {
     }
     r->prev_mean = s->loss;
     r->step++;
+    if (r->disturb && r->step == r->disturb && r->nrep > 1) {
+        size_t n = ct_model_slab_floats(r->c[1]->m);
+        float *p = malloc(n * sizeof *p);
+        ct_model_read_slab(r->c[1]->m, CT_SLAB_PARAMS, p);
+        p[0] += 1e-3f;
+        ct_model_write_slab(r->c[1]->m, CT_SLAB_PARAMS, p);
+        free(p);
+    }
     return 0;
 }
 
@@ -93,7 +102,9 @@ static ct_dataset *ds;
 
 /* One fit of `epochs` epochs on replicas rts[0 .. nrep); ckdir / resume as the options. */
 static ct_status do_fit(run *r, int nrep, int epochs, const char *ckdir, int resume) {
+    int disturb = r->disturb;
     memset(r, 0, sizeof *r);
+    r->disturb = disturb;
     r->nrep = nrep;
     r->n_train = ct_dataset_count(ds);
     int share[MAXR];
@@ -178,7 +189,9 @@ static int fit_main(const char *data) {
         printf("FAIL: %s\n", ct_last_error());
         return 1;
     }
-    run one, two, two_b, three;
+    run one, two, two_b, three, nudged;
+    memset(&one, 0, sizeof one);
+    two = two_b = three = nudged = one;
     CHECK(do_fit(&one, 1, 3, NULL, 0) == CT_OK, "1 replica");
     CHECK(do_fit(&two, 2, 3, NULL, 0) == CT_OK, "2 replicas");
     CHECK(do_fit(&three, 3, 3, NULL, 0) == CT_OK, "3 replicas");
@@ -192,6 +205,13 @@ static int fit_main(const char *data) {
     CHECK(two.w2 && two_b.w2 && !memcmp(two.w2, two_b.w2, two.nw * sizeof(float)),
           "two runs on the same two devices differ");
     run_free(&two_b);
+    /* a replica whose parameters drift is found at the end of the epoch and put back */
+    nudged.disturb = 3;
+    CHECK(do_fit(&nudged, 2, 2, NULL, 0) == CT_OK, "2 replicas, one nudged");
+    CHECK(warnings == 1 && nudged.hash_mismatch == 0,
+          "a nudged replica: %d warnings (1 expected), %d mismatches after the epoch", warnings,
+          nudged.hash_mismatch);
+    run_free(&nudged);
 
     /* checkpoints: 1 epoch on 2 replicas, resumed on 1 (and the other way round) */
     char tmpl[] = "/tmp/cltrain-md-XXXXXX";
@@ -203,6 +223,8 @@ static int fit_main(const char *data) {
             char ck[4200];
             snprintf(ck, sizeof ck, "%s/ck%d", tmp, k);
             run a, b;
+            memset(&a, 0, sizeof a);
+            b = a;
             CHECK(do_fit(&a, from[k], 1, ck, 0) == CT_OK, "%d replicas, epoch 1", from[k]);
             CHECK(do_fit(&b, to[k], 2, ck, 1) == CT_OK, "resumed on %d replicas", to[k]);
             size_t nw = all_floats(b.c[0]->m);
