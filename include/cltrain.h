@@ -364,9 +364,14 @@ typedef struct ct_fit_opts {
      * 0: checkpoints, history and the result are its. Each replica holds its share (its
      * max_batch), so validation runs on the model in batches of its max_batch. BatchNorm
      * uses each replica's own batch statistics (as PyTorch DDP), so a model with it differs
-     * from one device. NULL / 0: one device, exactly as without. */
+     * from one device, unless sync_bn (below). NULL / 0: one device, exactly as without. */
     ct_classifier *const *replicas;
     int n_replicas;
+    /* With replicas: batchnorm's batch statistics (mean, variance, and their gradients)
+     * over the whole global batch, summed across the replicas in replica order, so that a
+     * model with batchnorm trains as on one device (PyTorch's SyncBatchNorm). 0: each
+     * replica's own (DDP's default). */
+    int sync_bn;
 } ct_fit_opts;
 
 typedef struct ct_fit_result {

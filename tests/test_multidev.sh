@@ -5,7 +5,8 @@
 #     losses, weights, per-epoch parameter identity, determinism, checkpoints 2 -> 1, 1 -> 2);
 #  2. cltrain train --devices: the split printed, a parameter hash per epoch, the model
 #     within 1e-4 of one device's, CLTRAIN_DEVICES and `all` the same run, one listed device
-#     the one-device run byte for byte;
+#     the one-device run byte for byte; batchnorm per device (differs from one device) and
+#     with --sync-bn (within 1e-4 of one device);
 #  3. --resume with another device count (2 -> 1 and 1 -> 2);
 #  4. bad lists and a share a device cannot hold: exit status, a message naming the option
 #     and the device, no model and no checkpoint file left.
@@ -57,6 +58,16 @@ cmp -s "$T/one.safetensors" "$T/single.safetensors" && ok || bad "--devices 0:0 
 [ "$(grep -c 'Epoch [12]: parameters of the 2 replicas identical' "$T/bn.txt")" -eq 2 ] && ok \
   || bad "batchnorm: no parameter hash line per epoch"
 
+# --sync-bn: batchnorm statistics over the global batch, as on one device (SGD: the bias before
+# a batchnorm has only rounding noise for a gradient, which Adam would blow up)
+S=(--model 'conv6:3,batchnorm:relu,pool2,flatten,dense8,batchnorm:relu,dense1' --optimizer sgd --lr 0.05)
+"$CLT" train "${R[@]}" "${S[@]}" --out "$T/bn1.safetensors" >/dev/null 2>&1 || bad "batchnorm, one device"
+"$CLT" train "${R[@]}" "${S[@]}" --devices 0:0,0:1 --sync-bn --out "$T/bns.safetensors" >"$T/bns.txt" 2>&1 \
+  || { bad "--sync-bn"; cat "$T/bns.txt"; }
+grep -q "batchnorm statistics over the global batch (--sync-bn)" "$T/bns.txt" && ok || bad "--sync-bn not said"
+"$TOOL" compare "$T/bn1.safetensors" "$T/bns.safetensors" 1e-4 && ok || bad "--sync-bn vs one device"
+"$TOOL" compare "$T/bn1.safetensors" "$T/bn.safetensors" 1e-3 >/dev/null && bad "per-device batchnorm equals one device" || ok
+
 # 3. resume with another device count, at the same global batch
 for k in 2to1 1to2; do
   if [ $k = 2to1 ]; then A=(--devices 0:0,0:1); B=(); else A=(); B=(--devices 0:0,0:1); fi
@@ -96,6 +107,8 @@ expect_fail "env listed twice" 2 "CLTRAIN_DEVICES 0:0,0:0: device 0:0 is listed 
   env CLTRAIN_DEVICES=0:0,0:0 "$CLT" train "${B[@]}"
 expect_fail "batch below the device count" 2 "--batch-size 1 is smaller than the 2 devices of --devices 0:0,0:1" \
   "$CLT" train "${B[@]}" --devices 0:0,0:1 --batch-size 1
+expect_fail "--sync-bn on one device" 2 "--sync-bn reduces batchnorm statistics across devices: it needs --devices" \
+  "$CLT" train "${B[@]}" --sync-bn
 # each device's share of 100 at 512x512 needs a 4.7 GiB activation slab: more than a buffer may be
 expect_fail "share too big" 1 "--devices: device 0:0 cannot hold its share of 50 of the --batch-size 100 samples \(try --batch-size 50" \
   "$CLT" train --data "$DATA/catdog-mini/train" --model 'conv96:3:relu,flatten,dense1' --input 512x512 \

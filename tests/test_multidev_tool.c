@@ -3,7 +3,9 @@
  *       0:0) at the same global batch (uneven splits) and seed, with dropout and augmentation:
  *       the first 20 per-step losses within 1e-5 relative, the weights after 2 epochs within
  *       1e-4; every replica's parameters identical after every epoch; the same device list
- *       twice bit-identical; checkpoints resumed 2 -> 1 and 1 -> 2 replicas.
+ *       twice bit-identical; a replica nudged off is warned about and put back; batchnorm
+ *       with sync_bn (2 and 3 replicas) as close to one device, without it not; checkpoints
+ *       resumed 2 -> 1 and 1 -> 2 replicas.
  *   test_multidev_tool compare A B TOL   two model files' tensors within TOL (absolute).
  * Exit 77 when fewer than two devices show up (POCL_DEVICES="pthread pthread" gives two). */
 #include "ctest.h"
@@ -11,6 +13,14 @@
 #include "train/train.h"
 
 #define SPEC "conv6:3:relu,pool2,flatten,dropout0.3,dense8:relu,dense1"
+/* batchnorm after a conv (per channel over n x h x w) and after a dense (per feature) */
+#define BN_SPEC "conv6:3,batchnorm:relu,pool2,flatten,dropout0.3,dense8,batchnorm:relu,dense1"
+static const char *g_spec = SPEC;
+static int g_sync_bn;
+/* The bias of a layer that batchnorm follows has a zero gradient in exact arithmetic, so
+ * only rounding noise, which Adam normalises into full-size steps: the batchnorm runs use
+ * SGD, whose steps are as small as that noise. */
+static const char *g_optim;
 #define BATCH 15
 #define SEED 3
 #define STEPS 20
@@ -109,7 +119,7 @@ static ct_status do_fit(run *r, int nrep, int epochs, const char *ckdir, int res
     r->n_train = ct_dataset_count(ds);
     int share[MAXR];
     ct_fit_split(BATCH, nrep, share);
-    ct_status s = ct_classifier_create(rts[0], SPEC, 20, 20, 3, CT_RESIZE_NEAREST,
+    ct_status s = ct_classifier_create(rts[0], g_spec, 20, 20, 3, CT_RESIZE_NEAREST,
                                        ct_dataset_class_count(ds), ct_dataset_class_names(ds),
                                        share[0], 5, &r->c[0]);
     for (int q = 1; s == CT_OK && q < nrep; q++)
@@ -130,6 +140,11 @@ static ct_status do_fit(run *r, int nrep, int epochs, const char *ckdir, int res
     o.resume = resume;
     o.replicas = nrep > 1 ? r->c + 1 : NULL;
     o.n_replicas = nrep - 1;
+    o.sync_bn = g_sync_bn;
+    if (g_optim) {
+        o.optimizer = g_optim;
+        o.lr = 0.05;
+    }
     return ct_fit(r->c[0], ds, NULL, &o, NULL);
 }
 
@@ -212,6 +227,34 @@ static int fit_main(const char *data) {
           "a nudged replica: %d warnings (1 expected), %d mismatches after the epoch", warnings,
           nudged.hash_mismatch);
     run_free(&nudged);
+
+    /* batchnorm: --sync-bn matches one device; each replica's own statistics do not */
+    {
+        run b1, b2s, b3s, b2;
+        memset(&b1, 0, sizeof b1);
+        b2s = b3s = b2 = b1;
+        g_spec = BN_SPEC;
+        g_optim = "sgd";
+        CHECK(do_fit(&b1, 1, 3, NULL, 0) == CT_OK, "batchnorm, 1 replica");
+        g_sync_bn = 1;
+        CHECK(do_fit(&b2s, 2, 3, NULL, 0) == CT_OK, "batchnorm, 2 replicas, sync");
+        CHECK(do_fit(&b3s, 3, 3, NULL, 0) == CT_OK, "batchnorm, 3 replicas, sync");
+        g_sync_bn = 0;
+        CHECK(do_fit(&b2, 2, 3, NULL, 0) == CT_OK, "batchnorm, 2 replicas");
+        g_spec = SPEC;
+        g_optim = NULL;
+        compare_runs(&b1, &b2s, "batchnorm --sync-bn, 2 replicas vs 1");
+        compare_runs(&b1, &b3s, "batchnorm --sync-bn, 3 replicas vs 1");
+        double d = b1.w2 && b2.w2 ? max_abs(b1.w2, b2.w2, b1.nw) : 0;
+        printf("batchnorm per replica, 2 replicas vs 1: weights after 2 epochs differ by %.2e\n", d);
+        CHECK(d > 1e-3, "per-replica batchnorm statistics should differ from one device (%.3g)", d);
+        CHECK(b2s.hash_mismatch == 0 && b3s.hash_mismatch == 0 && b2.hash_mismatch == 0,
+              "batchnorm: replica parameters differ after an epoch");
+        run_free(&b1);
+        run_free(&b2s);
+        run_free(&b3s);
+        run_free(&b2);
+    }
 
     /* checkpoints: 1 epoch on 2 replicas, resumed on 1 (and the other way round) */
     char tmpl[] = "/tmp/cltrain-md-XXXXXX";

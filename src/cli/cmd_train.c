@@ -414,6 +414,8 @@ static const char *train_help =
     "  --device P:D            OpenCL device as `cltrain devices` lists (or CLTRAIN_DEVICE)\n"
     "  --devices LIST          data-parallel over several: P:D,P:D,... or all (or\n"
     "                          CLTRAIN_DEVICES); the batch is split evenly (docs/SCALING.md)\n"
+    "  --sync-bn               with --devices: batchnorm statistics over the global batch\n"
+    "                          (as on one device) instead of each device's share\n"
     "  --profile               print a per-kernel time table at the end\n"
     "  --deterministic         bit-reproducible kernels (also CLTRAIN_DETERMINISTIC=1)\n"
     "  --quiet                 less output\n"
@@ -713,7 +715,7 @@ static const ct_optdef train_opts[] = {
     {"init", "FILE"}, {"early-stopping", "P"}, {"monitor", "M"}, {"min-delta", "X"},
     {"no-restore-best", NULL}, {"out", "FILE"}, {"history", "FILE"}, {"plot", "FILE"},
     {"checkpoint-dir", "D"}, {"resume", NULL}, {"force", NULL}, {"device", "P:D"},
-    {"devices", "LIST"}, {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
+    {"devices", "LIST"}, {"sync-bn", NULL}, {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
     /* optimizer and learning-rate schedule (docs/TRAINING.md) */
     {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
     {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},
@@ -902,6 +904,8 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--devices")) {
             VAL();
             t.devices = v;
+        } else if (!strcmp(a, "--sync-bn")) {
+            o->sync_bn = 1;
         } else if (!strcmp(a, "--profile")) {
             t.profile = 1;
         } else if (!strcmp(a, "--deterministic")) {
@@ -959,6 +963,11 @@ int ct_cmd_train(int argc, char **argv) {
                     o->batch, t.dl.n, dev_opt, t.devices, t.dl.n);
             return 2;
         }
+    }
+    if (o->sync_bn && t.dl.n < 2) {
+        fprintf(stderr, "cltrain train: --sync-bn reduces batchnorm statistics across devices: "
+                "it needs --devices LIST (or CLTRAIN_DEVICES) with two or more devices\n");
+        return 2;
     }
     o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */

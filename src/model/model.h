@@ -113,6 +113,13 @@ ct_status ct_model_get_grad(ct_model *m, int i, float *host);
  * data-parallel replica's slice): dropout masks are those of the global sample indices. */
 ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed, long step,
                                     int sample0);
+/* ct_model_compute_grads_at (training) on R models of one spec (data-parallel replicas),
+ * model r on its first n[r] samples (0: it sits the step out) at offset off[r] of the global
+ * batch, with the statistics of the layers that have sync hooks (batchnorm) over the whole
+ * global batch: those layers run in lockstep, their parts summed on the host in replica
+ * order (--sync-bn; docs/SCALING.md). */
+ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const int *off,
+                                       uint64_t seed, long step);
 /* The optimizer step (opt as for ct_model_train_step) on the gradients in the slab, t + 1:
  * ct_model_train_step is ct_model_compute_grads then this. */
 ct_status ct_model_apply_grads(ct_model *m, const ct_adam *opt);

@@ -19,7 +19,9 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
     R->n = n_more + 1;
     R->c = calloc((size_t)R->n, sizeof *R->c);
     R->share = calloc((size_t)R->n, sizeof *R->share);
-    if (!R->c || !R->share) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    R->off = calloc((size_t)R->n, sizeof *R->off);
+    R->ms = calloc((size_t)R->n, sizeof *R->ms);
+    if (!R->c || !R->share || !R->off || !R->ms) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     R->c[0] = m;
     for (int r = 1; r < R->n; r++) {
         ct_classifier *c = more[r - 1];
@@ -37,6 +39,7 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
                                 "differ); make replicas with ct_classifier_replicate", r);
         R->c[r] = c;
     }
+    for (int r = 0; r < R->n; r++) R->ms[r] = R->c[r]->m;
     if (batch < R->n)
         return ct_set_error(CT_ERR_ARG, "--batch-size %d is smaller than the %d devices of "
                             "--devices: give every device at least one sample (--batch-size %d "
@@ -63,6 +66,8 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
 void ct_replicas_free(ct_replicas *R) {
     free(R->c);
     free(R->share);
+    free(R->off);
+    free(R->ms);
     free(R->g);
     free(R->acc);
     memset(R, 0, sizeof *R);
@@ -112,12 +117,14 @@ ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, size_t chw, const 
         CT_TRY(ct_upload(c->rt, ct_model_input(c->m), 0, (size_t)k * chw * sizeof(float),
                          b->x + (size_t)off * chw));
         CT_TRY(ct_upload(c->rt, ct_model_labels(c->m), 0, (size_t)k * sizeof(int32_t), b->y + off));
-        ct_status s = ct_model_compute_grads_at(c->m, k, 1, seed, step, off);
+        R->off[r] = off;
+        ct_status s = R->sync_bn ? CT_OK : ct_model_compute_grads_at(c->m, k, 1, seed, step, off);
         if (s != CT_OK)
             return ct_error_prefix(s, "replica %d (device %d:%d): ", r, c->rt->dev.platform,
                                    c->rt->dev.device);
         off += k;
     }
+    if (R->sync_bn) CT_TRY(ct_models_compute_grads_sync(R->ms, R->n, R->share, R->off, seed, step));
     CT_TRY(ct_replicas_allreduce(R, b->count));
     for (int r = 0; r < R->n; r++) CT_TRY(ct_model_apply_grads(R->c[r]->m, opt));
     return CT_OK;

@@ -16,6 +16,9 @@ typedef struct ct_replicas {
     float *g;           /* host: one replica's slab */
     double *acc;        /* host: the running sum */
     int *share;         /* samples of the current batch per replica */
+    int sync_bn;        /* batchnorm statistics over the global batch (--sync-bn) */
+    int *off;           /* first row of each replica's share */
+    ct_model **ms;      /* the replicas' models */
     double reduce_s;    /* wall time in ct_replicas_allreduce (transfers and the sum) */
     long reduces;       /* its calls */
 } ct_replicas;

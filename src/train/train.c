@@ -435,6 +435,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     int has_val = val != NULL;
     f->multi = o->n_replicas > 0 && o->replicas;
     if (f->multi) CT_TRY(ct_replicas_open(&f->rep, cm, o->replicas, o->n_replicas, o->batch));
+    if (f->multi) f->rep.sync_bn = o->sync_bn != 0;
     else if (o->batch <= 0 || o->batch > ct_model_max_batch(m))
         return ct_set_error(CT_ERR_ARG, "--batch-size %d: the model was made for batches of 1 to %d",
                             o->batch, ct_model_max_batch(m));
@@ -581,8 +582,9 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         for (int i = 0, k = 0; i < f->rep.n && k >= 0 && (size_t)k < sizeof split; i++)
             k += snprintf(split + k, sizeof split - (size_t)k, "%s%d", i ? " + " : "", sh[i]);
         ct_log(CT_LOG_INFO, "Data-parallel over %d devices: the global batch of %d is split %s "
-               "(evenly, the remainder to the first devices); gradients summed in device order.",
-               f->rep.n, o->batch, split);
+               "(evenly, the remainder to the first devices); gradients summed in device order%s.",
+               f->rep.n, o->batch, split, o->sync_bn ? "; batchnorm statistics over the global "
+               "batch (--sync-bn)" : "");
     }
     size_t chw = model_chw(cm);
     double wait_data = 0, fit_t0 = ct_now();
