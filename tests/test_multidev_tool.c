@@ -6,7 +6,8 @@
  *       twice bit-identical; a replica nudged off is warned about and put back; batchnorm
  *       with sync_bn (2 and 3 replicas) as close to one device, without it not; checkpoints
  *       resumed 2 -> 1 and 1 -> 2 replicas.
- *   test_multidev_tool compare A B TOL   two model files' tensors within TOL (absolute).
+ *   test_multidev_tool compare A B TOL   two model files' tensors within TOL (absolute):
+ *       exit 0, more: 1, not comparable (unreadable, other shapes): 2.
  * Exit 77 when fewer than two devices show up (POCL_DEVICES="pthread pthread" gives two). */
 #include "ctest.h"
 #include "model/model.h"
@@ -296,17 +297,18 @@ static int fit_main(const char *data) {
 }
 
 static int compare_main(const char *a, const char *b, double tol) {
-    ct_runtime *rt;
-    ct_classifier *ma, *mb;
+    ct_runtime *rt = NULL;
+    ct_classifier *ma = NULL, *mb = NULL;
+    int rc = 2; /* 2: could not compare */
     if (ct_runtime_create("0:0", 0, &rt) != CT_OK || ct_classifier_load(rt, a, 1, &ma) != CT_OK ||
         ct_classifier_load(rt, b, 1, &mb) != CT_OK) {
         printf("FAIL: %s\n", ct_last_error());
-        return 1;
+        goto done;
     }
     size_t na = all_floats(ma->m), nb = all_floats(mb->m);
     if (na != nb) {
         printf("FAIL: %s has %zu floats, %s %zu\n", a, na, b, nb);
-        return 1;
+        goto done;
     }
     float *x = malloc(na * sizeof *x), *y = malloc(na * sizeof *y);
     get_all(ma->m, x);
@@ -315,10 +317,12 @@ static int compare_main(const char *a, const char *b, double tol) {
     printf("%s vs %s: max |difference| %.3g (tolerance %g)\n", a, b, d, tol);
     free(x);
     free(y);
+    rc = d <= tol ? 0 : 1;
+done:
     ct_classifier_free(ma);
     ct_classifier_free(mb);
     ct_runtime_free(rt);
-    return d <= tol ? 0 : 1;
+    return rc;
 }
 
 int main(int argc, char **argv) {
