@@ -30,13 +30,13 @@ static const char *g_optim;
 typedef struct run {
     int nrep;
     ct_classifier *c[MAXR];
-    long step;            /* steps seen over all epochs */
-    double running[64];   /* running mean loss after each step */
-    double steploss[64];  /* the loss of that step alone */
+    long step;           /* steps seen over all epochs */
+    double running[64];  /* running mean loss after each step */
+    double steploss[64]; /* the loss of that step alone */
     double prev_mean;
     int epoch_step;
     int n_train;
-    float *w2;            /* parameters after epoch 2 (all tensors, concatenated) */
+    float *w2; /* parameters after epoch 2 (all tensors, concatenated) */
     size_t nw;
     int hash_mismatch;
     int disturb; /* at this global step (1-based), nudge replica 1's parameters */
@@ -77,7 +77,8 @@ static int on_step(void *user, const ct_step_info *s) {
 
 static size_t all_floats(ct_model *m) {
     size_t n = 0;
-    for (int i = 0; i < ct_model_n_tensors(m); i++) n += ct_model_tensor(m, i)->n;
+    for (int i = 0; i < ct_model_n_tensors(m); i++)
+        n += ct_model_tensor(m, i)->n;
     return n;
 }
 
@@ -150,7 +151,8 @@ static ct_status do_fit(run *r, int nrep, int epochs, const char *ckdir, int res
 }
 
 static void run_free(run *r) {
-    for (int q = 0; q < MAXR; q++) ct_classifier_free(r->c[q]);
+    for (int q = 0; q < MAXR; q++)
+        ct_classifier_free(r->c[q]);
     free(r->w2);
 }
 
@@ -171,8 +173,8 @@ static void compare_runs(const run *a, const run *b, const char *what) {
         if (!(rel <= worst)) worst = rel;
         if (!(rr <= worst_run)) worst_run = rr;
     }
-    printf("%s: first %d step losses within %.2e relative (running means %.2e)", what, STEPS,
-           worst, worst_run);
+    printf("%s: first %d step losses within %.2e relative (running means %.2e)", what, STEPS, worst,
+           worst_run);
     CHECK(a->step >= STEPS && b->step >= STEPS, "%s: %ld and %ld steps", what, a->step, b->step);
     CHECK(worst <= 1e-5, "%s: a step loss differs by %.3g relative", what, worst);
     if (a->w2 && b->w2 && a->nw == b->nw) {
@@ -188,7 +190,8 @@ static void compare_runs(const run *a, const run *b, const char *what) {
 static int fit_main(const char *data) {
     int nd = 0;
     if (ct_device_count(&nd) != CT_OK || nd < 2) {
-        printf("SKIP: %d OpenCL device(s); two are needed (POCL_DEVICES=\"pthread pthread\")\n", nd);
+        printf("SKIP: %d OpenCL device(s); two are needed (POCL_DEVICES=\"pthread pthread\")\n",
+               nd);
         return 77;
     }
     ct_set_log(on_log, NULL);
@@ -214,8 +217,8 @@ static int fit_main(const char *data) {
     compare_runs(&one, &two, "2 replicas (8 + 7) vs 1");
     compare_runs(&one, &three, "3 replicas (5 + 5 + 5) vs 1");
     CHECK(two.hash_mismatch == 0 && three.hash_mismatch == 0 && warnings == 0,
-          "replica parameters differ after an epoch (%d, %d times; %d warnings)",
-          two.hash_mismatch, three.hash_mismatch, warnings);
+          "replica parameters differ after an epoch (%d, %d times; %d warnings)", two.hash_mismatch,
+          three.hash_mismatch, warnings);
     /* deterministic for a given device list */
     CHECK(do_fit(&two_b, 2, 3, NULL, 0) == CT_OK, "2 replicas again");
     CHECK(two.w2 && two_b.w2 && !memcmp(two.w2, two_b.w2, two.nw * sizeof(float)),
@@ -247,7 +250,8 @@ static int fit_main(const char *data) {
         compare_runs(&b1, &b2s, "batchnorm --sync-bn, 2 replicas vs 1");
         compare_runs(&b1, &b3s, "batchnorm --sync-bn, 3 replicas vs 1");
         double d = b1.w2 && b2.w2 ? max_abs(b1.w2, b2.w2, b1.nw) : 0;
-        printf("batchnorm per replica, 2 replicas vs 1: weights after 2 epochs differ by %.2e\n", d);
+        printf("batchnorm per replica, 2 replicas vs 1: weights after 2 epochs differ by %.2e\n",
+               d);
         CHECK(d > 1e-3, "per-replica batchnorm statistics should differ from one device (%.3g)", d);
         CHECK(b2s.hash_mismatch == 0 && b3s.hash_mismatch == 0 && b2.hash_mismatch == 0,
               "batchnorm: replica parameters differ after an epoch");
@@ -276,7 +280,8 @@ static int fit_main(const char *data) {
             get_all(b.c[0]->m, w);
             double d = one.w2 && nw == one.nw ? max_abs(w, one.w2, nw) : INFINITY;
             printf("checkpoint %d -> %d replicas: weights after 2 epochs within %.2e of one "
-                   "device\n", from[k], to[k], d);
+                   "device\n",
+                   from[k], to[k], d);
             CHECK(d <= 1e-4, "resume %d -> %d: weights differ by %.3g", from[k], to[k], d);
             free(w);
             run_free(&a);
@@ -292,7 +297,8 @@ static int fit_main(const char *data) {
     run_free(&two);
     run_free(&three);
     ct_dataset_free(ds);
-    for (int q = 0; q < MAXR; q++) ct_runtime_free(rts[q]);
+    for (int q = 0; q < MAXR; q++)
+        ct_runtime_free(rts[q]);
     return ct_test_done("test_multidev_tool fit");
 }
 
@@ -327,7 +333,8 @@ done:
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "fit")) return fit_main(argv[2]);
-    if (argc == 5 && !strcmp(argv[1], "compare")) return compare_main(argv[2], argv[3], atof(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "compare"))
+        return compare_main(argv[2], argv[3], atof(argv[4]));
     fprintf(stderr, "usage: test_multidev_tool fit DATA_DIR | compare A B TOL\n");
     return 2;
 }

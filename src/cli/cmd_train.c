@@ -561,6 +561,9 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
     if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
     int share0 = t->o.batch; /* with --devices: the first device's share */
+    if (t->dl.n > 1 && t->o.batch < t->dl.n)
+        return ct_set_error(CT_ERR_ARG, "--devices: the training set has %d images, fewer than "
+                            "the %d devices; use fewer devices", t->o.batch, t->dl.n);
     if (t->dl.n > 1) {
         int sh[CT_MAX_DEVICES];
         ct_fit_split(t->o.batch, t->dl.n, sh);
@@ -715,7 +718,8 @@ static const ct_optdef train_opts[] = {
     {"init", "FILE"}, {"early-stopping", "P"}, {"monitor", "M"}, {"min-delta", "X"},
     {"no-restore-best", NULL}, {"out", "FILE"}, {"history", "FILE"}, {"plot", "FILE"},
     {"checkpoint-dir", "D"}, {"resume", NULL}, {"force", NULL}, {"device", "P:D"},
-    {"devices", "LIST"}, {"sync-bn", NULL}, {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
+    {"devices", "LIST"}, {"sync-bn", NULL},
+    {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
     /* optimizer and learning-rate schedule (docs/TRAINING.md) */
     {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
     {"rho", "X"}, {"lr-schedule", "NAME"}, {"lr-decay-rate", "X"}, {"lr-decay-epochs", "N"},

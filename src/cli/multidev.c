@@ -27,8 +27,10 @@ int ct_devlist_parse(const char *cmd, const char *opt, const char *list, ct_devl
     memset(d, 0, sizeof *d);
     int nd = 0;
     if (ct_device_count(&nd) != CT_OK || nd == 0) {
-        fprintf(stderr, "cltrain %s: %s %s: no OpenCL device found (`cltrain devices` lists "
-                "them)\n", cmd, opt, list);
+        fprintf(stderr,
+                "cltrain %s: %s %s: no OpenCL device found (`cltrain devices` lists "
+                "them)\n",
+                cmd, opt, list);
         return 0;
     }
     char have[512] = "";
@@ -44,32 +46,41 @@ int ct_devlist_parse(const char *cmd, const char *opt, const char *list, ct_devl
     }
     if (!strcmp(list, "all")) {
         if (nk > CT_MAX_DEVICES) nk = CT_MAX_DEVICES;
-        for (int i = 0; i < nk; i++) snprintf(d->id[d->n++], sizeof d->id[0], "%.15s", dd[i].id);
+        for (int i = 0; i < nk; i++)
+            snprintf(d->id[d->n++], sizeof d->id[0], "%.15s", dd[i].id);
         return 1;
     }
     for (const char *p = list;;) {
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
-        while (len && (*p == ' ' || *p == '\t')) p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
         char id[16];
         if (!norm_id(p, len, id, sizeof id)) {
-            fprintf(stderr, "cltrain %s: %s %s: '%.*s' is no device; expected P:D as `cltrain "
-                    "devices` lists them (%s), comma separated, or all\n", cmd, opt, list,
-                    (int)len, p, have);
+            fprintf(stderr,
+                    "cltrain %s: %s %s: '%.*s' is no device; expected P:D as `cltrain "
+                    "devices` lists them (%s), comma separated, or all\n",
+                    cmd, opt, list, (int)len, p, have);
             return 0;
         }
         int found = 0;
-        for (int i = 0; i < nk && !found; i++) found = !strcmp(dd[i].id, id);
+        for (int i = 0; i < nk && !found; i++)
+            found = !strcmp(dd[i].id, id);
         if (!found) {
-            fprintf(stderr, "cltrain %s: %s %s: device %s does not exist; this machine has %s "
-                    "(`cltrain devices`)\n", cmd, opt, list, id, have);
+            fprintf(stderr,
+                    "cltrain %s: %s %s: device %s does not exist; this machine has %s "
+                    "(`cltrain devices`)\n",
+                    cmd, opt, list, id, have);
             return 0;
         }
         for (int i = 0; i < d->n; i++)
             if (!strcmp(d->id[i], id)) {
-                fprintf(stderr, "cltrain %s: %s %s: device %s is listed twice; each replica needs "
-                        "a device of its own (list each once)\n", cmd, opt, list, id);
+                fprintf(stderr,
+                        "cltrain %s: %s %s: device %s is listed twice; each replica needs "
+                        "a device of its own (list each once)\n",
+                        cmd, opt, list, id);
                 return 0;
             }
         if (d->n == CT_MAX_DEVICES) {
@@ -90,9 +101,11 @@ ct_status ct_devlist_explain(const ct_devlist *d, int i, int batch, ct_status s)
     if (s == CT_ERR_MEMORY) {
         int sug = share[i] / 2 * d->n;
         if (sug < d->n) sug = d->n;
-        return ct_error_prefix(s, "--devices: device %s cannot hold its share of %d of the "
+        return ct_error_prefix(s,
+                               "--devices: device %s cannot hold its share of %d of the "
                                "--batch-size %d samples (try --batch-size %d or a smaller "
-                               "--input): ", d->id[i], share[i], batch, sug);
+                               "--input): ",
+                               d->id[i], share[i], batch, sug);
     }
     return ct_error_prefix(s, "--devices: device %s: ", d->id[i]);
 }

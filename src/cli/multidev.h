@@ -8,9 +8,9 @@
 #define CT_MAX_DEVICES 16
 
 typedef struct ct_devlist {
-    int n;                          /* devices in the list (0: --devices not given) */
-    char id[CT_MAX_DEVICES][16];    /* "P:D" as `cltrain devices` prints them */
-    ct_runtime *rt[CT_MAX_DEVICES]; /* rt[0] is the run's own runtime (not owned here) */
+    int n;                              /* devices in the list (0: --devices not given) */
+    char id[CT_MAX_DEVICES][16];        /* "P:D" as `cltrain devices` prints them */
+    ct_runtime *rt[CT_MAX_DEVICES];     /* rt[0] is the run's own runtime (not owned here) */
     ct_classifier *rep[CT_MAX_DEVICES]; /* rep[0] unused: the model itself */
 } ct_devlist;
 

@@ -564,7 +564,8 @@ ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const
     ct_layer_grad *gs = calloc((size_t)R, sizeof *gs);
     int *cur = calloc((size_t)R, sizeof *cur);
     double *buf = malloc(3 * 2 * feat * sizeof *buf);
-    ct_status s = runs && gs && cur && buf ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    ct_status s = runs && gs && cur && buf ? CT_OK
+                                           : ct_set_error(CT_ERR_MEMORY, "out of host memory");
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;
     for (int r = 0; s == CT_OK && r < R; r++)
         runs[r] = (ct_layer_run){&ms[r]->K, n[r], 1, sd, st, off[r], total};
@@ -589,7 +590,8 @@ ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const
         m->count += n[r];
     }
     for (int i = m0->n_layers - 1; s == CT_OK && i >= m0->first_param; i--) {
-        for (int r = 0; r < R; r++) gs[r] = (ct_layer_grad){ms[r]->gbuf[cur[r]], ms[r]->gbuf[cur[r] ^ 1], 0};
+        for (int r = 0; r < R; r++)
+            gs[r] = (ct_layer_grad){ms[r]->gbuf[cur[r]], ms[r]->gbuf[cur[r] ^ 1], 0};
         if (m0->L[i].s.cls->sync_backward) {
             s = sync_layer(ms, R, runs, gs, i, 1, buf, buf + 2 * feat, buf + 4 * feat);
         } else {

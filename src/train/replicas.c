@@ -8,10 +8,13 @@
 #include "runtime/tensor.h"
 
 void ct_fit_split(int batch, int n, int *share) {
-    for (int r = 0; r < n; r++) share[r] = batch / n + (r < batch % n);
+    for (int r = 0; r < n; r++)
+        share[r] = batch / n + (r < batch % n);
 }
 
-static const char *dev_name(const ct_classifier *c) { return c->rt->dev.name; }
+static const char *dev_name(const ct_classifier *c) {
+    return c->rt->dev.name;
+}
 
 ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *const *more, int n_more,
                            int batch) {
@@ -21,37 +24,45 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
     R->share = calloc((size_t)R->n, sizeof *R->share);
     R->off = calloc((size_t)R->n, sizeof *R->off);
     R->ms = calloc((size_t)R->n, sizeof *R->ms);
-    if (!R->c || !R->share || !R->off || !R->ms) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    if (!R->c || !R->share || !R->off || !R->ms)
+        return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     R->c[0] = m;
     for (int r = 1; r < R->n; r++) {
         ct_classifier *c = more[r - 1];
         if (!c) return ct_set_error(CT_ERR_ARG, "replica %d is NULL", r);
         for (int q = 0; q < r; q++)
             if (R->c[q] == c || R->c[q]->rt == c->rt)
-                return ct_set_error(CT_ERR_ARG, "replicas %d and %d share one %s (device %d:%d); "
-                                    "each replica needs a device of its own", q, r,
-                                    R->c[q] == c ? "model" : "runtime", c->rt->dev.platform,
+                return ct_set_error(CT_ERR_ARG,
+                                    "replicas %d and %d share one %s (device %d:%d); "
+                                    "each replica needs a device of its own",
+                                    q, r, R->c[q] == c ? "model" : "runtime", c->rt->dev.platform,
                                     c->rt->dev.device);
         if (strcmp(ct_model_spec(c->m), ct_model_spec(m->m)) || c->meta.c != m->meta.c ||
             c->meta.h != m->meta.h || c->meta.w != m->meta.w ||
             c->meta.n_classes != m->meta.n_classes)
-            return ct_set_error(CT_ERR_ARG, "replica %d is another model (spec, input or classes "
-                                "differ); make replicas with ct_classifier_replicate", r);
+            return ct_set_error(CT_ERR_ARG,
+                                "replica %d is another model (spec, input or classes "
+                                "differ); make replicas with ct_classifier_replicate",
+                                r);
         R->c[r] = c;
     }
-    for (int r = 0; r < R->n; r++) R->ms[r] = R->c[r]->m;
+    for (int r = 0; r < R->n; r++)
+        R->ms[r] = R->c[r]->m;
     if (batch < R->n)
-        return ct_set_error(CT_ERR_ARG, "--batch-size %d is smaller than the %d devices of "
+        return ct_set_error(CT_ERR_ARG,
+                            "--batch-size %d is smaller than the %d devices of "
                             "--devices: give every device at least one sample (--batch-size %d "
-                            "or more)", batch, R->n, R->n);
+                            "or more)",
+                            batch, R->n, R->n);
     ct_fit_split(batch, R->n, R->share);
     for (int r = 0; r < R->n; r++)
         if (R->share[r] > ct_model_max_batch(R->c[r]->m))
-            return ct_set_error(CT_ERR_ARG, "--batch-size %d over %d devices gives device %d:%d "
+            return ct_set_error(CT_ERR_ARG,
+                                "--batch-size %d over %d devices gives device %d:%d "
                                 "(%s) %d samples per step, but its model holds %d; use "
-                                "--batch-size %d or less", batch, R->n, R->c[r]->rt->dev.platform,
-                                R->c[r]->rt->dev.device, dev_name(R->c[r]), R->share[r],
-                                ct_model_max_batch(R->c[r]->m),
+                                "--batch-size %d or less",
+                                batch, R->n, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device,
+                                dev_name(R->c[r]), R->share[r], ct_model_max_batch(R->c[r]->m),
                                 ct_model_max_batch(R->c[r]->m) * R->n);
     R->floats = ct_model_slab_floats(m->m);
     R->n_weights = ct_model_param_count(m->m);
@@ -77,29 +88,36 @@ ct_status ct_replicas_broadcast(ct_replicas *R) {
     ct_model *m0 = R->c[0]->m;
     for (int i = 0; i < ct_model_n_tensors(m0); i++) {
         CT_TRY(ct_model_get_tensor(m0, i, R->g));
-        for (int r = 1; r < R->n; r++) CT_TRY(ct_model_set_tensor(R->c[r]->m, i, R->g));
+        for (int r = 1; r < R->n; r++)
+            CT_TRY(ct_model_set_tensor(R->c[r]->m, i, R->g));
     }
     long t;
     float *mom = R->g, *vel = R->g + R->n_weights;
     CT_TRY(ct_model_get_adam_state(m0, mom, vel, &t));
-    for (int r = 1; r < R->n; r++) CT_TRY(ct_model_set_adam_state(R->c[r]->m, mom, vel, t));
+    for (int r = 1; r < R->n; r++)
+        CT_TRY(ct_model_set_adam_state(R->c[r]->m, mom, vel, t));
     return CT_OK;
 }
 
 ct_status ct_replicas_allreduce(ct_replicas *R, int total) {
     /* the replicas' backward passes end first: the time below is the sum's alone */
-    for (int r = 0; r < R->n; r++) CL_CHECK(clFinish(R->c[r]->rt->q));
+    for (int r = 0; r < R->n; r++)
+        CL_CHECK(clFinish(R->c[r]->rt->q));
     double t0 = ct_now();
     size_t n = R->floats;
-    for (size_t i = 0; i < n; i++) R->acc[i] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        R->acc[i] = 0.0;
     for (int r = 0; r < R->n; r++) { /* the fixed order: 0, 1, ... */
         if (R->share[r] == 0) continue;
         CT_TRY(ct_model_read_slab(R->c[r]->m, CT_SLAB_GRADS, R->g));
         double w = (double)R->share[r] / (double)total;
-        for (size_t i = 0; i < n; i++) R->acc[i] += w * (double)R->g[i];
+        for (size_t i = 0; i < n; i++)
+            R->acc[i] += w * (double)R->g[i];
     }
-    for (size_t i = 0; i < n; i++) R->g[i] = (float)R->acc[i];
-    for (int r = 0; r < R->n; r++) CT_TRY(ct_model_write_slab(R->c[r]->m, CT_SLAB_GRADS, R->g));
+    for (size_t i = 0; i < n; i++)
+        R->g[i] = (float)R->acc[i];
+    for (int r = 0; r < R->n; r++)
+        CT_TRY(ct_model_write_slab(R->c[r]->m, CT_SLAB_GRADS, R->g));
     R->reduce_s += ct_now() - t0;
     R->reduces++;
     return CT_OK;
@@ -126,7 +144,8 @@ ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, size_t chw, const 
     }
     if (R->sync_bn) CT_TRY(ct_models_compute_grads_sync(R->ms, R->n, R->share, R->off, seed, step));
     CT_TRY(ct_replicas_allreduce(R, b->count));
-    for (int r = 0; r < R->n; r++) CT_TRY(ct_model_apply_grads(R->c[r]->m, opt));
+    for (int r = 0; r < R->n; r++)
+        CT_TRY(ct_model_apply_grads(R->c[r]->m, opt));
     return CT_OK;
 }
 
@@ -158,10 +177,12 @@ ct_status ct_replicas_check(ct_replicas *R, int epoch, uint64_t *hash) {
             continue;
         }
         if (h == h0) continue;
-        ct_log(CT_LOG_WARN, "Epoch %d: replica %d (device %d:%d) has other parameters than "
+        ct_log(CT_LOG_WARN,
+               "Epoch %d: replica %d (device %d:%d) has other parameters than "
                "replica 0 (hash %016llx, not %016llx: its device rounds differently); it takes "
-               "replica 0's", epoch, r, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device,
-               (unsigned long long)h, (unsigned long long)h0);
+               "replica 0's",
+               epoch, r, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device, (unsigned long long)h,
+               (unsigned long long)h0);
         CT_TRY(ct_model_read_slab(R->c[0]->m, CT_SLAB_PARAMS, R->g));
         CT_TRY(ct_model_write_slab(R->c[r]->m, CT_SLAB_PARAMS, R->g));
     }

@@ -9,18 +9,18 @@
 #include "train/train.h"
 
 typedef struct ct_replicas {
-    int n;              /* replicas, the fitted model (0) included; >= 2 */
-    ct_classifier **c;  /* c[0] is the fitted model */
-    size_t floats;      /* slab length (the same on every replica) */
-    size_t n_weights;   /* optimizer slot floats */
-    float *g;           /* host: one replica's slab */
-    double *acc;        /* host: the running sum */
-    int *share;         /* samples of the current batch per replica */
-    int sync_bn;        /* batchnorm statistics over the global batch (--sync-bn) */
-    int *off;           /* first row of each replica's share */
-    ct_model **ms;      /* the replicas' models */
-    double reduce_s;    /* wall time in ct_replicas_allreduce (transfers and the sum) */
-    long reduces;       /* its calls */
+    int n;             /* replicas, the fitted model (0) included; >= 2 */
+    ct_classifier **c; /* c[0] is the fitted model */
+    size_t floats;     /* slab length (the same on every replica) */
+    size_t n_weights;  /* optimizer slot floats */
+    float *g;          /* host: one replica's slab */
+    double *acc;       /* host: the running sum */
+    int *share;        /* samples of the current batch per replica */
+    int sync_bn;       /* batchnorm statistics over the global batch (--sync-bn) */
+    int *off;          /* first row of each replica's share */
+    ct_model **ms;     /* the replicas' models */
+    double reduce_s;   /* wall time in ct_replicas_allreduce (transfers and the sum) */
+    long reduces;      /* its calls */
 } ct_replicas;
 
 /* Checks every replica against the model (same spec, input and classes) and that each can
