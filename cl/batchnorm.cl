@@ -122,3 +122,38 @@ __kernel void ct_bn_bwd_dx(const int total, const int C, const int hw, const int
     }
     dx[i] = stat[2 * C + c] * g;
 }
+
+/* --sync-bn (docs/SCALING.md): a replica's part of the batch statistics, which the host adds
+ * over the replicas in replica order. part[c] = the sum over this replica's n * hw values of
+ * x (sq = 0), or of (x - mean[c])^2 (sq = 1). Global C * wg, local wg. */
+__kernel void ct_bn_part(const int n, const int C, const int hw, const int sq,
+                         __global const float *x, __global const float *mean,
+                         __global float *part, __local float *buf) {
+    int c = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);
+    int M = n * hw;
+    float m = sq ? mean[c] : 0.0f, s = 0.0f;
+    for (int i = lid; i < M; i += wg) {
+        float v = x[bn_at(i, C, hw, c)];
+        s += sq ? (v - m) * (v - m) : v;
+    }
+    buf[lid] = s;
+    s = bn_tree_sum(buf, lid, wg);
+    if (lid == 0) part[c] = s;
+}
+
+/* The end of ct_bn_stats (train) from the whole batch's mean and variance, mv = C means then
+ * C variances; one work-item per channel. */
+__kernel void ct_bn_set_stats(const int C, const float eps, const float momentum,
+                              const float omm, __global const float *mv,
+                              __global const float *gamma, __global float *mmean,
+                              __global float *mvar, __global float *stat) {
+    int c = get_global_id(0);
+    if (c >= C) return;
+    float mean = mv[c], var = mv[C + c];
+    float inv = 1.0f / sqrt(var + eps);
+    stat[c] = mean;
+    stat[C + c] = inv;
+    stat[2 * C + c] = gamma[c] * inv;
+    mmean[c] = mmean[c] * momentum + mean * omm;
+    mvar[c] = mvar[c] * momentum + var * omm;
+}

@@ -9,15 +9,19 @@ inline float ct_dropout_keep(uint seed, uint step, uint i, float rate) {
     return u >= rate ? 1.0f : 0.0f;
 }
 
-/* y may be x; same for dx/dy. */
+/* y may be x; same for dx/dy. base: the index of element 0 in the whole batch (a replica's
+ * first sample times the features; 0 on one device), so a sample's mask is the same
+ * whichever replica runs it. */
 __kernel void ct_dropout_fwd(const int n, const float rate, const float scale, const uint seed,
-                             const uint step, __global const float *x, __global float *y) {
+                             const uint step, const uint base, __global const float *x,
+                             __global float *y) {
     int i = get_global_id(0);
-    if (i < n) y[i] = ct_dropout_keep(seed, step, (uint)i, rate) * scale * x[i];
+    if (i < n) y[i] = ct_dropout_keep(seed, step, base + (uint)i, rate) * scale * x[i];
 }
 
 __kernel void ct_dropout_bwd(const int n, const float rate, const float scale, const uint seed,
-                             const uint step, __global const float *dy, __global float *dx) {
+                             const uint step, const uint base, __global const float *dy,
+                             __global float *dx) {
     int i = get_global_id(0);
-    if (i < n) dx[i] = ct_dropout_keep(seed, step, (uint)i, rate) * scale * dy[i];
+    if (i < n) dx[i] = ct_dropout_keep(seed, step, base + (uint)i, rate) * scale * dy[i];
 }

@@ -265,6 +265,12 @@ CT_API ct_status ct_classifier_load_weights(ct_classifier *m, const char *path);
 /* Writes the model (safetensors, with its spec, input and classes; atomic). */
 CT_API ct_status ct_classifier_save(ct_classifier *m, const char *path);
 CT_API void ct_classifier_free(ct_classifier *m);
+/* A copy of m on another runtime (another device) for data-parallel training
+ * (ct_fit_opts.replicas): same spec, input, classes and preprocessing, m's tensors, built
+ * for batches of up to max_batch (its share of the global batch) and tuned for its device.
+ * A device that cannot hold it gives CT_ERR_MEMORY naming the tensor. */
+CT_API ct_status ct_classifier_replicate(ct_classifier *m, ct_runtime *rt, int max_batch,
+                                         ct_classifier **out);
 /* Layer table like Keras's model.summary(). */
 CT_API void ct_classifier_summary(const ct_classifier *m, FILE *f);
 CT_API const char *ct_classifier_spec(const ct_classifier *m); /* canonical spec */
@@ -354,6 +360,23 @@ typedef struct ct_fit_opts {
      * weigh 1). Each training sample's loss and gradient are multiplied by its class's
      * weight, the mean still over the batch (Keras); validation and evaluation unweighted. */
     const char *class_weight;
+    /* Data-parallel training over several devices (docs/SCALING.md): n_replicas more
+     * copies of the model, each on a runtime of its own (ct_classifier_replicate). The
+     * global batch is split over the model and them, evenly with the remainder to the first
+     * (ct_fit_split), each takes its contiguous slice, the gradients are summed in replica
+     * order, and every replica runs the same optimizer step; the model's parameters and
+     * optimizer state are copied to them first (after a resume too). The model is replica
+     * 0: checkpoints, history and the result are its. Each replica holds its share (its
+     * max_batch), so validation runs on the model in batches of its max_batch. BatchNorm
+     * uses each replica's own batch statistics (as PyTorch DDP), so a model with it differs
+     * from one device, unless sync_bn (below). NULL / 0: one device, exactly as without. */
+    ct_classifier *const *replicas;
+    int n_replicas;
+    /* With replicas: batchnorm's batch statistics (mean, variance, and their gradients)
+     * over the whole global batch, summed across the replicas in replica order, so that a
+     * model with batchnorm trains as on one device (PyTorch's SyncBatchNorm). 0: each
+     * replica's own (DDP's default). */
+    int sync_bn;
 } ct_fit_opts;
 
 typedef struct ct_fit_result {
@@ -390,6 +413,9 @@ CT_API ct_status ct_fit_opts_check(const ct_fit_opts *o);
  * result) even when the local tuning cache was wiped or tuned differently, and nothing is
  * timed again. No checkpoint there yet: CT_OK. */
 CT_API ct_status ct_fit_resume_prepare(ct_runtime *rt, const char *checkpoint_dir);
+/* The split of a global batch over n replicas: batch / n each, one more for the first
+ * batch % n (share: n ints). */
+CT_API void ct_fit_split(int batch, int n, int *share);
 /* Trains m on train (validating on val after every epoch when val is not NULL). Both
  * datasets must have m's classes. result may be NULL. */
 CT_API ct_status ct_fit(ct_classifier *m, const ct_dataset *train, const ct_dataset *val,

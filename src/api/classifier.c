@@ -53,6 +53,34 @@ ct_status ct_classifier_load(ct_runtime *rt, const char *path, int max_batch, ct
     return CT_OK;
 }
 
+ct_status ct_classifier_replicate(ct_classifier *m, ct_runtime *rt, int max_batch,
+                                  ct_classifier **out) {
+    *out = NULL;
+    if (!m || !rt) return ct_set_error(CT_ERR_ARG, "ct_classifier_replicate: NULL model or runtime");
+    const ct_model_meta *mt = &m->meta;
+    ct_classifier *c = NULL;
+    CT_TRY(ct_classifier_create(rt, ct_model_spec(m->m), mt->h, mt->w, mt->c, mt->resize,
+                                mt->n_classes, (const char *const *)mt->class_names, max_batch,
+                                0, &c));
+    c->meta.pre = mt->pre;
+    size_t big = 1;
+    for (int i = 0; i < ct_model_n_tensors(m->m); i++)
+        if (ct_model_tensor(m->m, i)->n > big) big = ct_model_tensor(m->m, i)->n;
+    float *h = malloc(big * sizeof *h);
+    ct_status s = h ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = 0; s == CT_OK && i < ct_model_n_tensors(m->m); i++) {
+        s = ct_model_get_tensor(m->m, i, h);
+        if (s == CT_OK) s = ct_model_set_tensor(c->m, i, h);
+    }
+    free(h);
+    if (s != CT_OK) {
+        ct_classifier_free(c);
+        return s;
+    }
+    *out = c;
+    return CT_OK;
+}
+
 ct_status ct_classifier_load_weights(ct_classifier *m, const char *path) {
     return ct_model_load_weights(m->m, path, "");
 }

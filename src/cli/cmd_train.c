@@ -14,6 +14,7 @@
 #include "base/parse.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/multidev.h"
 #include "cltrain.h"
 #include "data/data.h"
 #include "io/fileutil.h"
@@ -415,6 +416,10 @@ static const char *train_help =
     "  --resume                continue from D/checkpoint.safetensors (same options required)\n"
     "device:\n"
     "  --device P:D            OpenCL device as `cltrain devices` lists (or CLTRAIN_DEVICE)\n"
+    "  --devices LIST          data-parallel over several: P:D,P:D,... or all (or\n"
+    "                          CLTRAIN_DEVICES); the batch is split evenly (docs/SCALING.md)\n"
+    "  --sync-bn               with --devices: batchnorm statistics over the global batch\n"
+    "                          (as on one device) instead of each device's share\n"
     "  --profile               print a per-kernel time table at the end\n"
     "  --deterministic         bit-reproducible kernels (also CLTRAIN_DETERMINISTIC=1)\n"
     "  --quiet                 less output\n"
@@ -442,6 +447,8 @@ typedef struct train_args {
     ct_fit_opts o;
     char aug_extra[AUG_SPEC_MAX], aug_buf[AUG_SPEC_MAX + 16]; /* explicit augmentation options */
     ct_preprocess pre;
+    const char *devices; /* --devices LIST (or CLTRAIN_DEVICES) */
+    ct_devlist dl;       /* its devices, runtimes and replicas (dl.n >= 2 when in use) */
 } train_args;
 
 /* Progress as the program always printed it: "Epoch e/E", a Keras progress line, and
@@ -571,12 +578,31 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
 
     /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
     if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
-    CT_TRY(ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
-                                ct_dataset_class_count(*train), ct_dataset_class_names(*train),
-                                t->o.batch, t->o.seed, model));
+    int share0 = t->o.batch; /* with --devices: the first device's share */
+    if (t->dl.n > 1 && t->o.batch < t->dl.n)
+        return ct_set_error(CT_ERR_ARG, "--devices: the training set has %d images, fewer than "
+                            "the %d devices; use fewer devices", t->o.batch, t->dl.n);
+    if (t->dl.n > 1) {
+        int sh[CT_MAX_DEVICES];
+        ct_fit_split(t->o.batch, t->dl.n, sh);
+        share0 = sh[0] > 0 ? sh[0] : 1;
+    }
+    ct_status cs = ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
+                                        ct_dataset_class_count(*train),
+                                        ct_dataset_class_names(*train), share0, t->o.seed, model);
+    if (cs != CT_OK && t->dl.n > 1 && cs != CT_ERR_ARG && cs != CT_ERR_SHAPE)
+        cs = ct_devlist_explain(&t->dl, 0, t->o.batch, cs);
+    CT_TRY(cs);
     ct_classifier *m = *model;
     if (t->init) CT_TRY(ct_classifier_load_weights(m, t->init));
     CT_TRY(ct_classifier_set_preprocess(m, &t->pre));
+    if (t->dl.n > 1) {
+        t->dl.rt[0] = *rt;
+        CT_TRY(ct_devlist_replicate(&t->dl, m, flags, t->o.batch,
+                                    t->o.resume ? t->o.checkpoint_dir : NULL));
+        t->o.replicas = t->dl.rep + 1;
+        t->o.n_replicas = t->dl.n - 1;
+    }
     if (!t->quiet) ct_classifier_summary(m, stdout);
     if (!t->quiet) {
         char pre[256];
@@ -623,7 +649,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     } else if (*test) {
         ct_loader_config c;
         ct_loader_config_default(&c);
-        c.batch = t->o.batch;
+        c.batch = t->o.batch < ct_classifier_max_batch(m) ? t->o.batch : ct_classifier_max_batch(m);
         ct_classifier_input(m, &c.h, &c.w, &c.c, &c.resize);
         ct_classifier_get_preprocess(m, &c.pre);
         c.workers = t->o.workers;
@@ -713,6 +739,7 @@ static const ct_optdef train_opts[] = {
     {"init", "FILE"}, {"early-stopping", "P"}, {"monitor", "M"}, {"min-delta", "X"},
     {"no-restore-best", NULL}, {"out", "FILE"}, {"history", "FILE"}, {"plot", "FILE"},
     {"checkpoint-dir", "D"}, {"resume", NULL}, {"force", NULL}, {"device", "P:D"},
+    {"devices", "LIST"}, {"sync-bn", NULL},
     {"profile", NULL}, {"deterministic", NULL}, {"quiet", NULL},
     /* optimizer and learning-rate schedule (docs/TRAINING.md) */
     {"optimizer", "NAME"}, {"momentum", "X"}, {"nesterov", NULL}, {"weight-decay", "X"},
@@ -903,6 +930,11 @@ int ct_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--device")) {
             VAL();
             t.device = v;
+        } else if (!strcmp(a, "--devices")) {
+            VAL();
+            t.devices = v;
+        } else if (!strcmp(a, "--sync-bn")) {
+            o->sync_bn = 1;
         } else if (!strcmp(a, "--profile")) {
             t.profile = 1;
         } else if (!strcmp(a, "--deterministic")) {
@@ -938,6 +970,32 @@ int ct_cmd_train(int argc, char **argv) {
     }
     if (o->resume && !o->checkpoint_dir) {
         fprintf(stderr, "cltrain train: --resume needs --checkpoint-dir DIR\n");
+        return 2;
+    }
+    if (t.devices && t.device) {
+        fprintf(stderr, "cltrain train: give --device P:D (one device) or --devices LIST "
+                "(several), not both\n");
+        return 2;
+    }
+    const char *dev_opt = "--devices", *env_devs = getenv("CLTRAIN_DEVICES");
+    if (!t.devices && !t.device && env_devs && *env_devs) {
+        t.devices = env_devs;
+        dev_opt = "CLTRAIN_DEVICES";
+    }
+    if (t.devices) {
+        if (!ct_devlist_parse(cmd, dev_opt, t.devices, &t.dl)) return 2;
+        t.device = t.dl.id[0];
+        if (t.dl.n == 1) t.dl.n = 0; /* one device: the one-device run */
+        if (t.dl.n > 1 && o->batch < t.dl.n) {
+            fprintf(stderr, "cltrain train: --batch-size %d is smaller than the %d devices of "
+                    "%s %s: give every device at least one sample (--batch-size %d or more)\n",
+                    o->batch, t.dl.n, dev_opt, t.devices, t.dl.n);
+            return 2;
+        }
+    }
+    if (o->sync_bn && t.dl.n < 2) {
+        fprintf(stderr, "cltrain train: --sync-bn reduces batchnorm statistics across devices: "
+                "it needs --devices LIST (or CLTRAIN_DEVICES) with two or more devices\n");
         return 2;
     }
     o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
@@ -979,6 +1037,7 @@ int ct_cmd_train(int argc, char **argv) {
     if (g_signal) rc = 128 + g_signal;
     signals_restore(&old);
     ct_classifier_free(m);
+    ct_devlist_free(&t.dl);
     ct_dataset_free(train);
     ct_dataset_free(val);
     ct_dataset_free(test);

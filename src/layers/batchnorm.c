@@ -31,6 +31,30 @@ static size_t reduce_wg(ct_layer_kernels *k, cl_kernel kern) {
     return wg;
 }
 
+/* y = act((x - mean) * scale + beta) from stat (ct_bn_apply). */
+static ct_status launch_apply(ct_layer_kernels *k, int n, int C, int hw, int a, cl_mem x,
+                              cl_mem stat, cl_mem beta, cl_mem y) {
+    int total = n * C * hw;
+    size_t gt = (size_t)total;
+    CT_TRY(ct_set_args(k->bn_apply, 8, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
+                       sizeof a, &a, sizeof x, &x, sizeof stat, &stat, sizeof beta, &beta,
+                       sizeof y, &y));
+    return ct_launch(k->rt, k->bn_apply, 1, &gt, NULL);
+}
+
+/* dx from the channel sums dgamma / dbeta over M values (ct_bn_bwd_dx). */
+static ct_status launch_dx(ct_layer_kernels *k, int n, int C, int hw, int M, int train, int a,
+                           cl_mem x, cl_mem y, cl_mem dy, cl_mem stat, cl_mem dgamma,
+                           cl_mem dbeta, cl_mem dx) {
+    int total = n * C * hw;
+    size_t gt = (size_t)total;
+    CT_TRY(ct_set_args(k->bn_bwd_dx, 13, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
+                       sizeof M, &M, sizeof train, &train, sizeof a, &a, sizeof x, &x, sizeof y,
+                       &y, sizeof dy, &dy, sizeof stat, &stat, sizeof dgamma, &dgamma,
+                       sizeof dbeta, &dbeta, sizeof dx, &dx));
+    return ct_launch(k->rt, k->bn_bwd_dx, 1, &gt, NULL);
+}
+
 ct_status ct_bn_forward(ct_layer_kernels *k, int n, int C, int hw, int train, float eps,
                         double momentum, ct_act act, cl_mem x, cl_mem gamma, cl_mem beta,
                         cl_mem mmean, cl_mem mvar, cl_mem stat, cl_mem y) {
@@ -45,12 +69,7 @@ ct_status ct_bn_forward(ct_layer_kernels *k, int n, int C, int hw, int train, fl
                        sizeof gamma, &gamma, sizeof mmean, &mmean, sizeof mvar, &mvar,
                        sizeof stat, &stat, wg * sizeof(float), (const void *)NULL));
     CT_TRY(ct_launch(k->rt, k->bn_stats, 1, &g, &wg));
-    int total = n * C * hw;
-    size_t gt = (size_t)total;
-    CT_TRY(ct_set_args(k->bn_apply, 8, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
-                       sizeof a, &a, sizeof x, &x, sizeof stat, &stat, sizeof beta, &beta,
-                       sizeof y, &y));
-    return ct_launch(k->rt, k->bn_apply, 1, &gt, NULL);
+    return launch_apply(k, n, C, hw, a, x, stat, beta, y);
 }
 
 ct_status ct_bn_backward(ct_layer_kernels *k, int n, int C, int hw, int train, ct_act act,
@@ -64,13 +83,7 @@ ct_status ct_bn_backward(ct_layer_kernels *k, int n, int C, int hw, int train, c
                        (const void *)NULL));
     CT_TRY(ct_launch(k->rt, k->bn_bwd_reduce, 1, &g, &wg));
     if (!dx) return CT_OK;
-    int total = n * C * hw, M = n * hw;
-    size_t gt = (size_t)total;
-    CT_TRY(ct_set_args(k->bn_bwd_dx, 13, sizeof total, &total, sizeof C, &C, sizeof hw, &hw,
-                       sizeof M, &M, sizeof train, &train, sizeof a, &a, sizeof x, &x, sizeof y,
-                       &y, sizeof dy, &dy, sizeof stat, &stat, sizeof dgamma, &dgamma,
-                       sizeof dbeta, &dbeta, sizeof dx, &dx));
-    return ct_launch(k->rt, k->bn_bwd_dx, 1, &gt, NULL);
+    return launch_dx(k, n, C, hw, n * hw, train, a, x, y, dy, stat, dgamma, dbeta, dx);
 }
 
 /* ---- the layer class ---- */
@@ -125,6 +138,8 @@ static int nontrainable(const ct_layer *l, ct_param_desc *p) {
 /* Per-layer state: the statistics of the last forward pass, read by the backward. */
 typedef struct bn_state {
     cl_mem stat; /* 3 * C floats */
+    cl_mem sa, sb; /* --sync-bn: 2 * C and C floats (mean and variance / parts; dgamma, dbeta) */
+    float *h;      /* --sync-bn: 2 * C host floats */
 } bn_state;
 
 static ct_status create(ct_runtime *rt, ct_layer *l) {
@@ -133,6 +148,12 @@ static ct_status create(ct_runtime *rt, ct_layer *l) {
     l->state = st;
     CT_TRY(ct_buffer_create(rt, "batchnorm statistics", 3 * (size_t)l->oc * sizeof(float),
                             CL_MEM_READ_WRITE, &st->stat));
+    CT_TRY(ct_buffer_create(rt, "batchnorm sync A", 2 * (size_t)l->oc * sizeof(float),
+                            CL_MEM_READ_WRITE, &st->sa));
+    CT_TRY(ct_buffer_create(rt, "batchnorm sync B", (size_t)l->oc * sizeof(float),
+                            CL_MEM_READ_WRITE, &st->sb));
+    if (!(st->h = malloc(2 * (size_t)l->oc * sizeof *st->h)))
+        return ct_set_error(CT_ERR_MEMORY, "out of host memory");
     return ct_fill(rt, st->stat, 0, 3 * (size_t)l->oc * sizeof(float), 0.0f);
 }
 
@@ -140,6 +161,9 @@ static void destroy(ct_layer *l) {
     bn_state *st = l->state;
     if (!st) return;
     if (st->stat) clReleaseMemObject(st->stat);
+    if (st->sa) clReleaseMemObject(st->sa);
+    if (st->sb) clReleaseMemObject(st->sb);
+    free(st->h);
     free(st);
     l->state = NULL;
 }
@@ -157,6 +181,74 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
     ct_act a = l->act_bwd_by_next ? CT_ACT_NONE : l->s.act;
     return ct_bn_backward(r->K, r->n, l->oc, hw_of(l), r->train, a, l->x, l->y, g->dy, st->stat,
                           l->grad[0], l->grad[1], l->need_dx ? g->dy : NULL);
+}
+
+/* --sync-bn forward: phase 0 gives each channel's sum / (N hw), whose sum over the replicas
+ * is the batch mean; phase 1 takes it and gives the squared deviations / (N hw), whose sum is
+ * the (biased) batch variance; phase 2 takes that, sets the statistics (moving ones
+ * included) and normalises. N: the global batch (r->total). */
+static ct_status sync_forward(ct_layer *l, const ct_layer_run *r, int phase, const double *in,
+                              double *out, int *n_out) {
+    bn_state *st = l->state;
+    ct_layer_kernels *k = r->K;
+    int C = l->oc, hw = hw_of(l), n = r->n;
+    double M = (double)(r->total ? r->total : n) * hw;
+    *n_out = 0;
+    if (phase == 1 || phase == 2) { /* mean (phase 1) or variance (phase 2) into sa */
+        for (int c = 0; c < C; c++) st->h[c] = (float)in[c];
+        CT_TRY(ct_upload(k->rt, st->sa, (size_t)(phase - 1) * C * sizeof(float),
+                         (size_t)C * sizeof(float), st->h));
+    }
+    if (phase <= 1) {
+        int sq = phase;
+        size_t wg = reduce_wg(k, k->bn_part), g = (size_t)C * wg;
+        CT_TRY(ct_set_args(k->bn_part, 8, sizeof n, &n, sizeof C, &C, sizeof hw, &hw, sizeof sq,
+                           &sq, sizeof l->x, &l->x, sizeof st->sa, &st->sa, sizeof st->sb,
+                           &st->sb, wg * sizeof(float), (const void *)NULL));
+        CT_TRY(ct_launch(k->rt, k->bn_part, 1, &g, &wg));
+        CT_TRY(ct_download(k->rt, st->sb, 0, (size_t)C * sizeof(float), st->h));
+        for (int c = 0; c < C; c++) out[c] = (double)st->h[c] / M;
+        *n_out = C;
+        return CT_OK;
+    }
+    float eps = BN_EPS, mom = (float)BN_MOMENTUM, omm = (float)(1.0 - BN_MOMENTUM);
+    size_t gc = (size_t)C;
+    CT_TRY(ct_set_args(k->bn_set_stats, 9, sizeof C, &C, sizeof eps, &eps, sizeof mom, &mom,
+                       sizeof omm, &omm, sizeof st->sa, &st->sa, sizeof l->param[0], &l->param[0],
+                       sizeof l->nt[0], &l->nt[0], sizeof l->nt[1], &l->nt[1], sizeof st->stat,
+                       &st->stat));
+    CT_TRY(ct_launch(k->rt, k->bn_set_stats, 1, &gc, NULL));
+    return launch_apply(k, n, C, hw, l->s.act == CT_ACT_RELU, l->x, st->stat, l->param[1], l->y);
+}
+
+/* --sync-bn backward: phase 0 computes this replica's dgamma / dbeta (its gradient slots
+ * keep them: the gradient sum adds them) and gives them weighted n / N (the replica's loss
+ * is a mean over its n, the model's over N); phase 1 takes their sum over the replicas,
+ * scales it back to this replica's loss (N / n) and computes dx over all N hw values. */
+static ct_status sync_backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g, int phase,
+                               const double *in, double *out, int *n_out) {
+    bn_state *st = l->state;
+    ct_layer_kernels *k = r->K;
+    int C = l->oc, hw = hw_of(l), n = r->n, N = r->total ? r->total : n;
+    ct_act a = l->act_bwd_by_next ? CT_ACT_NONE : l->s.act;
+    *n_out = 0;
+    if (phase == 0) {
+        CT_TRY(ct_bn_backward(k, n, C, hw, 1, a, l->x, l->y, g->dy, st->stat, l->grad[0],
+                              l->grad[1], NULL));
+        if (!l->need_dx) return CT_OK;
+        CT_TRY(ct_download(k->rt, l->grad[0], 0, (size_t)C * sizeof(float), st->h));
+        CT_TRY(ct_download(k->rt, l->grad[1], 0, (size_t)C * sizeof(float), st->h + C));
+        double w = (double)n / (double)N;
+        for (int c = 0; c < 2 * C; c++) out[c] = w * (double)st->h[c];
+        *n_out = 2 * C;
+        return CT_OK;
+    }
+    double s = (double)N / (double)n;
+    for (int c = 0; c < 2 * C; c++) st->h[c] = (float)(in[c] * s);
+    CT_TRY(ct_upload(k->rt, st->sa, 0, (size_t)C * sizeof(float), st->h));
+    CT_TRY(ct_upload(k->rt, st->sb, 0, (size_t)C * sizeof(float), st->h + C));
+    return launch_dx(k, n, C, hw, N * hw, 1, a == CT_ACT_RELU, l->x, l->y, g->dy, st->stat,
+                     st->sa, st->sb, g->dy);
 }
 
 static double flops(const ct_layer *l) { return 4.0 * (double)l->out_feat; }
@@ -181,6 +273,8 @@ static const ct_kernel_ref kernels[] = {
     {"batchnorm", "ct_bn_apply", offsetof(ct_layer_kernels, bn_apply)},
     {"batchnorm", "ct_bn_bwd_reduce", offsetof(ct_layer_kernels, bn_bwd_reduce)},
     {"batchnorm", "ct_bn_bwd_dx", offsetof(ct_layer_kernels, bn_bwd_dx)},
+    {"batchnorm", "ct_bn_part", offsetof(ct_layer_kernels, bn_part)},
+    {"batchnorm", "ct_bn_set_stats", offsetof(ct_layer_kernels, bn_set_stats)},
     {NULL, NULL, 0},
 };
 
@@ -211,4 +305,6 @@ const ct_layer_class ct_layer_batchnorm = {
     .kernels = kernels,
     .ref_forward = ct_ref_layer_batchnorm,
     .checks = checks,
+    .sync_forward = sync_forward,
+    .sync_backward = sync_backward,
 };

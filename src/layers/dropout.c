@@ -23,27 +23,27 @@ int ct_dropout_keep_host(uint32_t seed, uint32_t step, uint32_t i, float rate) {
 }
 
 static ct_status run(ct_layer_kernels *k, cl_kernel kern, size_t count, float rate, uint32_t seed,
-                     uint32_t step, cl_mem a, cl_mem b) {
+                     uint32_t step, uint32_t base, cl_mem a, cl_mem b) {
     if (count > (size_t)INT_MAX)
         return ct_set_error(CT_ERR_SHAPE, "dropout over %zu elements exceeds 32-bit indexing", count);
     if (!(rate >= 0.0f && rate < 1.0f))
         return ct_set_error(CT_ERR_ARG, "dropout rate %g is outside [0, 1)", (double)rate);
     int n = (int)count;
     float scale = 1.0f / (1.0f - rate);
-    cl_uint sd = seed, st = step;
-    CT_TRY(ct_set_args(kern, 7, sizeof n, &n, sizeof rate, &rate, sizeof scale, &scale, sizeof sd,
-                       &sd, sizeof st, &st, sizeof a, &a, sizeof b, &b));
+    cl_uint sd = seed, st = step, bs = base;
+    CT_TRY(ct_set_args(kern, 8, sizeof n, &n, sizeof rate, &rate, sizeof scale, &scale, sizeof sd,
+                       &sd, sizeof st, &st, sizeof bs, &bs, sizeof a, &a, sizeof b, &b));
     return ct_launch(k->rt, kern, 1, &count, NULL);
 }
 
 ct_status ct_dropout_forward(ct_layer_kernels *k, size_t count, float rate, uint32_t seed,
                              uint32_t step, cl_mem x, cl_mem y) {
-    return run(k, k->dropout_fwd, count, rate, seed, step, x, y);
+    return run(k, k->dropout_fwd, count, rate, seed, step, 0, x, y);
 }
 
 ct_status ct_dropout_backward(ct_layer_kernels *k, size_t count, float rate, uint32_t seed,
                               uint32_t step, cl_mem dy, cl_mem dx) {
-    return run(k, k->dropout_bwd, count, rate, seed, step, dy, dx);
+    return run(k, k->dropout_bwd, count, rate, seed, step, 0, dy, dx);
 }
 
 /* ---- the layer class ---- */
@@ -81,15 +81,17 @@ static ct_status infer(ct_layer *l) {
 
 static ct_status forward(ct_layer *l, const ct_layer_run *r) {
     if (r->train && l->s.rate > 0.0f)
-        return ct_dropout_forward(r->K, (size_t)r->n * l->in_feat, l->s.rate, r->seed ^ l->salt,
-                                  r->step, l->x, l->y);
+        return run(r->K, r->K->dropout_fwd, (size_t)r->n * l->in_feat, l->s.rate,
+                   r->seed ^ l->salt, r->step, (uint32_t)((size_t)r->sample0 * l->in_feat), l->x,
+                   l->y);
     return ct_act_forward(r->K, CT_ACT_NONE, 0.0f, r->n, (int)l->in_feat, l->x, l->y); /* copy */
 }
 
 static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) {
     if (l->need_dx && r->train && l->s.rate > 0.0f)
-        return ct_dropout_backward(r->K, (size_t)r->n * l->in_feat, l->s.rate, r->seed ^ l->salt,
-                                   r->step, g->dy, g->dy);
+        return run(r->K, r->K->dropout_bwd, (size_t)r->n * l->in_feat, l->s.rate,
+                   r->seed ^ l->salt, r->step, (uint32_t)((size_t)r->sample0 * l->in_feat), g->dy,
+                   g->dy);
     return CT_OK;
 }
 

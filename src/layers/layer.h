@@ -78,6 +78,9 @@ typedef struct ct_layer_run {
     int train;      /* training mode: dropout on, batchnorm on batch statistics */
     uint32_t seed;  /* folded run seed (dropout masks use seed ^ salt) */
     uint32_t step;
+    int sample0;    /* the batch's first sample in the global batch (a data-parallel replica's
+                     * offset; 0 on one device): dropout masks are keyed by global sample */
+    int total;      /* samples in the global batch (a replica's n is its share; 0: n) */
 } ct_layer_run;
 
 /* Backward's buffers: dy is the gradient w.r.t. the layer's output (its activation
@@ -175,6 +178,16 @@ struct ct_layer_class {
      * params(), host floats in the saved layouts. NULL: this type cannot be exported
      * (`cltrain export` names the layer). */
     ct_status (*export_onnx)(const ct_layer *l, const float *const *p, ct_graph *g);
+    /* Statistics over the whole global batch across data-parallel replicas (--sync-bn;
+     * docs/SCALING.md), for a layer that reduces over the batch in training. Its training
+     * forward / backward runs in phases 0, 1, ... around host sums: phase k takes in (the
+     * sum over the replicas, in replica order, of what phase k-1 gave in out; NULL at
+     * phase 0), launches, and gives *n_out doubles in out (already weighted for a plain
+     * sum); *n_out = 0 ends the pass. NULL: the layer needs none (forward/backward). */
+    ct_status (*sync_forward)(ct_layer *l, const ct_layer_run *r, int phase, const double *in,
+                              double *out, int *n_out);
+    ct_status (*sync_backward)(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g, int phase,
+                               const double *in, double *out, int *n_out);
 };
 #define CT_LAYER_MAX_TUNE 4
 

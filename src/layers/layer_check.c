@@ -457,7 +457,7 @@ ct_status ct_layer_case_run(ct_runtime *rt, ct_layer_case *lc, const float *x,
     for (int j = lc->np; j < lc->np + l->n_nt; j++)
         TRYG(ar_buf(&a, "layer.nontrainable", p[j], lc->pn[j] * 4, &l->nt[j - lc->np]));
     if (cls->create) TRYG(cls->create(rt, l));
-    ct_layer_run r = {&K, n, 0, 0, 0};
+    ct_layer_run r = {&K, n, 0, 0, 0, 0, n};
     TRYG(cls->forward(l, &r));
     TRYG(ct_download(rt, l->y, 0, ny * 4, y));
     if (dy) {

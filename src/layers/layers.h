@@ -19,6 +19,7 @@ typedef struct ct_layer_kernels {
     cl_kernel dropout_fwd, dropout_bwd;
     cl_kernel avgpool_fwd, avgpool_bwd;
     cl_kernel bn_stats, bn_apply, bn_bwd_reduce, bn_bwd_dx;
+    cl_kernel bn_part, bn_set_stats; /* --sync-bn */
     cl_kernel loss_binary, loss_softmax, loss_reduce, output_probs, loss_topk;
     cl_kernel adam, adamw, sgd, rmsprop;
     size_t reduce_wg; /* work-group size for ct_loss_reduce (power of two) */

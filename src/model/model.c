@@ -472,8 +472,9 @@ static ct_status check_n(const ct_model *m, int n) {
     return CT_OK;
 }
 
-static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_run r = {&m->K, n, train, seed, step};
+static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t step,
+                         int sample0) {
+    ct_layer_run r = {&m->K, n, train, seed, step, sample0, n};
     for (int i = 0; i < m->n_layers; i++) {
         ct_layer *l = &m->L[i];
         ct_status s = l->s.cls->forward(l, &r);
@@ -484,8 +485,9 @@ static ct_status forward(ct_model *m, int n, int train, uint32_t seed, uint32_t 
 
 /* Backward from dlogits in gbuf[0]; parameter gradients into the grads slab. Layers below
  * the first one with parameters need no gradients and are not visited. */
-static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t step) {
-    ct_layer_run r = {&m->K, n, train, seed, step};
+static ct_status backward(ct_model *m, int n, int train, uint32_t seed, uint32_t step,
+                          int sample0) {
+    ct_layer_run r = {&m->K, n, train, seed, step, sample0, n};
     int cur = 0;
     for (int i = m->n_layers - 1; i >= m->first_param; i--) {
         ct_layer *l = &m->L[i];
@@ -504,14 +506,128 @@ uint32_t ct_model_dropout_seed(const ct_model *m, int layer, uint64_t seed) {
 }
 
 ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step) {
+    return ct_model_compute_grads_at(m, n, train, seed, step, 0);
+}
+
+ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed, long step,
+                                    int sample0) {
     CT_TRY(check_n(m, n));
+    if (sample0 < 0) return ct_set_error(CT_ERR_ARG, "sample offset %d must be >= 0", sample0);
     uint32_t sd = fold_seed(seed), st = (uint32_t)step;
-    CT_TRY(forward(m, n, train, sd, st));
+    CT_TRY(forward(m, n, train, sd, st, sample0));
     ct_layer *last = &m->L[m->n_layers - 1];
     CT_TRY(ct_loss_forward_w(&m->K, n, m->outputs, last->y, m->labels, m->cw, m->stats, m->sums,
                              m->gbuf[0]));
     m->count += n;
-    return backward(m, n, train, sd, st);
+    return backward(m, n, train, sd, st, sample0);
+}
+
+/* The phases of one layer's sync hook on every replica with samples, the parts summed on
+ * the host in replica order (acc) and handed to the next phase. bwd: the backward hook. */
+static ct_status sync_layer(ct_model **ms, int R, const ct_layer_run *runs, ct_layer_grad *gs,
+                            int i, int bwd, double *part, double *acc, double *in) {
+    const double *prev = NULL;
+    for (int phase = 0;; phase++) {
+        int k = 0, any = 0;
+        for (int r = 0; r < R; r++) {
+            if (runs[r].n == 0) continue;
+            ct_layer *l = &ms[r]->L[i];
+            int nk = 0;
+            ct_status s = bwd ? l->s.cls->sync_backward(l, &runs[r], &gs[r], phase, prev, part, &nk)
+                              : l->s.cls->sync_forward(l, &runs[r], phase, prev, part, &nk);
+            if (s != CT_OK)
+                return ct_error_prefix(s, "%s of layer %d '%s' (replica %d): ",
+                                       bwd ? "backward" : "forward", i, l->tok, r);
+            if (!any) {
+                k = nk;
+                for (int j = 0; j < k; j++) acc[j] = 0.0;
+                any = 1;
+            }
+            for (int j = 0; j < k && j < nk; j++) acc[j] += part[j]; /* replica order */
+        }
+        if (!any || k == 0) return CT_OK;
+        memcpy(in, acc, (size_t)k * sizeof *in);
+        prev = in;
+    }
+}
+
+ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const int *off,
+                                       uint64_t seed, long step) {
+    int total = 0;
+    size_t feat = 1;
+    for (int r = 0; r < R; r++) {
+        if (n[r]) CT_TRY(check_n(ms[r], n[r]));
+        total += n[r];
+    }
+    ct_model *m0 = ms[0];
+    for (int i = 0; i < m0->n_layers; i++)
+        if (m0->L[i].out_feat > feat) feat = m0->L[i].out_feat;
+    ct_layer_run *runs = calloc((size_t)R, sizeof *runs);
+    ct_layer_grad *gs = calloc((size_t)R, sizeof *gs);
+    int *cur = calloc((size_t)R, sizeof *cur);
+    double *buf = malloc(3 * 2 * feat * sizeof *buf);
+    ct_status s = runs && gs && cur && buf ? CT_OK
+                                           : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    uint32_t sd = fold_seed(seed), st = (uint32_t)step;
+    for (int r = 0; s == CT_OK && r < R; r++)
+        runs[r] = (ct_layer_run){&ms[r]->K, n[r], 1, sd, st, off[r], total};
+    /* forward, layer by layer on every replica; the layers with a sync hook in lockstep */
+    for (int i = 0; s == CT_OK && i < m0->n_layers; i++) {
+        if (m0->L[i].s.cls->sync_forward) {
+            s = sync_layer(ms, R, runs, gs, i, 0, buf, buf + 2 * feat, buf + 4 * feat);
+            continue;
+        }
+        for (int r = 0; s == CT_OK && r < R; r++) {
+            if (!n[r]) continue;
+            ct_layer *l = &ms[r]->L[i];
+            s = l->s.cls->forward(l, &runs[r]);
+            if (s != CT_OK) s = ct_error_prefix(s, "forward of layer %d '%s': ", i, l->tok);
+        }
+    }
+    for (int r = 0; s == CT_OK && r < R; r++) {
+        if (!n[r]) continue;
+        ct_model *m = ms[r];
+        s = ct_loss_forward_w(&m->K, n[r], m->outputs, m->L[m->n_layers - 1].y, m->labels, m->cw,
+                              m->stats, m->sums, m->gbuf[0]);
+        m->count += n[r];
+    }
+    for (int i = m0->n_layers - 1; s == CT_OK && i >= m0->first_param; i--) {
+        for (int r = 0; r < R; r++)
+            gs[r] = (ct_layer_grad){ms[r]->gbuf[cur[r]], ms[r]->gbuf[cur[r] ^ 1], 0};
+        if (m0->L[i].s.cls->sync_backward) {
+            s = sync_layer(ms, R, runs, gs, i, 1, buf, buf + 2 * feat, buf + 4 * feat);
+        } else {
+            for (int r = 0; s == CT_OK && r < R; r++) {
+                if (!n[r]) continue;
+                ct_layer *l = &ms[r]->L[i];
+                s = l->s.cls->backward(l, &runs[r], &gs[r]);
+                if (s != CT_OK) s = ct_error_prefix(s, "backward of layer %d '%s': ", i, l->tok);
+            }
+        }
+        for (int r = 0; r < R; r++)
+            if (gs[r].dx_in_other) cur[r] ^= 1;
+    }
+    free(runs);
+    free(gs);
+    free(cur);
+    free(buf);
+    return s;
+}
+
+size_t ct_model_slab_floats(const ct_model *m) { return m->params.n; }
+
+static ct_slab *slab_of(ct_model *m, ct_model_slab which) {
+    return which == CT_SLAB_GRADS ? &m->grads : &m->params;
+}
+
+ct_status ct_model_read_slab(ct_model *m, ct_model_slab which, float *host) {
+    ct_slab *sl = slab_of(m, which);
+    return ct_download(m->rt, sl->mem, 0, sl->n * sizeof(float), host);
+}
+
+ct_status ct_model_write_slab(ct_model *m, ct_model_slab which, const float *host) {
+    ct_slab *sl = slab_of(m, which);
+    return ct_upload(m->rt, sl->mem, 0, sl->n * sizeof(float), host);
 }
 
 /* The AdamW decay mask: 1 on every element of a tensor without no_decay, 0 elsewhere
@@ -532,11 +648,15 @@ static ct_status make_decay_mask(ct_model *m) {
 }
 
 ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t seed, long step) {
+    CT_TRY(ct_model_compute_grads(m, n, 1, seed, step));
+    return ct_model_apply_grads(m, opt);
+}
+
+ct_status ct_model_apply_grads(ct_model *m, const ct_adam *opt) {
     ct_optim def;
     ct_optim_defaults(CT_OPTIM_ADAM, &def);
     if (!opt) opt = &def;
     if (opt->kind == CT_OPTIM_ADAMW && !m->decay) CT_TRY(make_decay_mask(m));
-    CT_TRY(ct_model_compute_grads(m, n, 1, seed, step));
     m->t++;
     return ct_optim_update(&m->K, opt, m->params.n, m->t, m->params.mem, m->grads.mem,
                            m->adam_m.mem, m->adam_v.mem, m->decay);
@@ -544,7 +664,7 @@ ct_status ct_model_train_step(ct_model *m, int n, const ct_adam *opt, uint64_t s
 
 ct_status ct_model_eval_step(ct_model *m, int n) {
     CT_TRY(check_n(m, n));
-    CT_TRY(forward(m, n, 0, 0, 0));
+    CT_TRY(forward(m, n, 0, 0, 0, 0));
     CT_TRY(ct_loss_forward(&m->K, n, m->outputs, m->L[m->n_layers - 1].y, m->labels, m->stats,
                            m->sums, NULL));
     m->count += n;
@@ -574,7 +694,7 @@ ct_status ct_model_topk(ct_model *m, int n, int t, int32_t *top) {
 
 ct_status ct_model_predict(ct_model *m, int n, float *probs) {
     CT_TRY(check_n(m, n));
-    CT_TRY(forward(m, n, 0, 0, 0));
+    CT_TRY(forward(m, n, 0, 0, 0, 0));
     CT_TRY(ct_output_probs(&m->K, n, m->outputs, m->L[m->n_layers - 1].y, m->probs));
     return ct_download(m->rt, m->probs, 0, (size_t)n * m->outputs * sizeof(float), probs);
 }

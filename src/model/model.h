@@ -115,6 +115,26 @@ ct_status ct_model_predict(ct_model *m, int n, float *probs);
  * parameter gradients in the gradient slab, no update. For tests and gradient checks. */
 ct_status ct_model_compute_grads(ct_model *m, int n, int train, uint64_t seed, long step);
 ct_status ct_model_get_grad(ct_model *m, int i, float *host);
+/* The same with the batch's first sample at sample0 of a larger global batch (a
+ * data-parallel replica's slice): dropout masks are those of the global sample indices. */
+ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed, long step,
+                                    int sample0);
+/* ct_model_compute_grads_at (training) on R models of one spec (data-parallel replicas),
+ * model r on its first n[r] samples (0: it sits the step out) at offset off[r] of the global
+ * batch, with the statistics of the layers that have sync hooks (batchnorm) over the whole
+ * global batch: those layers run in lockstep, their parts summed on the host in replica
+ * order (--sync-bn; docs/SCALING.md). */
+ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const int *off,
+                                       uint64_t seed, long step);
+/* The optimizer step (opt as for ct_model_train_step) on the gradients in the slab, t + 1:
+ * ct_model_train_step is ct_model_compute_grads then this. */
+ct_status ct_model_apply_grads(ct_model *m, const ct_adam *opt);
+/* Whole slabs (parameters or gradients, ct_model_slab_floats floats, padding included, in
+ * the one layout every model of the same spec shares): the data-parallel sum. */
+typedef enum { CT_SLAB_PARAMS, CT_SLAB_GRADS } ct_model_slab;
+size_t ct_model_slab_floats(const ct_model *m);
+ct_status ct_model_read_slab(ct_model *m, ct_model_slab which, float *host);
+ct_status ct_model_write_slab(ct_model *m, ct_model_slab which, const float *host);
 long ct_model_adam_steps(const ct_model *m); /* Adam iterations done (Keras `iterations`) */
 /* The 32-bit mask seed dropout layer `layer` uses for run seed `seed` (its mask is
  * ct_hash3(that, (uint32_t)step, element index); see cl/dropout.cl). For references. */

@@ -11,6 +11,7 @@
 #include "model/modelio.h"
 #include "report/report.h"
 #include "runtime/tensor.h"
+#include "train/replicas.h"
 #include "train/schedule.h"
 
 void ct_fit_opts_default(ct_fit_opts *o) {
@@ -158,6 +159,8 @@ typedef struct fit_state {
     float **best;
     int n_params;
     ct_ckpt_state st;
+    int multi; /* data-parallel over rep (o->n_replicas > 0) */
+    ct_replicas rep;
 } fit_state;
 
 static void fit_state_free(fit_state *f) {
@@ -168,6 +171,7 @@ static void fit_state_free(fit_state *f) {
         free(f->best);
     }
     ct_history_free(&f->st.hist);
+    if (f->multi) ct_replicas_free(&f->rep);
 }
 
 /* Uploads a batch into the model's input buffers. */
@@ -433,11 +437,15 @@ static int write_output(ct_status s, const char *what, unsigned bit, ct_fit_resu
 }
 
 /* --class-weight: resolved against the training classes (before any image is read), put on
- * the model's training loss, and described into desc ("" without) for the checkpoint. */
-static ct_status set_class_weights(ct_classifier *cm, const ct_dataset *train, const char *spec,
-                                   char *desc, size_t n) {
+ * the training loss of the model and of every replica (models[0 .. n_models - 1]), and
+ * described into desc ("" without) for the checkpoint. */
+static ct_status set_class_weights(ct_classifier *cm, ct_model *const *models, int n_models,
+                                   const ct_dataset *train, const char *spec, char *desc, size_t n) {
     desc[0] = 0;
-    if (!spec || !*spec) return ct_model_set_class_weights(cm->m, NULL);
+    if (!spec || !*spec) {
+        for (int i = 0; i < n_models; i++) CT_TRY(ct_model_set_class_weights(models[i], NULL));
+        return CT_OK;
+    }
     int k = cm->meta.n_classes;
     float *w = malloc((size_t)k * sizeof *w);
     if (!w) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
@@ -448,9 +456,52 @@ static ct_status set_class_weights(ct_classifier *cm, const ct_dataset *train, c
                           (double)w[c]);
         len = wr < 0 ? n : len + (size_t)wr;
     }
-    if (s == CT_OK) s = ct_model_set_class_weights(cm->m, w);
+    for (int i = 0; s == CT_OK && i < n_models; i++) s = ct_model_set_class_weights(models[i], w);
     free(w);
     return s;
+}
+
+/* A loss that is no number stops the run: the error says where and which checkpoint is kept. */
+static ct_status not_finite(double loss, int epoch, int step, const char *ckpt, int ckpt_epoch) {
+    char kept[4200] = "";
+    if (*ckpt && ckpt_epoch > 0)
+        snprintf(kept, sizeof kept, " The last good checkpoint (end of epoch %d) in %s is kept.",
+                 ckpt_epoch, ckpt);
+    return ct_set_error(CT_ERR_NUMERIC, "the loss became %s at epoch %d, step %d; training "
+                        "stopped.%s Try a lower --lr", isnan(loss) ? "NaN" : "Inf", epoch, step,
+                        kept);
+}
+
+/* One epoch's steps over the replicas (f->multi), one at a time: each step is summed over
+ * the replicas before the next can start, so nothing is queued ahead. lr0: the base rate
+ * (the plateau's when on). *queued: steps done. */
+static ct_status replicas_epoch(fit_state *f, const ct_fit_opts *o, ct_optim *opt,
+                                const ct_lr_schedule *sched, double lr0, int epoch, int steps,
+                                size_t chw, const char *ckpt, ct_fit_result *r, double *epoch_lr,
+                                long *imgs, int *queued) {
+    ct_step_info si = {epoch + 1, o->epochs, 0, steps, 0, 0};
+    for (int step = 0; step < steps && !r->stopped; step++) {
+        ct_batch b;
+        CT_TRY(ct_loader_next(f->ltrain, &b));
+        if (b.count == 0) break;
+        opt->lr = ct_lr_at(sched, lr0, f->st.step);
+        if (isnan(*epoch_lr)) *epoch_lr = opt->lr;
+        ct_status s = ct_replicas_step(&f->rep, &b, chw, opt, o->seed, f->st.step);
+        ct_loader_release(f->ltrain, &b);
+        CT_TRY(s);
+        f->st.step++;
+        *imgs += b.count;
+        *queued = step + 1;
+        double loss, acc;
+        CT_TRY(ct_replicas_metrics(&f->rep, 0, &loss, &acc, NULL));
+        if (!is_finite2(loss, acc)) return not_finite(loss, epoch + 1, step + 1, ckpt,
+                                                      r->checkpoint_epoch);
+        si.step = step + 1;
+        si.loss = loss;
+        si.accuracy = acc;
+        if (o->on_step && o->on_step(o->user, &si)) r->stopped = 1;
+    }
+    return CT_OK;
 }
 
 static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_dataset *val,
@@ -458,7 +509,10 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     ct_runtime *rt = cm->rt;
     ct_model *m = cm->m;
     int has_val = val != NULL;
-    if (o->batch <= 0 || o->batch > ct_model_max_batch(m))
+    f->multi = o->n_replicas > 0 && o->replicas;
+    if (f->multi) CT_TRY(ct_replicas_open(&f->rep, cm, o->replicas, o->n_replicas, o->batch));
+    if (f->multi) f->rep.sync_bn = o->sync_bn != 0;
+    else if (o->batch <= 0 || o->batch > ct_model_max_batch(m))
         return ct_set_error(CT_ERR_ARG, "--batch-size %d: the model was made for batches of 1 to %d",
                             o->batch, ct_model_max_batch(m));
     if (o->epochs <= 0) return ct_set_error(CT_ERR_ARG, "--epochs %d must be at least 1", o->epochs);
@@ -470,8 +524,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     CT_TRY(ct_fit_opts_check(o));
     CT_TRY(ct_classifier_check_classes(cm, train, "training"));
     if (has_val) CT_TRY(ct_classifier_check_classes(cm, val, "validation"));
-    CT_TRY(set_class_weights(cm, train, o->class_weight, f->st.class_weight,
-                             sizeof f->st.class_weight));
+    CT_TRY(set_class_weights(cm, f->multi ? f->rep.ms : &m, f->multi ? f->rep.n : 1, train,
+                             o->class_weight, f->st.class_weight, sizeof f->st.class_weight));
     ct_optim opt;
     resolve_optim(o, &opt);
     const double base_lr = opt.lr;
@@ -495,7 +549,9 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         ct_log(CT_LOG_INFO, "Featurewise statistics of the %d training images: %s", train->n, d);
     }
     CT_TRY(make_loader(o, cm, train, 1, &f->ltrain));
-    if (has_val) CT_TRY(make_loader(o, cm, val, 0, &f->lval));
+    ct_fit_opts vo = *o; /* replicas hold their share: validation in batches the model holds */
+    if (vo.batch > ct_model_max_batch(m)) vo.batch = ct_model_max_batch(m);
+    if (has_val) CT_TRY(make_loader(&vo, cm, val, 0, &f->lval));
 
     /* monitor */
     const char *monitor = o->monitor ? o->monitor : (has_val ? "val_loss" : "loss");
@@ -605,6 +661,17 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         }
     }
 
+    if (f->multi) {
+        CT_TRY(ct_replicas_broadcast(&f->rep)); /* the model's (resumed) state on every replica */
+        char split[256] = "";
+        int *sh = f->rep.share;
+        for (int i = 0, k = 0; i < f->rep.n && k >= 0 && (size_t)k < sizeof split; i++)
+            k += snprintf(split + k, sizeof split - (size_t)k, "%s%d", i ? " + " : "", sh[i]);
+        ct_log(CT_LOG_INFO, "Data-parallel over %d devices: the global batch of %d is split %s "
+               "(evenly, the remainder to the first devices); gradients summed in device order%s.",
+               f->rep.n, o->batch, split, o->sync_bn ? "; batchnorm statistics over the global "
+               "batch (--sync-bn)" : "");
+    }
     size_t chw = model_chw(cm);
     double wait_data = 0, fit_t0 = ct_now();
     long imgs = 0;
@@ -621,7 +688,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         }
         double loss = 0, acc = 0, epoch_lr = NAN;
         long cnt = 0;
-        CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
+        CT_TRY(f->multi ? ct_replicas_metrics(&f->rep, 1, &loss, &acc, &cnt)
+                        : ct_model_metrics(m, 1, &loss, &acc, &cnt));
         /* One step ahead: step k is queued before step k-1's loss is checked, and a batch's
          * upload is queued behind the running step, so the device does not wait on the host. */
         float snap[2][4];
@@ -629,7 +697,10 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         cl_event snap_ev[2] = {NULL, NULL};
         ct_status s = CT_OK;
         int queued = 0, ended = 0; /* steps queued this epoch; the loader ran dry */
-        for (int step = 0; s == CT_OK && step <= steps && !r->stopped; step++) {
+        if (f->multi)
+            s = replicas_epoch(f, o, &opt, &sched, use_plateau ? plat.lr : base_lr, epoch, steps,
+                               chw, ckpt, r, &epoch_lr, &imgs, &queued);
+        for (int step = 0; !f->multi && s == CT_OK && step <= steps && !r->stopped; step++) {
             if (step < steps && !ended) {
                 ct_batch b;
                 if ((s = ct_loader_next(f->ltrain, &b)) != CT_OK) break;
@@ -667,14 +738,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             }
             ct_model_metrics_decode(snap[prev & 1], snap_n[prev & 1], &loss, &acc);
             if (!is_finite2(loss, acc)) {
-                char kept[4200] = "";
-                if (*ckpt && r->checkpoint_epoch > 0)
-                    snprintf(kept, sizeof kept, " The last good checkpoint (end of epoch %d) in %s "
-                             "is kept.", r->checkpoint_epoch, ckpt);
-                s = ct_set_error(CT_ERR_NUMERIC,
-                                 "the loss became %s at epoch %d, step %d; training stopped.%s "
-                                 "Try a lower --lr",
-                                 isnan(loss) ? "NaN" : "Inf", epoch + 1, prev + 1, kept);
+                s = not_finite(loss, epoch + 1, prev + 1, ckpt, r->checkpoint_epoch);
             } else if (o->on_step) {
                 si.step = prev + 1;
                 si.loss = loss;
@@ -707,7 +771,14 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
                      epoch + 1, queued);
             break;
         }
-        CT_TRY(ct_model_metrics(m, 1, &loss, &acc, &cnt));
+        CT_TRY(f->multi ? ct_replicas_metrics(&f->rep, 1, &loss, &acc, &cnt)
+                        : ct_model_metrics(m, 1, &loss, &acc, &cnt));
+        if (f->multi) {
+            uint64_t h;
+            CT_TRY(ct_replicas_check(&f->rep, epoch + 1, &h));
+            ct_log(CT_LOG_INFO, "Epoch %d: parameters of the %d replicas identical, hash %016llx",
+                   epoch + 1, f->rep.n, (unsigned long long)h);
+        }
         double vl = NAN, va = NAN;
         if (has_val) {
             ct_eval_result ve;
@@ -772,6 +843,12 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         }
     }
     r->seconds = ct_now() - fit_t0;
+    if (f->multi && f->rep.reduces > 0)
+        ct_log(CT_LOG_INFO, "Gradient sum over %d devices: %.2f ms per step (%ld steps, %.2f MB "
+               "of gradients per device each way, %.1f%% of the training time).", f->rep.n,
+               1e3 * f->rep.reduce_s / (double)f->rep.reduces, f->rep.reduces,
+               (double)f->rep.floats * sizeof(float) / 1e6,
+               r->seconds > 0 ? 100.0 * f->rep.reduce_s / r->seconds : 0.0);
     r->images = imgs;
     r->wait_fraction = r->seconds > 0 ? wait_data / r->seconds : 0.0;
     r->epochs_done = f->st.epochs_done;

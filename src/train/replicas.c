@@ -1,0 +1,191 @@
+/* Data-parallel replicas in one process: the split, the fixed-order gradient sum, the
+ * broadcast and the per-epoch parameter check (train/replicas.h). */
+#include "train/replicas.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/tensor.h"
+
+void ct_fit_split(int batch, int n, int *share) {
+    for (int r = 0; r < n; r++)
+        share[r] = batch / n + (r < batch % n);
+}
+
+static const char *dev_name(const ct_classifier *c) {
+    return c->rt->dev.name;
+}
+
+ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *const *more, int n_more,
+                           int batch) {
+    memset(R, 0, sizeof *R);
+    R->n = n_more + 1;
+    R->c = calloc((size_t)R->n, sizeof *R->c);
+    R->share = calloc((size_t)R->n, sizeof *R->share);
+    R->off = calloc((size_t)R->n, sizeof *R->off);
+    R->ms = calloc((size_t)R->n, sizeof *R->ms);
+    if (!R->c || !R->share || !R->off || !R->ms)
+        return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    R->c[0] = m;
+    for (int r = 1; r < R->n; r++) {
+        ct_classifier *c = more[r - 1];
+        if (!c) return ct_set_error(CT_ERR_ARG, "replica %d is NULL", r);
+        for (int q = 0; q < r; q++)
+            if (R->c[q] == c || R->c[q]->rt == c->rt)
+                return ct_set_error(CT_ERR_ARG,
+                                    "replicas %d and %d share one %s (device %d:%d); "
+                                    "each replica needs a device of its own",
+                                    q, r, R->c[q] == c ? "model" : "runtime", c->rt->dev.platform,
+                                    c->rt->dev.device);
+        if (strcmp(ct_model_spec(c->m), ct_model_spec(m->m)) || c->meta.c != m->meta.c ||
+            c->meta.h != m->meta.h || c->meta.w != m->meta.w ||
+            c->meta.n_classes != m->meta.n_classes)
+            return ct_set_error(CT_ERR_ARG,
+                                "replica %d is another model (spec, input or classes "
+                                "differ); make replicas with ct_classifier_replicate",
+                                r);
+        R->c[r] = c;
+    }
+    for (int r = 0; r < R->n; r++)
+        R->ms[r] = R->c[r]->m;
+    if (batch < R->n)
+        return ct_set_error(CT_ERR_ARG,
+                            "--batch-size %d is smaller than the %d devices of "
+                            "--devices: give every device at least one sample (--batch-size %d "
+                            "or more)",
+                            batch, R->n, R->n);
+    ct_fit_split(batch, R->n, R->share);
+    for (int r = 0; r < R->n; r++)
+        if (R->share[r] > ct_model_max_batch(R->c[r]->m))
+            return ct_set_error(CT_ERR_ARG,
+                                "--batch-size %d over %d devices gives device %d:%d "
+                                "(%s) %d samples per step, but its model holds %d; use "
+                                "--batch-size %d or less",
+                                batch, R->n, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device,
+                                dev_name(R->c[r]), R->share[r], ct_model_max_batch(R->c[r]->m),
+                                ct_model_max_batch(R->c[r]->m) * R->n);
+    R->floats = ct_model_slab_floats(m->m);
+    R->n_weights = ct_model_param_count(m->m);
+    size_t big = R->floats > R->n_weights ? R->floats : R->n_weights;
+    if (ct_model_nontrainable_count(m->m) > big) big = ct_model_nontrainable_count(m->m);
+    R->g = malloc((big ? big : 1) * 2 * sizeof *R->g);
+    R->acc = malloc((R->floats ? R->floats : 1) * sizeof *R->acc);
+    if (!R->g || !R->acc) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    return CT_OK;
+}
+
+void ct_replicas_free(ct_replicas *R) {
+    free(R->c);
+    free(R->share);
+    free(R->off);
+    free(R->ms);
+    free(R->g);
+    free(R->acc);
+    memset(R, 0, sizeof *R);
+}
+
+ct_status ct_replicas_broadcast(ct_replicas *R) {
+    ct_model *m0 = R->c[0]->m;
+    for (int i = 0; i < ct_model_n_tensors(m0); i++) {
+        CT_TRY(ct_model_get_tensor(m0, i, R->g));
+        for (int r = 1; r < R->n; r++)
+            CT_TRY(ct_model_set_tensor(R->c[r]->m, i, R->g));
+    }
+    long t;
+    float *mom = R->g, *vel = R->g + R->n_weights;
+    CT_TRY(ct_model_get_adam_state(m0, mom, vel, &t));
+    for (int r = 1; r < R->n; r++)
+        CT_TRY(ct_model_set_adam_state(R->c[r]->m, mom, vel, t));
+    return CT_OK;
+}
+
+ct_status ct_replicas_allreduce(ct_replicas *R, int total) {
+    /* the replicas' backward passes end first: the time below is the sum's alone */
+    for (int r = 0; r < R->n; r++)
+        CL_CHECK(clFinish(R->c[r]->rt->q));
+    double t0 = ct_now();
+    size_t n = R->floats;
+    for (size_t i = 0; i < n; i++)
+        R->acc[i] = 0.0;
+    for (int r = 0; r < R->n; r++) { /* the fixed order: 0, 1, ... */
+        if (R->share[r] == 0) continue;
+        CT_TRY(ct_model_read_slab(R->c[r]->m, CT_SLAB_GRADS, R->g));
+        double w = (double)R->share[r] / (double)total;
+        for (size_t i = 0; i < n; i++)
+            R->acc[i] += w * (double)R->g[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        R->g[i] = (float)R->acc[i];
+    for (int r = 0; r < R->n; r++)
+        CT_TRY(ct_model_write_slab(R->c[r]->m, CT_SLAB_GRADS, R->g));
+    R->reduce_s += ct_now() - t0;
+    R->reduces++;
+    return CT_OK;
+}
+
+ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, size_t chw, const ct_optim *opt,
+                           uint64_t seed, long step) {
+    ct_fit_split(b->count, R->n, R->share);
+    int off = 0;
+    /* every replica's step is queued before any gradient is read, so the devices overlap */
+    for (int r = 0; r < R->n; r++) {
+        int k = R->share[r];
+        if (k == 0) continue;
+        ct_classifier *c = R->c[r];
+        CT_TRY(ct_upload(c->rt, ct_model_input(c->m), 0, (size_t)k * chw * sizeof(float),
+                         b->x + (size_t)off * chw));
+        CT_TRY(ct_upload(c->rt, ct_model_labels(c->m), 0, (size_t)k * sizeof(int32_t), b->y + off));
+        R->off[r] = off;
+        ct_status s = R->sync_bn ? CT_OK : ct_model_compute_grads_at(c->m, k, 1, seed, step, off);
+        if (s != CT_OK)
+            return ct_error_prefix(s, "replica %d (device %d:%d): ", r, c->rt->dev.platform,
+                                   c->rt->dev.device);
+        off += k;
+    }
+    if (R->sync_bn) CT_TRY(ct_models_compute_grads_sync(R->ms, R->n, R->share, R->off, seed, step));
+    CT_TRY(ct_replicas_allreduce(R, b->count));
+    for (int r = 0; r < R->n; r++)
+        CT_TRY(ct_model_apply_grads(R->c[r]->m, opt));
+    return CT_OK;
+}
+
+ct_status ct_replicas_metrics(ct_replicas *R, int reset, double *loss, double *acc, long *count) {
+    double sl = 0, sa = 0;
+    long sn = 0;
+    for (int r = 0; r < R->n; r++) {
+        double l, a;
+        long k;
+        CT_TRY(ct_model_metrics(R->c[r]->m, reset, &l, &a, &k));
+        sl += l * (double)k;
+        sa += a * (double)k;
+        sn += k;
+    }
+    if (loss) *loss = sn > 0 ? sl / (double)sn : 0.0;
+    if (acc) *acc = sn > 0 ? sa / (double)sn : 0.0;
+    if (count) *count = sn;
+    return CT_OK;
+}
+
+ct_status ct_replicas_check(ct_replicas *R, int epoch, uint64_t *hash) {
+    uint64_t h0 = 0;
+    size_t bytes = R->floats * sizeof(float);
+    for (int r = 0; r < R->n; r++) {
+        CT_TRY(ct_model_read_slab(R->c[r]->m, CT_SLAB_PARAMS, R->g));
+        uint64_t h = ct_hash64(R->g, bytes, 11);
+        if (r == 0) {
+            h0 = h;
+            continue;
+        }
+        if (h == h0) continue;
+        ct_log(CT_LOG_WARN,
+               "Epoch %d: replica %d (device %d:%d) has other parameters than "
+               "replica 0 (hash %016llx, not %016llx: its device rounds differently); it takes "
+               "replica 0's",
+               epoch, r, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device, (unsigned long long)h,
+               (unsigned long long)h0);
+        CT_TRY(ct_model_read_slab(R->c[0]->m, CT_SLAB_PARAMS, R->g));
+        CT_TRY(ct_model_write_slab(R->c[r]->m, CT_SLAB_PARAMS, R->g));
+    }
+    if (hash) *hash = h0;
+    return CT_OK;
+}
