@@ -14,6 +14,8 @@
 #include "base/parse.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/mpirun.h"
+#include "train/dist.h"
 #include "cli/multidev.h"
 #include "cltrain.h"
 #include "data/data.h"
@@ -592,6 +594,9 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         if (!t->quiet) print_found(*test);
         CT_TRY(same_classes(*train, *test, "test"));
     }
+    /* mpirun: every rank on the same files (cli/mpirun.h) */
+    const ct_dataset *sets[3] = {*train, *val, *test};
+    CT_TRY(ct_mpirun_check_data(sets, 3));
 
     /* --class-weight: checked against the training classes before anything is decoded */
     int n_cls = ct_dataset_class_count(*train);
@@ -614,13 +619,17 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
     if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
     int share0 = t->o.batch; /* with --devices: the first device's share */
+    int n_all = (t->dl.n > 1 ? t->dl.n : 1) * ct_dist_size(); /* over all MPI ranks too */
+    int first = ct_dist_rank() * (t->dl.n > 1 ? t->dl.n : 1); /* this rank's first replica */
+    if (n_all > 1 && t->o.batch >= n_all)
+        share0 = t->o.batch / n_all + (first < t->o.batch % n_all);
     if (t->dl.n > 1 && t->o.batch < t->dl.n)
         return ct_set_error(CT_ERR_ARG, "--devices: the training set has %d images, fewer than "
                             "the %d devices; use fewer devices", t->o.batch, t->dl.n);
     if (t->dl.n > 1) {
         int sh[CT_MAX_DEVICES];
         ct_fit_split(t->o.batch, t->dl.n, sh);
-        share0 = sh[0] > 0 ? sh[0] : 1;
+        if (ct_dist_size() <= 1) share0 = sh[0] > 0 ? sh[0] : 1;
     }
     ct_status cs = ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
                                         ct_dataset_class_count(*train),
@@ -659,7 +668,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
                r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
     /* From here on, write what can be written and say what could not. */
     int out_ok = 1;
-    if (t->out && ct_classifier_save(m, t->out) != CT_OK) {
+    if (t->out && ct_mpirun_writer() && ct_classifier_save(m, t->out) != CT_OK) {
         fprintf(stderr, "cltrain train: --out %s: model not written: %s\n", t->out, ct_last_error());
         out_ok = 0;
     }
@@ -681,7 +690,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
             fprintf(stderr, "No --checkpoint-dir was given, so this run cannot be resumed (add "
                     "--checkpoint-dir DIR next time; --init %s starts a new run from these "
                     "weights).\n", t->out ? t->out : "FILE");
-    } else if (*test) {
+    } else if (*test && ct_mpirun_writer()) { /* mpirun: rank 0 tests on the whole set */
         ct_loader_config c;
         ct_loader_config_default(&c);
         c.batch = t->o.batch < ct_classifier_max_batch(m) ? t->o.batch : ct_classifier_max_batch(m);
@@ -790,6 +799,8 @@ static const ct_optdef train_opts[] = {
 
 int ct_cmd_train(int argc, char **argv) {
     const char *cmd = "train";
+    int mr = ct_mpirun_start(cmd); /* under mpirun: MPI, or why not (cli/mpirun.h) */
+    if (mr) return mr;
     train_args t;
     memset(&t, 0, sizeof t);
     t.model = "model2";
@@ -1028,11 +1039,18 @@ int ct_cmd_train(int argc, char **argv) {
             return 2;
         }
     }
-    if (o->sync_bn && t.dl.n < 2) {
+    char rank_dev[16]; /* mpirun: the device of this rank's local rank */
+    if (!t.device && !t.devices) {
+        const char *d = ct_mpirun_device(rank_dev, sizeof rank_dev);
+        if (d) t.device = d;
+    }
+    if (o->sync_bn && t.dl.n < 2 && ct_dist_size() < 2) {
         fprintf(stderr, "cltrain train: --sync-bn reduces batchnorm statistics across devices: "
                 "it needs --devices LIST (or CLTRAIN_DEVICES) with two or more devices\n");
         return 2;
     }
+    if (ct_mpirun_check_args(cmd, argc, argv, t.dl.n > 1 ? t.dl.n : 1))
+        return ct_mpirun_end(2); /* a rank runs another command */
     o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */
         fail(cmd);
@@ -1077,7 +1095,8 @@ int ct_cmd_train(int argc, char **argv) {
     ct_dataset_free(val);
     ct_dataset_free(test);
     ct_runtime_free(rt);
-    return rc;
+    if (ct_mpirun_check_failed()) rc = 2;
+    return ct_mpirun_end(rc);
 }
 
 /* ---- evaluate ------------------------------------------------------------ */

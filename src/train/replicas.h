@@ -9,7 +9,7 @@
 #include "train/train.h"
 
 typedef struct ct_replicas {
-    int n;             /* replicas, the fitted model (0) included; >= 2 */
+    int n;             /* replicas, the fitted model (0) included; >= 2 (>= 1 under MPI) */
     ct_classifier **c; /* c[0] is the fitted model */
     size_t floats;     /* slab length (the same on every replica) */
     size_t n_weights;  /* optimizer slot floats */
@@ -21,6 +21,13 @@ typedef struct ct_replicas {
     ct_model **ms;     /* the replicas' models */
     double reduce_s;   /* wall time in ct_replicas_allreduce (transfers and the sum) */
     long reduces;      /* its calls */
+    /* MPI (train/dist.h): the replicas of all ranks are one list, rank k's n replicas at
+     * [k * n, k * n + n); the global batch is split over all of them by ct_fit_split. */
+    int ranks, rank;   /* 1 and 0 without MPI */
+    int n_all;         /* ranks x n */
+    int *share_all;    /* every replica's share of the current batch */
+    double mpi_s;      /* of reduce_s: the part in MPI (the cross-rank sum) */
+    double mpi_bytes;  /* bytes this rank sent in the gradient sums */
 } ct_replicas;
 
 /* Checks every replica against the model (same spec, input and classes) and that each can
