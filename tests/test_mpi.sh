@@ -128,6 +128,12 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "rank 1 was started with other options than rank 0: option --lr differs (rank 0 has --lr 0.01)" \
   "$T/bad.err" && [ -z "$(ls -A "$T/bad")" ] && ok || { bad "other options on rank 1: exit $rc"; cat "$T/bad.err"; }
 
+rm -rf "$T/bad" && mkdir "$T/bad"
+"${M2[@]}" "$CLT" train "${B[@]}" --batch-size 1 --out "$T/bad/m.safetensors" >"$T/bad.out" 2>"$T/bad.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "batch-size 1 is smaller than the 2 replicas (2 MPI ranks x 1 device): give every replica" \
+  "$T/bad.err" && [ -z "$(ls -A "$T/bad")" ] && ok || { bad "a batch below the ranks: exit $rc"; cat "$T/bad.err"; }
+
 # a rank killed mid-run: the job ends within 60 s, the launcher names the rank, no temp file
 # and the last checkpoint intact
 K=(--data "$DATA/catdog-mini/train" --model 'conv6:3:relu,pool2,flatten,dense1' --input 20x20

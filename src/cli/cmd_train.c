@@ -1051,6 +1051,15 @@ int ct_cmd_train(int argc, char **argv) {
     }
     if (ct_mpirun_check_args(cmd, argc, argv, t.dl.n > 1 ? t.dl.n : 1))
         return ct_mpirun_end(2); /* a rank runs another command */
+    int n_rep = (t.dl.n > 1 ? t.dl.n : 1) * ct_dist_size(); /* every rank: the same verdict */
+    if (ct_dist_size() > 1 && o->batch < n_rep) {
+        if (ct_mpirun_writer())
+            fprintf(stderr, "cltrain train: --batch-size %d is smaller than the %d replicas (%d "
+                    "MPI ranks x %d device%s): give every replica at least one sample "
+                    "(--batch-size %d or more)\n", o->batch, n_rep, ct_dist_size(),
+                    n_rep / ct_dist_size(), n_rep / ct_dist_size() > 1 ? "s" : "", n_rep);
+        return ct_mpirun_end(ct_mpirun_finalize_all(2));
+    }
     o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */
         fail(cmd);

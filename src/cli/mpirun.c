@@ -109,7 +109,8 @@ int ct_mpirun_check_args(const char *cmd, int argc, char **argv, int local_repli
             snprintf(what, sizeof what, "it runs another number of devices (--devices)");
         else {
             int a = (int)(i - 3), o = a; /* the option the differing argument belongs to */
-            while (o > 0 && strncmp(argv[o], "--", 2)) o--;
+            while (o > 0 && strncmp(argv[o], "--", 2))
+                o--;
             if (o == a || a >= argc)
                 snprintf(what, sizeof what, "option %s differs", a < argc ? argv[a] : "?");
             else
@@ -149,13 +150,24 @@ ct_status ct_mpirun_check_data(const ct_dataset *const *sets, int n) {
                         q, i < 3 ? names[i] : "data");
 }
 
-int ct_mpirun_check_failed(void) { return g_agreed; }
+int ct_mpirun_check_failed(void) {
+    return g_agreed;
+}
 
-int ct_mpirun_writer(void) { return ct_dist_rank() == 0; }
+int ct_mpirun_finalize_all(int rc) {
+    g_agreed = 1;
+    return rc;
+}
+
+int ct_mpirun_writer(void) {
+    return ct_dist_rank() == 0;
+}
 
 int ct_mpirun_end(int rc) {
     if (ct_dist_size() <= 1) return rc;
-    if (rc == 0 || g_agreed) ct_dist_finalize();
-    else ct_dist_abort(rc);
+    if (rc == 0 || g_agreed)
+        ct_dist_finalize();
+    else
+        ct_dist_abort(rc);
     return rc;
 }

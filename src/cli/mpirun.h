@@ -21,6 +21,8 @@ int ct_mpirun_check_args(const char *cmd, int argc, char **argv, int local_repli
 ct_status ct_mpirun_check_data(const ct_dataset *const *sets, int n);
 /* 1 when a start-up check failed (on every rank alike: the exit status is 2). */
 int ct_mpirun_check_failed(void);
+/* A failure every rank finds alike (rc returned): ct_mpirun_end finalizes, no abort. */
+int ct_mpirun_finalize_all(int rc);
 /* 1 on rank 0 (and without MPI): the rank that writes files. */
 int ct_mpirun_writer(void);
 /* After the run: rc 0 everywhere, MPI_Finalize; an error (one rank may be alone with it),

@@ -35,7 +35,7 @@ int ct_dist_local_rank(void); /* rank among the ranks of this host */
 ct_status ct_dist_sum(double *buf, size_t n, const char *what);
 /* Rank 0's n floats to every rank. */
 ct_status ct_dist_bcast(float *buf, size_t n, const char *what);
-/* Every rank's n values (the same n on all; n x ranks <= 4096 x 4096) gathered into all (size x n). */
+/* Every rank's n values (n the same on all, at most 4096) gathered into all (size x n). */
 ct_status ct_dist_gather_u64(const uint64_t *mine, size_t n, uint64_t *all, const char *what);
 /* Seconds spent in the collectives and the bytes each rank sent. */
 void ct_dist_stats(double *seconds, double *bytes, long *calls);

@@ -67,12 +67,13 @@ static ct_status mpi_error(int e, const char *what) {
                         g_rank, g_size, what, msg);
 }
 
-int ct_dist_built(void) { return 1; }
+int ct_dist_built(void) {
+    return 1;
+}
 
 ct_status ct_dist_init(int *argc, char ***argv) {
     if (g_on || ct_dist_env_size() <= 1) return CT_OK;
-    if (MPI_Init(argc, argv) != MPI_SUCCESS)
-        return ct_set_error(CT_ERR_IO, "MPI_Init failed");
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) return ct_set_error(CT_ERR_IO, "MPI_Init failed");
     g_on = 1;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -108,9 +109,15 @@ void ct_dist_abort(int rc) {
     MPI_Abort(MPI_COMM_WORLD, rc);
 }
 
-int ct_dist_rank(void) { return g_rank; }
-int ct_dist_size(void) { return g_size; }
-int ct_dist_local_rank(void) { return g_local; }
+int ct_dist_rank(void) {
+    return g_rank;
+}
+int ct_dist_size(void) {
+    return g_size;
+}
+int ct_dist_local_rank(void) {
+    return g_local;
+}
 
 ct_status ct_dist_sum(double *buf, size_t n, const char *what) {
     if (!g_on || g_size <= 1 || n == 0) return CT_OK;

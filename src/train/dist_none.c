@@ -4,16 +4,26 @@
 
 #include "train/dist.h"
 
-int ct_dist_built(void) { return 0; }
+int ct_dist_built(void) {
+    return 0;
+}
 ct_status ct_dist_init(int *argc, char ***argv) {
     (void)argc, (void)argv;
     return CT_OK;
 }
 void ct_dist_finalize(void) {}
-void ct_dist_abort(int rc) { (void)rc; }
-int ct_dist_rank(void) { return 0; }
-int ct_dist_size(void) { return 1; }
-int ct_dist_local_rank(void) { return 0; }
+void ct_dist_abort(int rc) {
+    (void)rc;
+}
+int ct_dist_rank(void) {
+    return 0;
+}
+int ct_dist_size(void) {
+    return 1;
+}
+int ct_dist_local_rank(void) {
+    return 0;
+}
 ct_status ct_dist_sum(double *buf, size_t n, const char *what) {
     (void)buf, (void)n, (void)what;
     return CT_OK;
