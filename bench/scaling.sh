@@ -28,7 +28,7 @@ while [ $i -lt "$n" ]; do
     >"$tmp/out.txt" 2>&1
   # the last epoch's progress line: "7/7 [====] - 1s 137ms/step - loss: ..."
   step=$(tr '\r' '\n' <"$tmp/out.txt" | grep -o '[0-9.]*ms/step' | tail -1 | sed 's|ms/step||')
-  sum=$(grep -o 'Gradient sum over [0-9]* devices: [0-9.]* ms' "$tmp/out.txt" | awk '{print $(NF-1)}')
+  sum=$(grep -o 'Gradient sum over [0-9]* devices*: [0-9.]* ms' "$tmp/out.txt" | awk '{print $(NF-1)}')
   mb=$(grep -o '[0-9.]* MB of gradients' "$tmp/out.txt" | awk '{print $1}')
   printf '%-8s %-16s %12s %12s %14s\n' "$i" "$list" "$step" "${sum:--}" "${mb:--}"
 done
@@ -43,7 +43,7 @@ for r in ${RANKS:-1 2}; do
     --batch-size "$BATCH" --epochs 3 --seed 1 --workers 2 --out "$tmp/m.safetensors" \
     >"$tmp/out.txt" 2>&1
   step=$(tr '\r' '\n' <"$tmp/out.txt" | grep -o '[0-9.]*ms/step' | tail -1 | sed 's|ms/step||')
-  sum=$(grep -o 'Gradient sum over [0-9]* devices: [0-9.]* ms' "$tmp/out.txt" | awk '{print $(NF-1)}')
+  sum=$(grep -o 'Gradient sum over [0-9]* devices*: [0-9.]* ms' "$tmp/out.txt" | awk '{print $(NF-1)}')
   mpi=$(grep -o 'MPI gradient sum over [0-9]* ranks: [0-9.]* ms' "$tmp/out.txt" | awk '{print $(NF-1)}')
   mb=$(grep -o '[0-9.]* MB sent per step' "$tmp/out.txt" | awk '{print $1}')
   printf '%-8s %12s %12s %12s %14s\n' "$r" "$step" "${sum:--}" "${mpi:--}" "${mb:--}"

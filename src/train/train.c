@@ -896,8 +896,9 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     }
     r->seconds = ct_now() - fit_t0;
     if (f->multi && f->rep.reduces > 0)
-        ct_log(CT_LOG_INFO, "Gradient sum over %d devices: %.2f ms per step (%ld steps, %.2f MB "
+        ct_log(CT_LOG_INFO, "Gradient sum over %d device%s: %.2f ms per step (%ld steps, %.2f MB "
                "of gradients per device each way, %.1f%% of the training time).", f->rep.n,
+               f->rep.n > 1 ? "s" : "",
                1e3 * f->rep.reduce_s / (double)f->rep.reduces, f->rep.reduces,
                (double)f->rep.floats * sizeof(float) / 1e6,
                r->seconds > 0 ? 100.0 * f->rep.reduce_s / r->seconds : 0.0);
