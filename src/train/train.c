@@ -717,7 +717,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         else
             snprintf(over, sizeof over, "%d devices", f->rep.n);
         ct_log(CT_LOG_INFO, "Data-parallel over %s: the global batch of %d is split %s "
-               "(evenly, the remainder to the first devices); gradients summed in device order%s%s.",
+               "(evenly, the remainder to the first devices); gradients summed in device "
+               "order%s%s.",
                over, o->batch, split, f->rep.ranks > 1 ? ", then in rank order" : "",
                o->sync_bn ? "; batchnorm statistics over the global batch (--sync-bn)" : "");
     }
@@ -843,8 +844,9 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         /* A file that cannot be written is a warning: training and the other files go on,
          * and the result says which files' last write failed. */
         int writer = ct_dist_rank() == 0; /* MPI: rank 0 writes every file */
-        if (o->history && writer) write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
-                                     CT_FIT_FAILED_HISTORY, r);
+        if (o->history && writer)
+            write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
+                         CT_FIT_FAILED_HISTORY, r);
         if (o->plot && writer) write_output(ct_history_write_plot(&f->st.hist, o->plot), "plot",
                                   CT_FIT_FAILED_PLOT, r);
         ct_epoch_info ei = {epoch + 1, o->epochs, loss, acc, has_val, vl, va, secs};
