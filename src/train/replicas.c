@@ -81,9 +81,8 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
                                 "--batch-size %d over %d replicas gives device %d:%d "
                                 "(%s) %d samples per step, but its model holds %d; use "
                                 "--batch-size %d or less",
-                                batch, R->n_all, R->c[r]->rt->dev.platform,
-                                R->c[r]->rt->dev.device, dev_name(R->c[r]), R->share[r],
-                                ct_model_max_batch(R->c[r]->m),
+                                batch, R->n_all, R->c[r]->rt->dev.platform, R->c[r]->rt->dev.device,
+                                dev_name(R->c[r]), R->share[r], ct_model_max_batch(R->c[r]->m),
                                 ct_model_max_batch(R->c[r]->m) * R->n_all);
     R->floats = ct_model_slab_floats(m->m);
     R->n_weights = ct_model_param_count(m->m);
@@ -174,27 +173,38 @@ static ct_status sync_reduce(void *user, double *acc, int *k) {
     return ct_dist_sum(acc, (size_t)kmax, "the --sync-bn statistics");
 }
 
-ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, size_t chw, const ct_optim *opt,
-                           uint64_t seed, long step) {
-    split(R, b->count);
+ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, int total, int row0, size_t chw,
+                           const ct_optim *opt, uint64_t seed, long step) {
+    split(R, total);
+    int have = 0; /* this rank's rows of the batch */
+    for (int r = 0; r < R->n; r++)
+        have += R->share[r];
+    /* under MPI the loader is sharded (train.c): b holds this rank's rows from off[0] */
+    if (R->ranks > 1 ? b->count != have || (have && row0 != R->off[0]) : b->count != total)
+        return ct_set_error(CT_ERR_IO,
+                            "rank %d: the batch has %d of its %d rows (an image failed to "
+                            "decode mid-run on this rank; with MPI every image must stay "
+                            "readable)",
+                            R->rank, b->count, have);
     /* every replica's step is queued before any gradient is read, so the devices overlap */
     for (int r = 0; r < R->n; r++) {
         int k = R->share[r], off = R->off[r]; /* rows of the global batch */
         if (k == 0) continue;
         ct_classifier *c = R->c[r];
+        int row = off - row0; /* its rows in b */
         CT_TRY(ct_upload(c->rt, ct_model_input(c->m), 0, (size_t)k * chw * sizeof(float),
-                         b->x + (size_t)off * chw));
-        CT_TRY(ct_upload(c->rt, ct_model_labels(c->m), 0, (size_t)k * sizeof(int32_t), b->y + off));
+                         b->x + (size_t)row * chw));
+        CT_TRY(ct_upload(c->rt, ct_model_labels(c->m), 0, (size_t)k * sizeof(int32_t), b->y + row));
         ct_status s = R->sync_bn ? CT_OK : ct_model_compute_grads_at(c->m, k, 1, seed, step, off);
         if (s != CT_OK)
             return ct_error_prefix(s, "replica %d (device %d:%d): ", r, c->rt->dev.platform,
                                    c->rt->dev.device);
     }
-    ct_sync_reduce red = {sync_reduce, R, b->count};
+    ct_sync_reduce red = {sync_reduce, R, total};
     if (R->sync_bn)
         CT_TRY(ct_models_compute_grads_sync_ext(R->ms, R->n, R->share, R->off, seed, step,
                                                 R->ranks > 1 ? &red : NULL));
-    CT_TRY(ct_replicas_allreduce(R, b->count));
+    CT_TRY(ct_replicas_allreduce(R, total));
     for (int r = 0; r < R->n; r++)
         CT_TRY(ct_model_apply_grads(R->c[r]->m, opt));
     return CT_OK;
@@ -249,9 +259,10 @@ ct_status ct_replicas_check(ct_replicas *R, int epoch, uint64_t *hash) {
         for (int q = 1; q < R->ranks; q++)
             if (all[q] != all[0]) {
                 if (R->rank == 0)
-                    ct_log(CT_LOG_WARN, "Epoch %d: rank %d has other parameters than rank 0 "
-                           "(hash %016llx, not %016llx); it takes rank 0's", epoch, q,
-                           (unsigned long long)all[q], (unsigned long long)all[0]);
+                    ct_log(CT_LOG_WARN,
+                           "Epoch %d: rank %d has other parameters than rank 0 "
+                           "(hash %016llx, not %016llx); it takes rank 0's",
+                           epoch, q, (unsigned long long)all[q], (unsigned long long)all[0]);
                 differ = 1;
             }
         if (differ) {

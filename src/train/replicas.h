@@ -23,11 +23,11 @@ typedef struct ct_replicas {
     long reduces;      /* its calls */
     /* MPI (train/dist.h): the replicas of all ranks are one list, rank k's n replicas at
      * [k * n, k * n + n); the global batch is split over all of them by ct_fit_split. */
-    int ranks, rank;   /* 1 and 0 without MPI */
-    int n_all;         /* ranks x n */
-    int *share_all;    /* every replica's share of the current batch */
-    double mpi_s;      /* of reduce_s: the part in MPI (the cross-rank sum) */
-    double mpi_bytes;  /* bytes this rank sent in the gradient sums */
+    int ranks, rank;  /* 1 and 0 without MPI */
+    int n_all;        /* ranks x n */
+    int *share_all;   /* every replica's share of the current batch */
+    double mpi_s;     /* of reduce_s: the part in MPI (the cross-rank sum) */
+    double mpi_bytes; /* bytes this rank sent in the gradient sums */
 } ct_replicas;
 
 /* Checks every replica against the model (same spec, input and classes) and that each can
@@ -37,11 +37,13 @@ ct_status ct_replicas_open(ct_replicas *R, ct_classifier *m, ct_classifier *cons
 void ct_replicas_free(ct_replicas *R);
 /* Replica 0's tensors (parameters, non-trainable ones) and optimizer state to the others. */
 ct_status ct_replicas_broadcast(ct_replicas *R);
-/* One training step on the global batch b: replica r takes rows [off_r, off_r + share_r),
- * computes its gradients (dropout keyed by the global sample), ct_replicas_allreduce, then
- * every replica runs the same optimizer step. */
-ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, size_t chw, const ct_optim *opt,
-                           uint64_t seed, long step);
+/* One training step on the global batch of total samples, of which b holds the rows from
+ * row0 on (all of it: total = b->count, row0 = 0; under MPI this rank's rows, from a
+ * sharded loader): replica r takes rows [off_r, off_r + share_r), computes its gradients
+ * (dropout keyed by the global sample), ct_replicas_allreduce, then every replica runs the
+ * same optimizer step. */
+ct_status ct_replicas_step(ct_replicas *R, const ct_batch *b, int total, int row0, size_t chw,
+                           const ct_optim *opt, uint64_t seed, long step);
 /* The reduction: gradient = sum over r in order 0, 1, ... of (share_r / total) * grad_r (each
  * replica's loss gradient is the mean over its share_r samples), in double, then the float
  * sum written to every replica. The one place an MPI_Allreduce would take over. */

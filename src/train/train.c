@@ -528,11 +528,13 @@ static ct_status replicas_epoch(fit_state *f, const ct_fit_opts *o, ct_optim *op
         if (b.count == 0) break;
         opt->lr = ct_lr_at(sched, lr0, f->st.step);
         if (isnan(*epoch_lr)) *epoch_lr = opt->lr;
-        ct_status s = ct_replicas_step(&f->rep, &b, chw, opt, o->seed, f->st.step);
+        int total, row0; /* sharded under MPI: this rank's rows of the global batch */
+        ct_loader_batch_rows(f->ltrain, &b, &total, &row0);
+        ct_status s = ct_replicas_step(&f->rep, &b, total, row0, chw, opt, o->seed, f->st.step);
         ct_loader_release(f->ltrain, &b);
         CT_TRY(s);
         f->st.step++;
-        *imgs += b.count;
+        *imgs += total;
         *queued = step + 1;
         double loss, acc;
         CT_TRY(ct_replicas_metrics(&f->rep, 0, &loss, &acc, NULL));
@@ -591,6 +593,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         ct_log(CT_LOG_INFO, "Featurewise statistics of the %d training images: %s", train->n, d);
     }
     CT_TRY(make_loader(o, cm, train, 1, &f->ltrain));
+    if (f->multi && f->rep.ranks > 1) /* MPI: this rank makes only its replicas' rows */
+        ct_loader_set_shard(f->ltrain, f->rep.n_all, f->rep.rank * f->rep.n, f->rep.n);
     ct_fit_opts vo = *o; /* replicas hold their share: validation in batches the model holds */
     if (vo.batch > ct_model_max_batch(m)) vo.batch = ct_model_max_batch(m);
     const ct_dataset *vmine = val; /* under MPI: this rank's shard (NULL: none) */
