@@ -4,7 +4,8 @@
 #  1. step losses: 1 rank vs 2 (test_multidev_tool steps), the first 20 within 1e-5 relative;
 #  2. cltrain train: 2 ranks vs one device (weights within 1e-4), 2 ranks the same bits as
 #     --devices 0:0,0:1 in one process, 2 ranks x 2 devices (4 replicas), rank 0 alone
-#     prints and writes; validation sharded over the ranks (the history within 1e-5);
+#     prints and writes; validation sharded over the ranks (the history within 1e-5), --test
+#     too (the same report);
 #     --sync-bn across ranks as one device;
 #  3. --resume with another rank count (2 -> 1 and 1 -> 2);
 #  4. faults: ranks with other options (named, exit 2, nothing written); a rank killed
@@ -85,8 +86,9 @@ grep -q "Data-parallel over 4 replicas (2 MPI ranks x 2 devices): the global bat
 "$TOOL" compare "$T/one.safetensors" "$T/four.safetensors" 1e-4 && ok || bad "2 ranks x 2 devices vs 1: weights"
 
 # validation sharded over the ranks and reduced: the same history as one device
-V=(--validation-split 0.2 --epochs 2)
-"$CLT" train "${R[@]}" "${V[@]}" --out "$T/v1.safetensors" --history "$T/v1.csv" >/dev/null 2>&1 || bad "validation, 1 device"
+V=(--validation-split 0.2 --epochs 2 --test "$DATA/catdog-mini/test")
+"$CLT" train "${R[@]}" "${V[@]}" --out "$T/v1.safetensors" --history "$T/v1.csv" >"$T/v1.txt" 2>&1 \
+  || bad "validation, 1 device"
 "${M2[@]}" "$CLT" train "${R[@]}" "${V[@]}" --out "$T/v2.safetensors" --history "$T/v2.csv" >"$T/v2.txt" 2>&1 \
   || { bad "validation, 2 ranks"; cat "$T/v2.txt"; }
 if [ -s "$T/v1.csv" ] && [ -s "$T/v2.csv" ]; then
@@ -100,6 +102,12 @@ if [ -s "$T/v1.csv" ] && [ -s "$T/v2.csv" ]; then
 else
   bad "validation: no history written"
 fi
+
+# --test sharded too: the same figures and class report
+grep -A8 '^Test:' "$T/v1.txt" >"$T/t1.txt"
+grep -A8 '^Test:' "$T/v2.txt" >"$T/t2.txt"
+[ -s "$T/t1.txt" ] && cmp -s "$T/t1.txt" "$T/t2.txt" && ok \
+  || { bad "--test over 2 ranks: another result"; cat "$T/t1.txt" "$T/t2.txt"; }
 
 # --sync-bn across ranks: as one device (SGD, see test_multidev.sh)
 S=(--model 'conv6:3,batchnorm:relu,pool2,flatten,dense8,batchnorm:relu,dense1' --optimizer sgd --lr 0.05)

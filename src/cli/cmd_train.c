@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/mpirun.h"
 #include "train/dist.h"
+#include "train/train.h"
 #include "cli/multidev.h"
 #include "cltrain.h"
 #include "data/data.h"
@@ -690,7 +691,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
             fprintf(stderr, "No --checkpoint-dir was given, so this run cannot be resumed (add "
                     "--checkpoint-dir DIR next time; --init %s starts a new run from these "
                     "weights).\n", t->out ? t->out : "FILE");
-    } else if (*test && ct_mpirun_writer()) { /* mpirun: rank 0 tests on the whole set */
+    } else if (*test) { /* mpirun: every rank tests its part, the sums reduced */
         ct_loader_config c;
         ct_loader_config_default(&c);
         c.batch = t->o.batch < ct_classifier_max_batch(m) ? t->o.batch : ct_classifier_max_batch(m);
@@ -699,12 +700,18 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         c.workers = t->o.workers;
         c.cache_mb = t->o.cache_mb;
         c.quiet = t->quiet;
-        ct_loader *l;
-        CT_TRY(ct_loader_open(*test, &c, &l));
+        ct_loader *l = NULL;
+        ct_dataset part; /* this rank's part (all of it without MPI) */
+        ct_status s = ct_dataset_rank_part(*test, &part);
+        if (s == CT_OK && part.n > 0) s = ct_loader_open(&part, &c, &l);
         ct_eval_result e;
         ct_class_report *rep = NULL;
-        ct_status s = ct_evaluate_loader_report(m, l, &e, &rep);
+        if (s == CT_OK || ct_dist_size() > 1) { /* every rank joins the sums */
+            ct_status es = ct_evaluate_report_ranks(m, s == CT_OK ? l : NULL, &e, &rep);
+            if (s == CT_OK) s = es;
+        }
         ct_loader_free(l);
+        if (part.paths != (*test)->paths) free(part.paths), free(part.labels);
         CT_TRY(s);
         printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s%s)\n", e.loss, e.accuracy,
                e.n, t->test_dir, t->o.class_weight ? "; loss unweighted, as Keras" : "");

@@ -186,22 +186,27 @@ static int vote_stop(int stop) {
     return v > 0;
 }
 
+ct_status ct_dataset_rank_part(const ct_dataset *ds, ct_dataset *out) {
+    int K = ct_dist_size(), k = ct_dist_rank();
+    *out = *ds;
+    if (K <= 1) return CT_OK;
+    out->n = ds->n / K + (k < ds->n % K);
+    out->paths = malloc(((size_t)out->n + 1) * sizeof *out->paths);
+    out->labels = malloc(((size_t)out->n + 1) * sizeof *out->labels);
+    if (!out->paths || !out->labels) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = k, j = 0; i < ds->n; i += K, j++) {
+        out->paths[j] = ds->paths[i];
+        out->labels[j] = ds->labels[i];
+    }
+    return CT_OK;
+}
+
 /* MPI: rank k of K validates on samples k, k + K, ... (val itself without MPI). */
 static ct_status val_shard(fit_state *f, const ct_dataset *val, const ct_dataset **out) {
-    int K = ct_dist_size(), k = ct_dist_rank();
     *out = val;
-    if (K <= 1 || !val) return CT_OK;
-    ct_dataset *d = &f->vshard;
-    *d = *val;
-    d->n = val->n / K + (k < val->n % K);
-    d->paths = malloc(((size_t)d->n + 1) * sizeof *d->paths);
-    d->labels = malloc(((size_t)d->n + 1) * sizeof *d->labels);
-    if (!d->paths || !d->labels) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
-    for (int i = k, j = 0; i < val->n; i += K, j++) {
-        d->paths[j] = val->paths[i];
-        d->labels[j] = val->labels[i];
-    }
-    *out = d->n > 0 ? d : NULL;
+    if (ct_dist_size() <= 1 || !val) return CT_OK;
+    CT_TRY(ct_dataset_rank_part(val, &f->vshard));
+    *out = f->vshard.n > 0 ? &f->vshard : NULL;
     return CT_OK;
 }
 
@@ -307,6 +312,42 @@ ct_status ct_evaluate_loader_report(ct_classifier *cm, ct_loader *l, ct_eval_res
     if (s == CT_OK)
         s = ct_class_report_create(k, (const char *const *)cm->meta.class_names, conf, t, topc, rep);
     free(conf);
+    return s;
+}
+
+ct_status ct_evaluate_report_ranks(ct_classifier *cm, ct_loader *l, ct_eval_result *out,
+                                   ct_class_report **rep) {
+    if (ct_dist_size() <= 1) return ct_evaluate_loader_report(cm, l, out, rep);
+    *rep = NULL;
+    int k = cm->meta.n_classes, t = k > 5 ? 5 : 0;
+    size_t kk = (size_t)k * (size_t)k;
+    long *conf = calloc(kk, sizeof *conf), topc = 0;
+    double *sum = malloc((kk + 4) * sizeof *sum);
+    ct_eval_result e = {0, 0, 0};
+    ct_status s = conf && sum ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    if (s == CT_OK && l) s = eval_loop(cm, l, &e, conf, t, &topc);
+    /* a rank that failed still takes part (its sums as they are), then all fail alike */
+    if (sum) {
+        for (size_t i = 0; i < kk; i++)
+            sum[i] = conf ? (double)conf[i] : 0;
+        sum[kk] = e.loss * (double)e.n, sum[kk + 1] = e.accuracy * (double)e.n;
+        sum[kk + 2] = (double)e.n, sum[kk + 3] = (double)topc + (s != CT_OK ? 1e18 : 0);
+        ct_status rs = ct_dist_sum(sum, kk + 4, "the --test sums");
+        if (s == CT_OK) s = rs;
+        if (s == CT_OK && sum[kk + 3] >= 1e18)
+            s = ct_set_error(CT_ERR_IO, "--test failed on another rank (see its message)");
+    }
+    if (s == CT_OK) {
+        for (size_t i = 0; i < kk; i++)
+            conf[i] = (long)sum[i];
+        out->n = (long)sum[kk + 2];
+        out->loss = out->n > 0 ? sum[kk] / sum[kk + 2] : NAN;
+        out->accuracy = out->n > 0 ? sum[kk + 1] / sum[kk + 2] : NAN;
+        s = ct_class_report_create(k, (const char *const *)cm->meta.class_names, conf, t,
+                                   (long)sum[kk + 3], rep);
+    }
+    free(conf);
+    free(sum);
     return s;
 }
 
