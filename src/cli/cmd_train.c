@@ -1103,7 +1103,7 @@ int ct_cmd_train(int argc, char **argv) {
     signals_install(&old);
     ct_status s = train_run(&t, &rt, &train, &val, &test, &m);
     int rc = s == CT_OK ? 0 : fail(cmd);
-    if (g_signal) rc = 128 + g_signal;
+    if (g_signal) rc = ct_mpirun_finalize_all(128 + g_signal); /* the ranks voted the stop */
     signals_restore(&old);
     ct_classifier_free(m);
     ct_devlist_free(&t.dl);
