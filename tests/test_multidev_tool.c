@@ -8,9 +8,13 @@
  *       resumed 2 -> 1 and 1 -> 2 replicas.
  *   test_multidev_tool compare A B TOL   two model files' tensors within TOL (absolute):
  *       exit 0, more: 1, not comparable (unreadable, other shapes): 2.
+ *   test_multidev_tool steps DATA_DIR OUT   (tests/test_mpi.sh, alone or under mpirun) one
+ *       replica per rank on device 0:(local rank % devices), 2 epochs as fit: rank 0 writes
+ *       the first 20 per-step losses to OUT, one per line (%.9g).
  * Exit 77 when fewer than two devices show up (POCL_DEVICES="pthread pthread" gives two). */
 #include "ctest.h"
 #include "model/model.h"
+#include "train/dist.h"
 #include "train/train.h"
 
 #define SPEC "conv6:3:relu,pool2,flatten,dropout0.3,dense8:relu,dense1"
@@ -331,10 +335,49 @@ done:
     return rc;
 }
 
+static int steps_main(const char *data, const char *out) {
+    if (ct_dist_init(NULL, NULL) != CT_OK) {
+        printf("FAIL: %s\n", ct_last_error());
+        return 1;
+    }
+    int nd = 0;
+    if (ct_device_count(&nd) != CT_OK || nd < 1) {
+        printf("SKIP: no OpenCL device\n");
+        return 77;
+    }
+    char id[16];
+    snprintf(id, sizeof id, "0:%d", ct_dist_local_rank() % nd);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/catdog-mini/train", data);
+    const char *dirs[1] = {dir};
+    run one;
+    memset(&one, 0, sizeof one);
+    if (ct_runtime_create(id, 0, &rts[0]) != CT_OK || ct_dataset_open(dirs, 1, &ds) != CT_OK ||
+        do_fit(&one, 1, 2, NULL, 0) != CT_OK) {
+        printf("FAIL: rank %d: %s\n", ct_dist_rank(), ct_last_error());
+        ct_dist_abort(1);
+        return 1;
+    }
+    int rc = 0;
+    if (ct_dist_rank() == 0) {
+        FILE *f = fopen(out, "w");
+        for (int k = 0; f && k < STEPS && k < one.step; k++)
+            fprintf(f, "%.9g\n", one.steploss[k]);
+        rc = !f || fclose(f) != 0;
+    }
+    run_free(&one);
+    ct_dataset_free(ds);
+    ct_runtime_free(rts[0]);
+    ct_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "steps")) return steps_main(argv[2], argv[3]);
     if (argc == 3 && !strcmp(argv[1], "fit")) return fit_main(argv[2]);
     if (argc == 5 && !strcmp(argv[1], "compare"))
         return compare_main(argv[2], argv[3], atof(argv[4]));
-    fprintf(stderr, "usage: test_multidev_tool fit DATA_DIR | compare A B TOL\n");
+    fprintf(stderr, "usage: test_multidev_tool fit DATA_DIR | compare A B TOL | steps DATA_DIR "
+                    "OUT\n");
     return 2;
 }

@@ -6,10 +6,12 @@
 set -eu
 # libturbojpeg0-dev is the TurboJPEG API the build uses (Debian and Ubuntu name it alike);
 # help2man makes the man pages from --help; protobuf-c-compiler, libprotobuf-c-dev and
-# libonnx-dev (its onnx.proto) build `cltrain export` (ONNX; optional, -Donnx=auto).
+# libonnx-dev (its onnx.proto) build `cltrain export` (ONNX; optional, -Donnx=auto);
+# openmpi-bin and libopenmpi-dev build and run `mpirun -np N cltrain train` (MPI; optional,
+# -Dmpi=auto; docs/SCALING.md).
 pkgs="meson ninja-build pkg-config gcc python3 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1
       libclblast-dev libturbojpeg0-dev libpng-dev libcjson-dev libcairo2-dev pocl-opencl-icd help2man
-      protobuf-c-compiler libprotobuf-c-dev libonnx-dev"
+      protobuf-c-compiler libprotobuf-c-dev libonnx-dev openmpi-bin libopenmpi-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

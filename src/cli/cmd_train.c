@@ -14,6 +14,9 @@
 #include "base/parse.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/mpirun.h"
+#include "train/dist.h"
+#include "train/train.h"
 #include "cli/multidev.h"
 #include "cltrain.h"
 #include "data/data.h"
@@ -592,6 +595,9 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         if (!t->quiet) print_found(*test);
         CT_TRY(same_classes(*train, *test, "test"));
     }
+    /* mpirun: every rank on the same files (cli/mpirun.h) */
+    const ct_dataset *sets[3] = {*train, *val, *test};
+    CT_TRY(ct_mpirun_check_data(sets, 3));
 
     /* --class-weight: checked against the training classes before anything is decoded */
     int n_cls = ct_dataset_class_count(*train);
@@ -614,13 +620,17 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
     /* model (a resumed run first takes the kernel variants its checkpoint recorded) */
     if (t->o.resume) CT_TRY(ct_fit_resume_prepare(*rt, t->o.checkpoint_dir));
     int share0 = t->o.batch; /* with --devices: the first device's share */
+    int n_all = (t->dl.n > 1 ? t->dl.n : 1) * ct_dist_size(); /* over all MPI ranks too */
+    int first = ct_dist_rank() * (t->dl.n > 1 ? t->dl.n : 1); /* this rank's first replica */
+    if (n_all > 1 && t->o.batch >= n_all)
+        share0 = t->o.batch / n_all + (first < t->o.batch % n_all);
     if (t->dl.n > 1 && t->o.batch < t->dl.n)
         return ct_set_error(CT_ERR_ARG, "--devices: the training set has %d images, fewer than "
                             "the %d devices; use fewer devices", t->o.batch, t->dl.n);
     if (t->dl.n > 1) {
         int sh[CT_MAX_DEVICES];
         ct_fit_split(t->o.batch, t->dl.n, sh);
-        share0 = sh[0] > 0 ? sh[0] : 1;
+        if (ct_dist_size() <= 1) share0 = sh[0] > 0 ? sh[0] : 1;
     }
     ct_status cs = ct_classifier_create(*rt, t->model, t->h, t->w, t->c, t->resize,
                                         ct_dataset_class_count(*train),
@@ -659,7 +669,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
                r.images, r.seconds, r.images / r.seconds, 100.0 * r.wait_fraction);
     /* From here on, write what can be written and say what could not. */
     int out_ok = 1;
-    if (t->out && ct_classifier_save(m, t->out) != CT_OK) {
+    if (t->out && ct_mpirun_writer() && ct_classifier_save(m, t->out) != CT_OK) {
         fprintf(stderr, "cltrain train: --out %s: model not written: %s\n", t->out, ct_last_error());
         out_ok = 0;
     }
@@ -681,7 +691,7 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
             fprintf(stderr, "No --checkpoint-dir was given, so this run cannot be resumed (add "
                     "--checkpoint-dir DIR next time; --init %s starts a new run from these "
                     "weights).\n", t->out ? t->out : "FILE");
-    } else if (*test) {
+    } else if (*test) { /* mpirun: every rank tests its part, the sums reduced */
         ct_loader_config c;
         ct_loader_config_default(&c);
         c.batch = t->o.batch < ct_classifier_max_batch(m) ? t->o.batch : ct_classifier_max_batch(m);
@@ -690,12 +700,18 @@ static ct_status train_run(train_args *t, ct_runtime **rt, ct_dataset **train, c
         c.workers = t->o.workers;
         c.cache_mb = t->o.cache_mb;
         c.quiet = t->quiet;
-        ct_loader *l;
-        CT_TRY(ct_loader_open(*test, &c, &l));
+        ct_loader *l = NULL;
+        ct_dataset part; /* this rank's part (all of it without MPI) */
+        ct_status s = ct_dataset_rank_part(*test, &part);
+        if (s == CT_OK && part.n > 0) s = ct_loader_open(&part, &c, &l);
         ct_eval_result e;
         ct_class_report *rep = NULL;
-        ct_status s = ct_evaluate_loader_report(m, l, &e, &rep);
+        if (s == CT_OK || ct_dist_size() > 1) { /* every rank joins the sums */
+            ct_status es = ct_evaluate_report_ranks(m, s == CT_OK ? l : NULL, &e, &rep);
+            if (s == CT_OK) s = es;
+        }
         ct_loader_free(l);
+        if (part.paths != (*test)->paths) free(part.paths), free(part.labels);
         CT_TRY(s);
         printf("Test: loss: %.4f accuracy: %.4f (%ld images in %s%s)\n", e.loss, e.accuracy,
                e.n, t->test_dir, t->o.class_weight ? "; loss unweighted, as Keras" : "");
@@ -790,6 +806,8 @@ static const ct_optdef train_opts[] = {
 
 int ct_cmd_train(int argc, char **argv) {
     const char *cmd = "train";
+    int mr = ct_mpirun_start(cmd); /* under mpirun: MPI, or why not (cli/mpirun.h) */
+    if (mr) return mr;
     train_args t;
     memset(&t, 0, sizeof t);
     t.model = "model2";
@@ -1028,10 +1046,26 @@ int ct_cmd_train(int argc, char **argv) {
             return 2;
         }
     }
-    if (o->sync_bn && t.dl.n < 2) {
+    char rank_dev[16]; /* mpirun: the device of this rank's local rank */
+    if (!t.device && !t.devices) {
+        const char *d = ct_mpirun_device(rank_dev, sizeof rank_dev);
+        if (d) t.device = d;
+    }
+    if (o->sync_bn && t.dl.n < 2 && ct_dist_size() < 2) {
         fprintf(stderr, "cltrain train: --sync-bn reduces batchnorm statistics across devices: "
                 "it needs --devices LIST (or CLTRAIN_DEVICES) with two or more devices\n");
         return 2;
+    }
+    if (ct_mpirun_check_args(cmd, argc, argv, t.dl.n > 1 ? t.dl.n : 1))
+        return ct_mpirun_end(2); /* a rank runs another command */
+    int n_rep = (t.dl.n > 1 ? t.dl.n : 1) * ct_dist_size(); /* every rank: the same verdict */
+    if (ct_dist_size() > 1 && o->batch < n_rep) {
+        if (ct_mpirun_writer())
+            fprintf(stderr, "cltrain train: --batch-size %d is smaller than the %d replicas (%d "
+                    "MPI ranks x %d device%s): give every replica at least one sample "
+                    "(--batch-size %d or more)\n", o->batch, n_rep, ct_dist_size(),
+                    n_rep / ct_dist_size(), n_rep / ct_dist_size() > 1 ? "s" : "", n_rep);
+        return ct_mpirun_end(ct_mpirun_finalize_all(2));
     }
     o->augment = aug_spec(o->augment, t.aug_extra, t.aug_buf, sizeof t.aug_buf);
     if (ct_fit_opts_check(o) != CT_OK) { /* optimizer, schedule, plateau */
@@ -1069,7 +1103,7 @@ int ct_cmd_train(int argc, char **argv) {
     signals_install(&old);
     ct_status s = train_run(&t, &rt, &train, &val, &test, &m);
     int rc = s == CT_OK ? 0 : fail(cmd);
-    if (g_signal) rc = 128 + g_signal;
+    if (g_signal) rc = ct_mpirun_finalize_all(128 + g_signal); /* the ranks voted the stop */
     signals_restore(&old);
     ct_classifier_free(m);
     ct_devlist_free(&t.dl);
@@ -1077,7 +1111,8 @@ int ct_cmd_train(int argc, char **argv) {
     ct_dataset_free(val);
     ct_dataset_free(test);
     ct_runtime_free(rt);
-    return rc;
+    if (ct_mpirun_check_failed()) rc = 2;
+    return ct_mpirun_end(rc);
 }
 
 /* ---- evaluate ------------------------------------------------------------ */

@@ -188,5 +188,14 @@ ct_status ct_preprocess_fit(const ct_dataset *ds, const ct_loader_opts *o, ct_pr
 ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loader **out);
 /* Seconds the consumer spent blocked in ct_loader_next (for "waiting for data" %). */
 double ct_loader_wait_seconds(const ct_loader *l);
+/* Sharded batches (MPI ranks, docs/SCALING.md): each global batch of count samples is split
+ * over parts replicas by ct_fit_split's rule, and only the rows of replicas [first, first + n)
+ * are made (decoded, augmented), the order and every sample's augmentation unchanged; a
+ * batch's count is then those rows. Call before the first ct_loader_start_epoch; parts 0:
+ * whole batches. */
+void ct_loader_set_shard(ct_loader *l, int parts, int first, int n);
+/* Of a sharded batch: the samples of the whole global batch and the global row of its
+ * first row (count and 0 unsharded). */
+void ct_loader_batch_rows(const ct_loader *l, const ct_batch *b, int *total, int *row0);
 
 #endif

@@ -60,6 +60,9 @@ struct ct_loader {
     /* epoch state */
     int epoch, epoch_active, n_batches, next_fill, next_consume;
     int slot_state[2], slot_batch[2], slot_count[2];
+    int slot_total[2], slot_row0[2]; /* sharded: the global batch's count, our first row */
+    int shard_parts, shard_first, shard_n;
+    int job_lo; /* sharded: the job's first row in the global batch */
 
     int skipped;
     double wait_s;
@@ -94,7 +97,7 @@ static void do_validate(ct_loader *l, int i, int wid) {
 }
 
 static void do_sample(ct_loader *l, int j, int wid, int slot, int batch, int epoch) {
-    int idx = l->order[batch * l->o.batch + j];
+    int idx = l->order[batch * l->o.batch + l->job_lo + j]; /* row j of the slot */
     const uint8_t *src;
     if (idx < l->n_cached) {
         src = l->cache + (size_t)idx * l->img_bytes;
@@ -145,7 +148,7 @@ static void *worker_main(void *arg) {
 }
 
 /* Runs n items of a job on the pool and waits for all of them. Not called concurrently. */
-static void pool_run(ct_loader *l, int kind, int n, int slot, int batch, int epoch) {
+static void pool_run(ct_loader *l, int kind, int n, int slot, int batch, int epoch, int lo) {
     pthread_mutex_lock(&l->mu);
     if (l->quit) {
         /* Shutting down: the workers may already have left, so nobody would run this job.
@@ -156,6 +159,7 @@ static void pool_run(ct_loader *l, int kind, int n, int slot, int batch, int epo
         return;
     }
     l->job_kind = kind;
+    l->job_lo = lo;
     l->job_slot = slot;
     l->job_batch = batch;
     l->job_epoch = epoch;
@@ -186,7 +190,17 @@ static void *coord_main(void *arg) {
         l->slot_state[s] = SLOT_FILLING;
         pthread_mutex_unlock(&l->mu);
 
-        pool_run(l, JOB_BATCH, count, s, k, epoch);
+        int total = count, lo = 0;
+        if (l->shard_parts > 0) { /* our replicas' rows only: ct_fit_split's rule */
+            int hi = 0;
+            for (int q = 0; q < l->shard_first + l->shard_n && q < l->shard_parts; q++) {
+                int share = count / l->shard_parts + (q < count % l->shard_parts);
+                if (q < l->shard_first) lo += share;
+                hi += share;
+            }
+            count = hi - lo;
+        }
+        pool_run(l, JOB_BATCH, count, s, k, epoch, lo);
         /* drop samples that failed on the fly, keeping order */
         int m = 0;
         for (int j = 0; j < count; j++) {
@@ -203,6 +217,8 @@ static void *coord_main(void *arg) {
         l->slot_state[s] = SLOT_READY;
         l->slot_batch[s] = k;
         l->slot_count[s] = m;
+        l->slot_total[s] = total;
+        l->slot_row0[s] = lo;
         pthread_cond_broadcast(&l->cv_state);
     }
     pthread_mutex_unlock(&l->mu);
@@ -333,7 +349,7 @@ ct_status ct_loader_create(const ct_dataset *ds, const ct_loader_opts *o, ct_loa
 
     /* decode every file once: fills the cache and finds the bad files before epoch 1 */
     double t0 = now_s();
-    pool_run(l, JOB_VALIDATE, l->n, 0, 0, 0);
+    pool_run(l, JOB_VALIDATE, l->n, 0, 0, 0, 0);
     double t_decode = now_s() - t0;
     int good = 0;
     for (int i = 0; i < l->n; i++) {
@@ -464,6 +480,27 @@ ct_status ct_loader_next(ct_loader *l, ct_batch *b) {
     l->wait_s += now_s() - t0;
     pthread_mutex_unlock(&l->mu);
     return CT_OK;
+}
+
+void ct_loader_set_shard(ct_loader *l, int parts, int first, int n) {
+    pthread_mutex_lock(&l->mu);
+    l->shard_parts = parts > 0 ? parts : 0;
+    l->shard_first = first;
+    l->shard_n = n;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void ct_loader_batch_rows(const ct_loader *l, const ct_batch *b, int *total, int *row0) {
+    ct_loader *m = (ct_loader *)l;
+    *total = b->count;
+    *row0 = 0;
+    if (b->count == 0 || b->slot < 0 || b->slot > 1) return;
+    pthread_mutex_lock(&m->mu);
+    if (l->shard_parts > 0) {
+        *total = l->slot_total[b->slot];
+        *row0 = l->slot_row0[b->slot];
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 void ct_loader_release(ct_loader *l, const ct_batch *b) {

@@ -525,7 +525,8 @@ ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed
 /* The phases of one layer's sync hook on every replica with samples, the parts summed on
  * the host in replica order (acc) and handed to the next phase. bwd: the backward hook. */
 static ct_status sync_layer(ct_model **ms, int R, const ct_layer_run *runs, ct_layer_grad *gs,
-                            int i, int bwd, double *part, double *acc, double *in) {
+                            int i, int bwd, double *part, double *acc, double *in,
+                            const ct_sync_reduce *red) {
     const double *prev = NULL;
     for (int phase = 0;; phase++) {
         int k = 0, any = 0;
@@ -545,6 +546,11 @@ static ct_status sync_layer(ct_model **ms, int R, const ct_layer_run *runs, ct_l
             }
             for (int j = 0; j < k && j < nk; j++) acc[j] += part[j]; /* replica order */
         }
+        if (red) { /* then over the processes, in their order */
+            if (!any) k = 0;
+            CT_TRY(red->fn(red->user, acc, &k));
+            any = k > 0;
+        }
         if (!any || k == 0) return CT_OK;
         memcpy(in, acc, (size_t)k * sizeof *in);
         prev = in;
@@ -553,12 +559,18 @@ static ct_status sync_layer(ct_model **ms, int R, const ct_layer_run *runs, ct_l
 
 ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const int *off,
                                        uint64_t seed, long step) {
+    return ct_models_compute_grads_sync_ext(ms, R, n, off, seed, step, NULL);
+}
+
+ct_status ct_models_compute_grads_sync_ext(ct_model **ms, int R, const int *n, const int *off,
+                                           uint64_t seed, long step, const ct_sync_reduce *red) {
     int total = 0;
     size_t feat = 1;
     for (int r = 0; r < R; r++) {
         if (n[r]) CT_TRY(check_n(ms[r], n[r]));
         total += n[r];
     }
+    if (red) total = red->total;
     ct_model *m0 = ms[0];
     for (int i = 0; i < m0->n_layers; i++)
         if (m0->L[i].out_feat > feat) feat = m0->L[i].out_feat;
@@ -574,7 +586,7 @@ ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const
     /* forward, layer by layer on every replica; the layers with a sync hook in lockstep */
     for (int i = 0; s == CT_OK && i < m0->n_layers; i++) {
         if (m0->L[i].s.cls->sync_forward) {
-            s = sync_layer(ms, R, runs, gs, i, 0, buf, buf + 2 * feat, buf + 4 * feat);
+            s = sync_layer(ms, R, runs, gs, i, 0, buf, buf + 2 * feat, buf + 4 * feat, red);
             continue;
         }
         for (int r = 0; s == CT_OK && r < R; r++) {
@@ -595,7 +607,7 @@ ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const
         for (int r = 0; r < R; r++)
             gs[r] = (ct_layer_grad){ms[r]->gbuf[cur[r]], ms[r]->gbuf[cur[r] ^ 1], 0};
         if (m0->L[i].s.cls->sync_backward) {
-            s = sync_layer(ms, R, runs, gs, i, 1, buf, buf + 2 * feat, buf + 4 * feat);
+            s = sync_layer(ms, R, runs, gs, i, 1, buf, buf + 2 * feat, buf + 4 * feat, red);
         } else {
             for (int r = 0; s == CT_OK && r < R; r++) {
                 if (!n[r]) continue;

@@ -126,6 +126,17 @@ ct_status ct_model_compute_grads_at(ct_model *m, int n, int train, uint64_t seed
  * order (--sync-bn; docs/SCALING.md). */
 ct_status ct_models_compute_grads_sync(ct_model **ms, int R, const int *n, const int *off,
                                        uint64_t seed, long step);
+/* The same over several processes (MPI ranks, train/dist.h): fn sums each phase's k parts
+ * (k: this process's count, 0 when none of its models has samples; fn sets it to the count
+ * over all processes and acc to the sum, in a fixed order) and total is the samples of the
+ * global batch over all processes. Every process calls fn the same number of times. */
+typedef struct ct_sync_reduce {
+    ct_status (*fn)(void *user, double *acc, int *k);
+    void *user;
+    int total;
+} ct_sync_reduce;
+ct_status ct_models_compute_grads_sync_ext(ct_model **ms, int R, const int *n, const int *off,
+                                           uint64_t seed, long step, const ct_sync_reduce *red);
 /* The optimizer step (opt as for ct_model_train_step) on the gradients in the slab, t + 1:
  * ct_model_train_step is ct_model_compute_grads then this. */
 ct_status ct_model_apply_grads(ct_model *m, const ct_adam *opt);

@@ -11,6 +11,7 @@
 #include "model/modelio.h"
 #include "report/report.h"
 #include "runtime/tensor.h"
+#include "train/dist.h"
 #include "train/replicas.h"
 #include "train/schedule.h"
 
@@ -159,8 +160,9 @@ typedef struct fit_state {
     float **best;
     int n_params;
     ct_ckpt_state st;
-    int multi; /* data-parallel over rep (o->n_replicas > 0) */
+    int multi; /* data-parallel over rep (o->n_replicas > 0, or MPI ranks) */
     ct_replicas rep;
+    ct_dataset vshard; /* MPI: this rank's part of the validation set (borrowed strings) */
 } fit_state;
 
 static void fit_state_free(fit_state *f) {
@@ -172,6 +174,51 @@ static void fit_state_free(fit_state *f) {
     }
     ct_history_free(&f->st.hist);
     if (f->multi) ct_replicas_free(&f->rep);
+    free(f->vshard.paths);
+    free(f->vshard.labels);
+}
+
+/* MPI: a stop asked on any rank (a signal, a callback) stops every rank at the same step. */
+static int vote_stop(int stop) {
+    if (ct_dist_size() <= 1) return stop;
+    double v = stop ? 1 : 0;
+    if (ct_dist_sum(&v, 1, "the stop vote") != CT_OK) return 1;
+    return v > 0;
+}
+
+ct_status ct_dataset_rank_part(const ct_dataset *ds, ct_dataset *out) {
+    int K = ct_dist_size(), k = ct_dist_rank();
+    *out = *ds;
+    if (K <= 1) return CT_OK;
+    out->n = ds->n / K + (k < ds->n % K);
+    out->paths = malloc(((size_t)out->n + 1) * sizeof *out->paths);
+    out->labels = malloc(((size_t)out->n + 1) * sizeof *out->labels);
+    if (!out->paths || !out->labels) return ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    for (int i = k, j = 0; i < ds->n; i += K, j++) {
+        out->paths[j] = ds->paths[i];
+        out->labels[j] = ds->labels[i];
+    }
+    return CT_OK;
+}
+
+/* MPI: rank k of K validates on samples k, k + K, ... (val itself without MPI). */
+static ct_status val_shard(fit_state *f, const ct_dataset *val, const ct_dataset **out) {
+    *out = val;
+    if (ct_dist_size() <= 1 || !val) return CT_OK;
+    CT_TRY(ct_dataset_rank_part(val, &f->vshard));
+    *out = f->vshard.n > 0 ? &f->vshard : NULL;
+    return CT_OK;
+}
+
+/* MPI: the validation result of every rank's shard as one (sums in rank order). */
+static ct_status val_reduce(ct_eval_result *e) {
+    if (ct_dist_size() <= 1) return CT_OK;
+    double v[3] = {e->loss * (double)e->n, e->accuracy * (double)e->n, (double)e->n};
+    CT_TRY(ct_dist_sum(v, 3, "the validation sums"));
+    e->n = (long)v[2];
+    e->loss = v[2] > 0 ? v[0] / v[2] : NAN;
+    e->accuracy = v[2] > 0 ? v[1] / v[2] : NAN;
+    return CT_OK;
 }
 
 /* Uploads a batch into the model's input buffers. */
@@ -265,6 +312,42 @@ ct_status ct_evaluate_loader_report(ct_classifier *cm, ct_loader *l, ct_eval_res
     if (s == CT_OK)
         s = ct_class_report_create(k, (const char *const *)cm->meta.class_names, conf, t, topc, rep);
     free(conf);
+    return s;
+}
+
+ct_status ct_evaluate_report_ranks(ct_classifier *cm, ct_loader *l, ct_eval_result *out,
+                                   ct_class_report **rep) {
+    if (ct_dist_size() <= 1) return ct_evaluate_loader_report(cm, l, out, rep);
+    *rep = NULL;
+    int k = cm->meta.n_classes, t = k > 5 ? 5 : 0;
+    size_t kk = (size_t)k * (size_t)k;
+    long *conf = calloc(kk, sizeof *conf), topc = 0;
+    double *sum = malloc((kk + 4) * sizeof *sum);
+    ct_eval_result e = {0, 0, 0};
+    ct_status s = conf && sum ? CT_OK : ct_set_error(CT_ERR_MEMORY, "out of host memory");
+    if (s == CT_OK && l) s = eval_loop(cm, l, &e, conf, t, &topc);
+    /* a rank that failed still takes part (its sums as they are), then all fail alike */
+    if (sum) {
+        for (size_t i = 0; i < kk; i++)
+            sum[i] = conf ? (double)conf[i] : 0;
+        sum[kk] = e.loss * (double)e.n, sum[kk + 1] = e.accuracy * (double)e.n;
+        sum[kk + 2] = (double)e.n, sum[kk + 3] = (double)topc + (s != CT_OK ? 1e18 : 0);
+        ct_status rs = ct_dist_sum(sum, kk + 4, "the --test sums");
+        if (s == CT_OK) s = rs;
+        if (s == CT_OK && sum[kk + 3] >= 1e18)
+            s = ct_set_error(CT_ERR_IO, "--test failed on another rank (see its message)");
+    }
+    if (s == CT_OK) {
+        for (size_t i = 0; i < kk; i++)
+            conf[i] = (long)sum[i];
+        out->n = (long)sum[kk + 2];
+        out->loss = out->n > 0 ? sum[kk] / sum[kk + 2] : NAN;
+        out->accuracy = out->n > 0 ? sum[kk + 1] / sum[kk + 2] : NAN;
+        s = ct_class_report_create(k, (const char *const *)cm->meta.class_names, conf, t,
+                                   (long)sum[kk + 3], rep);
+    }
+    free(conf);
+    free(sum);
     return s;
 }
 
@@ -486,11 +569,13 @@ static ct_status replicas_epoch(fit_state *f, const ct_fit_opts *o, ct_optim *op
         if (b.count == 0) break;
         opt->lr = ct_lr_at(sched, lr0, f->st.step);
         if (isnan(*epoch_lr)) *epoch_lr = opt->lr;
-        ct_status s = ct_replicas_step(&f->rep, &b, chw, opt, o->seed, f->st.step);
+        int total, row0; /* sharded under MPI: this rank's rows of the global batch */
+        ct_loader_batch_rows(f->ltrain, &b, &total, &row0);
+        ct_status s = ct_replicas_step(&f->rep, &b, total, row0, chw, opt, o->seed, f->st.step);
         ct_loader_release(f->ltrain, &b);
         CT_TRY(s);
         f->st.step++;
-        *imgs += b.count;
+        *imgs += total;
         *queued = step + 1;
         double loss, acc;
         CT_TRY(ct_replicas_metrics(&f->rep, 0, &loss, &acc, NULL));
@@ -499,7 +584,7 @@ static ct_status replicas_epoch(fit_state *f, const ct_fit_opts *o, ct_optim *op
         si.step = step + 1;
         si.loss = loss;
         si.accuracy = acc;
-        if (o->on_step && o->on_step(o->user, &si)) r->stopped = 1;
+        if (vote_stop(o->on_step && o->on_step(o->user, &si))) r->stopped = 1;
     }
     return CT_OK;
 }
@@ -509,7 +594,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     ct_runtime *rt = cm->rt;
     ct_model *m = cm->m;
     int has_val = val != NULL;
-    f->multi = o->n_replicas > 0 && o->replicas;
+    f->multi = (o->n_replicas > 0 && o->replicas) || ct_dist_size() > 1;
     if (f->multi) CT_TRY(ct_replicas_open(&f->rep, cm, o->replicas, o->n_replicas, o->batch));
     if (f->multi) f->rep.sync_bn = o->sync_bn != 0;
     else if (o->batch <= 0 || o->batch > ct_model_max_batch(m))
@@ -549,9 +634,13 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         ct_log(CT_LOG_INFO, "Featurewise statistics of the %d training images: %s", train->n, d);
     }
     CT_TRY(make_loader(o, cm, train, 1, &f->ltrain));
+    if (f->multi && f->rep.ranks > 1) /* MPI: this rank makes only its replicas' rows */
+        ct_loader_set_shard(f->ltrain, f->rep.n_all, f->rep.rank * f->rep.n, f->rep.n);
     ct_fit_opts vo = *o; /* replicas hold their share: validation in batches the model holds */
     if (vo.batch > ct_model_max_batch(m)) vo.batch = ct_model_max_batch(m);
-    if (has_val) CT_TRY(make_loader(&vo, cm, val, 0, &f->lval));
+    const ct_dataset *vmine = val; /* under MPI: this rank's shard (NULL: none) */
+    CT_TRY(val_shard(f, val, &vmine));
+    if (has_val && vmine) CT_TRY(make_loader(&vo, cm, vmine, 0, &f->lval));
 
     /* monitor */
     const char *monitor = o->monitor ? o->monitor : (has_val ? "val_loss" : "loss");
@@ -663,14 +752,20 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
 
     if (f->multi) {
         CT_TRY(ct_replicas_broadcast(&f->rep)); /* the model's (resumed) state on every replica */
-        char split[256] = "";
-        int *sh = f->rep.share;
-        for (int i = 0, k = 0; i < f->rep.n && k >= 0 && (size_t)k < sizeof split; i++)
+        char split[256] = "", over[96] = "";
+        int *sh = f->rep.share_all;
+        for (int i = 0, k = 0; i < f->rep.n_all && k >= 0 && (size_t)k < sizeof split; i++)
             k += snprintf(split + k, sizeof split - (size_t)k, "%s%d", i ? " + " : "", sh[i]);
-        ct_log(CT_LOG_INFO, "Data-parallel over %d devices: the global batch of %d is split %s "
-               "(evenly, the remainder to the first devices); gradients summed in device order%s.",
-               f->rep.n, o->batch, split, o->sync_bn ? "; batchnorm statistics over the global "
-               "batch (--sync-bn)" : "");
+        if (f->rep.ranks > 1)
+            snprintf(over, sizeof over, "%d replicas (%d MPI ranks x %d device%s)", f->rep.n_all,
+                     f->rep.ranks, f->rep.n, f->rep.n > 1 ? "s" : "");
+        else
+            snprintf(over, sizeof over, "%d devices", f->rep.n);
+        ct_log(CT_LOG_INFO, "Data-parallel over %s: the global batch of %d is split %s "
+               "(evenly, the remainder to the first devices); gradients summed in device "
+               "order%s%s.",
+               over, o->batch, split, f->rep.ranks > 1 ? ", then in rank order" : "",
+               o->sync_bn ? "; batchnorm statistics over the global batch (--sync-bn)" : "");
     }
     size_t chw = model_chw(cm);
     double wait_data = 0, fit_t0 = ct_now();
@@ -680,7 +775,7 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         double w0 = ct_loader_wait_seconds(f->ltrain);
         CT_TRY(ct_loader_start_epoch(f->ltrain, epoch));
         ct_step_info si = {epoch + 1, o->epochs, 0, steps, 0, 0};
-        if (o->on_step && o->on_step(o->user, &si)) {
+        if (vote_stop(o->on_step && o->on_step(o->user, &si))) {
             r->stopped = 1;
             r->stop_epoch = epoch + 1;
             r->stop_step = 0;
@@ -777,12 +872,13 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             uint64_t h;
             CT_TRY(ct_replicas_check(&f->rep, epoch + 1, &h));
             ct_log(CT_LOG_INFO, "Epoch %d: parameters of the %d replicas identical, hash %016llx",
-                   epoch + 1, f->rep.n, (unsigned long long)h);
+                   epoch + 1, f->rep.n_all, (unsigned long long)h);
         }
         double vl = NAN, va = NAN;
         if (has_val) {
-            ct_eval_result ve;
-            CT_TRY(ct_evaluate_loader(cm, f->lval, &ve));
+            ct_eval_result ve = {0, 0, 0};
+            if (f->lval) CT_TRY(ct_evaluate_loader(cm, f->lval, &ve));
+            CT_TRY(val_reduce(&ve));
             vl = ve.loss;
             va = ve.accuracy;
         }
@@ -792,12 +888,14 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         CT_TRY(ct_history_append(&f->st.hist, &es));
         /* A file that cannot be written is a warning: training and the other files go on,
          * and the result says which files' last write failed. */
-        if (o->history) write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
-                                     CT_FIT_FAILED_HISTORY, r);
-        if (o->plot) write_output(ct_history_write_plot(&f->st.hist, o->plot), "plot",
+        int writer = ct_dist_rank() == 0; /* MPI: rank 0 writes every file */
+        if (o->history && writer)
+            write_output(ct_history_write_csv(&f->st.hist, o->history), "history",
+                         CT_FIT_FAILED_HISTORY, r);
+        if (o->plot && writer) write_output(ct_history_write_plot(&f->st.hist, o->plot), "plot",
                                   CT_FIT_FAILED_PLOT, r);
         ct_epoch_info ei = {epoch + 1, o->epochs, loss, acc, has_val, vl, va, secs};
-        int stop = o->on_epoch && o->on_epoch(o->user, &ei);
+        int stop = vote_stop(o->on_epoch && o->on_epoch(o->user, &ei));
 
         /* early stopping (Keras: improvement must beat best by more than min_delta) */
         double cur = mon_col == 0 ? loss : mon_col == 1 ? acc : mon_col == 2 ? vl : va;
@@ -821,7 +919,8 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
         f->st.plateau_best = plat.best;
         f->st.plateau_wait = plat.wait;
         f->st.epochs_done = epoch + 1;
-        if (*ckpt &&
+        if (*ckpt && !writer) r->checkpoint_epoch = f->st.epochs_done; /* rank 0 writes it */
+        if (*ckpt && writer &&
             write_output(ct_checkpoint_save(m, &cm->meta, &f->st, f->st.has_best ? f->best : NULL,
                                             ckpt), "checkpoint", CT_FIT_FAILED_CHECKPOINT, r))
             r->checkpoint_epoch = f->st.epochs_done;
@@ -844,11 +943,17 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
     }
     r->seconds = ct_now() - fit_t0;
     if (f->multi && f->rep.reduces > 0)
-        ct_log(CT_LOG_INFO, "Gradient sum over %d devices: %.2f ms per step (%ld steps, %.2f MB "
+        ct_log(CT_LOG_INFO, "Gradient sum over %d device%s: %.2f ms per step (%ld steps, %.2f MB "
                "of gradients per device each way, %.1f%% of the training time).", f->rep.n,
+               f->rep.n > 1 ? "s" : "",
                1e3 * f->rep.reduce_s / (double)f->rep.reduces, f->rep.reduces,
                (double)f->rep.floats * sizeof(float) / 1e6,
                r->seconds > 0 ? 100.0 * f->rep.reduce_s / r->seconds : 0.0);
+    if (f->multi && f->rep.reduces > 0 && f->rep.ranks > 1)
+        ct_log(CT_LOG_INFO, "MPI gradient sum over %d ranks: %.2f ms per step of it (MPI_Allgather "
+               "of the double slabs, summed in rank order), %.2f MB sent per step by each rank.",
+               f->rep.ranks, 1e3 * f->rep.mpi_s / (double)f->rep.reduces,
+               f->rep.mpi_bytes / (double)f->rep.reduces / 1e6);
     r->images = imgs;
     r->wait_fraction = r->seconds > 0 ? wait_data / r->seconds : 0.0;
     r->epochs_done = f->st.epochs_done;

@@ -22,4 +22,14 @@ struct ct_classifier {
 /* Checks that ds has m's classes (names in order); what: "validation", "test", ... */
 ct_status ct_classifier_check_classes(const ct_classifier *m, const ct_dataset *ds, const char *what);
 
+/* MPI (train/dist.h): rank k of K's part of ds, samples k, k + K, ... into out (its arrays
+ * malloc'd, the strings ds's: free out->paths and out->labels only); ds itself, a copy of
+ * the struct, with one rank. */
+ct_status ct_dataset_rank_part(const ct_dataset *ds, ct_dataset *out);
+/* ct_evaluate_loader_report over every rank's part (l: this rank's loader, NULL when its
+ * part is empty): the loss, accuracy and confusion counts summed over the ranks in rank
+ * order, the same report on every rank. One rank: ct_evaluate_loader_report. */
+ct_status ct_evaluate_report_ranks(ct_classifier *cm, ct_loader *l, ct_eval_result *out,
+                                   ct_class_report **rep);
+
 #endif
