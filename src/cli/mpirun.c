@@ -54,7 +54,8 @@ const char *ct_mpirun_device(char *buf, size_t n) {
 
 #define MAX_ARGS 512
 
-static int g_agreed; /* a start-up check failed on every rank alike */
+static int g_agreed;      /* every rank ends alike (finalize, no abort) */
+static int g_check_failed; /* a start-up check failed (on every rank alike) */
 
 static uint64_t hash_str(const char *s, uint64_t seed) {
     return ct_hash64(s ? s : "(unset)", s ? strlen(s) : 7, seed);
@@ -98,7 +99,7 @@ int ct_mpirun_check_args(const char *cmd, int argc, char **argv, int local_repli
         return 2;
     }
     if (d == 0) return 0;
-    g_agreed = 1;
+    g_agreed = g_check_failed = 1;
     if (ct_dist_rank() == 0) {
         char what[512];
         if (i == 0)
@@ -142,7 +143,7 @@ ct_status ct_mpirun_check_data(const ct_dataset *const *sets, int n) {
     int d = first_diff(h, 8, &q, &i);
     if (d < 0) return CT_ERR_IO;
     if (d == 0) return CT_OK;
-    g_agreed = 1;
+    g_agreed = g_check_failed = 1;
     static const char *const names[] = {"training (--data)", "validation", "test (--test)"};
     return ct_set_error(CT_ERR_ARG,
                         "rank %d sees other %s files than rank 0 (paths or classes differ); "
@@ -151,7 +152,7 @@ ct_status ct_mpirun_check_data(const ct_dataset *const *sets, int n) {
 }
 
 int ct_mpirun_check_failed(void) {
-    return g_agreed;
+    return g_check_failed;
 }
 
 int ct_mpirun_finalize_all(int rc) {
