@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "ctest.h"
+#include "golden_json.h"
 #include "check/selftest.h"
 #include "io/fileutil.h"
 #include "layers/layers.h"
@@ -222,15 +223,7 @@ static void losses(ct_runtime *rt, const cJSON *arr) {
 }
 
 int main(void) {
-    const char *src = getenv("CLTRAIN_SRC_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/golden/class_report.json", src ? src : ".");
-    unsigned char *js = NULL;
-    size_t len = 0;
-    CHECK_OK(ct_read_file(path, (size_t)1 << 24, &js, &len));
-    cJSON *root = js ? cJSON_ParseWithLength((const char *)js, len) : NULL;
-    free(js);
-    CHECK(root != NULL, "%s is not JSON", path);
+    cJSON *root = ct_test_golden_json("class_report.json");
     if (!root) return ct_test_done("test_class_report");
     const cJSON *c;
     int idx = 0, n_rep = 0;

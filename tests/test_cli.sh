@@ -15,22 +15,6 @@ trap 'rm -rf "$T"' EXIT
 # Small and quick: Model 1 at 48x48, batch 16.
 COMMON=(--model model1 --input 48x48 --batch-size 16 --lr 1e-3 --seed 7 --workers 2)
 
-# expect_fail NAME PATTERN CMD...: non-zero exit and stderr mentions PATTERN.
-expect_fail() {
-  local name=$1 pat=$2
-  shift 2
-  "$@" >"$T/out.txt" 2>"$T/err.txt"
-  local rc=$?
-  if [ $rc -eq 0 ]; then
-    bad "$name: exit 0, expected an error"
-  elif ! grep -qiE -- "$pat" "$T/err.txt"; then
-    bad "$name: message does not mention '$pat':"
-    cat "$T/err.txt"
-  else
-    ok
-  fi
-}
-
 # 1. train with validation, test, history, plot; then evaluate and predict
 "$CLT" train --data "$DATA/train" --validation "$DATA/validation" --test "$DATA/test" \
   "${COMMON[@]}" --epochs 2 --augment seed --out "$T/m.safetensors" --history "$T/h.csv" \

@@ -18,42 +18,6 @@ D=$T/data
 COMMON=(--model model1 --input 48x48 --batch-size 16 --lr 1e-3 --seed 7 --workers 2)
 no_tmp() { find "$T" -name '*.tmp.*' | grep -q . && bad "$1: temp files left: $(find "$T" -name '*.tmp.*')" || ok; }
 
-# expect_fail NAME PATTERN CMD...: non-zero exit, stderr matches PATTERN, and nothing was
-# decoded (the refusal came before the data was read).
-expect_early() {
-  local name=$1 pat=$2
-  shift 2
-  "$@" >"$T/out.txt" 2>"$T/err.txt"
-  local rc=$?
-  if [ $rc -eq 0 ]; then
-    bad "$name: exit 0, expected an error"
-  elif ! grep -qiE -- "$pat" "$T/err.txt"; then
-    bad "$name: message does not mention '$pat':"
-    cat "$T/err.txt"
-  elif grep -q "Decoded" "$T/out.txt" "$T/err.txt"; then
-    bad "$name: refused only after decoding the images"
-  else
-    ok
-  fi
-}
-expect_fail() {
-  local name=$1 pat=$2
-  shift 2
-  "$@" >"$T/out.txt" 2>"$T/err.txt"
-  local rc=$?
-  if [ $rc -eq 0 ]; then
-    bad "$name: exit 0, expected an error"
-  elif [ $rc -gt 128 ]; then
-    bad "$name: crashed (exit $rc)"
-    cat "$T/err.txt"
-  elif ! grep -qiE -- "$pat" "$T/err.txt"; then
-    bad "$name: message does not mention '$pat':"
-    cat "$T/err.txt"
-  else
-    ok
-  fi
-}
-
 # A model to work with.
 "$CLT" train --data "$D/train" "${COMMON[@]}" --epochs 1 --out "$T/m.safetensors" >/dev/null 2>&1 \
   || bad "base model"

@@ -85,7 +85,7 @@ for k in 2to1 1to2; do
 done
 
 # 4. bad input: exit status, message, nothing written
-expect_fail() { # NAME RC PATTERN CMD...
+expect_refused() { # NAME RC PATTERN CMD...: that exit status, the message, no file left
   local name=$1 want=$2 pat=$3
   shift 3
   rm -rf "$T/bad" && mkdir "$T/bad"
@@ -103,19 +103,19 @@ expect_fail() { # NAME RC PATTERN CMD...
   fi
 }
 B=(--data "$DATA/catdog-mini/train" --model 'conv4:3:relu,flatten,dense1' --input 16x16 --batch-size 8 --epochs 1)
-expect_fail "no such device" 2 "--devices 0:0,0:9: device 0:9 does not exist" "$CLT" train "${B[@]}" --devices 0:0,0:9
-expect_fail "listed twice" 2 "--devices 0:1,0:1: device 0:1 is listed twice" "$CLT" train "${B[@]}" --devices 0:1,0:1
-expect_fail "bad token" 2 "--devices 0:0,gpu: 'gpu' is no device" "$CLT" train "${B[@]}" --devices 0:0,gpu
-expect_fail "empty entry" 2 "--devices 0:0,: '' is no device" "$CLT" train "${B[@]}" --devices 0:0,
-expect_fail "--device and --devices" 2 "not both" "$CLT" train "${B[@]}" --device 0:0 --devices 0:0,0:1
-expect_fail "env listed twice" 2 "CLTRAIN_DEVICES 0:0,0:0: device 0:0 is listed twice" \
+expect_refused "no such device" 2 "--devices 0:0,0:9: device 0:9 does not exist" "$CLT" train "${B[@]}" --devices 0:0,0:9
+expect_refused "listed twice" 2 "--devices 0:1,0:1: device 0:1 is listed twice" "$CLT" train "${B[@]}" --devices 0:1,0:1
+expect_refused "bad token" 2 "--devices 0:0,gpu: 'gpu' is no device" "$CLT" train "${B[@]}" --devices 0:0,gpu
+expect_refused "empty entry" 2 "--devices 0:0,: '' is no device" "$CLT" train "${B[@]}" --devices 0:0,
+expect_refused "--device and --devices" 2 "not both" "$CLT" train "${B[@]}" --device 0:0 --devices 0:0,0:1
+expect_refused "env listed twice" 2 "CLTRAIN_DEVICES 0:0,0:0: device 0:0 is listed twice" \
   env CLTRAIN_DEVICES=0:0,0:0 "$CLT" train "${B[@]}"
-expect_fail "batch below the device count" 2 "--batch-size 1 is smaller than the 2 devices of --devices 0:0,0:1" \
+expect_refused "batch below the device count" 2 "--batch-size 1 is smaller than the 2 devices of --devices 0:0,0:1" \
   "$CLT" train "${B[@]}" --devices 0:0,0:1 --batch-size 1
-expect_fail "--sync-bn on one device" 2 "--sync-bn reduces batchnorm statistics across devices: it needs --devices" \
+expect_refused "--sync-bn on one device" 2 "--sync-bn reduces batchnorm statistics across devices: it needs --devices" \
   "$CLT" train "${B[@]}" --sync-bn
 # each device's share of 100 at 512x512 needs a 4.7 GiB activation slab: more than a buffer may be
-expect_fail "share too big" 1 "--devices: device 0:0 cannot hold its share of 50 of the --batch-size 100 samples \(try --batch-size 50" \
+expect_refused "share too big" 1 "--devices: device 0:0 cannot hold its share of 50 of the --batch-size 100 samples \(try --batch-size 50" \
   "$CLT" train --data "$DATA/catdog-mini/train" --model 'conv96:3:relu,flatten,dense1' --input 512x512 \
   --batch-size 100 --epochs 1 --devices 0:0,0:1
 

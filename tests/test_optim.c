@@ -11,6 +11,7 @@
 
 #include "cltrain.h"
 #include "ctest.h"
+#include "golden_json.h"
 #include "io/fileutil.h"
 #include "layers/layers.h"
 #include "model/model.h"
@@ -515,15 +516,7 @@ int main(void) {
     warmup();
     opts_check();
     ckpt_state();
-    const char *src = getenv("CLTRAIN_SRC_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/golden/optim.json", src ? src : ".");
-    unsigned char *js = NULL;
-    size_t len = 0;
-    CHECK_OK(ct_read_file(path, (size_t)1 << 24, &js, &len));
-    cJSON *root = js ? cJSON_ParseWithLength((const char *)js, len) : NULL;
-    free(js);
-    CHECK(root != NULL, "%s is not JSON", path);
+    cJSON *root = ct_test_golden_json("optim.json");
     if (root) {
         golden_schedules(root);
         golden_plateaus(root);

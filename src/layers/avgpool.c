@@ -48,25 +48,10 @@ static ct_status parse(const ct_spec_token *t, ct_layer_spec *L) {
 }
 
 static int format(const ct_layer_spec *L, char *out, size_t n) {
-    if (L->stride != L->pool) return snprintf(out, n, "avgpool%d:s%d", L->pool, L->stride);
-    return snprintf(out, n, "avgpool%d", L->pool);
+    return ct_spec_pool_format("avgpool", L, out, n);
 }
 
-static ct_status infer(ct_layer *l) {
-    char ib[64];
-    if (l->flat_in)
-        return ct_set_error(CT_ERR_SHAPE, "average pooling needs an image input but gets a flat "
-                            "vector of %zu features", l->in_feat);
-    if (l->s.pool > l->ih || l->s.pool > l->iw)
-        return ct_set_error(CT_ERR_SHAPE, "a %dx%d average pool does not fit its input %s; use a "
-                            "pool of at most %d, a larger input size or fewer conv/pool stages",
-                            l->s.pool, l->s.pool, ct_layer_shape_str(l, 1, ib, sizeof ib),
-                            l->ih < l->iw ? l->ih : l->iw);
-    l->oc = l->ic;
-    l->oh = ct_pool_out(l->ih, l->s.pool, l->s.stride);
-    l->ow = ct_pool_out(l->iw, l->s.pool, l->s.stride);
-    return CT_OK;
-}
+static ct_status infer(ct_layer *l) { return ct_pool_infer(l, "average"); }
 
 static ct_status forward(ct_layer *l, const ct_layer_run *r) {
     return ct_avgpool_forward(r->K, r->n, l->ic, l->ih, l->iw, l->s.pool, l->s.pool, l->s.stride,
@@ -85,9 +70,7 @@ static ct_status backward(ct_layer *l, const ct_layer_run *r, ct_layer_grad *g) 
  * matter without pads). */
 static ct_status export_onnx(const ct_layer *l, const float *const *p, ct_graph *g) {
     (void)p;
-    ct_graph_attr at[2] = {ct_gattr_ints2("kernel_shape", l->s.pool, l->s.pool),
-                           ct_gattr_ints2("strides", l->s.stride, l->s.stride)};
-    return ct_graph_apply(g, "AveragePool", 0, NULL, 2, at);
+    return ct_pool_export(l, g, "AveragePool");
 }
 
 static double flops(const ct_layer *l) {

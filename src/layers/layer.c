@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/graph.h"
 #include "layers/layer.h"
 
 int ct_spec_int(const char *s, int len, int *out) {
@@ -103,6 +104,34 @@ ct_status ct_spec_pool(const ct_spec_token *t, const char *name, ct_layer_spec *
                                 "s<S> with S >= 1, like s2)", t->len, t->t, name, pl, p);
     }
     return CT_OK;
+}
+
+int ct_spec_pool_format(const char *name, const ct_layer_spec *L, char *out, size_t n) {
+    if (L->stride != L->pool) return snprintf(out, n, "%s%d:s%d", name, L->pool, L->stride);
+    return snprintf(out, n, "%s%d", name, L->pool);
+}
+
+ct_status ct_pool_infer(ct_layer *l, const char *kind) {
+    char ib[64];
+    int avg = !strcmp(kind, "average");
+    if (l->flat_in)
+        return ct_set_error(CT_ERR_SHAPE, "%s pooling needs an image input but gets a flat "
+                            "vector of %zu features", kind, l->in_feat);
+    if (l->s.pool > l->ih || l->s.pool > l->iw)
+        return ct_set_error(CT_ERR_SHAPE, "a %dx%d%s pool does not fit its input %s; use a "
+                            "pool of at most %d, a larger input size or fewer conv/pool stages",
+                            l->s.pool, l->s.pool, avg ? " average" : "",
+                            ct_layer_shape_str(l, 1, ib, sizeof ib), l->ih < l->iw ? l->ih : l->iw);
+    l->oc = l->ic;
+    l->oh = ct_pool_out(l->ih, l->s.pool, l->s.stride);
+    l->ow = ct_pool_out(l->iw, l->s.pool, l->s.stride);
+    return CT_OK;
+}
+
+ct_status ct_pool_export(const ct_layer *l, ct_graph *g, const char *op) {
+    ct_graph_attr at[2] = {ct_gattr_ints2("kernel_shape", l->s.pool, l->s.pool),
+                           ct_gattr_ints2("strides", l->s.stride, l->s.stride)};
+    return ct_graph_apply(g, op, 0, NULL, 2, at);
 }
 
 const char *ct_layer_shape_str(const ct_layer *l, int in, char *buf, size_t n) {

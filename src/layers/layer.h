@@ -232,6 +232,12 @@ int ct_spec_head_is(const ct_spec_token *t, const char *prefix); /* head starts 
 /* <name><P>[:s<S>] (pool, avgpool): size and stride (default: the size) into L->pool and
  * L->stride; errors name the token. */
 ct_status ct_spec_pool(const ct_spec_token *t, const char *name, ct_layer_spec *L);
+/* The pools' shared parts (maxpool.c, avgpool.c): the canonical token "<name><P>[:s<S>]";
+ * the shape (valid windows, floor; kind "max" or "average" in the messages); the ONNX node
+ * (op "MaxPool" or "AveragePool": valid windows, no pads, floor, which are ONNX's defaults). */
+int ct_spec_pool_format(const char *name, const ct_layer_spec *L, char *out, size_t n);
+ct_status ct_pool_infer(ct_layer *l, const char *kind);
+ct_status ct_pool_export(const ct_layer *l, ct_graph *g, const char *op);
 /* "64x2x2 (CxHxW)" or "1600 features". */
 const char *ct_layer_shape_str(const ct_layer *l, int input, char *buf, size_t n);
 
