@@ -2,7 +2,7 @@
 """Keras 3 / TensorFlow peer for bench/compare.py: the seed's Model 2 exactly as the
 report builds it (plus the relu and dropout its text intends).
 
-  peer_keras.py step  [--steps N]                synthetic data, train_on_batch only
+  peer_keras.py step  [--steps N] [--batch N] [--input HxW]   synthetic data, train_on_batch only
   peer_keras.py epoch --data DIR [--epochs N]    ImageDataGenerator.flow_from_directory + fit
 Prints one JSON line like peer_torch.py.
 """
@@ -20,9 +20,9 @@ from tensorflow import keras  # noqa: E402
 from tensorflow.keras import layers  # noqa: E402
 
 
-def model2():
+def model2(h=112, w=112):
     m = keras.Sequential([
-        keras.Input((112, 112, 3)),
+        keras.Input((h, w, 3)),
         layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
         layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
         layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
@@ -42,13 +42,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--input", default="112x112", help="HxW (step mode; Model 2's layout)")
     a = ap.parse_args()
+    h, w = (int(v) for v in a.input.lower().split("x"))
     keras.utils.set_random_seed(1)
-    m = model2()
+    m = model2(h, w)
     out = {"peer": "keras", "version": f"keras {keras.__version__} / tf {tf.__version__}",
            "mode": a.mode}
     if a.mode == "step":
-        x = np.random.rand(a.batch, 112, 112, 3).astype("float32")
+        x = np.random.rand(a.batch, h, w, 3).astype("float32")
         y = (np.random.rand(a.batch) > 0.5).astype("float32")
         for _ in range(a.warmup):
             m.train_on_batch(x, y)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peer for bench/compare.py: the seed's Model 2 (batch 64, 112x112, Adam, BCE).
 
-  peer_torch.py step  [--steps N] [--device cpu|cuda]      synthetic data, model step only
+  peer_torch.py step  [--steps N] [--batch N] [--input HxW] [--device cpu|cuda]
+                      synthetic data, model step only
   peer_torch.py epoch --data DIR [--epochs N] [--workers N] [--device cpu|cuda]
                       ImageFolder + torchvision augmentation matching the seed's ImageDataGenerator
 Prints one JSON line: {"peer": "pytorch", "mode": ..., "images_per_s": ..., ...}.
@@ -16,13 +17,15 @@ import torch
 import torch.nn as nn
 
 
-def model2():
+def model2(h=112, w=112):
+    for _ in range(4):  # valid 3x3 conv, then 2x2 pool (floor), as Keras
+        h, w = (h - 2) // 2, (w - 2) // 2
     return nn.Sequential(
         nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 5 * 5, 248), nn.ReLU(), nn.Dropout(0.2), nn.Linear(248, 1))
+        nn.Flatten(), nn.Linear(64 * h * w, 248), nn.ReLU(), nn.Dropout(0.2), nn.Linear(248, 1))
 
 
 def sync(dev):
@@ -41,11 +44,13 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--input", default="112x112", help="HxW (step mode; Model 2's layout)")
     a = ap.parse_args()
+    h, w = (int(v) for v in a.input.lower().split("x"))
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     torch.manual_seed(1)
-    m = model2().to(dev)
+    m = model2(h, w).to(dev)
     opt = torch.optim.Adam(m.parameters(), lr=1e-4, eps=1e-7)
     lossf = nn.BCEWithLogitsLoss()
 
@@ -59,7 +64,7 @@ def main():
     out = {"peer": "pytorch", "version": torch.__version__, "mode": a.mode, "device": str(dev),
            "threads": torch.get_num_threads()}
     if a.mode == "step":
-        x = torch.rand(a.batch, 3, 112, 112, device=dev)
+        x = torch.rand(a.batch, 3, h, w, device=dev)
         y = (torch.rand(a.batch, device=dev) > 0.5).float()
         for _ in range(a.warmup):
             step(x, y)

@@ -244,7 +244,7 @@ CT_API int ct_loader_skipped(const ct_loader *l);
  *   conv<F>:<K>[:s<S>][:same|valid][:<act>]   pool<P>[:s<S>]   avgpool<P>[:s<S>]   gap
  *   flatten   dense<U>[:<act>|softmax]   dropout<R>   <act>   softmax
  *   <act> = relu | sigmoid | tanh | leakyrelu[<alpha>] (default 0.3) | linear
- * or a preset: "model1", "model2", "model3". The output layer follows the class count
+ * or a preset: "model1", "model2", "model3", "model4". The output layer follows the class count
  * (one sigmoid unit for 2 classes, else softmax); it is appended when missing. */
 typedef struct ct_classifier ct_classifier;
 

@@ -115,6 +115,7 @@ static void spec_tests(void) {
     spec_ok("model1", 9);
     spec_ok("model2", 11);
     spec_ok("model3", 9);
+    spec_ok("model4", 15);
     spec_ok("conv32:3", 1);
     spec_ok(" conv8:5:s2:same:relu , pool3:s2,flatten, dense10:softmax,dropout0.5,sigmoid,relu,"
             "softmax,dense2",
@@ -159,7 +160,7 @@ static void spec_tests(void) {
     spec_bad("flatten:x", "no options", NULL);
     spec_bad("conv3:3,lstm64", "unknown layer 'lstm64'", "        ^~~~~~");
     spec_bad("linear", "unknown layer", NULL);
-    CHECK(ct_spec_preset("model2") && !ct_spec_preset("model4"), "presets");
+    CHECK(ct_spec_preset("model2") && !ct_spec_preset("model5"), "presets");
     new_layer_spec_tests();
 }
 

@@ -18,7 +18,8 @@
  * Defaults are Keras's: conv stride 1, valid padding, linear activation; dense linear;
  * pool and avgpool stride = pool size; leakyrelu's alpha 0.3. Options after conv<F>:<K> may come in any order. Presets
  * "model1", "model2", "model3" expand to the seed's models as its text describes them
- * (relu on every conv and hidden dense, dropout 0.2 before the output dense). An error
+ * (relu on every conv and hidden dense, dropout 0.2 before the output dense); "model4" is
+ * the recommended batchnorm model (docs/LAYERS.md). An error
  * (CT_ERR_ARG) names the layer index and column and prints the spec with a caret under the
  * bad token. ct_spec_parse accepts a preset name too. *layers is malloc'd. Each token
  * belongs to the layer class that claims it (layers/registry.c), which parses it. */

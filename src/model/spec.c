@@ -21,6 +21,12 @@ static const struct {
                "flatten,dense248:relu,dropout0.2"},
     {"model3", "conv32:3:relu,pool2,conv64:3:relu,pool2,conv128:3:relu,pool2,flatten,"
                "dense128:relu,dropout0.2"},
+    /* The recommended model for small photo sets (issue 10, docs/RESULTS.md): a stride-2
+     * first conv keeps the 112x112 step near Model 2's, batchnorm after every conv, global
+     * average pooling instead of a wide flatten + dense. */
+    {"model4", "conv32:3:s2:same,batchnorm:relu,conv32:3:same,batchnorm:relu,pool2,"
+               "conv64:3:same,batchnorm:relu,pool2,conv128:3:same,batchnorm:relu,pool2,"
+               "conv256:3:same,batchnorm:relu,gap,dropout0.3"},
 };
 
 const char *ct_spec_preset(const char *name) {
