@@ -246,6 +246,112 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
 }
 #endif
 
+/* Winograd F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016), stride 1: each 2x2 output tile from a 4x4 input tile with 16 products
+ * per (co, ci) instead of 36. With k = 4*i + j a position of the 4x4 transform domain:
+ *   U[k][co][ci] = (G g G^T)[k]    G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   V[k][ci][c]  = (B^T d B)[k]    B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   M[k] = U[k] V[k]               (16 GEMMs: cout x cin times cin x columns)
+ *   y tile = A^T M A               A^T = [1 1 1 0; 0 1 -1 -1]
+ * for the input tile of column c = item*th*tw + ty*tw + tx, rows 2ty-pad_t .. +3 and
+ * columns 2tx-pad_l .. +3 (zero outside the input). ops_conv.c runs the GEMMs with the
+ * float-vector GEMM kernels; flip: the weights of backward-data as a forward conv (cout,
+ * cin those of the conv run), as in pack_weights. */
+#if CT_PROG == 0
+__kernel void wino_weights(int cout, int cin, int flip, __global const float *wt,
+                           __global float *u, int u_off) {
+    int co = get_global_id(0), ci = get_global_id(1);
+    if (co >= cout || ci >= cin) return;
+    float g[3][3], t[4][3];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++)
+            g[ky][kx] = flip ? wt[((ci * cout + co) * 3 + (2 - ky)) * 3 + (2 - kx)]
+                             : wt[((co * cin + ci) * 3 + ky) * 3 + kx];
+    for (int c = 0; c < 3; c++) {
+        t[0][c] = g[0][c];
+        t[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
+        t[2][c] = 0.5f * (g[0][c] - g[1][c] + g[2][c]);
+        t[3][c] = g[2][c];
+    }
+    size_t plane = (size_t)cout * cin;
+    __global float *uo = u + u_off + (size_t)co * cin + ci;
+    for (int r = 0; r < 4; r++) {
+        uo[(r * 4 + 0) * plane] = t[r][0];
+        uo[(r * 4 + 1) * plane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+        uo[(r * 4 + 2) * plane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+        uo[(r * 4 + 3) * plane] = t[r][2];
+    }
+}
+
+/* One work-item per tile (all channels in turn), tiles along dim 0 so that PoCL's
+ * vectorised work-item loop reads and writes each transform plane contiguously; items in
+ * dim 2 (per-channel work-items made thousands of tiny work-groups, whose dispatch cost
+ * PoCL more than the arithmetic). ncols = columns of the chunk. */
+__kernel void wino_input(int cin, int h, int w, int pad_t, int pad_l, int th, int tw, int n0,
+                         int ncols, __global const float *x, __global float *v, int v_off) {
+    int tx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
+    if (tx >= tw || ty >= th) return;
+    size_t plane = (size_t)cin * ncols;
+    int iy0 = 2 * ty - pad_t, ix0 = 2 * tx - pad_l;
+    int inside = iy0 >= 0 && iy0 + 3 < h && ix0 >= 0 && ix0 + 3 < w;
+    for (int ci = 0; ci < cin; ci++) {
+        __global const float *xc = x + (size_t)((n0 + item) * cin + ci) * h * w;
+        __global float *vo =
+            v + v_off + (size_t)ci * ncols + (size_t)item * th * tw + (size_t)ty * tw + tx;
+        float d[4][4], t[4][4];
+        if (inside) { /* plain loads */
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) d[r][c] = xc[(iy0 + r) * w + ix0 + c];
+        } else {
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) {
+                    int iy = iy0 + r, ix = ix0 + c;
+                    d[r][c] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[iy * w + ix] : 0.0f;
+                }
+        }
+        for (int c = 0; c < 4; c++) {
+            t[0][c] = d[0][c] - d[2][c];
+            t[1][c] = d[1][c] + d[2][c];
+            t[2][c] = d[2][c] - d[1][c];
+            t[3][c] = d[1][c] - d[3][c];
+        }
+        for (int r = 0; r < 4; r++) {
+            vo[(r * 4 + 0) * plane] = t[r][0] - t[r][2];
+            vo[(r * 4 + 1) * plane] = t[r][1] + t[r][2];
+            vo[(r * 4 + 2) * plane] = t[r][2] - t[r][1];
+            vo[(r * 4 + 3) * plane] = t[r][1] - t[r][3];
+        }
+    }
+}
+
+/* y = A^T M A + bias (then relu), the tile's outputs inside oh x ow only */
+__kernel void wino_output(int cout, int oh, int ow, int th, int tw, int n0, int ncols,
+                          __global const float *m, int m_off, __global const float *bias,
+                          int use_bias, int relu, __global float *y) {
+    int tx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
+    if (tx >= tw || ty >= th) return;
+    size_t plane = (size_t)cout * ncols;
+    int oy = 2 * ty, ox = 2 * tx, rows = oy + 1 < oh ? 2 : 1, cols = ox + 1 < ow ? 2 : 1;
+    for (int co = 0; co < cout; co++) {
+        __global const float *mi =
+            m + m_off + (size_t)co * ncols + (size_t)item * th * tw + (size_t)ty * tw + tx;
+        float bv = use_bias ? bias[co] : 0.0f;
+        float q[4][4], s0[4], s1[4];
+        for (int k = 0; k < 16; k++) q[k / 4][k % 4] = mi[k * plane];
+        for (int c = 0; c < 4; c++) {
+            s0[c] = q[0][c] + q[1][c] + q[2][c];
+            s1[c] = q[1][c] - q[2][c] - q[3][c];
+        }
+        float o[2][2] = {{s0[0] + s0[1] + s0[2] + bv, s0[1] - s0[2] - s0[3] + bv},
+                         {s1[0] + s1[1] + s1[2] + bv, s1[1] - s1[2] - s1[3] + bv}};
+        __global float *yr =
+            y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) yr[r * ow + c] = relu ? fmax(o[r][c], 0.0f) : o[r][c];
+    }
+}
+#endif
+
 /* Implicit-GEMM forward conv, stride 1, for CPUs: the input is first copied into a
  * zero-padded buffer (pad_input) whose rows are long enough that every tap of a row
  * block is one plain vector load, so no im2col matrix (9x the input for 3x3) is

@@ -254,6 +254,90 @@ static void fd_all(ct_runtime *rt, const char *label, int pass, const ct_variant
     fd_case(rt, label, pass, v, 1, 3, 9, 8, 4, 4, 1, 1);
 }
 
+/* Winograd's rounding against direct convolution, both measured against the float64
+ * reference on the same inputs (uniform in [-1, 1]): max |y - y64| over the output,
+ * and that over max |y64|. F(2x2, 3x3)'s transforms add a few roundings per output (the
+ * 1/2 in G is exact); the check allows 4x direct's error (printed, docs/OPS.md). */
+static void winograd_error(ct_runtime *rt) {
+    static const int shapes[][6] = {/* n cin hw cout same bwd-data */
+                                    {2, 32, 27, 64, 0, 0}, {2, 64, 12, 64, 1, 0},
+                                    {2, 64, 12, 32, 1, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int *c = shapes[si];
+        ct_conv_desc d;
+        CHECK_OK(ct_conv_desc_init(&d, c[0], c[1], c[2], c[2], c[3], 3, 1, c[4], CT_ACT_NONE));
+        int bwd = c[5], n = c[0];
+        /* backward-data is checked as what it computes: dx = conv(dy, flipped w) */
+        size_t nin = bwd ? (size_t)n * d.cout * d.oh * d.ow : (size_t)n * d.cin * d.h * d.w;
+        size_t nout = bwd ? (size_t)n * d.cin * d.h * d.w : (size_t)n * d.cout * d.oh * d.ow;
+        size_t nw = (size_t)d.cout * d.cin * 9;
+        float *xf = malloc(nin * 4), *wf = malloc(nw * 4), *bf = calloc((size_t)d.cout, 4);
+        float *yw = malloc(nout * 4), *yd = malloc(nout * 4);
+        double *xd = malloc(nin * 8), *wd = malloc(nw * 8), *y64 = malloc(nout * 8);
+        double *bd = calloc((size_t)(d.cin > d.cout ? d.cin : d.cout), 8);
+        if (!xf || !wf || !bf || !yw || !yd || !xd || !wd || !y64 || !bd) {
+            CHECK(0, "out of memory");
+            return;
+        }
+        ct_fill_random(xf, nin, 1200 + si, -1, 1);
+        ct_fill_random(wf, nw, 1300 + si, -1, 1);
+        for (size_t i = 0; i < nin; i++) xd[i] = xf[i];
+        if (!bwd) {
+            for (size_t i = 0; i < nw; i++) wd[i] = wf[i];
+            ct_ref_conv_forward_d(&d, n, xd, wd, bd, y64);
+        } else { /* the flipped conv: cin, cout swapped, padding 2 - pad */
+            ct_conv_desc f;
+            CHECK_OK(ct_conv_desc_init(&f, n, d.cout, d.oh, d.ow, d.cin, 3, 1, 0, CT_ACT_NONE));
+            f.pad_t = 2 - d.pad_t, f.pad_l = 2 - d.pad_l, f.oh = d.h, f.ow = d.w;
+            for (int co = 0; co < d.cout; co++)
+                for (int ci = 0; ci < d.cin; ci++)
+                    for (int t = 0; t < 9; t++)
+                        wd[((size_t)ci * d.cout + co) * 9 + (8 - t)] = wf[((size_t)co * d.cin + ci) * 9 + t];
+            ct_ref_conv_forward_d(&f, n, xd, wd, bd, y64);
+        }
+        cl_mem bx, bw, bb, by;
+        CHECK_OK(ct_buffer_create(rt, "we.x", nin * 4, CL_MEM_READ_WRITE, &bx));
+        CHECK_OK(ct_buffer_create(rt, "we.w", nw * 4, CL_MEM_READ_WRITE, &bw));
+        CHECK_OK(ct_buffer_create(rt, "we.b", (size_t)d.cout * 4, CL_MEM_READ_WRITE, &bb));
+        CHECK_OK(ct_buffer_create(rt, "we.y", nout * 4, CL_MEM_READ_WRITE, &by));
+        CHECK_OK(ct_upload(rt, bx, 0, nin * 4, xf));
+        CHECK_OK(ct_upload(rt, bw, 0, nw * 4, wf));
+        CHECK_OK(ct_upload(rt, bb, 0, (size_t)d.cout * 4, bf));
+        ct_conv_plan *p = NULL;
+        CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+        int pass = bwd ? CT_CONV_BWD_DATA : CT_CONV_FWD;
+        ct_variant vw = {bwd ? CT_ALG_FLIP_WINOGRAD : CT_ALG_WINOGRAD, ct_gemm_kernel_default(rt)};
+        ct_variant vd = {CT_ALG_DIRECT, 0};
+        float *outs[2] = {yw, yd};
+        ct_variant vs[2] = {vw, vd};
+        for (int r = 0; p && r < 2; r++) {
+            CHECK_OK(ct_conv_plan_force(p, pass, &vs[r]));
+            CHECK_OK(ct_poison(rt, by, nout * 4));
+            if (bwd)
+                CHECK_OK(ct_conv_backward_data(p, n, bx, bw, by));
+            else
+                CHECK_OK(ct_conv_forward(p, n, bx, bw, bb, by));
+            CHECK_OK(ct_download(rt, by, 0, nout * 4, outs[r]));
+        }
+        double ew = 0, ed = 0, ymax = 0;
+        for (size_t i = 0; i < nout; i++) {
+            double a = fabs(yw[i] - y64[i]), b = fabs(yd[i] - y64[i]);
+            if (!(a <= ew)) ew = a;
+            if (!(b <= ed)) ed = b;
+            if (fabs(y64[i]) > ymax) ymax = fabs(y64[i]);
+        }
+        printf("winograd error (%s n%d cin%d %dx%d cout%d %s): max |y - y64| %.3g (%.3g of "
+               "max |y64| %.3g), direct %.3g (%.3g)\n", bwd ? "backward-data" : "forward", n,
+               d.cin, d.h, d.w, d.cout, c[4] ? "same" : "valid", ew, ew / ymax, ymax, ed,
+               ed / ymax);
+        CHECK(ew <= 4 * ed + 1e-6 * ymax, "winograd error %.3g above 4x direct's %.3g", ew, ed);
+        ct_conv_plan_free(p);
+        clReleaseMemObject(bx), clReleaseMemObject(bw), clReleaseMemObject(bb);
+        clReleaseMemObject(by);
+        free(xf), free(wf), free(bf), free(yw), free(yd), free(xd), free(wd), free(y64), free(bd);
+    }
+}
+
 /* whether the device can run v at all (its GEMM kernel is usable) */
 static int device_runs(ct_runtime *rt, ct_variant v) {
     if (v.alg == CT_ALG_IM2COL || v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM)
@@ -295,6 +379,7 @@ int main(void) {
         }
     }
     double t2 = ct_now();
+    if (!small) winograd_error(rt); /* a measurement on larger shapes (the other suites) */
     no_bias(rt, (ct_variant){CT_ALG_DIRECT, 0});
     no_bias(rt, (ct_variant){CT_ALG_IM2COL, ct_gemm_kernel_default(rt)});
     no_bias(rt, (ct_variant){CT_ALG_IMPLICIT, 0});

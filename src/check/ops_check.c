@@ -283,9 +283,10 @@ GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
 
 /* Every variant of the pass whose algorithm is in the family, by name, on the cases it
  * fits; skipped when none of them fits anything on this device. */
-enum { FAM_DIRECT, FAM_IM2COL, FAM_IMPLICIT };
+enum { FAM_DIRECT, FAM_IM2COL, FAM_IMPLICIT, FAM_WINOGRAD };
 static int in_family(ct_alg a, int fam) {
     if (fam == FAM_DIRECT) return a == CT_ALG_DIRECT;
+    if (fam == FAM_WINOGRAD) return a == CT_ALG_WINOGRAD || a == CT_ALG_FLIP_WINOGRAD;
     if (fam == FAM_IM2COL)
         return a == CT_ALG_IM2COL || a == CT_ALG_FLIP_IM2COL || a == CT_ALG_COL2IM;
     return a == CT_ALG_IMPLICIT || a == CT_ALG_FLIP_IMPLICIT || a == CT_ALG_IMPLICIT_DOT;
@@ -314,6 +315,8 @@ CONV_ENTRY(forward_implicit, CT_CONV_FWD, FAM_IMPLICIT)
 CONV_ENTRY(backward_data_direct, CT_CONV_BWD_DATA, FAM_DIRECT)
 CONV_ENTRY(backward_data_im2col, CT_CONV_BWD_DATA, FAM_IM2COL)
 CONV_ENTRY(backward_data_implicit, CT_CONV_BWD_DATA, FAM_IMPLICIT)
+CONV_ENTRY(forward_winograd, CT_CONV_FWD, FAM_WINOGRAD)
+CONV_ENTRY(backward_data_winograd, CT_CONV_BWD_DATA, FAM_WINOGRAD)
 CONV_ENTRY(backward_weights_direct, CT_CONV_BWD_WEIGHTS, FAM_DIRECT)
 CONV_ENTRY(backward_weights_im2col, CT_CONV_BWD_WEIGHTS, FAM_IM2COL)
 CONV_ENTRY(backward_weights_implicit, CT_CONV_BWD_WEIGHTS, FAM_IMPLICIT)

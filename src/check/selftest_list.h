@@ -16,7 +16,8 @@ ct_status ct_check_conv_backward_data(ct_runtime *rt, double *max_err);
 ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
 /* per shipped variant, run by name (CLBlast is checked by the tuner before it is timed);
  * conv.<pass>.<family>: every variant of the family (im2col: also flip-im2col, col2im,
- * with every GEMM kernel; implicit: every config). Skipped where the device runs none. */
+ * with every GEMM kernel; implicit: every config; winograd: forward or flipped, with every
+ * GEMM kernel). Skipped where the device runs none. */
 #define CT_OPS_VARIANTS_(X)                                                                      \
     X(gemm_simple, "gemm.simple") X(gemm_blk6x32, "gemm.blk6x32")                                \
     X(gemm_blk8x32, "gemm.blk8x32") X(gemm_blk4x16, "gemm.blk4x16")                              \
@@ -27,6 +28,8 @@ ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
     X(conv_backward_data_direct, "conv.backward_data.direct")                                    \
     X(conv_backward_data_im2col, "conv.backward_data.im2col")                                    \
     X(conv_backward_data_implicit, "conv.backward_data.implicit")                                \
+    X(conv_forward_winograd, "conv.forward.winograd")                                            \
+    X(conv_backward_data_winograd, "conv.backward_data.winograd")                                \
     X(conv_backward_weights_direct, "conv.backward_weights.direct")                              \
     X(conv_backward_weights_im2col, "conv.backward_weights.im2col")                              \
     X(conv_backward_weights_implicit, "conv.backward_weights.implicit")

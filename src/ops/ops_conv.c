@@ -12,7 +12,7 @@ struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
-    cl_kernel flip, pad_input, pack;
+    cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
     cl_kernel implw[CT_CONV_IMPLW_CONFIGS];   /* backward-weights (iwcfg) */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
@@ -65,7 +65,7 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip, &p->pad_input, &p->pack};
+                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_in, &p->wino_out};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
@@ -99,7 +99,9 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "im2col", &p->im2col},             {"conv", "im2col_t", &p->im2col_t},
         {"conv", "col2im", &p->col2im},             {"gemm", "sum_parts", &p->sum_parts},
         {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip},
-        {"conv", "pad_input", &p->pad_input},     {"conv", "pack_weights", &p->pack}};
+        {"conv", "pad_input", &p->pad_input},     {"conv", "pack_weights", &p->pack},
+        {"conv", "wino_weights", &p->wino_w},     {"conv", "wino_input", &p->wino_in},
+        {"conv", "wino_output", &p->wino_out}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -540,6 +542,70 @@ static int implicit_fits(const ct_conv_plan *p, int pass, int cfg) {
                    chunk_of(p, implw_geom(d, &hp, &wp), d->n) <= p->parts;
 }
 
+/* ---- Winograd F(2x2, 3x3) (stride 1; cl/conv.cl) ------------------------------ */
+/* Column area: U (16 x cout x cin) first, then per item V (16 x cin x T) and M
+ * (16 x cout x T), T = tiles per item. */
+static size_t wino_tiles(int oh, int ow) {
+    return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
+}
+static size_t wino_fixed(int cin, int cout) {
+    return (size_t)16 * cin * cout;
+}
+static size_t wino_per(int cin, int cout, int oh, int ow) {
+    return (size_t)16 * (cin + cout) * wino_tiles(oh, ow);
+}
+
+/* y (cout x oh x ow) = conv3x3(src (cin x h x w), w), stride 1, padding pt/pl; flip: w
+ * holds the layer's weights and this is its backward-data */
+static ct_status winograd_run(ct_conv_plan *p, int gv, int n, int cin, int h, int w, int cout,
+                              int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
+                              cl_mem bias, int relu, cl_mem out) {
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, T = th * tw;
+    size_t fixed = wino_fixed(cin, cout), per = wino_per(cin, cout, oh, ow);
+    size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
+    int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
+    cl_mem ws = p->ws;
+    int uo = 0, use_bias = bias != NULL;
+    cl_mem bb = bias ? bias : wt;
+    CT_TRY(ct_set_args(p->wino_w, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof flip, &flip,
+                       sizeof wt, &wt, sizeof ws, &ws, sizeof uo, &uo));
+    size_t gw[2] = {(size_t)cout, (size_t)cin};
+    CT_TRY(ct_ops_launch(p->rt, p->wino_w, 2, gw, 16, 4));
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk, ncols = nb * T;
+        int vo = (int)fixed, mo = (int)(fixed + (size_t)16 * cin * ncols);
+        CT_TRY(ct_set_args(p->wino_in, 12, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof th, &th, sizeof tw, &tw,
+                           sizeof n0, &n0, sizeof ncols, &ncols, sizeof src, &src, sizeof ws, &ws,
+                           sizeof vo, &vo));
+        size_t gi[3] = {(size_t)tw, (size_t)th, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->wino_in, 3, gi, 16, 4));
+        ct_gemm_job j = {.M = cout, .N = ncols, .K = cin, .alpha = 1.0f, .beta = 0.0f,
+                         .A = ws, .a_off = uo, .as_i = cin, .as_k = 1, .sa = cout * cin,
+                         .B = ws, .b_off = vo, .bs_k = ncols, .bs_j = 1, .sb = cin * ncols,
+                         .C = ws, .c_off = mo, .ldc = ncols, .sc = cout * ncols,
+                         .nsum = 1, .nbatch = 16, .bias = NULL, .relu = 0};
+        CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
+        CT_TRY(ct_set_args(p->wino_out, 13, sizeof cout, &cout, sizeof oh, &oh, sizeof ow, &ow,
+                           sizeof th, &th, sizeof tw, &tw, sizeof n0, &n0, sizeof ncols, &ncols,
+                           sizeof ws, &ws, sizeof mo, &mo, sizeof bb, &bb, sizeof use_bias,
+                           &use_bias, sizeof relu, &relu, sizeof out, &out));
+        size_t go[3] = {(size_t)tw, (size_t)th, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->wino_out, 3, go, 16, 4));
+    }
+    return CT_OK;
+}
+
+static int winograd_fits(const ct_conv_plan *p, int pass, int gv) {
+    const ct_conv_desc *d = &p->d;
+    if (d->k != 3 || d->stride != 1 || !ct_gemm_kernel_usable(p->rt, gv)) return 0;
+    if (pass == CT_CONV_FWD)
+        return wino_fixed(d->cin, d->cout) + wino_per(d->cin, d->cout, d->oh, d->ow) <=
+               p->col_floats;
+    return pass == CT_CONV_BWD_DATA && d->pad_t < 3 && d->pad_l < 3 &&
+           wino_fixed(d->cout, d->cin) + wino_per(d->cout, d->cin, d->h, d->w) <= p->col_floats;
+}
+
 /* ---- fitting, defaults, candidates --------------------------------------- */
 int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
     if (pass < 0 || pass > 2 || !ct_variant_valid(CT_OP_OF_PASS(pass), v)) return 0;
@@ -551,6 +617,9 @@ int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
         return ct_gemm_kernel_usable(p->rt, v.sub);
     case CT_ALG_FLIP_IM2COL:
         return flip_fits(&p->d) && ct_gemm_kernel_usable(p->rt, v.sub);
+    case CT_ALG_WINOGRAD:
+    case CT_ALG_FLIP_WINOGRAD:
+        return winograd_fits(p, pass, v.sub);
     default: /* the implicit kinds */
         return implicit_fits(p, pass, v.sub);
     }
@@ -595,6 +664,9 @@ int ct_conv_plan_candidates(const ct_conv_plan *p, int pass, ct_variant *out, in
             if (gpu ? (vec && v.sub != CT_GK_BLK4x8) : !vec) continue;
         }
         if (implicit && gpu) continue; /* float-vector kernels */
+        /* Winograd with separate transform and GEMM kernels measured 2-3x slower than the
+         * implicit kernels on the 2-core PoCL machine (docs/RESULTS.md): not timed there */
+        if ((v.alg == CT_ALG_WINOGRAD || v.alg == CT_ALG_FLIP_WINOGRAD) && !gpu) continue;
         if (ct_conv_plan_fits(p, pass, v)) out[c++] = v;
     }
     return c;
@@ -638,6 +710,16 @@ static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_
         return bwd_data_implicit(p, gv, n, a, b, out);
     case CT_ALG_IMPLICIT_DOT:
         return bwd_w_implicit(p, gv, n, a, b, out, out2);
+    case CT_ALG_WINOGRAD: {
+        const ct_conv_desc *d = &p->d;
+        return winograd_run(p, gv, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t,
+                            d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, out);
+    }
+    case CT_ALG_FLIP_WINOGRAD: { /* dx = conv(dy, flipped w), padding k-1-pad */
+        const ct_conv_desc *d = &p->d;
+        return winograd_run(p, gv, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w, 2 - d->pad_t,
+                            2 - d->pad_l, a, b, 1, NULL, 0, out);
+    }
     default:
         return ct_set_error(CT_ERR_INTERNAL, "conv: no such variant");
     }

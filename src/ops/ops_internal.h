@@ -66,6 +66,8 @@ typedef enum {
     CT_ALG_IMPLICIT,
     CT_ALG_FLIP_IMPLICIT,
     CT_ALG_IMPLICIT_DOT,
+    CT_ALG_WINOGRAD,      /* F(2x2,3x3) forward with a GEMM kernel (sub) */
+    CT_ALG_FLIP_WINOGRAD, /* the same for backward-data (flipped weights) */
     CT_ALG_COUNT
 } ct_alg;
 #define CT_VARIANT_SUBS 16         /* sub-variant indices are below this */
@@ -73,7 +75,7 @@ typedef enum {
 #define CT_CONV_IMPLW_CONFIGS 4    /* backward-weights configs */
 typedef struct ct_variant {
     ct_alg alg;
-    int sub; /* CT_ALG_KERNEL, *IM2COL, COL2IM: GEMM kernel; *IMPLICIT*: config */
+    int sub; /* CT_ALG_KERNEL, *IM2COL, COL2IM, *WINOGRAD: GEMM kernel; *IMPLICIT*: config */
 } ct_variant;
 const char *ct_op_kind_name(ct_op_kind op); /* "gemm", "conv.forward", ... */
 /* Whether v is a variant of op kind op (whatever the shape). */

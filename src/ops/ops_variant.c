@@ -42,7 +42,9 @@ static const char *const alg_names[CT_ALG_COUNT] = {[CT_ALG_CLBLAST] = "clblast"
                                                     [CT_ALG_COL2IM] = "col2im",
                                                     [CT_ALG_IMPLICIT] = "implicit",
                                                     [CT_ALG_FLIP_IMPLICIT] = "flip-implicit",
-                                                    [CT_ALG_IMPLICIT_DOT] = "implicit-dot"};
+                                                    [CT_ALG_IMPLICIT_DOT] = "implicit-dot",
+                                                    [CT_ALG_WINOGRAD] = "winograd",
+                                                    [CT_ALG_FLIP_WINOGRAD] = "flip-winograd"};
 
 int ct_variant_valid(ct_op_kind op, ct_variant v) {
     int gemm_k = v.sub >= 0 && v.sub < CT_GK_COUNT;
@@ -52,11 +54,13 @@ int ct_variant_valid(ct_op_kind op, ct_variant v) {
         return (v.alg == CT_ALG_KERNEL && gemm_k) || (v.alg == CT_ALG_CLBLAST && v.sub == 0);
     case CT_OP_CONV_FWD:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) || (v.alg == CT_ALG_IM2COL && plain_k) ||
-               (v.alg == CT_ALG_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS);
+               (v.alg == CT_ALG_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS) ||
+               (v.alg == CT_ALG_WINOGRAD && plain_k);
     case CT_OP_CONV_BWD_DATA:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) ||
                ((v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM) && plain_k) ||
-               (v.alg == CT_ALG_FLIP_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS);
+               (v.alg == CT_ALG_FLIP_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS) ||
+               (v.alg == CT_ALG_FLIP_WINOGRAD && plain_k);
     case CT_OP_CONV_BWD_WEIGHTS:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) || (v.alg == CT_ALG_IM2COL && gemm_k) ||
                (v.alg == CT_ALG_IMPLICIT_DOT && v.sub >= 0 && v.sub < CT_CONV_IMPLW_CONFIGS);
