@@ -139,6 +139,11 @@ def main():
     a = ap.parse_args()
     if a.runs < 1 or a.steps < 1 or a.epochs < 1:
         ap.error("--runs, --steps and --epochs must be at least 1")
+    what = [w for w in a.what.split(",") if w]
+    if what == ["both"]:
+        what = ["step", "epoch"]
+    if not what or any(w not in ("step", "epoch") for w in what):
+        ap.error(f"--what {a.what!r}: give step, epoch, step,epoch or both")
 
     before = load1()
     print(f"# before: {uptime_line()}", flush=True)
@@ -154,7 +159,6 @@ def main():
     cltrain = os.path.join(a.build, "src", "cltrain")
     dev = ["--device", a.device] if a.device else []
     systems = ["cltrain"] + [p for p in a.peers.split(",") if p]
-    what = [w for w in a.what.split(",") if w]
     if a.sweep == "batch":
         configs = [(int(b), 112) for b in a.batches.split(",")]
         what = ["step"]
