@@ -244,11 +244,8 @@ static void no_bias(ct_runtime *rt, ct_variant v) {
 
 static void fd_all(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
     fd_case(rt, label, pass, v, 2, 3, 7, 9, 5, 3, 1, 0);
-    if (small) { /* a strided 'same' case too, for the paths stride 1 does not take */
-        fd_case(rt, label, pass, v, 2, 3, 7, 9, 5, 3, 2, 1);
-        return;
-    }
     fd_case(rt, label, pass, v, 2, 3, 7, 9, 5, 3, 2, 1);
+    if (small) return; /* small: stride 1 'valid' and stride 2 'same' only */
     fd_case(rt, label, pass, v, 1, 2, 8, 7, 3, 5, 2, 1);
     fd_case(rt, label, pass, v, 3, 4, 6, 6, 6, 1, 1, 0);
     fd_case(rt, label, pass, v, 1, 3, 9, 8, 4, 4, 1, 1);
@@ -340,7 +337,8 @@ static void winograd_error(ct_runtime *rt) {
 
 /* whether the device can run v at all (its GEMM kernel is usable) */
 static int device_runs(ct_runtime *rt, ct_variant v) {
-    if (v.alg == CT_ALG_IM2COL || v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM)
+    if (v.alg == CT_ALG_IM2COL || v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM ||
+        v.alg == CT_ALG_WINOGRAD || v.alg == CT_ALG_FLIP_WINOGRAD)
         return ct_gemm_kernel_usable(rt, v.sub);
     return 1;
 }

@@ -560,7 +560,7 @@ static size_t wino_per(int cin, int cout, int oh, int ow) {
 static ct_status winograd_run(ct_conv_plan *p, int gv, int n, int cin, int h, int w, int cout,
                               int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
                               cl_mem bias, int relu, cl_mem out) {
-    int th = (oh + 1) / 2, tw = (ow + 1) / 2, T = th * tw;
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, T = (int)wino_tiles(oh, ow);
     size_t fixed = wino_fixed(cin, cout), per = wino_per(cin, cout, oh, ow);
     size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
     int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
