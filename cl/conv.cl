@@ -256,30 +256,32 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
  * for the input tile of column c = item*th*tw + ty*tw + tx, rows 2ty-pad_t .. +3 and
  * columns 2tx-pad_l .. +3 (zero outside the input). ops_conv.c runs the GEMMs with the
  * float-vector GEMM kernels; flip: the weights of backward-data as a forward conv (cout,
- * cin those of the conv run), as in pack_weights. */
+ * cin those of the conv run), as in pack_weights. wino_weights writes U[k][co][ci] at
+ * u_off + k*se + co*sco + ci*sci for co < coutp, zero from cout on (the fused kernel
+ * below reads [k][ci][co] with co padded to its register block). */
 #if CT_PROG == 0
-__kernel void wino_weights(int cout, int cin, int flip, __global const float *wt,
-                           __global float *u, int u_off) {
+__kernel void wino_weights(int cout, int coutp, int cin, int flip, __global const float *wt,
+                           __global float *u, int u_off, int se, int sco, int sci) {
     int co = get_global_id(0), ci = get_global_id(1);
-    if (co >= cout || ci >= cin) return;
+    if (co >= coutp || ci >= cin) return;
     float g[3][3], t[4][3];
     for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++)
-            g[ky][kx] = flip ? wt[((ci * cout + co) * 3 + (2 - ky)) * 3 + (2 - kx)]
-                             : wt[((co * cin + ci) * 3 + ky) * 3 + kx];
+            g[ky][kx] = co >= cout ? 0.0f
+                        : flip     ? wt[((ci * cout + co) * 3 + (2 - ky)) * 3 + (2 - kx)]
+                                   : wt[((co * cin + ci) * 3 + ky) * 3 + kx];
     for (int c = 0; c < 3; c++) {
         t[0][c] = g[0][c];
         t[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
         t[2][c] = 0.5f * (g[0][c] - g[1][c] + g[2][c]);
         t[3][c] = g[2][c];
     }
-    size_t plane = (size_t)cout * cin;
-    __global float *uo = u + u_off + (size_t)co * cin + ci;
+    __global float *uo = u + u_off + (size_t)co * sco + (size_t)ci * sci;
     for (int r = 0; r < 4; r++) {
-        uo[(r * 4 + 0) * plane] = t[r][0];
-        uo[(r * 4 + 1) * plane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-        uo[(r * 4 + 2) * plane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-        uo[(r * 4 + 3) * plane] = t[r][2];
+        uo[(r * 4 + 0) * (size_t)se] = t[r][0];
+        uo[(r * 4 + 1) * (size_t)se] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+        uo[(r * 4 + 2) * (size_t)se] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+        uo[(r * 4 + 3) * (size_t)se] = t[r][2];
     }
 }
 
@@ -597,6 +599,145 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #pragma unroll
         for (int kx = 0; kx < KS; kx++)
             out[(((co0 + a) * cin + ci) * KS + ky) * KS + kx] = hsum_d(acc[a][kx]) + tail[a][kx];
+    }
+}
+#endif
+
+/* Fused Winograd F(2x2,3x3), stride 1, for CPUs: one work-item takes WVW tiles along a
+ * tile row (lane l = tile bx*WVW + l: output rows 2ty, 2ty+1, columns 2(bx*WVW+l) and +1)
+ * of one item through all three stages without a trip to global memory:
+ *   1. V[e][ci] = B^T d B for every input channel, into the work-item's local area;
+ *   2. M[e][co] = sum_ci U[e][ci][co] V[e][ci], WR output channels at a time (U read as
+ *      broadcasts), for a chunk of cb output channels (a multiple of WR);
+ *   3. y = A^T M A + bias (relu), stored.
+ * The transforms are as in wino_input/wino_output above. xp is the zero-padded input
+ * (pad_input): rows 2ty .. 2ty+3 and columns up to 2*nbx*WVW + 1 all exist, so no load
+ * is clamped. u: [16][cin][coutp], coutp a multiple of WR, zero past cout. lv: 16*cin
+ * and lm: 16*cb vectors per work-item of the group (dim 0 only). */
+#if CT_PROG == 3
+#ifndef WVW
+#define WVW 16
+#endif
+#ifndef WR
+#define WR 8
+#endif
+#define WVT CAT(float, WVW)
+#define WVLOAD CAT(vload, WVW)
+#define WVSTORE CAT(vstore, WVW)
+#if WVW == 16
+#define WEVEN(a, b) ((float16)((a).even, (b).even))
+#define WODD(a, b) ((float16)((a).odd, (b).odd))
+#define WZIPLO(a, b)                                                                        \
+    ((float16)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3, (a).s4,      \
+               (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
+#define WZIPHI(a, b)                                                                        \
+    ((float16)((a).s8, (b).s8, (a).s9, (b).s9, (a).sa, (b).sa, (a).sb, (b).sb, (a).sc,      \
+               (b).sc, (a).sd, (b).sd, (a).se, (b).se, (a).sf, (b).sf))
+#else
+#define WEVEN(a, b) ((float8)((a).even, (b).even))
+#define WODD(a, b) ((float8)((a).odd, (b).odd))
+#define WZIPLO(a, b) ((float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3))
+#define WZIPHI(a, b) ((float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
+#endif
+__kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int cb, int oh,
+                              int ow, int n0, __global const float *xp, __global const float *u,
+                              int u_off, __global const float *bias, int use_bias, int relu,
+                              __global float *y, __local WVT *lv, __local WVT *lm) {
+    int bx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, nbx = (tw + WVW - 1) / WVW;
+    if (bx >= nbx || ty >= th) return;
+    __local WVT *v = lv + (size_t)get_local_id(0) * 16 * cin;
+    __local WVT *m = lm + (size_t)get_local_id(0) * 16 * cb;
+    __global const float *xc = xp + ((size_t)item * cin * hp + 2 * ty) * wp + 2 * bx * WVW;
+    for (int ci = 0; ci < cin; ci++) {
+        WVT d[4][4], t[4][4];
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            __global const float *xr = xc + r * wp;
+            WVT a0 = WVLOAD(0, xr), a1 = WVLOAD(0, xr + WVW);
+            WVT b0 = WVLOAD(0, xr + 2), b1 = WVLOAD(0, xr + 2 + WVW);
+            d[r][0] = WEVEN(a0, a1);
+            d[r][1] = WODD(a0, a1);
+            d[r][2] = WEVEN(b0, b1);
+            d[r][3] = WODD(b0, b1);
+        }
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            t[0][c] = d[0][c] - d[2][c];
+            t[1][c] = d[1][c] + d[2][c];
+            t[2][c] = d[2][c] - d[1][c];
+            t[3][c] = d[1][c] - d[3][c];
+        }
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            v[(r * 4 + 0) * cin + ci] = t[r][0] - t[r][2];
+            v[(r * 4 + 1) * cin + ci] = t[r][1] + t[r][2];
+            v[(r * 4 + 2) * cin + ci] = t[r][2] - t[r][1];
+            v[(r * 4 + 3) * cin + ci] = t[r][1] - t[r][3];
+        }
+        xc += (size_t)hp * wp;
+    }
+    int oy = 2 * ty, ox0 = 2 * bx * WVW, rows = oy + 1 < oh ? 2 : 1;
+    int full = ox0 + 2 * WVW <= ow;
+    for (int co0 = 0; co0 < coutp; co0 += cb) {
+        int cn = min(cb, coutp - co0);
+        for (int e = 0; e < 16; e++) {
+            __local const WVT *ve = v + e * cin;
+            for (int cr = 0; cr < cn; cr += WR) {
+                WVT acc[WR];
+#pragma unroll
+                for (int r = 0; r < WR; r++) acc[r] = (WVT)(0.0f);
+                __global const float *ue = u + u_off + (size_t)e * cin * coutp + co0 + cr;
+                for (int ci = 0; ci < cin; ci++) {
+                    WVT b = ve[ci];
+#pragma unroll
+                    for (int r = 0; r < WR; r++) acc[r] = fma((WVT)(ue[r]), b, acc[r]);
+                    ue += coutp;
+                }
+#pragma unroll
+                for (int r = 0; r < WR; r++) m[e * cb + cr + r] = acc[r];
+            }
+        }
+        for (int c = 0; c < cn && co0 + c < cout; c++) {
+            int co = co0 + c;
+            WVT q[16], s0[4], s1[4];
+#pragma unroll
+            for (int e = 0; e < 16; e++) q[e] = m[e * cb + c];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                s0[k] = q[k] + q[4 + k] + q[8 + k];
+                s1[k] = q[4 + k] - q[8 + k] - q[12 + k];
+            }
+            WVT bv = (WVT)(use_bias ? bias[co] : 0.0f);
+            WVT o00 = s0[0] + s0[1] + s0[2] + bv, o01 = s0[1] - s0[2] - s0[3] + bv;
+            WVT o10 = s1[0] + s1[1] + s1[2] + bv, o11 = s1[1] - s1[2] - s1[3] + bv;
+            if (relu) {
+                o00 = fmax(o00, (WVT)(0.0f));
+                o01 = fmax(o01, (WVT)(0.0f));
+                o10 = fmax(o10, (WVT)(0.0f));
+                o11 = fmax(o11, (WVT)(0.0f));
+            }
+            __global float *yr = y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox0;
+            WVT r0lo = WZIPLO(o00, o01), r0hi = WZIPHI(o00, o01);
+            WVT r1lo = WZIPLO(o10, o11), r1hi = WZIPHI(o10, o11);
+            if (full) {
+                WVSTORE(r0lo, 0, yr);
+                WVSTORE(r0hi, 1, yr);
+                if (rows == 2) {
+                    WVSTORE(r1lo, 0, yr + ow);
+                    WVSTORE(r1hi, 1, yr + ow);
+                }
+            } else {
+                float tmp[2][2 * WVW];
+                WVSTORE(r0lo, 0, tmp[0]);
+                WVSTORE(r0hi, 1, tmp[0]);
+                WVSTORE(r1lo, 0, tmp[1]);
+                WVSTORE(r1hi, 1, tmp[1]);
+                int nx = ow - ox0;
+                for (int r = 0; r < rows; r++)
+                    for (int x = 0; x < nx; x++) yr[r * ow + x] = tmp[r][x];
+            }
+        }
     }
 }
 #endif

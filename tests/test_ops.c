@@ -79,6 +79,11 @@ static void conv_wide(ct_runtime *rt, const char *label, int pass, const ct_vari
         CHECK_OK(ct_conv_desc_init(&d, 2, 3, 6, 41, 6, k, 1, 0, CT_ACT_RELU));
         conv_one(rt, label, &d, 2, pass, v, 40 + k, &runs);
     }
+    /* 'same' 3x3 with an odd number of output rows, rows of several vectors of tiles and
+     * a partial one, and output channels past one block of 32 (not a multiple of 8) */
+    ct_conv_desc d;
+    CHECK_OK(ct_conv_desc_init(&d, 2, 5, 7, 70, 37, 3, 1, 1, CT_ACT_RELU));
+    conv_one(rt, label, &d, 2, pass, v, 47, &runs);
 }
 
 static void desc_rules(void) {
@@ -303,31 +308,43 @@ static void winograd_error(ct_runtime *rt) {
         ct_conv_plan *p = NULL;
         CHECK_OK(ct_conv_plan_create(rt, &d, &p));
         int pass = bwd ? CT_CONV_BWD_DATA : CT_CONV_FWD;
-        ct_variant vw = {bwd ? CT_ALG_FLIP_WINOGRAD : CT_ALG_WINOGRAD, ct_gemm_kernel_default(rt)};
-        ct_variant vd = {CT_ALG_DIRECT, 0};
-        float *outs[2] = {yw, yd};
-        ct_variant vs[2] = {vw, vd};
-        for (int r = 0; p && r < 2; r++) {
+        /* direct first, then the separate-kernel Winograd and every fused config */
+        ct_variant vs[2 + CT_CONV_WFUSED_CONFIGS] = {
+            {CT_ALG_DIRECT, 0},
+            {bwd ? CT_ALG_FLIP_WINOGRAD : CT_ALG_WINOGRAD, ct_gemm_kernel_default(rt)}};
+        for (int f = 0; f < CT_CONV_WFUSED_CONFIGS; f++)
+            vs[2 + f] = (ct_variant){bwd ? CT_ALG_FLIP_WINOGRAD_FUSED : CT_ALG_WINOGRAD_FUSED, f};
+        double ed = 0, ymax = 0;
+        for (int r = 0; p && r < 2 + CT_CONV_WFUSED_CONFIGS; r++) {
+            if (!ct_conv_plan_fits(p, pass, vs[r])) continue;
+            float *out = r == 0 ? yd : yw;
             CHECK_OK(ct_conv_plan_force(p, pass, &vs[r]));
             CHECK_OK(ct_poison(rt, by, nout * 4));
             if (bwd)
                 CHECK_OK(ct_conv_backward_data(p, n, bx, bw, by));
             else
                 CHECK_OK(ct_conv_forward(p, n, bx, bw, bb, by));
-            CHECK_OK(ct_download(rt, by, 0, nout * 4, outs[r]));
+            CHECK_OK(ct_download(rt, by, 0, nout * 4, out));
+            if (r == 0) {
+                for (size_t i = 0; i < nout; i++) {
+                    double b = fabs(yd[i] - y64[i]);
+                    if (!(b <= ed)) ed = b;
+                    if (fabs(y64[i]) > ymax) ymax = fabs(y64[i]);
+                }
+                continue;
+            }
+            double ew = 0;
+            for (size_t i = 0; i < nout; i++) {
+                double a = fabs(yw[i] - y64[i]);
+                if (!(a <= ew)) ew = a;
+            }
+            char nm[64];
+            ct_variant_name(CT_OP_OF_PASS(pass), vs[r], nm, sizeof nm);
+            printf("winograd error (%s, n%d cin%d %dx%d cout%d %s): max |y - y64| %.3g (%.3g "
+                   "of max |y64| %.3g), direct %.3g (%.3g)\n", nm, n, d.cin, d.h, d.w, d.cout,
+                   c[4] ? "same" : "valid", ew, ew / ymax, ymax, ed, ed / ymax);
+            CHECK(ew <= 4 * ed + 1e-6 * ymax, "%s error %.3g above 4x direct's %.3g", nm, ew, ed);
         }
-        double ew = 0, ed = 0, ymax = 0;
-        for (size_t i = 0; i < nout; i++) {
-            double a = fabs(yw[i] - y64[i]), b = fabs(yd[i] - y64[i]);
-            if (!(a <= ew)) ew = a;
-            if (!(b <= ed)) ed = b;
-            if (fabs(y64[i]) > ymax) ymax = fabs(y64[i]);
-        }
-        printf("winograd error (%s n%d cin%d %dx%d cout%d %s): max |y - y64| %.3g (%.3g of "
-               "max |y64| %.3g), direct %.3g (%.3g)\n", bwd ? "backward-data" : "forward", n,
-               d.cin, d.h, d.w, d.cout, c[4] ? "same" : "valid", ew, ew / ymax, ymax, ed,
-               ed / ymax);
-        CHECK(ew <= 4 * ed + 1e-6 * ymax, "winograd error %.3g above 4x direct's %.3g", ew, ed);
         ct_conv_plan_free(p);
         clReleaseMemObject(bx), clReleaseMemObject(bw), clReleaseMemObject(bb);
         clReleaseMemObject(by);
@@ -371,7 +388,8 @@ int main(void) {
             int runs = conv_shapes(rt, label, pass, v);
             CHECK(runs > 0, "%s fits none of the test shapes", label);
             if (!v || v->alg == CT_ALG_IMPLICIT || v->alg == CT_ALG_FLIP_IMPLICIT ||
-                v->alg == CT_ALG_IMPLICIT_DOT)
+                v->alg == CT_ALG_IMPLICIT_DOT || v->alg == CT_ALG_WINOGRAD_FUSED ||
+                v->alg == CT_ALG_FLIP_WINOGRAD_FUSED)
                 conv_wide(rt, label, pass, v);
             if (pass != CT_CONV_FWD) fd_all(rt, label, pass, v);
         }

@@ -286,7 +286,9 @@ GEMM_ENTRY(nt4x8, CT_GK_NT4x8)
 enum { FAM_DIRECT, FAM_IM2COL, FAM_IMPLICIT, FAM_WINOGRAD };
 static int in_family(ct_alg a, int fam) {
     if (fam == FAM_DIRECT) return a == CT_ALG_DIRECT;
-    if (fam == FAM_WINOGRAD) return a == CT_ALG_WINOGRAD || a == CT_ALG_FLIP_WINOGRAD;
+    if (fam == FAM_WINOGRAD)
+        return a == CT_ALG_WINOGRAD || a == CT_ALG_FLIP_WINOGRAD || a == CT_ALG_WINOGRAD_FUSED ||
+               a == CT_ALG_FLIP_WINOGRAD_FUSED;
     if (fam == FAM_IM2COL)
         return a == CT_ALG_IM2COL || a == CT_ALG_FLIP_IM2COL || a == CT_ALG_COL2IM;
     return a == CT_ALG_IMPLICIT || a == CT_ALG_FLIP_IMPLICIT || a == CT_ALG_IMPLICIT_DOT;

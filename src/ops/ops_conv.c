@@ -15,6 +15,7 @@ struct ct_conv_plan {
     cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
     cl_kernel implw[CT_CONV_IMPLW_CONFIGS];   /* backward-weights (iwcfg) */
+    cl_kernel wfused[CT_CONV_WFUSED_CONFIGS]; /* fused Winograd (wfcfg) */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
@@ -72,6 +73,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
         if (p->impl[i]) clReleaseKernel(p->impl[i]);
     for (int i = 0; i < CT_CONV_IMPLW_CONFIGS; i++)
         if (p->implw[i]) clReleaseKernel(p->implw[i]);
+    for (int i = 0; i < CT_CONV_WFUSED_CONFIGS; i++)
+        if (p->wfused[i]) clReleaseKernel(p->wfused[i]);
     if (p->ws) clReleaseMemObject(p->ws);
     free(p);
 }
@@ -565,10 +568,11 @@ static ct_status winograd_run(ct_conv_plan *p, int gv, int n, int cin, int h, in
     size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
     int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
     cl_mem ws = p->ws;
-    int uo = 0, use_bias = bias != NULL;
+    int uo = 0, use_bias = bias != NULL, se = cout * cin, sco = cin, sci = 1;
     cl_mem bb = bias ? bias : wt;
-    CT_TRY(ct_set_args(p->wino_w, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof flip, &flip,
-                       sizeof wt, &wt, sizeof ws, &ws, sizeof uo, &uo));
+    CT_TRY(ct_set_args(p->wino_w, 10, sizeof cout, &cout, sizeof cout, &cout, sizeof cin, &cin,
+                       sizeof flip, &flip, sizeof wt, &wt, sizeof ws, &ws, sizeof uo, &uo,
+                       sizeof se, &se, sizeof sco, &sco, sizeof sci, &sci));
     size_t gw[2] = {(size_t)cout, (size_t)cin};
     CT_TRY(ct_ops_launch(p->rt, p->wino_w, 2, gw, 16, 4));
     for (int n0 = 0; n0 < n; n0 += chunk) {
@@ -606,6 +610,103 @@ static int winograd_fits(const ct_conv_plan *p, int pass, int gv) {
            wino_fixed(d->cout, d->cin) + wino_per(d->cout, d->cin, d->h, d->w) <= p->col_floats;
 }
 
+/* ---- fused Winograd F(2x2, 3x3) (stride 1; cl/conv.cl conv_wino_fused) ---------- */
+/* output channels per register block x tiles per vector */
+static const struct {
+    int wr, vw;
+} wfcfg[CT_CONV_WFUSED_CONFIGS] = {{8, 16}, {4, 16}, {8, 8}, {4, 8}};
+#define WF_CB 32 /* at most this many output channels' products are kept at once */
+
+/* padded input rows hp and row length wp (every tile row's 4 rows, every vector's
+ * 2*VW+2 columns), output channels rounded up to the block, floats of U and per item */
+static void wfused_geom(int cfg, int cin, int cout, int oh, int ow, int *hp, int *wp, int *coutp,
+                        size_t *fixed, size_t *per) {
+    int vw = wfcfg[cfg].vw, wr = wfcfg[cfg].wr, th = (oh + 1) / 2, tw = (ow + 1) / 2;
+    int nbx = (tw + vw - 1) / vw;
+    *hp = 2 * th + 2;
+    *wp = (2 * nbx * vw + 2 + 15) / 16 * 16;
+    *coutp = (cout + wr - 1) / wr * wr;
+    *fixed = (size_t)16 * cin * *coutp;
+    *per = (size_t)cin * *hp * *wp;
+}
+
+/* local memory of one work-item: V (16 x cin) and M (16 x cb) vectors */
+static size_t wfused_local(int cfg, int cin, int cb) {
+    return (size_t)16 * (cin + cb) * wfcfg[cfg].vw * sizeof(float);
+}
+
+/* output channels kept at once: WF_CB, or fewer (a multiple of the block) where local
+ * memory is small; 0 where not even one block fits */
+static int wfused_cb(const ct_conv_plan *p, int cfg, int cin, int coutp) {
+    int wr = wfcfg[cfg].wr, cb = coutp < WF_CB ? coutp : WF_CB;
+    cb = cb / wr * wr;
+    while (cb >= wr && wfused_local(cfg, cin, cb) > p->rt->local_mem) cb -= wr;
+    return cb >= wr ? cb : 0;
+}
+
+static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
+                            int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
+                            cl_mem bias, int relu, cl_mem out) {
+    if (!p->wfused[cfg]) {
+        char opts[64];
+        snprintf(opts, sizeof opts, "-DCT_PROG=3 -DWVW=%d -DWR=%d", wfcfg[cfg].vw,
+                 wfcfg[cfg].wr);
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_wino_fused", opts, &p->wfused[cfg]));
+    }
+    int hp, wp, coutp;
+    size_t fixed, per;
+    wfused_geom(cfg, cin, cout, oh, ow, &hp, &wp, &coutp, &fixed, &per);
+    size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
+    int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
+    /* the padded items from 0, U after them (pad_input writes at the workspace's start) */
+    int uo = (int)((size_t)chunk * per), se = cin * coutp, sco = 1, sci = coutp;
+    int use_bias = bias != NULL;
+    cl_mem ws = p->ws, bb = bias ? bias : wt;
+    CT_TRY(ct_set_args(p->wino_w, 10, sizeof cout, &cout, sizeof coutp, &coutp, sizeof cin, &cin,
+                       sizeof flip, &flip, sizeof wt, &wt, sizeof ws, &ws, sizeof uo, &uo,
+                       sizeof se, &se, sizeof sco, &sco, sizeof sci, &sci));
+    size_t gw[2] = {(size_t)coutp, (size_t)cin};
+    CT_TRY(ct_ops_launch(p->rt, p->wino_w, 2, gw, 16, 4));
+    int th = (oh + 1) / 2, tw = (ow + 1) / 2, nbx = (tw + wfcfg[cfg].vw - 1) / wfcfg[cfg].vw;
+    int cb = wfused_cb(p, cfg, cin, coutp);
+    size_t loc = wfused_local(cfg, cin, cb), lv = (size_t)16 * cin * wfcfg[cfg].vw * sizeof(float);
+    cl_kernel kk = p->wfused[cfg];
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk;
+        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        CT_TRY(ct_set_args(kk, 18, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+                           &cout, sizeof coutp, &coutp, sizeof cb, &cb, sizeof oh, &oh,
+                           sizeof ow, &ow,
+                           sizeof n0, &n0, sizeof ws, &ws, sizeof ws, &ws, sizeof uo, &uo,
+                           sizeof bb, &bb, sizeof use_bias, &use_bias, sizeof relu, &relu,
+                           sizeof out, &out, lv, NULL, loc - lv, NULL));
+        /* one work-item per group: the local area is exactly one work-item's */
+        size_t g[3] = {(size_t)nbx, (size_t)th, (size_t)nb}, l[3] = {1, 1, 1};
+        CT_TRY(ct_launch(p->rt, kk, 3, g, l));
+    }
+    return CT_OK;
+}
+
+static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
+    const ct_conv_desc *d = &p->d;
+    if (cfg < 0 || cfg >= CT_CONV_WFUSED_CONFIGS || d->k != 3 || d->stride != 1) return 0;
+    int hp, wp, coutp, cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow;
+    if (pass == CT_CONV_BWD_DATA) {
+        if (d->pad_t >= 3 || d->pad_l >= 3) return 0;
+        cin = d->cout, cout = d->cin, oh = d->h, ow = d->w;
+    } else if (pass != CT_CONV_FWD) {
+        return 0;
+    }
+    size_t fixed, per;
+    wfused_geom(cfg, cin, cout, oh, ow, &hp, &wp, &coutp, &fixed, &per);
+    return wfused_cb(p, cfg, cin, coutp) > 0 && fixed + per <= p->col_floats &&
+           fixed + per <= (size_t)INT_MAX;
+}
+
 /* ---- fitting, defaults, candidates --------------------------------------- */
 int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
     if (pass < 0 || pass > 2 || !ct_variant_valid(CT_OP_OF_PASS(pass), v)) return 0;
@@ -620,6 +721,9 @@ int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
     case CT_ALG_WINOGRAD:
     case CT_ALG_FLIP_WINOGRAD:
         return winograd_fits(p, pass, v.sub);
+    case CT_ALG_WINOGRAD_FUSED:
+    case CT_ALG_FLIP_WINOGRAD_FUSED:
+        return wfused_fits(p, pass, v.sub);
     default: /* the implicit kinds */
         return implicit_fits(p, pass, v.sub);
     }
@@ -655,8 +759,10 @@ int ct_conv_plan_candidates(const ct_conv_plan *p, int pass, ct_variant *out, in
     int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0;
     for (int i = 0; i < n && c < max; i++) {
         ct_variant v = all[i];
+        /* the float-vector conv kernels (configs, not GEMM kernels) */
         int implicit = v.alg == CT_ALG_IMPLICIT || v.alg == CT_ALG_FLIP_IMPLICIT ||
-                       v.alg == CT_ALG_IMPLICIT_DOT;
+                       v.alg == CT_ALG_IMPLICIT_DOT || v.alg == CT_ALG_WINOGRAD_FUSED ||
+                       v.alg == CT_ALG_FLIP_WINOGRAD_FUSED;
         if (v.alg != CT_ALG_DIRECT && !implicit) {
             /* On CPUs the scalar kernels (simple, tiled) measured 5-10x slower than the
              * vector ones, and on GPUs the float16 blocks spill: skip what cannot win. */
@@ -719,6 +825,16 @@ static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_
         const ct_conv_desc *d = &p->d;
         return winograd_run(p, gv, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w, 2 - d->pad_t,
                             2 - d->pad_l, a, b, 1, NULL, 0, out);
+    }
+    case CT_ALG_WINOGRAD_FUSED: {
+        const ct_conv_desc *d = &p->d;
+        return wfused_run(p, gv, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t,
+                          d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, out);
+    }
+    case CT_ALG_FLIP_WINOGRAD_FUSED: {
+        const ct_conv_desc *d = &p->d;
+        return wfused_run(p, gv, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w, 2 - d->pad_t,
+                          2 - d->pad_l, a, b, 1, NULL, 0, out);
     }
     default:
         return ct_set_error(CT_ERR_INTERNAL, "conv: no such variant");

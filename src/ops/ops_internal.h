@@ -44,8 +44,10 @@ int ct_gemm_kernel_default(ct_runtime *rt);
 /* ---- variants by name ---------------------------------------------------------------
  * A variant is an algorithm and a sub-variant index (a GEMM kernel, an implicit config).
  * Names: gemm "simple", "blk6x32", ..., "nt4x16", "tiled", "clblast";
- * conv.forward "direct", "im2col:<gemm kernel>", "implicit:<RM>x<cols>";
- * conv.backward_data "direct", "flip-im2col:<k>", "col2im:<k>", "flip-implicit:<RM>x<cols>";
+ * conv.forward "direct", "im2col:<gemm kernel>", "implicit:<RM>x<cols>", "winograd:<k>",
+ * "winograd-fused:<R>x<VW>";
+ * conv.backward_data "direct", "flip-im2col:<k>", "col2im:<k>", "flip-implicit:<RM>x<cols>",
+ * "flip-winograd:<k>", "flip-winograd-fused:<R>x<VW>";
  * conv.backward_weights "direct", "im2col:<k>", "implicit-dot:<CO>x<VW>". */
 typedef enum {
     CT_OP_GEMM = 0,
@@ -68,14 +70,18 @@ typedef enum {
     CT_ALG_IMPLICIT_DOT,
     CT_ALG_WINOGRAD,      /* F(2x2,3x3) forward with a GEMM kernel (sub) */
     CT_ALG_FLIP_WINOGRAD, /* the same for backward-data (flipped weights) */
+    CT_ALG_WINOGRAD_FUSED,      /* F(2x2,3x3) in one kernel (sub: config) */
+    CT_ALG_FLIP_WINOGRAD_FUSED, /* the same for backward-data */
     CT_ALG_COUNT
 } ct_alg;
 #define CT_VARIANT_SUBS 16         /* sub-variant indices are below this */
 #define CT_CONV_IMPLICIT_CONFIGS 5 /* forward / flipped backward-data configs */
 #define CT_CONV_IMPLW_CONFIGS 4    /* backward-weights configs */
+#define CT_CONV_WFUSED_CONFIGS 4   /* fused Winograd configs */
 typedef struct ct_variant {
     ct_alg alg;
-    int sub; /* CT_ALG_KERNEL, *IM2COL, COL2IM, *WINOGRAD: GEMM kernel; *IMPLICIT*: config */
+    int sub; /* CT_ALG_KERNEL, *IM2COL, COL2IM, *WINOGRAD: GEMM kernel; *IMPLICIT*,
+              * *WINOGRAD_FUSED: config */
 } ct_variant;
 const char *ct_op_kind_name(ct_op_kind op); /* "gemm", "conv.forward", ... */
 /* Whether v is a variant of op kind op (whatever the shape). */

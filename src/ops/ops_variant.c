@@ -27,6 +27,8 @@ int ct_gemm_kernel_is_dot(int v) {
 static const char *const icfg_names[CT_CONV_IMPLICIT_CONFIGS] = {"4x32", "6x32", "4x16", "4x8",
                                                                  "8x32"};
 static const char *const iwcfg_names[CT_CONV_IMPLW_CONFIGS] = {"4x16", "4x8", "2x16", "6x8"};
+/* fused Winograd configs (ops_conv.c's wfcfg): output channels per block x tiles per vector */
+static const char *const wfcfg_names[CT_CONV_WFUSED_CONFIGS] = {"8x16", "4x16", "8x8", "4x8"};
 
 /* ---- variants by name ---------------------------------------------------- */
 static const char *const op_names[CT_OP_COUNT] = {"gemm", "conv.forward", "conv.backward_data",
@@ -44,23 +46,28 @@ static const char *const alg_names[CT_ALG_COUNT] = {[CT_ALG_CLBLAST] = "clblast"
                                                     [CT_ALG_FLIP_IMPLICIT] = "flip-implicit",
                                                     [CT_ALG_IMPLICIT_DOT] = "implicit-dot",
                                                     [CT_ALG_WINOGRAD] = "winograd",
-                                                    [CT_ALG_FLIP_WINOGRAD] = "flip-winograd"};
+                                                    [CT_ALG_FLIP_WINOGRAD] = "flip-winograd",
+                                                    [CT_ALG_WINOGRAD_FUSED] = "winograd-fused",
+                                                    [CT_ALG_FLIP_WINOGRAD_FUSED] =
+                                                        "flip-winograd-fused"};
 
 int ct_variant_valid(ct_op_kind op, ct_variant v) {
     int gemm_k = v.sub >= 0 && v.sub < CT_GK_COUNT;
     int plain_k = gemm_k && !ct_gemm_kernel_is_dot(v.sub);
+    int wf = v.sub >= 0 && v.sub < CT_CONV_WFUSED_CONFIGS;
     switch (op) {
     case CT_OP_GEMM:
         return (v.alg == CT_ALG_KERNEL && gemm_k) || (v.alg == CT_ALG_CLBLAST && v.sub == 0);
     case CT_OP_CONV_FWD:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) || (v.alg == CT_ALG_IM2COL && plain_k) ||
                (v.alg == CT_ALG_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS) ||
-               (v.alg == CT_ALG_WINOGRAD && plain_k);
+               (v.alg == CT_ALG_WINOGRAD && plain_k) || (v.alg == CT_ALG_WINOGRAD_FUSED && wf);
     case CT_OP_CONV_BWD_DATA:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) ||
                ((v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM) && plain_k) ||
                (v.alg == CT_ALG_FLIP_IMPLICIT && v.sub >= 0 && v.sub < CT_CONV_IMPLICIT_CONFIGS) ||
-               (v.alg == CT_ALG_FLIP_WINOGRAD && plain_k);
+               (v.alg == CT_ALG_FLIP_WINOGRAD && plain_k) ||
+               (v.alg == CT_ALG_FLIP_WINOGRAD_FUSED && wf);
     case CT_OP_CONV_BWD_WEIGHTS:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) || (v.alg == CT_ALG_IM2COL && gemm_k) ||
                (v.alg == CT_ALG_IMPLICIT_DOT && v.sub >= 0 && v.sub < CT_CONV_IMPLW_CONFIGS);
@@ -80,6 +87,8 @@ const char *ct_variant_name(ct_op_kind op, ct_variant v, char *buf, size_t n) {
         snprintf(buf, n, "%s:%s", alg_names[v.alg], icfg_names[v.sub]);
     else if (v.alg == CT_ALG_IMPLICIT_DOT)
         snprintf(buf, n, "%s:%s", alg_names[v.alg], iwcfg_names[v.sub]);
+    else if (v.alg == CT_ALG_WINOGRAD_FUSED || v.alg == CT_ALG_FLIP_WINOGRAD_FUSED)
+        snprintf(buf, n, "%s:%s", alg_names[v.alg], wfcfg_names[v.sub]);
     else
         snprintf(buf, n, "%s:%s", alg_names[v.alg], ct_gemm_kernel_name(v.sub));
     return buf;
