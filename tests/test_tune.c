@@ -250,7 +250,7 @@ static void deterministic_cases(void) {
     /* the documented defaults (docs/OPS.md) */
     char want[6][160];
     snprintf(want[0], sizeof want[0], "\"conv.forward n4 c3 12x10 o8 k3 s1 p1,1\":\"%s\"",
-             gpu ? "im2col:tiled" : "implicit:4x32");
+             gpu ? "im2col:tiled" : "winograd-fused:4x16");
     snprintf(want[1], sizeof want[1], "\"conv.backward_weights n4 c3 12x10 o8 k3 s1 p1,1\":\"%s\"",
              gpu ? "im2col:tiled" : "implicit-dot:4x16");
     snprintf(want[2], sizeof want[2], "\"conv.forward n4 c8 12x10 o6 k3 s2 p0,0\":\"im2col:%s\"",

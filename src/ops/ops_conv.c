@@ -735,12 +735,16 @@ int ct_conv_plan_fits(const ct_conv_plan *p, int pass, ct_variant v) {
 ct_variant ct_conv_plan_default(const ct_conv_plan *p, int pass) {
     const ct_conv_desc *d = &p->d;
     int gpu = (p->rt->dev.type & CL_DEVICE_TYPE_GPU) != 0, gk = ct_gemm_kernel_default(p->rt);
-    ct_variant c[3];
+    ct_variant c[4];
     int n = 0;
+    /* CPUs, 3x3 stride 1: the fused Winograd (4x16: the tuning stage's most frequent choice
+     * on Model 2's convs on the 2-core PoCL machine, docs/RESULTS.md) */
     if (pass == CT_CONV_FWD) {
+        if (!gpu) c[n++] = (ct_variant){CT_ALG_WINOGRAD_FUSED, 1};
         if (!gpu) c[n++] = (ct_variant){CT_ALG_IMPLICIT, d->cin > 4 && d->cout >= 8 ? 4 : 0};
         c[n++] = (ct_variant){CT_ALG_IM2COL, gk};
     } else if (pass == CT_CONV_BWD_DATA) {
+        if (!gpu) c[n++] = (ct_variant){CT_ALG_FLIP_WINOGRAD_FUSED, 1};
         if (!gpu) c[n++] = (ct_variant){CT_ALG_FLIP_IMPLICIT, 2};
         c[n++] = (ct_variant){CT_ALG_FLIP_IM2COL, gk};
         c[n++] = (ct_variant){CT_ALG_COL2IM, gk};
