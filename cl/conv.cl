@@ -361,10 +361,10 @@ __kernel void wino_output(int cout, int oh, int ow, int th, int tw, int n0, int 
  * one output row. The work-group spans the channel blocks, which share the input rows. */
 #if CT_PROG == 0
 __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int wp, int n0,
-                        __global const float *x, __global float *xp) {
+                        __global const float *x, __global float *xp, int xp_off) {
     int py = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
     if (py >= hp || ci >= cin) return;
-    __global float *dst = xp + ((item * cin + ci) * hp + py) * wp;
+    __global float *dst = xp + xp_off + ((size_t)(item * cin + ci) * hp + py) * wp;
     int iy = py - pad_t;
     if (iy < 0 || iy >= h) {
         for (int px = 0; px < wp; px++) dst[px] = 0.0f;
@@ -738,6 +738,165 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                     for (int x = 0; x < nx; x++) yr[r * ow + x] = tmp[r][x];
             }
         }
+    }
+}
+#endif
+
+/* Fused Winograd backward-weights, F(2x2, 3x3) run backwards (the adjoint of the forward):
+ *   dW[co][ci] = G^T X G,  X[k][co][ci] = sum over tiles of Yh[k][co] V[k][ci],
+ *   Yh = A dy A^T (the 2x2 dy tile to 4x4), V = B^T d B (the 4x4 input tile),
+ * A = [1 0; 1 1; 1 -1; 0 -1] (A^T of the forward). Work-item (i, z): row i of the 4x4
+ * domain (k = 4i + j, j = 0..3) for the z-th share of the chunk's tile vectors (a vector:
+ * WVW tiles along a tile row, as in conv_wino_fused). It transforms NB vectors at a time
+ * into local memory (V: 4 x cin x NB, Yh: 4 x cout x NB vectors), then adds their products
+ * over the NB vectors, 4 co x 4 ci in registers, into X (4 x cout x cin floats, local): the
+ * horizontal sums are paid once per NB vectors. X goes to partial slot z (accum: added to
+ * it); wino_bwd_w_out sums the slots and applies G^T . G. xp: the zero-padded input as for
+ * the forward; dyp: dy zero-padded to 2*th rows of length wq (no tile reads past it). */
+#if CT_PROG == 4
+#ifndef WVW
+#define WVW 16
+#endif
+#define WVT CAT(float, WVW)
+#define WVLOAD CAT(vload, WVW)
+#if WVW == 16
+#define WEVEN(a, b) ((float16)((a).even, (b).even))
+#define WODD(a, b) ((float16)((a).odd, (b).odd))
+#define WHSUM ct_hsum16
+#else
+#define WEVEN(a, b) ((float8)((a).even, (b).even))
+#define WODD(a, b) ((float8)((a).odd, (b).odd))
+#define WHSUM ct_hsum8
+#endif
+/* row r of the VW input tiles: columns 0..3 of each */
+#define WROW(xr, d)                                                                         \
+    do {                                                                                    \
+        WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
+        WVT b0_ = WVLOAD(0, (xr) + 2), b1_ = WVLOAD(0, (xr) + 2 + WVW);                     \
+        (d)[0] = WEVEN(a0_, a1_);                                                           \
+        (d)[1] = WODD(a0_, a1_);                                                            \
+        (d)[2] = WEVEN(b0_, b1_);                                                           \
+        (d)[3] = WODD(b0_, b1_);                                                            \
+    } while (0)
+__kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq, int nbx,
+                              int nb, int zn, int nbk, __global const float *xp,
+                              __global const float *dyp, int dy_off, __global float *part,
+                              int part_off, int accum, __local WVT *lv, __local WVT *ly,
+                              __local float *lx) {
+    int i = get_global_id(0), z = get_global_id(1);
+    if (i >= 4 || z >= zn) return;
+    size_t li = get_local_id(0) + get_local_size(0) * get_local_id(1);
+    lv += li * 4 * cin * nbk;
+    ly += li * 4 * cout * nbk;
+    lx += li * 4 * cout * cin;
+    for (int t = 0; t < 4 * cout * cin; t++) lx[t] = 0.0f;
+    int total = nb * th * nbx, per = (total + zn - 1) / zn;
+    int q0 = z * per, q1 = min(total, q0 + per);
+    /* rows of d that row i of B^T combines, and their signs: t_i = s0*d[r0] + s1*d[r1] */
+    int r0 = i == 0 ? 0 : 1, r1 = i == 3 ? 3 : 2;
+    float s0 = i == 2 ? -1.0f : 1.0f, s1 = i == 0 ? -1.0f : i == 3 ? -1.0f : 1.0f;
+    /* row i of A on dy's two rows: s_i = g0*a0 + g1*a1 */
+    float a0 = i == 3 ? 0.0f : 1.0f, a1 = i == 0 ? 0.0f : i == 1 ? 1.0f : -1.0f;
+    for (int qb = q0; qb < q1; qb += nbk) {
+        int nq = min(nbk, q1 - qb);
+        for (int b = 0; b < nq; b++) {
+            int q = qb + b, item = q / (th * nbx), ty = (q / nbx) % th, bx = q % nbx;
+            __global const float *xc =
+                xp + ((size_t)item * cin * hp + 2 * ty) * wp + 2 * bx * WVW;
+            for (int ci = 0; ci < cin; ci++) {
+                WVT d0[4], d1[4], t[4];
+                WROW(xc + r0 * wp, d0);
+                WROW(xc + r1 * wp, d1);
+#pragma unroll
+                for (int c = 0; c < 4; c++) t[c] = s0 * d0[c] + s1 * d1[c];
+                __local WVT *vo = lv + (size_t)ci * nbk + b;
+                vo[0] = t[0] - t[2];
+                vo[(size_t)cin * nbk] = t[1] + t[2];
+                vo[(size_t)2 * cin * nbk] = t[2] - t[1];
+                vo[(size_t)3 * cin * nbk] = t[1] - t[3];
+                xc += (size_t)hp * wp;
+            }
+            __global const float *gc =
+                dyp + dy_off + ((size_t)item * cout * 2 * th + 2 * ty) * wq + 2 * bx * WVW;
+            for (int co = 0; co < cout; co++) {
+                WVT g00, g01, g10, g11;
+                {
+                    WVT u0 = WVLOAD(0, gc), u1 = WVLOAD(0, gc + WVW);
+                    WVT w0 = WVLOAD(0, gc + wq), w1 = WVLOAD(0, gc + wq + WVW);
+                    g00 = WEVEN(u0, u1), g01 = WODD(u0, u1);
+                    g10 = WEVEN(w0, w1), g11 = WODD(w0, w1);
+                }
+                WVT sa = a0 * g00 + a1 * g10, sb = a0 * g01 + a1 * g11;
+                __local WVT *yo = ly + (size_t)co * nbk + b;
+                yo[0] = sa;
+                yo[(size_t)cout * nbk] = sa + sb;
+                yo[(size_t)2 * cout * nbk] = sa - sb;
+                yo[(size_t)3 * cout * nbk] = -sb;
+                gc += (size_t)2 * th * wq;
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            __local const WVT *vj = lv + (size_t)j * cin * nbk;
+            __local const WVT *yj = ly + (size_t)j * cout * nbk;
+            __local float *xj = lx + (size_t)j * cout * cin;
+            for (int co0 = 0; co0 < cout; co0 += 4)
+                for (int ci0 = 0; ci0 < cin; ci0 += 4) {
+                    WVT acc[4][4];
+                    __local const WVT *yp[4], *xq[4];
+#pragma unroll
+                    for (int a = 0; a < 4; a++) {
+                        yp[a] = yj + (size_t)min(co0 + a, cout - 1) * nbk;
+                        xq[a] = vj + (size_t)min(ci0 + a, cin - 1) * nbk;
+#pragma unroll
+                        for (int c = 0; c < 4; c++) acc[a][c] = (WVT)(0.0f);
+                    }
+                    for (int b = 0; b < nq; b++) {
+                        WVT yv[4], xv[4];
+#pragma unroll
+                        for (int a = 0; a < 4; a++) {
+                            yv[a] = yp[a][b];
+                            xv[a] = xq[a][b];
+                        }
+#pragma unroll
+                        for (int a = 0; a < 4; a++)
+#pragma unroll
+                            for (int c = 0; c < 4; c++) acc[a][c] = fma(yv[a], xv[c], acc[a][c]);
+                    }
+                    for (int a = 0; a < 4 && co0 + a < cout; a++)
+                        for (int c = 0; c < 4 && ci0 + c < cin; c++)
+                            xj[(co0 + a) * cin + ci0 + c] += WHSUM(acc[a][c]);
+                }
+        }
+    }
+    __global float *out = part + part_off + ((size_t)z * 16 + 4 * i) * cout * cin;
+    for (int t = 0; t < 4 * cout * cin; t++) out[t] = accum ? out[t] + lx[t] : lx[t];
+}
+#endif
+
+/* dW = G^T X G from the slots of conv_wino_bwd_w (X[k][co][ci] summed over nslot slots) */
+#if CT_PROG == 0
+__kernel void wino_bwd_w_out(int cout, int cin, int nslot, __global const float *part,
+                             int part_off, __global float *dw) {
+    int co = get_global_id(0), ci = get_global_id(1);
+    if (co >= cout || ci >= cin) return;
+    size_t plane = (size_t)cout * cin;
+    float x[4][4], t[3][4];
+    for (int k = 0; k < 16; k++) {
+        float s = 0.0f;
+        for (int z = 0; z < nslot; z++)
+            s += part[part_off + ((size_t)z * 16 + k) * plane + (size_t)co * cin + ci];
+        x[k / 4][k % 4] = s;
+    }
+    for (int j = 0; j < 4; j++) {
+        t[0][j] = x[0][j] + 0.5f * (x[1][j] + x[2][j]);
+        t[1][j] = 0.5f * (x[1][j] - x[2][j]);
+        t[2][j] = 0.5f * (x[1][j] + x[2][j]) + x[3][j];
+    }
+    __global float *o = dw + ((size_t)co * cin + ci) * 9;
+    for (int ky = 0; ky < 3; ky++) {
+        o[ky * 3 + 0] = t[ky][0] + 0.5f * (t[ky][1] + t[ky][2]);
+        o[ky * 3 + 1] = 0.5f * (t[ky][1] - t[ky][2]);
+        o[ky * 3 + 2] = 0.5f * (t[ky][1] + t[ky][2]) + t[ky][3];
     }
 }
 #endif

@@ -352,6 +352,88 @@ static void winograd_error(ct_runtime *rt) {
     }
 }
 
+/* The same for backward-weights: dW of the fused Winograd (F(2x2, 3x3) run backwards)
+ * and of direct, both against dW summed in float64 over the batch and pixels. */
+static void winograd_error_bw(ct_runtime *rt) {
+    static const int shapes[][5] = {/* n cin hw cout same */
+                                    {2, 32, 27, 64, 0}, {2, 64, 12, 64, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int *c = shapes[si];
+        ct_conv_desc d;
+        CHECK_OK(ct_conv_desc_init(&d, c[0], c[1], c[2], c[2], c[3], 3, 1, c[4], CT_ACT_NONE));
+        int n = c[0];
+        size_t nx = (size_t)n * d.cin * d.h * d.w, ny = (size_t)n * d.cout * d.oh * d.ow;
+        size_t nw = (size_t)d.cout * d.cin * 9;
+        float *xf = malloc(nx * 4), *gf = malloc(ny * 4), *dwf = malloc(nw * 4);
+        double *dw64 = calloc(nw, 8);
+        if (!xf || !gf || !dwf || !dw64) {
+            CHECK(0, "out of memory");
+            return;
+        }
+        ct_fill_random(xf, nx, 1400 + si, -1, 1);
+        ct_fill_random(gf, ny, 1500 + si, -1, 1);
+        for (int b = 0; b < n; b++)
+            for (int co = 0; co < d.cout; co++)
+                for (int ci = 0; ci < d.cin; ci++)
+                    for (int t = 0; t < 9; t++) {
+                        int ky = t / 3, kx = t % 3;
+                        double acc = 0;
+                        for (int oy = 0; oy < d.oh; oy++) {
+                            int iy = oy + ky - d.pad_t;
+                            if (iy < 0 || iy >= d.h) continue;
+                            for (int ox = 0; ox < d.ow; ox++) {
+                                int ix = ox + kx - d.pad_l;
+                                if (ix < 0 || ix >= d.w) continue;
+                                acc += (double)gf[(((size_t)b * d.cout + co) * d.oh + oy) * d.ow + ox] *
+                                       xf[(((size_t)b * d.cin + ci) * d.h + iy) * d.w + ix];
+                            }
+                        }
+                        dw64[((size_t)co * d.cin + ci) * 9 + t] += acc;
+                    }
+        cl_mem bx, bg, bw, bb;
+        CHECK_OK(ct_buffer_create(rt, "wb.x", nx * 4, CL_MEM_READ_WRITE, &bx));
+        CHECK_OK(ct_buffer_create(rt, "wb.dy", ny * 4, CL_MEM_READ_WRITE, &bg));
+        CHECK_OK(ct_buffer_create(rt, "wb.dw", nw * 4, CL_MEM_READ_WRITE, &bw));
+        CHECK_OK(ct_buffer_create(rt, "wb.db", (size_t)d.cout * 4, CL_MEM_READ_WRITE, &bb));
+        CHECK_OK(ct_upload(rt, bx, 0, nx * 4, xf));
+        CHECK_OK(ct_upload(rt, bg, 0, ny * 4, gf));
+        ct_conv_plan *p = NULL;
+        CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+        ct_variant vs[3] = {{CT_ALG_DIRECT, 0}, {CT_ALG_WINOGRAD_FUSED, 1},
+                            {CT_ALG_WINOGRAD_FUSED, 3}};
+        double ed = -1, gmax = 0;
+        for (size_t i = 0; i < nw; i++)
+            if (fabs(dw64[i]) > gmax) gmax = fabs(dw64[i]);
+        for (int r = 0; p && r < 3; r++) {
+            if (!ct_conv_plan_fits(p, CT_CONV_BWD_WEIGHTS, vs[r])) continue;
+            CHECK_OK(ct_conv_plan_force(p, CT_CONV_BWD_WEIGHTS, &vs[r]));
+            CHECK_OK(ct_poison(rt, bw, nw * 4));
+            CHECK_OK(ct_conv_backward_weights(p, n, bx, bg, bw, bb));
+            CHECK_OK(ct_download(rt, bw, 0, nw * 4, dwf));
+            double e = 0;
+            for (size_t i = 0; i < nw; i++) {
+                double a = fabs(dwf[i] - dw64[i]);
+                if (!(a <= e)) e = a;
+            }
+            if (r == 0) {
+                ed = e;
+                continue;
+            }
+            char nm[64];
+            ct_variant_name(CT_OP_CONV_BWD_WEIGHTS, vs[r], nm, sizeof nm);
+            printf("winograd error (backward-weights %s, n%d cin%d %dx%d cout%d %s): max |dw - "
+                   "dw64| %.3g (%.3g of max |dw64| %.3g), direct %.3g (%.3g)\n", nm, n, d.cin,
+                   d.h, d.w, d.cout, c[4] ? "same" : "valid", e, e / gmax, gmax, ed, ed / gmax);
+            CHECK(ed >= 0 && e <= 4 * ed + 1e-6 * gmax, "%s error %.3g above 4x direct's %.3g",
+                  nm, e, ed);
+        }
+        ct_conv_plan_free(p);
+        clReleaseMemObject(bx), clReleaseMemObject(bg), clReleaseMemObject(bw);
+        clReleaseMemObject(bb);
+        free(xf), free(gf), free(dwf), free(dw64);
+    }
+}
+
 /* whether the device can run v at all (its GEMM kernel is usable) */
 static int device_runs(ct_runtime *rt, ct_variant v) {
     if (v.alg == CT_ALG_IM2COL || v.alg == CT_ALG_FLIP_IM2COL || v.alg == CT_ALG_COL2IM ||
@@ -395,7 +477,10 @@ int main(void) {
         }
     }
     double t2 = ct_now();
-    if (!small) winograd_error(rt); /* a measurement on larger shapes (the other suites) */
+    if (!small) { /* a measurement on larger shapes (the other suites) */
+        winograd_error(rt);
+        winograd_error_bw(rt);
+    }
     no_bias(rt, (ct_variant){CT_ALG_DIRECT, 0});
     no_bias(rt, (ct_variant){CT_ALG_IM2COL, ct_gemm_kernel_default(rt)});
     no_bias(rt, (ct_variant){CT_ALG_IMPLICIT, 0});

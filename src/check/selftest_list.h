@@ -17,7 +17,8 @@ ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
 /* per shipped variant, run by name (CLBlast is checked by the tuner before it is timed);
  * conv.<pass>.<family>: every variant of the family (im2col: also flip-im2col, col2im,
  * with every GEMM kernel; implicit: every config; winograd: forward or flipped, with every
- * GEMM kernel). Skipped where the device runs none. */
+ * GEMM kernel, and every fused config, backward-weights included). Skipped where the
+ * device runs none. */
 #define CT_OPS_VARIANTS_(X)                                                                      \
     X(gemm_simple, "gemm.simple") X(gemm_blk6x32, "gemm.blk6x32")                                \
     X(gemm_blk8x32, "gemm.blk8x32") X(gemm_blk4x16, "gemm.blk4x16")                              \
@@ -32,7 +33,8 @@ ct_status ct_check_conv_backward_weights(ct_runtime *rt, double *max_err);
     X(conv_backward_data_winograd, "conv.backward_data.winograd")                                \
     X(conv_backward_weights_direct, "conv.backward_weights.direct")                              \
     X(conv_backward_weights_im2col, "conv.backward_weights.im2col")                              \
-    X(conv_backward_weights_implicit, "conv.backward_weights.implicit")
+    X(conv_backward_weights_implicit, "conv.backward_weights.implicit")                          \
+    X(conv_backward_weights_winograd, "conv.backward_weights.winograd")
 #define CT_OPS_DECL_(fn, nm) ct_status ct_check_##fn(ct_runtime *rt, double *max_err);
 #define CT_OPS_ENTRY_(fn, nm) {nm, ct_check_##fn},
 CT_OPS_VARIANTS_(CT_OPS_DECL_)

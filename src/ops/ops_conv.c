@@ -12,10 +12,11 @@ struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
-    cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out;
+    cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out, wino_bw_out;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
     cl_kernel implw[CT_CONV_IMPLW_CONFIGS];   /* backward-weights (iwcfg) */
     cl_kernel wfused[CT_CONV_WFUSED_CONFIGS]; /* fused Winograd (wfcfg) */
+    cl_kernel wbw[CT_CONV_WFUSED_CONFIGS];    /* its backward-weights (wfcfg's VW) */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
@@ -66,7 +67,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_in, &p->wino_out};
+                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_in, &p->wino_out,
+                       &p->wino_bw_out};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
@@ -75,6 +77,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
         if (p->implw[i]) clReleaseKernel(p->implw[i]);
     for (int i = 0; i < CT_CONV_WFUSED_CONFIGS; i++)
         if (p->wfused[i]) clReleaseKernel(p->wfused[i]);
+    for (int i = 0; i < CT_CONV_WFUSED_CONFIGS; i++)
+        if (p->wbw[i]) clReleaseKernel(p->wbw[i]);
     if (p->ws) clReleaseMemObject(p->ws);
     free(p);
 }
@@ -83,6 +87,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
  * that the columns are still in cache when the GEMM reads them. On the 2-core PoCL
  * machine 6 MiB gave 657-699 ms for Model 2's conv+dense ops vs 844-870 ms with 24 MiB
  * (alternating runs, tools/bench_layers). */
+static const int k_zero = 0; /* an offset argument of 0 */
+
 #define WS_TARGET_BYTES ((size_t)6 << 20)
 #define MAX_PARTS 64
 
@@ -104,7 +110,7 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip},
         {"conv", "pad_input", &p->pad_input},     {"conv", "pack_weights", &p->pack},
         {"conv", "wino_weights", &p->wino_w},     {"conv", "wino_input", &p->wino_in},
-        {"conv", "wino_output", &p->wino_out}};
+        {"conv", "wino_output", &p->wino_out},   {"conv", "wino_bwd_w_out", &p->wino_bw_out}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -233,7 +239,7 @@ static ct_status run_im2col(ct_conv_plan *p, cl_kernel k, int n0, int nb, cl_mem
     CT_TRY(ct_set_args(k, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int), &d->pad_t,
                        sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int), &d->ow,
-                       sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+                       sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
     size_t g[3] = {(size_t)d->oh, transposed ? (size_t)d->cin : (size_t)d->cin * d->k * d->k, (size_t)nb};
     return ct_ops_launch(p->rt, k, 3, g, 4, 4);
 }
@@ -415,9 +421,9 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
         int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = in_place ? n0 : 0;
         cl_mem xs = in_place ? src : ws;
         if (!in_place) {
-            CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+            CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                                sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                               sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+                               sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
             size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
             CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
         }
@@ -498,9 +504,9 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
         int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = direct ? n0 : 0;
         cl_mem xs = direct ? x : ws;
         if (!direct) {
-            CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+            CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                                sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                               sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws));
+                               sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
             size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
             CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
         }
@@ -673,9 +679,9 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     cl_kernel kk = p->wfused[cfg];
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int nb = n - n0 < chunk ? n - n0 : chunk;
-        CT_TRY(ct_set_args(p->pad_input, 10, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                            sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
+                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
         size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
         CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
         CT_TRY(ct_set_args(kk, 18, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
@@ -691,6 +697,79 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     return CT_OK;
 }
 
+/* Backward-weights (conv_wino_bwd_w): the padded input (as the forward's) and dy padded
+ * to 2*th rows of wq = 2*nbx*VW, per item; tile vectors per local batch (nbk); slots. */
+#define WBW_SLOTS 16
+static size_t wbw_geom(int cfg, const ct_conv_desc *d, int *hp, int *wp, int *wq, size_t *perx) {
+    int coutp;
+    size_t fixed, per;
+    wfused_geom(cfg, d->cin, d->cout, d->oh, d->ow, hp, wp, &coutp, &fixed, &per);
+    int vw = wfcfg[cfg].vw, th = (d->oh + 1) / 2, nbx = ((d->ow + 1) / 2 + vw - 1) / vw;
+    *wq = 2 * nbx * vw;
+    *perx = per;
+    return per + (size_t)d->cout * 2 * th * *wq;
+}
+static size_t wbw_local(int cfg, const ct_conv_desc *d, int nbk) {
+    return (size_t)4 * (d->cin + d->cout) * nbk * wfcfg[cfg].vw * sizeof(float) +
+           (size_t)4 * d->cout * d->cin * sizeof(float);
+}
+static int wbw_nbk(const ct_conv_plan *p, int cfg) {
+    int nbk = 32;
+    while (nbk >= 1 && wbw_local(cfg, &p->d, nbk) > p->rt->local_mem) nbk /= 2;
+    return nbk;
+}
+
+static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, cl_mem dw,
+                         cl_mem db) {
+    const ct_conv_desc *d = &p->d;
+    if (!p->wbw[cfg]) {
+        char opts[48];
+        snprintf(opts, sizeof opts, "-DCT_PROG=4 -DWVW=%d", wfcfg[cfg].vw);
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_wino_bwd_w", opts, &p->wbw[cfg]));
+    }
+    int hp, wp, wq, cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow, h = d->h, w = d->w;
+    int pt = d->pad_t, pl = d->pad_l, th = (oh + 1) / 2, vw = wfcfg[cfg].vw;
+    int nbx = ((ow + 1) / 2 + vw - 1) / vw, th2 = 2 * th;
+    size_t perx, per = wbw_geom(cfg, d, &hp, &wp, &wq, &perx);
+    size_t c = p->col_floats / per;
+    int chunk = c < 1 ? 1 : c > (size_t)n ? n : (int)c;
+    int nbk = wbw_nbk(p, cfg), blocks = chunk * th * nbx;
+    int zn = (blocks + nbk - 1) / nbk;
+    if (zn > WBW_SLOTS) zn = WBW_SLOTS;
+    int dy_off = (int)((size_t)chunk * perx), part_off = (int)p->part_off;
+    cl_mem ws = p->ws;
+    cl_kernel kk = p->wbw[cfg];
+    size_t lv = (size_t)4 * cin * nbk * vw * sizeof(float), ly = (size_t)4 * cout * nbk * vw * sizeof(float);
+    size_t lx = (size_t)4 * cout * cin * sizeof(float);
+    for (int n0 = 0; n0 < n; n0 += chunk) {
+        int nb = n - n0 < chunk ? n - n0 : chunk, accum = n0 > 0, zero = 0;
+        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
+                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
+                           sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
+        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cout, &cout, sizeof oh, &oh, sizeof ow, &ow,
+                           sizeof zero, &zero, sizeof zero, &zero, sizeof th2, &th2, sizeof wq,
+                           &wq, sizeof n0, &n0, sizeof dy, &dy, sizeof ws, &ws, sizeof dy_off,
+                           &dy_off));
+        size_t g1[3] = {(size_t)th2, (size_t)cout, (size_t)nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g1, 4, 4));
+        CT_TRY(ct_set_args(kk, 19, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+                           &cout, sizeof th, &th, sizeof wq, &wq, sizeof nbx, &nbx, sizeof nb, &nb,
+                           sizeof zn, &zn, sizeof nbk, &nbk, sizeof ws, &ws, sizeof ws, &ws,
+                           sizeof dy_off, &dy_off, sizeof ws, &ws, sizeof part_off, &part_off,
+                           sizeof accum, &accum, lv, NULL, ly, NULL, lx, NULL));
+        /* one work-item per group: the local areas are exactly one work-item's */
+        size_t g[3] = {4, (size_t)zn, 1}, l[3] = {1, 1, 1};
+        CT_TRY(ct_launch(p->rt, kk, 3, g, l));
+    }
+    CT_TRY(ct_set_args(p->wino_bw_out, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof zn, &zn,
+                       sizeof ws, &ws, sizeof part_off, &part_off, sizeof dw, &dw));
+    size_t go[2] = {(size_t)cout, (size_t)cin};
+    CT_TRY(ct_ops_launch(p->rt, p->wino_bw_out, 2, go, 16, 4));
+    return bias_grad(p, n, dy, db);
+}
+
 static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
     const ct_conv_desc *d = &p->d;
     if (cfg < 0 || cfg >= CT_CONV_WFUSED_CONFIGS || d->k != 3 || d->stride != 1) return 0;
@@ -698,6 +777,13 @@ static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
     if (pass == CT_CONV_BWD_DATA) {
         if (d->pad_t >= 3 || d->pad_l >= 3) return 0;
         cin = d->cout, cout = d->cin, oh = d->h, ow = d->w;
+    } else if (pass == CT_CONV_BWD_WEIGHTS) {
+        int hq, wq2, wq;
+        size_t perx;
+        /* the slots: WBW_SLOTS x 16 x cout x cin floats in the partial-sum area */
+        return wfcfg[cfg].wr == 4 && wbw_nbk(p, cfg) >= 1 &&
+               wbw_geom(cfg, d, &hq, &wq2, &wq, &perx) <= p->col_floats &&
+               (size_t)WBW_SLOTS * 16 <= (size_t)p->parts * 9;
     } else if (pass != CT_CONV_FWD) {
         return 0;
     }
@@ -782,15 +868,11 @@ int ct_conv_plan_candidates(const ct_conv_plan *p, int pass, ct_variant *out, in
     return c;
 }
 
-static size_t d_cols(const ct_conv_plan *p) {
-    return (size_t)p->d.cin * p->d.k * p->d.k * p->d.oh * p->d.ow;
-}
-
+/* Items the tuning stage times a conv with: 8 (or the batch). It was one im2col chunk's
+ * worth (2 items for a 55x55 layer), which misjudged kernels with a fixed cost per call,
+ * such as the fused Winograd backward-weights' sum over its slots. */
 int ct_conv_plan_tune_batch(const ct_conv_plan *p) {
-    int nt = chunk_of(p, d_cols(p), p->d.n);
-    if (nt > 8) nt = 8;
-    if (nt < 2) nt = 2;
-    return nt > p->d.n ? p->d.n : nt;
+    return p->d.n < 8 ? p->d.n : 8;
 }
 
 const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) {
@@ -832,6 +914,7 @@ static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_
     }
     case CT_ALG_WINOGRAD_FUSED: {
         const ct_conv_desc *d = &p->d;
+        if (pass == CT_CONV_BWD_WEIGHTS) return wbw_run(p, gv, n, a, b, out, out2);
         return wfused_run(p, gv, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t,
                           d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, out);
     }

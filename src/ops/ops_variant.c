@@ -70,7 +70,8 @@ int ct_variant_valid(ct_op_kind op, ct_variant v) {
                (v.alg == CT_ALG_FLIP_WINOGRAD_FUSED && wf);
     case CT_OP_CONV_BWD_WEIGHTS:
         return (v.alg == CT_ALG_DIRECT && v.sub == 0) || (v.alg == CT_ALG_IM2COL && gemm_k) ||
-               (v.alg == CT_ALG_IMPLICIT_DOT && v.sub >= 0 && v.sub < CT_CONV_IMPLW_CONFIGS);
+               (v.alg == CT_ALG_IMPLICIT_DOT && v.sub >= 0 && v.sub < CT_CONV_IMPLW_CONFIGS) ||
+               (v.alg == CT_ALG_WINOGRAD_FUSED && (v.sub == 1 || v.sub == 3)); /* 4x16, 4x8 */
     default:
         return 0;
     }
