@@ -362,19 +362,23 @@ __kernel void wino_output(int cout, int oh, int ow, int th, int tw, int n0, int 
 #if CT_PROG == 0
 __kernel void pad_input(int cin, int h, int w, int pad_t, int pad_l, int hp, int wp, int n0,
                         __global const float *x, __global float *xp, int xp_off) {
-    int py = get_global_id(0), ci = get_global_id(1), item = get_global_id(2);
-    if (py >= hp || ci >= cin) return;
-    __global float *dst = xp + xp_off + ((size_t)(item * cin + ci) * hp + py) * wp;
-    int iy = py - pad_t;
-    if (iy < 0 || iy >= h) {
-        for (int px = 0; px < wp; px++) dst[px] = 0.0f;
-        return;
+    /* one row per work-item (plane = item * cin + ci along dim 1), copied in float16
+     * vectors with a scalar tail: the scalar per-element loop this replaces was 8.9 % of
+     * Model 2's step once the Winograd kernels made the convs fast */
+    int py = get_global_id(0), plane = get_global_id(1);
+    if (py >= hp) return;
+    __global float *dst = xp + xp_off + ((size_t)plane * hp + py) * wp;
+    int iy = py - pad_t, lo = min(pad_l, wp), hi = min(pad_l + w, wp), px = 0;
+    if (iy < 0 || iy >= h) lo = hi = wp;
+    for (; px + 16 <= lo; px += 16) vstore16((float16)(0.0f), 0, dst + px);
+    for (; px < lo; px++) dst[px] = 0.0f;
+    if (hi > lo) {
+        __global const float *src = x + ((size_t)(n0 * cin + plane) * h + iy) * w;
+        for (; px + 16 <= hi; px += 16) vstore16(vload16(0, src + (px - pad_l)), 0, dst + px);
+        for (; px < hi; px++) dst[px] = src[px - pad_l];
     }
-    __global const float *src = x + (((n0 + item) * cin + ci) * h + iy) * w;
-    int lo = min(pad_l, wp), hi = min(pad_l + w, wp);
-    for (int px = 0; px < lo; px++) dst[px] = 0.0f;
-    for (int px = lo; px < hi; px++) dst[px] = src[px - pad_l];
-    for (int px = hi; px < wp; px++) dst[px] = 0.0f;
+    for (; px + 16 <= wp; px += 16) vstore16((float16)(0.0f), 0, dst + px);
+    for (; px < wp; px++) dst[px] = 0.0f;
 }
 #endif
 

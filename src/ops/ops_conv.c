@@ -424,8 +424,8 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
             CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                                sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
                                sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
-            size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+            size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
+            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
         }
         cl_kernel kk = p->impl[cfg];
         CT_TRY(ct_set_args(kk, 16, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
@@ -507,8 +507,8 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
             CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                                sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
                                sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
-            size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+            size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
+            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
         }
         int z = (nb + nsum - 1) / nsum;
         int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
@@ -682,8 +682,8 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
         CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                            sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
                            sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
-        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
         CT_TRY(ct_set_args(kk, 18, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof coutp, &coutp, sizeof cb, &cb, sizeof oh, &oh,
                            sizeof ow, &ow,
@@ -746,14 +746,14 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
         CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
                            sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
                            sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
-        size_t g0[3] = {(size_t)hp, (size_t)cin, (size_t)nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g0, 4, 4));
+        size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
         CT_TRY(ct_set_args(p->pad_input, 11, sizeof cout, &cout, sizeof oh, &oh, sizeof ow, &ow,
                            sizeof zero, &zero, sizeof zero, &zero, sizeof th2, &th2, sizeof wq,
                            &wq, sizeof n0, &n0, sizeof dy, &dy, sizeof ws, &ws, sizeof dy_off,
                            &dy_off));
-        size_t g1[3] = {(size_t)th2, (size_t)cout, (size_t)nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 3, g1, 4, 4));
+        size_t g1[2] = {(size_t)th2, (size_t)cout * nb};
+        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g1, 16, 1));
         CT_TRY(ct_set_args(kk, 19, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof th, &th, sizeof wq, &wq, sizeof nbx, &nbx, sizeof nb, &nb,
                            sizeof zn, &zn, sizeof nbk, &nbk, sizeof ws, &ws, sizeof ws, &ws,
