@@ -618,19 +618,40 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
  * (pad_input): rows 2ty .. 2ty+3 and columns up to 2*nbx*WVW + 1 all exist, so no load
  * is clamped. u: [16][cin][coutp], coutp a multiple of WR, zero past cout. lv: 16*cin
  * and lm: 16*cb vectors per work-item of the group (dim 0 only). */
-#if CT_PROG == 3
+/* Shared by the fused Winograd kernels (CT_PROG 3 and 4): WVW tiles per vector. WROW:
+ * row r of the VW input tiles, columns 0..3 of each, from two pairs of vector loads. */
+#if CT_PROG == 3 || CT_PROG == 4
 #ifndef WVW
 #define WVW 16
 #endif
-#ifndef WR
-#define WR 8
-#endif
 #define WVT CAT(float, WVW)
 #define WVLOAD CAT(vload, WVW)
-#define WVSTORE CAT(vstore, WVW)
 #if WVW == 16
 #define WEVEN(a, b) ((float16)((a).even, (b).even))
 #define WODD(a, b) ((float16)((a).odd, (b).odd))
+#define WHSUM ct_hsum16
+#else
+#define WEVEN(a, b) ((float8)((a).even, (b).even))
+#define WODD(a, b) ((float8)((a).odd, (b).odd))
+#define WHSUM ct_hsum8
+#endif
+#define WROW(xr, d)                                                                         \
+    do {                                                                                    \
+        WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
+        WVT b0_ = WVLOAD(0, (xr) + 2), b1_ = WVLOAD(0, (xr) + 2 + WVW);                     \
+        (d)[0] = WEVEN(a0_, a1_);                                                           \
+        (d)[1] = WODD(a0_, a1_);                                                            \
+        (d)[2] = WEVEN(b0_, b1_);                                                           \
+        (d)[3] = WODD(b0_, b1_);                                                            \
+    } while (0)
+#endif
+
+#if CT_PROG == 3
+#ifndef WR
+#define WR 8
+#endif
+#define WVSTORE CAT(vstore, WVW)
+#if WVW == 16
 #define WZIPLO(a, b)                                                                        \
     ((float16)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3, (a).s4,      \
                (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
@@ -638,8 +659,6 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
     ((float16)((a).s8, (b).s8, (a).s9, (b).s9, (a).sa, (b).sa, (a).sb, (b).sb, (a).sc,      \
                (b).sc, (a).sd, (b).sd, (a).se, (b).se, (a).sf, (b).sf))
 #else
-#define WEVEN(a, b) ((float8)((a).even, (b).even))
-#define WODD(a, b) ((float8)((a).odd, (b).odd))
 #define WZIPLO(a, b) ((float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3))
 #define WZIPHI(a, b) ((float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
 #endif
@@ -656,15 +675,7 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
     for (int ci = 0; ci < cin; ci++) {
         WVT d[4][4], t[4][4];
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            __global const float *xr = xc + r * wp;
-            WVT a0 = WVLOAD(0, xr), a1 = WVLOAD(0, xr + WVW);
-            WVT b0 = WVLOAD(0, xr + 2), b1 = WVLOAD(0, xr + 2 + WVW);
-            d[r][0] = WEVEN(a0, a1);
-            d[r][1] = WODD(a0, a1);
-            d[r][2] = WEVEN(b0, b1);
-            d[r][3] = WODD(b0, b1);
-        }
+        for (int r = 0; r < 4; r++) WROW(xc + r * wp, d[r]);
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             t[0][c] = d[0][c] - d[2][c];
@@ -758,30 +769,6 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
  * it); wino_bwd_w_out sums the slots and applies G^T . G. xp: the zero-padded input as for
  * the forward; dyp: dy zero-padded to 2*th rows of length wq (no tile reads past it). */
 #if CT_PROG == 4
-#ifndef WVW
-#define WVW 16
-#endif
-#define WVT CAT(float, WVW)
-#define WVLOAD CAT(vload, WVW)
-#if WVW == 16
-#define WEVEN(a, b) ((float16)((a).even, (b).even))
-#define WODD(a, b) ((float16)((a).odd, (b).odd))
-#define WHSUM ct_hsum16
-#else
-#define WEVEN(a, b) ((float8)((a).even, (b).even))
-#define WODD(a, b) ((float8)((a).odd, (b).odd))
-#define WHSUM ct_hsum8
-#endif
-/* row r of the VW input tiles: columns 0..3 of each */
-#define WROW(xr, d)                                                                         \
-    do {                                                                                    \
-        WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
-        WVT b0_ = WVLOAD(0, (xr) + 2), b1_ = WVLOAD(0, (xr) + 2 + WVW);                     \
-        (d)[0] = WEVEN(a0_, a1_);                                                           \
-        (d)[1] = WODD(a0_, a1_);                                                            \
-        (d)[2] = WEVEN(b0_, b1_);                                                           \
-        (d)[3] = WODD(b0_, b1_);                                                            \
-    } while (0)
 __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq, int nbx,
                               int nb, int zn, int nbk, __global const float *xp,
                               __global const float *dyp, int dy_off, __global float *part,

@@ -87,8 +87,6 @@ void ct_conv_plan_free(ct_conv_plan *p) {
  * that the columns are still in cache when the GEMM reads them. On the 2-core PoCL
  * machine 6 MiB gave 657-699 ms for Model 2's conv+dense ops vs 844-870 ms with 24 MiB
  * (alternating runs, tools/bench_layers). */
-static const int k_zero = 0; /* an offset argument of 0 */
-
 #define WS_TARGET_BYTES ((size_t)6 << 20)
 #define MAX_PARTS 64
 
@@ -239,7 +237,7 @@ static ct_status run_im2col(ct_conv_plan *p, cl_kernel k, int n0, int nb, cl_mem
     CT_TRY(ct_set_args(k, 12, sizeof(int), &d->cin, sizeof(int), &d->h, sizeof(int), &d->w,
                        sizeof(int), &d->k, sizeof(int), &d->stride, sizeof(int), &d->pad_t,
                        sizeof(int), &d->pad_l, sizeof(int), &d->oh, sizeof(int), &d->ow,
-                       sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
+                       sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws));
     size_t g[3] = {(size_t)d->oh, transposed ? (size_t)d->cin : (size_t)d->cin * d->k * d->k, (size_t)nb};
     return ct_ops_launch(p->rt, k, 3, g, 4, 4);
 }
@@ -295,6 +293,18 @@ static ct_status bwd_data_flip(ct_conv_plan *p, int gv, int n, cl_mem dy, cl_mem
         CT_TRY(ct_gemm_job_run(p->rt, gv, &j));
     }
     return CT_OK;
+}
+
+/* Zero-padded copy (cl/conv.cl pad_input) of items n0 .. n0+nb-1 of src (c x h x w) into
+ * the workspace at float offset off: hp rows of wp, the input at row pt, column pl. */
+static ct_status pad_run(ct_conv_plan *p, int c, int h, int w, int pt, int pl, int hp, int wp,
+                         int n0, int nb, cl_mem src, int off) {
+    cl_mem ws = p->ws;
+    CT_TRY(ct_set_args(p->pad_input, 11, sizeof c, &c, sizeof h, &h, sizeof w, &w, sizeof pt,
+                       &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp, sizeof n0, &n0,
+                       sizeof src, &src, sizeof ws, &ws, sizeof off, &off));
+    size_t g[2] = {(size_t)hp, (size_t)c * nb};
+    return ct_ops_launch(p->rt, p->pad_input, 2, g, 16, 1);
 }
 
 static int flip_fits(const ct_conv_desc *d) {
@@ -421,11 +431,7 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
         int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = in_place ? n0 : 0;
         cl_mem xs = in_place ? src : ws;
         if (!in_place) {
-            CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                               sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                               sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
-            size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
-            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
+            CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, src, 0));
         }
         cl_kernel kk = p->impl[cfg];
         CT_TRY(ct_set_args(kk, 16, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
@@ -504,11 +510,7 @@ static ct_status bwd_w_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_me
         int nb = n - n0 < chunk ? n - n0 : chunk, xn0 = direct ? n0 : 0;
         cl_mem xs = direct ? x : ws;
         if (!direct) {
-            CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                               sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                               sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
-            size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
-            CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
+            CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, x, 0));
         }
         int z = (nb + nsum - 1) / nsum;
         int off = (int)p->part_off + slots * d->cout * d->cin * d->k * d->k;
@@ -664,7 +666,7 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     wfused_geom(cfg, cin, cout, oh, ow, &hp, &wp, &coutp, &fixed, &per);
     size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
     int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
-    /* the padded items from 0, U after them (pad_input writes at the workspace's start) */
+    /* the padded items from 0, U after them */
     int uo = (int)((size_t)chunk * per), se = cin * coutp, sco = 1, sci = coutp;
     int use_bias = bias != NULL;
     cl_mem ws = p->ws, bb = bias ? bias : wt;
@@ -679,11 +681,7 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     cl_kernel kk = p->wfused[cfg];
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int nb = n - n0 < chunk ? n - n0 : chunk;
-        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                           sizeof n0, &n0, sizeof src, &src, sizeof ws, &ws, sizeof k_zero, &k_zero));
-        size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
+        CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, src, 0));
         CT_TRY(ct_set_args(kk, 18, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof coutp, &coutp, sizeof cb, &cb, sizeof oh, &oh,
                            sizeof ow, &ow,
@@ -729,7 +727,7 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
     }
     int hp, wp, wq, cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow, h = d->h, w = d->w;
     int pt = d->pad_t, pl = d->pad_l, th = (oh + 1) / 2, vw = wfcfg[cfg].vw;
-    int nbx = ((ow + 1) / 2 + vw - 1) / vw, th2 = 2 * th;
+    int nbx = ((ow + 1) / 2 + vw - 1) / vw;
     size_t perx, per = wbw_geom(cfg, d, &hp, &wp, &wq, &perx);
     size_t c = p->col_floats / per;
     int chunk = c < 1 ? 1 : c > (size_t)n ? n : (int)c;
@@ -742,18 +740,9 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
     size_t lv = (size_t)4 * cin * nbk * vw * sizeof(float), ly = (size_t)4 * cout * nbk * vw * sizeof(float);
     size_t lx = (size_t)4 * cout * cin * sizeof(float);
     for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = n - n0 < chunk ? n - n0 : chunk, accum = n0 > 0, zero = 0;
-        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cin, &cin, sizeof h, &h, sizeof w, &w,
-                           sizeof pt, &pt, sizeof pl, &pl, sizeof hp, &hp, sizeof wp, &wp,
-                           sizeof n0, &n0, sizeof x, &x, sizeof ws, &ws, sizeof k_zero, &k_zero));
-        size_t g0[2] = {(size_t)hp, (size_t)cin * nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g0, 16, 1));
-        CT_TRY(ct_set_args(p->pad_input, 11, sizeof cout, &cout, sizeof oh, &oh, sizeof ow, &ow,
-                           sizeof zero, &zero, sizeof zero, &zero, sizeof th2, &th2, sizeof wq,
-                           &wq, sizeof n0, &n0, sizeof dy, &dy, sizeof ws, &ws, sizeof dy_off,
-                           &dy_off));
-        size_t g1[2] = {(size_t)th2, (size_t)cout * nb};
-        CT_TRY(ct_ops_launch(p->rt, p->pad_input, 2, g1, 16, 1));
+        int nb = n - n0 < chunk ? n - n0 : chunk, accum = n0 > 0;
+        CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, x, 0));
+        CT_TRY(pad_run(p, cout, oh, ow, 0, 0, 2 * th, wq, n0, nb, dy, dy_off));
         CT_TRY(ct_set_args(kk, 19, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof th, &th, sizeof wq, &wq, sizeof nbx, &nbx, sizeof nb, &nb,
                            sizeof zn, &zn, sizeof nbk, &nbk, sizeof ws, &ws, sizeof ws, &ws,
