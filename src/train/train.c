@@ -779,6 +779,10 @@ static ct_status fit_run(ct_classifier *cm, const ct_dataset *train, const ct_da
             r->stopped = 1;
             r->stop_epoch = epoch + 1;
             r->stop_step = 0;
+            /* a signal between epochs (during the checkpoint or validation) is an interrupt
+             * too: the saved model must say so, as it does for one mid-epoch */
+            snprintf(cm->meta.interrupted, sizeof cm->meta.interrupted, "epoch %d step 0",
+                     epoch + 1);
             break;
         }
         double loss = 0, acc = 0, epoch_lr = NAN;
