@@ -1,13 +1,26 @@
 /* Golden run: the seed's Model 2 at 3x48x48 takes 3 Adam steps from fixed weights on a
- * fixed batch; per-step losses and final weights must match the PyTorch recording of
- * tools/make_golden.py (tests/golden/model2_adam3.json + .f32) within 1e-4 relative. */
+ * fixed batch; per-step losses and final weights must match the float64 PyTorch recording
+ * of tools/make_golden.py (tests/golden/model2_adam3.json + _final.f64).
+ *
+ * Tolerances. Losses: 1e-4 relative. Final weights: each tensor's worst distance from the
+ * float64 run, in units of the learning rate, must be within W_FACTOR times the distance
+ * PyTorch's own float32 run lands from it (torch_float32_err_lr in the index, 0.07e-3 to
+ * 1.15e-3 lr), never tighter than W_FLOOR_LR lr. Why not relative to the weight: Adam's
+ * step is lr * m / (sqrt(v) + eps), about lr per step whatever the gradient's size, so a
+ * float32 rounding difference in a gradient that nearly cancels over the batch moves the
+ * weight by a fraction of lr, not of the weight; a small weight (-0.003) next to such a
+ * gradient misses any relative bound while the run is as good as PyTorch's. A wrong kernel
+ * (a sample or a tap dropped, a transposed tile) moves weights by 0.1 lr or more: hundreds of
+ * times the bound. The factor covers another summation order than PyTorch's (Winograd
+ * transforms, split reductions); cltrain's worst measured is printed beside the bound. */
 #include <cjson/cJSON.h>
 
 #include "ctest.h"
 #include "model/model.h"
 
-#define REL_TOL 1e-4
-#define ABS_FLOOR 1e-6 /* for weights that are (nearly) zero */
+#define REL_TOL 1e-4     /* losses */
+#define W_FACTOR 4.0     /* weights: x PyTorch float32's own distance from float64 */
+#define W_FLOOR_LR 1e-4  /* weights: the bound in lr is never below this */
 
 typedef struct {
     uint64_t s;
@@ -138,39 +151,45 @@ int main(void) {
     CHECK(fabs(loss_after - want_after) <= REL_TOL * want_after, "loss after: %.8f, PyTorch %.8f",
           loss_after, want_after);
 
-    /* final weights */
+    /* final weights against the float64 run */
     snprintf(path, sizeof path, "%s/tests/golden/%s", src ? src : ".",
              cJSON_GetObjectItem(root, "final_weights")->valuestring);
     size_t len = 0;
-    float *want_w = (float *)read_all(path, &len);
-    CHECK(want_w && len == total * sizeof(float), "%s: %zu bytes, expected %zu", path, len,
-          total * sizeof(float));
-    if (want_w && len == total * sizeof(float)) {
+    double *want_w = (double *)read_all(path, &len);
+    CHECK(want_w && len == total * sizeof(double), "%s: %zu bytes, expected %zu", path, len,
+          total * sizeof(double));
+    cJSON *f32err = cJSON_GetObjectItem(root, "torch_float32_err_lr");
+    CHECK(cJSON_IsObject(f32err), "the index has no torch_float32_err_lr");
+    if (want_w && len == total * sizeof(double) && cJSON_IsObject(f32err)) {
         size_t off = 0;
+        double worst_ratio = 0;
         for (int i = 0; i < np; i++) {
             const ct_param_info *pi = ct_model_param(m, i);
             float *got = malloc(pi->n * sizeof *got);
             CHECK_OK(ct_model_get_param(m, i, got));
-            double worst = 0, worst_rel = 0;
+            double worst = 0;
             size_t wi = 0;
             for (size_t j = 0; j < pi->n; j++) {
-                double a = got[j], b = want_w[off + j];
-                double e = isnan(a) ? INFINITY : fabs(a - b) / (ABS_FLOOR + REL_TOL * fabs(b));
+                double e = isnan(got[j]) ? INFINITY : fabs(got[j] - want_w[off + j]) / opt.lr;
                 if (!(e <= worst)) worst = e, wi = j;
-                if (fabs(b) > 1e-3) worst_rel = fmax(worst_rel, fabs(a - b) / fabs(b));
             }
-            if (getenv("CT_DEBUG"))
-                for (size_t j = 0; j < pi->n; j++) {
-                    double a = got[j], b = want_w[off + j];
-                    double e = fabs(a - b) / (ABS_FLOOR + REL_TOL * fabs(b));
-                    if (e > 0.3) fprintf(stderr, "  %s[%zu] got %.9g want %.9g (%.2f x tol)\n", pi->name, j, a, b, e);
-                }
-            CHECK(worst <= 1.0, "%s: %.3g x tolerance at %zu (cltrain %.9g, PyTorch %.9g)",
-                  pi->name, worst, wi, (double)got[wi], (double)want_w[off + wi]);
-            printf("%-18s max err %.3f x tol, max rel diff %.2g\n", pi->name, worst, worst_rel);
+            cJSON *te = cJSON_GetObjectItem(f32err, pi->name);
+            double torch_e = cJSON_IsNumber(te) ? te->valuedouble : NAN;
+            CHECK(cJSON_IsNumber(te), "torch_float32_err_lr has no %s", pi->name);
+            double bound = fmax(W_FACTOR * torch_e, W_FLOOR_LR);
+            CHECK(worst <= bound,
+                  "%s: %.3g lr from the float64 run at %zu (cltrain %.9g, float64 %.9g); "
+                  "bound %.3g lr = %.0f x PyTorch float32's %.3g",
+                  pi->name, worst, wi, (double)got[wi], want_w[off + wi], bound, W_FACTOR, torch_e);
+            printf("%-18s %.3g lr from float64 (PyTorch float32 %.3g, bound %.3g)\n", pi->name,
+                   worst, torch_e, bound);
+            if (W_FACTOR * torch_e > W_FLOOR_LR) worst_ratio = fmax(worst_ratio, worst / torch_e);
             off += pi->n;
             free(got);
         }
+        printf("worst: %.2f x PyTorch float32's distance from float64 (bound %.0f x; tensors "
+               "above the floor)\n",
+               worst_ratio, W_FACTOR);
     }
     free(want_w);
     free(x);
