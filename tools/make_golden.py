@@ -82,7 +82,8 @@ def params_layout():
 
 
 def run(dtype):
-    """Three Adam steps from the fixed start in dtype; returns (losses, loss_after, params).
+    """Three Adam steps from the fixed start in dtype; returns (losses, loss_after, params,
+    x, init_sum), init_sum the float64 sum of the starting weights.
     The initial weights and the batch are rounded to float32 first in both precisions, so
     the float64 run starts from exactly the values cltrain uploads."""
     rng = SplitMix(SEED)
@@ -99,6 +100,7 @@ def run(dtype):
         params.append(torch.tensor(v.astype(np.float32).reshape(shape)).to(dtype).requires_grad_())
     x = torch.tensor(rng.next_u(N * 3 * H * W).astype(np.float32).reshape(N, 3, H, W)).to(dtype)
     y = torch.tensor(LABELS, dtype=dtype).reshape(N, 1)
+    init_sum = float(sum(p.detach().double().sum() for p in params))
 
     def forward():
         h = x
@@ -127,7 +129,7 @@ def run(dtype):
         print(f"{dtype}: step {t}: loss {losses[-1]:.10f}")
     with torch.no_grad():
         loss_after = float(F.binary_cross_entropy_with_logits(forward(), y))
-    return losses, loss_after, params, x
+    return losses, loss_after, params, x, init_sum
 
 
 def main():
@@ -136,19 +138,8 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(2)
     layout = params_layout()
-    losses, loss_after, params, x = run(torch.float64)
-    _, _, params32, _ = run(torch.float32)
-    init_sum = 0.0
-    rng = SplitMix(SEED)
-    for name, shape in layout:  # the float32-rounded start, as cltrain regenerates it
-        n = int(np.prod(shape))
-        u = rng.next_u(n)
-        if len(shape) > 1:
-            rf = shape[2] * shape[3] if len(shape) == 4 else 1
-            v = (2.0 * u - 1.0) * math.sqrt(6.0 / (shape[1] * rf + shape[0] * rf))
-        else:
-            v = (2.0 * u - 1.0) * 0.05
-        init_sum += float(v.astype(np.float32).astype(np.float64).sum())
+    losses, loss_after, params, x, init_sum = run(torch.float64)
+    params32 = run(torch.float32)[2]
     x_sum = float(x.sum())
     # How far PyTorch's own float32 run lands from the float64 one, per tensor, in
     # units of lr: the yardstick for the tolerance of tests/test_golden.c.
