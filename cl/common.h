@@ -23,4 +23,31 @@ inline float ct_hsum8(float8 v) {
 }
 inline float ct_hsum16(float16 v) { return ct_hsum8(v.lo + v.hi); }
 
+/* Max-pool's order (cl/pool.cl): v replaces the maximum m so far when greater, or NaN over
+ * a number (PyTorch: the first maximum in row-major order wins, NaN wins). Scalars or
+ * vectors. CT_POOL_POS: the bit of a pool-2 argmax code (window position 0..3 in its low
+ * bits) that says the maximum is > 0; written by ct_pool2_fwd_rows and the fused
+ * Winograd forward (cl/conv.cl), read by ct_pool2_bwd_idx. */
+#define CT_GT(v, m) ((v) > (m) || (isnan(v) && !isnan(m)))
+#define CT_POOL_POS 4
+/* The maximum m of one pool-2 window's four values a, b, c, d (row-major) by CT_GT, and
+ * its code k (the position | CT_POOL_POS when m > 0); float vectors, IT the int vector of
+ * their width. */
+#define CT_POOL4(a, b, c, d, m, k, IT)                                                      \
+    do {                                                                                    \
+        IT t_;                                                                              \
+        (m) = (a);                                                                          \
+        (k) = (IT)(0);                                                                      \
+        t_ = CT_GT((b), (m));                                                               \
+        (m) = select((m), (b), t_);                                                         \
+        (k) = select((k), (IT)(1), t_);                                                     \
+        t_ = CT_GT((c), (m));                                                               \
+        (m) = select((m), (c), t_);                                                         \
+        (k) = select((k), (IT)(2), t_);                                                     \
+        t_ = CT_GT((d), (m));                                                               \
+        (m) = select((m), (d), t_);                                                         \
+        (k) = select((k), (IT)(3), t_);                                                     \
+        (k) = select((k), (k) | (IT)(CT_POOL_POS), (m) > 0.0f);                             \
+    } while (0)
+
 #endif

@@ -427,50 +427,119 @@ __kernel void pack_weights(int cout, int cin, int k, int rm, int flip, __global 
 #endif
 /* in_place: xp is x itself (a 'valid' conv with ow >= IBW, items from xn0): a row's last
  * partial block is computed as the IBW columns ending at ow, so no load leaves the row,
- * and stores only the columns the block before it did not. */
+ * and stores only the columns the block before it did not.
+ * IPOOL=1 builds it with a 2x2 stride-2 max pool after it (the layer's fused pool): each
+ * work-item then computes output rows 2py and 2py+1 (IROWS) of its block (the KS+1 input
+ * rows they share are loaded once), pools them in registers and stores the IBW/2 pooled
+ * columns and their argmax code (CT_POOL4, common.h) at row py of the oh/2 x ow/2 output y
+ * and pidx (unused without IPOOL). The host keeps in_place with the pool only when the
+ * shifted last block starts at an even column, so that the windows stay aligned. */
+#ifndef IPOOL
+#define IPOOL 0
+#endif
+#define IROWS (IPOOL ? 2 : 1)
 #if CT_PROG == 1
+#if IVW == 16 /* half the vector, as one token for CAT */
+#define IHW 8
+#elif IVW == 8
+#define IHW 4
+#else
+#define IHW 2
+#endif
+#define IHT CAT(float, IHW)
+#define IHI CAT(int, IHW)
+#define IHSTORE CAT(vstore, IHW)
+#define IHCVT CAT(convert_uchar, IHW)
 __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, int n0,
                             __global const float *xp, int in_place, int xn0,
                             __global const float *wpk, int w_off,
                             __global const float *bias, int use_bias, int relu,
-                            __global float *y) {
+                            __global float *y, __global uchar *pidx) {
     int cb = get_global_id(0), i0 = cb * IRM;
     int nxb = (ow + IBW - 1) / IBW;
-    int oy = get_global_id(1) / nxb, ox0 = (get_global_id(1) % nxb) * IBW;
+    int oy = get_global_id(1) / nxb * IROWS, ox0 = (get_global_id(1) % nxb) * IBW;
     int item = get_global_id(2);
-    if (i0 >= cout || oy >= oh) return;
+    if (i0 >= cout || oy + IROWS - 1 >= oh) return;
     int e0 = 0; /* first column to store */
     if (in_place && ox0 + IBW > ow) {
         e0 = ox0 - (ow - IBW);
         ox0 = ow - IBW;
     }
-    IVT acc[IRM][INV];
+    IVT acc[IROWS][IRM][INV];
 #pragma unroll
-    for (int r = 0; r < IRM; r++)
+    for (int q = 0; q < IROWS; q++)
 #pragma unroll
-        for (int v = 0; v < INV; v++) acc[r][v] = (IVT)(0.0f);
+        for (int r = 0; r < IRM; r++)
+#pragma unroll
+            for (int v = 0; v < INV; v++) acc[q][r][v] = (IVT)(0.0f);
     __global const float *wq = wpk + w_off + (size_t)cb * cin * (KS * KS * IRM);
     __global const float *xc = xp + ((size_t)((xn0 + item) * cin) * hp + oy) * wp + ox0;
     for (int ci = 0; ci < cin; ci++) {
 #pragma unroll
-        for (int ky = 0; ky < KS; ky++) {
-            __global const float *xr = xc + ky * wp;
+        for (int iy = 0; iy < KS + IROWS - 1; iy++) { /* input row iy: tap iy - q of row q */
+            __global const float *xr = xc + iy * wp;
 #pragma unroll
             for (int kx = 0; kx < KS; kx++) {
                 IVT b[INV];
 #pragma unroll
                 for (int v = 0; v < INV; v++) b[v] = IVLOAD(0, xr + kx + v * IVW);
 #pragma unroll
-                for (int r = 0; r < IRM; r++) {
-                    IVT a = (IVT)(wq[(ky * KS + kx) * IRM + r]);
+                for (int q = 0; q < IROWS; q++) {
+                    int ky = iy - q;
+                    if (ky < 0 || ky >= KS) continue;
 #pragma unroll
-                    for (int v = 0; v < INV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
+                    for (int r = 0; r < IRM; r++) {
+                        IVT a = (IVT)(wq[(ky * KS + kx) * IRM + r]);
+#pragma unroll
+                        for (int v = 0; v < INV; v++) acc[q][r][v] = fma(a, b[v], acc[q][r][v]);
+                    }
                 }
             }
         }
         wq += KS * KS * IRM;
         xc += hp * wp;
     }
+#if IPOOL
+    /* pooled columns j of this block: ox0/2 + j, stored for e0/2 <= j < jn */
+    int poh = oh / 2, pw = ow / 2, py = oy / 2;
+    int px0 = ox0 / 2, j0 = e0 / 2, jn = min(IBW / 2, pw - px0);
+    for (int r = 0; r < IRM; r++) {
+        int co = i0 + r;
+        if (co >= cout) break;
+        IVT bv = (IVT)(use_bias ? bias[co] : 0.0f);
+        size_t po = (((size_t)(n0 + item) * cout + co) * poh + py) * pw + px0;
+        IHT pm[INV];
+        IHI pk[INV];
+#pragma unroll
+        for (int v = 0; v < INV; v++) {
+            IVT t0 = acc[0][r][v] + bv, t1 = acc[1][r][v] + bv;
+            if (relu) {
+                t0 = fmax(t0, (IVT)(0.0f));
+                t1 = fmax(t1, (IVT)(0.0f));
+            }
+            CT_POOL4(t0.even, t0.odd, t1.even, t1.odd, pm[v], pk[v], IHI);
+        }
+        if (j0 == 0 && jn == IBW / 2) { /* whole block: vector stores */
+#pragma unroll
+            for (int v = 0; v < INV; v++) {
+                IHSTORE(pm[v], v, y + po);
+                IHSTORE(IHCVT(pk[v]), v, pidx + po);
+            }
+            continue;
+        }
+        float tp[IBW / 2];
+        uchar tk[IBW / 2];
+#pragma unroll
+        for (int v = 0; v < INV; v++) {
+            IHSTORE(pm[v], v, tp);
+            IHSTORE(IHCVT(pk[v]), v, tk);
+        }
+        for (int j = j0; j < jn; j++) {
+            y[po + j] = tp[j];
+            pidx[po + j] = tk[j];
+        }
+    }
+#else
     int nx = min(IBW, ow - ox0);
     for (int r = 0; r < IRM; r++) {
         int co = i0 + r;
@@ -480,7 +549,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         if (nx == IBW && e0 == 0) { /* whole block: vector stores */
 #pragma unroll
             for (int v = 0; v < INV; v++) {
-                IVT val = acc[r][v] + (IVT)(bv);
+                IVT val = acc[0][r][v] + (IVT)(bv);
                 if (relu) val = fmax(val, (IVT)(0.0f));
                 IVSTORE(val, v, yr);
             }
@@ -488,12 +557,13 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         }
         float tmp[IBW];
 #pragma unroll
-        for (int v = 0; v < INV; v++) IVSTORE(acc[r][v], v, tmp);
+        for (int v = 0; v < INV; v++) IVSTORE(acc[0][r][v], v, tmp);
         for (int e = e0; e < nx; e++) {
             float val = tmp[e] + bv;
             yr[e] = relu ? fmax(val, 0.0f) : val;
         }
     }
+#endif
 }
 #endif
 
@@ -662,13 +732,19 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #define WZIPLO(a, b) ((float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3))
 #define WZIPHI(a, b) ((float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
 #endif
+#define WIT CAT(int, WVW)
+#define WCVT_UC CAT(convert_uchar, WVW)
 __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int cb, int oh,
                               int ow, int n0, __global const float *xp, __global const float *u,
                               int u_off, __global const float *bias, int use_bias, int relu,
-                              __global float *y, __local WVT *lv, __local WVT *lm) {
+                              __global float *y, int pool, __global uchar *pidx,
+                              __local WVT *lv, __local WVT *lm) {
     int bx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
     int th = (oh + 1) / 2, tw = (ow + 1) / 2, nbx = (tw + WVW - 1) / WVW;
-    if (bx >= nbx || ty >= th) return;
+    /* pool: the tile is the 2x2 window, y the pooled output (oh/2 x ow/2, floor) and pidx
+     * its argmax code (cl/pool.cl); a last tile row or column past the floor is skipped */
+    int poh = oh / 2, pw = ow / 2;
+    if (bx >= nbx || ty >= th || (pool && (ty >= poh || bx * WVW >= pw))) return;
     __local WVT *v = lv + (size_t)get_local_id(0) * 16 * cin;
     __local WVT *m = lm + (size_t)get_local_id(0) * 16 * cb;
     __global const float *xc = xp + ((size_t)item * cin * hp + 2 * ty) * wp + 2 * bx * WVW;
@@ -731,6 +807,27 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                 o01 = fmax(o01, (WVT)(0.0f));
                 o10 = fmax(o10, (WVT)(0.0f));
                 o11 = fmax(o11, (WVT)(0.0f));
+            }
+            if (pool) { /* the order and code of ct_pool2_fwd_rows */
+                WVT pm;
+                WIT kk;
+                CT_POOL4(o00, o01, o10, o11, pm, kk, WIT);
+                size_t po = ((size_t)(n0 + item) * cout + co) * poh * pw + (size_t)ty * pw +
+                            bx * WVW;
+                if (bx * WVW + WVW <= pw) {
+                    WVSTORE(pm, 0, y + po);
+                    WVSTORE(WCVT_UC(kk), 0, pidx + po);
+                } else {
+                    float tp[WVW];
+                    uchar tk[WVW];
+                    WVSTORE(pm, 0, tp);
+                    WVSTORE(WCVT_UC(kk), 0, tk);
+                    for (int x = 0; x < pw - bx * WVW; x++) {
+                        y[po + x] = tp[x];
+                        pidx[po + x] = tk[x];
+                    }
+                }
+                continue;
             }
             __global float *yr = y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox0;
             WVT r0lo = WZIPLO(o00, o01), r0hi = WZIPHI(o00, o01);

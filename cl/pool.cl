@@ -85,99 +85,85 @@ __kernel void ct_pool_bwd(const int nc, const int h, const int w, const int p, c
 
 /* Pool 2 / stride 2: one work-item per run of 8 windows of one output row, with float16
  * loads (explicit vectors are what PoCL turns into AVX; on GPUs neighbouring work-items
- * still read neighbouring memory). Same tie/NaN rule as ct_pool_argmax. */
-#define CT_GT(v, m) ((v) > (m) || (isnan(v) && !isnan(m)))
+ * still read neighbouring memory). Same tie/NaN rule as ct_pool_argmax.
+ * want_idx: also writes idx, one byte per output (the layout of y): the window position
+ * of the maximum (0..3, row-major) | CT_POOL_POS (common.h) when the maximum is > 0 (the
+ * relu' a fused ReLU before the pool needs). ct_pool2_bwd_idx reads it; the fused
+ * Winograd forward (cl/conv.cl) writes the same code. */
 
 __kernel void ct_pool2_fwd_rows(const int nc, const int h, const int w, const int oh,
-                                const int ow, __global const float *x, __global float *y) {
+                                const int ow, __global const float *x, __global float *y,
+                                const int want_idx, __global uchar *idx) {
     int chunks = (ow + 7) / 8;
     int i = get_global_id(0);
     if (i >= nc * oh * chunks) return;
     int j = i % chunks, r = i / chunks;
     int oy = r % oh, c = r / oh, ox0 = 8 * j;
     __global const float *r0 = x + ((size_t)c * h + 2 * oy) * w + 2 * ox0, *r1 = r0 + w;
-    __global float *yr = y + (size_t)r * ow + ox0;
+    size_t o = (size_t)r * ow + ox0;
     if (ox0 + 8 <= ow) {
         float16 a = vload16(0, r0), b = vload16(0, r1);
-        float8 m = a.even, v = a.odd;
-        m = select(m, v, CT_GT(v, m));
-        v = b.even;
-        m = select(m, v, CT_GT(v, m));
-        v = b.odd;
-        m = select(m, v, CT_GT(v, m));
-        vstore8(m, 0, yr);
+        float8 m;
+        int8 k;
+        CT_POOL4(a.even, a.odd, b.even, b.odd, m, k, int8);
+        vstore8(m, 0, y + o);
+        if (want_idx) vstore8(convert_uchar8(k), 0, idx + o);
         return;
     }
-    for (int k = 0; k < ow - ox0; k++) {
-        float m = r0[2 * k], v;
-        v = r0[2 * k + 1];
-        if (CT_GT(v, m)) m = v;
-        v = r1[2 * k];
-        if (CT_GT(v, m)) m = v;
-        v = r1[2 * k + 1];
-        if (CT_GT(v, m)) m = v;
-        yr[k] = m;
+    for (int q = 0; q < ow - ox0; q++) {
+        float m = r0[2 * q], v;
+        int b = 0;
+        v = r0[2 * q + 1];
+        if (CT_GT(v, m)) m = v, b = 1;
+        v = r1[2 * q];
+        if (CT_GT(v, m)) m = v, b = 2;
+        v = r1[2 * q + 1];
+        if (CT_GT(v, m)) m = v, b = 3;
+        y[o + q] = m;
+        if (want_idx) idx[o + q] = (uchar)(b | (m > 0.0f ? CT_POOL_POS : 0));
     }
 }
 
-/* Backward: each work-item writes the 2 x 16 input block of its 8 windows; the work-item
- * of the last run also zeroes an odd last column, and rows cy >= oh (odd h) are zeroed. */
-__kernel void ct_pool2_bwd_rows(const int nc, const int h, const int w, const int oh,
-                                const int ow, const int relu, __global const float *x,
-                                __global const float *dy, __global float *dx) {
+/* Backward from the forward's index (ct_pool2_fwd_rows with want_idx, or the fused conv):
+ * reads dy and idx only, not the forward's input. Each work-item writes the 2 x 16 input
+ * block of 8 windows (the work-item of the last run also zeroes an odd last column, and
+ * rows cy >= oh, odd h, are zeroed); relu != 0 zeroes dy where the maximum was not
+ * > 0 (a ReLU fused into the layer before). */
+__kernel void ct_pool2_bwd_idx(const int nc, const int h, const int w, const int oh,
+                               const int ow, const int relu, __global const uchar *idx,
+                               __global const float *dy, __global float *dx) {
     int chunks = (ow + 7) / 8;
     int ch = (h + 1) / 2;
     int i = get_global_id(0);
     if (i >= nc * ch * chunks) return;
     int j = i % chunks, r = i / chunks;
     int cy = r % ch, c = r / ch, ox0 = 8 * j;
-    size_t o0 = ((size_t)c * h + 2 * cy) * w;
-    __global float *d0 = dx + o0, *d1 = d0 + w;
+    __global float *d0 = dx + ((size_t)c * h + 2 * cy) * w, *d1 = d0 + w;
     int last = j == chunks - 1;
     if (cy >= oh) { /* odd h: the last row, which no window reaches */
         int x1 = last ? w : 2 * ox0 + 16;
         for (int xx = 2 * ox0; xx < x1; xx++) d0[xx] = 0.0f;
         return;
     }
-    __global const float *r0 = x + o0, *r1 = r0 + w;
-    __global const float *dyr = dy + ((size_t)c * oh + cy) * ow;
+    size_t o = ((size_t)c * oh + cy) * ow;
     if (ox0 + 8 <= ow) {
-        float16 a = vload16(0, r0 + 2 * ox0), b = vload16(0, r1 + 2 * ox0);
-        float8 m = a.even, v = a.odd;
-        int8 k = (int8)(0), t;
-        t = CT_GT(v, m);
-        m = select(m, v, t);
-        k = select(k, (int8)(1), t);
-        v = b.even;
-        t = CT_GT(v, m);
-        m = select(m, v, t);
-        k = select(k, (int8)(2), t);
-        v = b.odd;
-        t = CT_GT(v, m);
-        m = select(m, v, t);
-        k = select(k, (int8)(3), t);
-        float8 g = vload8(0, dyr + ox0), z = (float8)(0.0f);
-        if (relu) g = select(z, g, m > z);
+        int8 k = convert_int8(vload8(0, idx + o + ox0));
+        float8 g = vload8(0, dy + o + ox0), z = (float8)(0.0f);
+        if (relu) g = select(z, g, (k & (int8)(CT_POOL_POS)) != (int8)(0));
+        k &= (int8)(3);
         const uint16 mix = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
         vstore16(shuffle2(select(z, g, k == 0), select(z, g, k == 1), mix), 0, d0 + 2 * ox0);
         vstore16(shuffle2(select(z, g, k == 2), select(z, g, k == 3), mix), 0, d1 + 2 * ox0);
     } else {
         for (int q = ox0; q < ow; q++) {
-            int x0 = 2 * q;
-            float m = r0[x0], v;
-            int b = 0;
-            v = r0[x0 + 1];
-            if (CT_GT(v, m)) m = v, b = 1;
-            v = r1[x0];
-            if (CT_GT(v, m)) m = v, b = 2;
-            v = r1[x0 + 1];
-            if (CT_GT(v, m)) m = v, b = 3;
-            float g = dyr[q];
-            if (relu && !(m > 0.0f)) g = 0.0f;
-            d0[x0] = b == 0 ? g : 0.0f;
-            d0[x0 + 1] = b == 1 ? g : 0.0f;
-            d1[x0] = b == 2 ? g : 0.0f;
-            d1[x0 + 1] = b == 3 ? g : 0.0f;
+            int x0 = 2 * q, k = idx[o + q];
+            float g = dy[o + q];
+            if (relu && !(k & CT_POOL_POS)) g = 0.0f;
+            k &= 3;
+            d0[x0] = k == 0 ? g : 0.0f;
+            d0[x0 + 1] = k == 1 ? g : 0.0f;
+            d1[x0] = k == 2 ? g : 0.0f;
+            d1[x0 + 1] = k == 3 ? g : 0.0f;
         }
     }
     if (last && (w & 1)) {

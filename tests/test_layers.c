@@ -235,7 +235,14 @@ static void fd_pool(int n, int ch, int h, int w, int p, int s, int relu, uint64_
     fdctx c = {.n = n, .c = ch, .h = h, .w = w, .p = p, .s = s, .relu = relu, .r = r};
     fd_grad(pool_loss, x, nx, 1e-6, &c, g);
     cl_mem bx = dev_buf(act, nx), bdy = dev_buf(rf, ny), bdx = dev_buf(NULL, nx);
-    CHECK_OK(ct_pool_backward(&K, n, ch, h, w, p, s, relu, bx, bdy, bdx));
+    /* pool 2 / stride 2: the backward reads the forward's index, not x */
+    cl_mem bidx = NULL, by = NULL;
+    if (p == 2 && s == 2) {
+        bidx = dev_buf(NULL, ny), by = dev_buf(NULL, ny);
+        CHECK_OK(ct_pool_forward(&K, n, ch, h, w, p, s, bx, by, bidx));
+    }
+    CHECK_OK(ct_pool_backward(&K, n, ch, h, w, p, s, relu, bx, bidx, bdy, bdx));
+    if (bidx) clReleaseMemObject(bidx), clReleaseMemObject(by);
     float *got = down(bdx, nx);
     char what[96];
     snprintf(what, sizeof what, "pool FD %dx%dx%dx%d p%d s%d relu %d", n, ch, h, w, p, s, relu);
@@ -592,9 +599,9 @@ static void pool_nan(void) {
     x[5] = NAN;          /* window 2, vector path */
     x[W + 33] = NAN;     /* window 16, tail path */
     cl_mem bx = dev_buf(x, 2 * W), by = dev_buf(NULL, OW), bdy = dev_buf(dy, OW),
-           bdx = dev_buf(NULL, 2 * W);
-    CHECK_OK(ct_pool_forward(&K, 1, 1, 2, W, 2, 2, bx, by));
-    CHECK_OK(ct_pool_backward(&K, 1, 1, 2, W, 2, 2, 0, bx, bdy, bdx));
+           bdx = dev_buf(NULL, 2 * W), bidx = dev_buf(NULL, OW);
+    CHECK_OK(ct_pool_forward(&K, 1, 1, 2, W, 2, 2, bx, by, bidx));
+    CHECK_OK(ct_pool_backward(&K, 1, 1, 2, W, 2, 2, 0, bx, bidx, bdy, bdx));
     float *y = down(by, OW), *dx = down(bdx, 2 * W);
     for (int o = 0; o < OW; o++) {
         int nan_win = o == 2 || o == 16;
@@ -604,6 +611,7 @@ static void pool_nan(void) {
           "pool NaN: the gradient goes to the NaN element");
     free(y), free(dx);
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bdy), clReleaseMemObject(bdx);
+    clReleaseMemObject(bidx);
 }
 
 static void keras_values(void) {

@@ -515,6 +515,74 @@ static void model_fd(const char *spec, int c, int h, int w, int classes, int n, 
     ct_model_free(m);
 }
 
+/* The max pool fused into the conv before it (CT_FUSE_TAKES_POOL2) gives the same loss and
+ * gradients, bit for bit, as the two layers one after the other (CLTRAIN_FUSE_POOL=0), with
+ * each conv forward family forced: the fused Winograd and the implicit kernels pool in
+ * registers (the implicit one reading in place with its last block shifted by an even and
+ * by an odd count: 18 and 17 output columns), im2col and direct pool after. Both a relu
+ * and a linear conv take their pool; the one after a batchnorm does not. */
+static void fuse_pool_same(void) {
+    static const char *spec = "conv8:3:relu,pool2,conv6:3,pool2,flatten,dense3";
+    static const char *vars[] = {"winograd-fused:4x16", "winograd-fused:8x8", "implicit:4x16",
+                                 "implicit:4x8", "im2col:blk4x16", "direct"};
+    static const int widths[] = {20, 19};
+    const int n = 3, c = 2, h = 13;
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        int w = widths[wi];
+        size_t nx = (size_t)n * c * h * w;
+        float *x = malloc(nx * 4);
+        int lab[3] = {0, 2, 1};
+        ct_fill_random(x, nx, 21, -1, 1);
+        for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++) {
+            float *g[2][8] = {{0}};
+            size_t sz[8] = {0};
+            double loss[2] = {0, 0};
+            int np = 0;
+            setenv("CLTRAIN_CONV", vars[v], 1);
+            for (int f = 0; f < 2; f++) {
+                setenv("CLTRAIN_FUSE_POOL", f ? "0" : "1", 1);
+                ct_model *m = NULL;
+                CHECK_OK(ct_model_create(rt, spec, c, h, w, 3, n, 7, &m));
+                if (!m) continue;
+                const ct_layer *l0 = ct_model_layer(m, 0), *l2 = ct_model_layer(m, 2);
+                CHECK(l0 && l2 && (l0->pool_into != NULL) == !f && (l2->pool_into != NULL) == !f,
+                      "fusion %s with CLTRAIN_FUSE_POOL=%d", f ? "off" : "on", !f);
+                CHECK_OK(ct_upload(rt, ct_model_input(m), 0, nx * 4, x));
+                CHECK_OK(ct_upload(rt, ct_model_labels(m), 0, sizeof lab, lab));
+                CHECK_OK(ct_model_compute_grads(m, n, 0, 1, 1));
+                double acc;
+                long cnt;
+                CHECK_OK(ct_model_metrics(m, 1, &loss[f], &acc, &cnt));
+                np = ct_model_n_params(m);
+                for (int i = 0; i < np && i < 8; i++) {
+                    sz[i] = ct_model_param(m, i)->n * 4;
+                    g[f][i] = malloc(sz[i]);
+                    CHECK_OK(ct_model_get_grad(m, i, g[f][i]));
+                }
+                ct_model_free(m);
+            }
+            int same = loss[0] == loss[1];
+            for (int i = 0; i < np && i < 8; i++) {
+                if (g[0][i] && g[1][i])
+                    same &= !memcmp(g[0][i], g[1][i], sz[i]);
+                free(g[0][i]), free(g[1][i]);
+            }
+            CHECK(same, "fused pool vs separate, %s, width %d: loss %.9g vs %.9g or a gradient "
+                  "differs", vars[v], w, loss[0], loss[1]);
+        }
+        free(x);
+    }
+    unsetenv("CLTRAIN_CONV");
+    unsetenv("CLTRAIN_FUSE_POOL");
+    /* a batchnorm between them: nothing to fuse */
+    ct_model *m = NULL;
+    CHECK_OK(ct_model_create(rt, "conv4:3,batchnorm:relu,pool2,flatten,dense2", 1, 8, 8, 2, 2, 1, &m));
+    if (m) CHECK(!ct_model_layer(m, 0)->pool_into && !ct_model_layer(m, 1)->pool_into &&
+                     !ct_model_layer(m, 2)->fwd_by_prev,
+                 "no pool fusion across a batchnorm");
+    ct_model_free(m);
+}
+
 int main(void) {
     rt = ct_test_runtime(0);
     spec_tests();
@@ -538,6 +606,9 @@ int main(void) {
     /* leakyrelu and tanh before a max-pool: no fused relu' there, their own backward runs */
     model_fd("conv4:3:leakyrelu0.2,pool2,conv3:2:tanh,pool2:s1,leakyrelu,flatten,dense2", 1, 10, 9,
              2, 3, 1);
+    /* linear convs with their pools fused (odd and even conv outputs: 8x7, then 3x2) */
+    model_fd("conv4:3,pool2,conv3:2,pool2,flatten,dense2", 2, 10, 9, 2, 3, 1);
+    fuse_pool_same();
     ct_runtime_free(rt);
     return ct_test_done("test_model");
 }

@@ -35,6 +35,59 @@ ct_status ct_check_conv_case(ct_runtime *rt, const ct_conv_desc *d, int n, ct_co
     return ct_check_conv_case_v(rt, d, n, pass, NULL, seed, err, NULL, 0);
 }
 
+/* 2x2 stride-2 max pool of y (n*c planes of h x w) as cl/pool.cl does it (order, NaN,
+ * code): py, and the argmax code in code when not NULL */
+static void pool2_host(const float *y, int nc, int h, int w, float *py, unsigned char *code) {
+    int ph = h / 2, pw = w / 2;
+    for (int c = 0; c < nc; c++)
+        for (int oy = 0; oy < ph; oy++)
+            for (int ox = 0; ox < pw; ox++) {
+                const float *r = y + ((size_t)c * h + 2 * oy) * w + 2 * ox;
+                float v[4] = {r[0], r[1], r[w], r[w + 1]}, m = v[0];
+                int k = 0;
+                for (int j = 1; j < 4; j++)
+                    if (v[j] > m || (isnan(v[j]) && !isnan(m))) m = v[j], k = j;
+                size_t o = ((size_t)c * ph + oy) * pw + ox;
+                py[o] = m;
+                if (code) code[o] = (unsigned char)(k | (m > 0 ? 4 : 0));
+            }
+}
+
+/* The forward with the fused pool (d->pool == 2): its pooled output within tolerance of
+ * the pooled reference (want: the reference conv output), and both it and its argmax
+ * code bit for bit what pooling this variant's own unfused output (got) gives. Outputs
+ * poisoned first. *err: the tolerance ratio, or INFINITY on any bit mismatch. */
+static ct_status check_pooled(ct_runtime *rt, ct_conv_plan *plan, const ct_conv_desc *d, int n,
+                              scratch *s, const float *got, const float *want, double atol,
+                              double *err) {
+    int nc = n * d->cout, ph = d->oh / 2, pw = d->ow / 2;
+    size_t np = (size_t)nc * ph * pw;
+    float *pref = host(np), *pown = host(np), *pdev = host(np);
+    unsigned char *cown = malloc(np ? np : 1), *cdev = malloc((np + 3) / 4 * 4 + 4);
+    cl_mem py = NULL, pi = NULL;
+    ct_status st = CT_OK;
+    if (!pref || !pown || !pdev || !cown || !cdev) {
+        st = ct_set_error(CT_ERR_MEMORY, "out of host memory (conv pool check)");
+        goto out;
+    }
+    pool2_host(want, nc, d->oh, d->ow, pref, NULL);
+    pool2_host(got, nc, d->oh, d->ow, pown, cown);
+    if ((st = dev_buf(rt, "check.pool.y", np, NULL, &py)) != CT_OK ||
+        (st = dev_buf(rt, "check.pool.idx", (np + 3) / 4, NULL, &pi)) != CT_OK ||
+        (st = ct_conv_forward_pool(plan, n, s->m[0], s->m[1], s->m[2], s->m[3], py, pi)) !=
+            CT_OK ||
+        (st = ct_download(rt, py, 0, np * sizeof(float), pdev)) != CT_OK ||
+        (st = ct_download(rt, pi, 0, np, cdev)) != CT_OK)
+        goto out;
+    *err = ct_compare(pdev, pref, np, atol, CT_OPS_RTOL);
+    if (memcmp(pdev, pown, np * sizeof(float)) || memcmp(cdev, cown, np)) *err = INFINITY;
+out:
+    if (py) clReleaseMemObject(py);
+    if (pi) clReleaseMemObject(pi);
+    free(pref), free(pown), free(pdev), free(cown), free(cdev);
+    return st;
+}
+
 ct_status ct_check_conv_case_v(ct_runtime *rt, const ct_conv_desc *d, int n, ct_conv_pass pass,
                                const ct_variant *v, uint64_t seed, double *err, char *ran,
                                size_t ran_n) {
@@ -76,6 +129,10 @@ ct_status ct_check_conv_case_v(ct_runtime *rt, const ct_conv_desc *d, int n, ct_
             (st = ct_conv_forward(plan, n, s.m[0], s.m[1], s.m[2], s.m[3])) != CT_OK ||
             (st = ct_download(rt, s.m[3], 0, ny * sizeof(float), got)) != CT_OK)
             goto done;
+        if (d->pool == 2) {
+            st = check_pooled(rt, plan, d, n, &s, got, want, atol, err);
+            goto checked;
+        }
     } else if (pass == CT_CONV_BWD_DATA) {
         ct_ref_conv_backward_data(d, n, dy, w, want);
         atol = ct_ops_atol(d->cout * d->k * d->k);
@@ -98,7 +155,8 @@ ct_status ct_check_conv_case_v(ct_runtime *rt, const ct_conv_desc *d, int n, ct_
             goto done;
     }
     *err = ct_compare(got, want, nout, atol, CT_OPS_RTOL);
-    if (ran) ct_conv_plan_choice_name(plan, pass, ran, ran_n);
+checked:
+    if (ran && st == CT_OK) ct_conv_plan_choice_name(plan, pass, ran, ran_n);
 done:
     ct_conv_plan_free(plan);
     scratch_free(&s);
@@ -191,17 +249,24 @@ int ct_check_variant(ct_runtime *rt, ct_op_kind op, ct_variant v) {
             }
         return ran ? 1 : -1;
     }
-    /* the third: 'valid' rows longer than every implicit block, last block partial */
-    static const int cases[][8] = {
-        {2, 3, 9, 7, 5, 3, 1, 0}, {3, 4, 8, 11, 7, 3, 2, 1}, {2, 3, 5, 37, 5, 3, 1, 0}};
+    /* the third and fourth: 'valid' rows longer than every implicit block, last block
+     * partial (its shift odd and even: the fused pool reads in place only when even).
+     * The forward also runs each case with the fused pool (k[8]). */
+    static const int cases[][9] = {
+        {2, 3, 9, 7, 5, 3, 1, 0, 0},  {3, 4, 8, 11, 7, 3, 2, 1, 0}, {2, 3, 5, 37, 5, 3, 1, 0, 0},
+        {2, 3, 9, 7, 5, 3, 1, 0, 2},  {3, 4, 8, 11, 7, 3, 2, 1, 2}, {2, 3, 5, 37, 5, 3, 1, 0, 2},
+        {2, 3, 6, 36, 5, 3, 1, 0, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *k = cases[i];
         ct_conv_desc d;
         double e = INFINITY;
+        if (k[8] && op != CT_OP_CONV_FWD) continue;
         if (ct_conv_desc_init(&d, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], CT_ACT_RELU) !=
-                CT_OK ||
-            ct_check_conv_case_v(rt, &d, k[0], (ct_conv_pass)(op - 1), &v, 31 + i, &e, NULL, 0) !=
-                CT_OK)
+            CT_OK)
+            return 0;
+        d.pool = k[8];
+        if (ct_check_conv_case_v(rt, &d, k[0], (ct_conv_pass)(op - 1), &v, 31 + i, &e, NULL, 0) !=
+            CT_OK)
             return 0;
         if (e < 0) continue;
         if (!(e <= 1.0)) return 0;
@@ -213,17 +278,23 @@ int ct_check_variant(ct_runtime *rt, ct_op_kind op, ct_variant v) {
 /* ---- selftest entries: *max_err < 0 means skipped (nothing this device can run) ---- */
 static ct_status conv_cases(ct_runtime *rt, ct_conv_pass pass, const ct_variant *v,
                             double *max_err) {
-    /* odd sizes, both paddings, both strides */
-    static const int cases[][8] = {/* n cin h w cout k stride same */
-                                   {2, 3, 9, 7, 5, 3, 1, 0},
-                                   {1, 4, 8, 11, 6, 3, 2, 1},
-                                   {2, 5, 10, 10, 33, 1, 1, 0}};
+    /* odd sizes, both paddings, both strides; the forward also with the fused pool
+     * (relu and linear, odd and even outputs, the last implicit block shifted evenly) */
+    static const int cases[][9] = {/* n cin h w cout k stride same pool */
+                                   {2, 3, 9, 7, 5, 3, 1, 0, 0},
+                                   {1, 4, 8, 11, 6, 3, 2, 1, 0},
+                                   {2, 5, 10, 10, 33, 1, 1, 0, 0},
+                                   {2, 3, 9, 7, 5, 3, 1, 0, 2},
+                                   {1, 4, 8, 11, 6, 3, 2, 1, 2},
+                                   {2, 3, 6, 36, 9, 3, 1, 0, 2}};
     *max_err = -1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *c = cases[i];
         ct_conv_desc d;
+        if (c[8] && pass != CT_CONV_FWD) continue;
         CT_TRY(ct_conv_desc_init(&d, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                                 pass == CT_CONV_FWD ? CT_ACT_RELU : CT_ACT_NONE));
+                                 pass == CT_CONV_FWD && i != 4 ? CT_ACT_RELU : CT_ACT_NONE));
+        d.pool = c[8];
         double e;
         CT_TRY(ct_check_conv_case_v(rt, &d, d.n, pass, v, 100 + i, &e, NULL, 0));
         if (e < 0) continue; /* v does not fit this case */

@@ -3,7 +3,9 @@
  * model is built). 'same' pads as TensorFlow: pad_total = max((ceil(in/s)-1)*s + k - in, 0),
  * top/left = pad_total / 2, the extra row/column at the bottom/right.
  * Fusion: a relu at its output runs inside the conv kernel (CT_FUSE_OWN_RELU); sigmoid,
- * tanh and leakyrelu run as an in-place activation launch after it. */
+ * tanh and leakyrelu run as an in-place activation launch after it. A pool2:s2 right after
+ * it (linear or relu) runs in its forward (CT_FUSE_TAKES_POOL2; ops/ops.h,
+ * ct_conv_forward_pool). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,7 @@ static ct_status create(ct_runtime *rt, ct_layer *l) {
     l->state = st;
     CT_TRY(ct_conv_desc_init(&st->desc, l->max_batch, l->ic, l->ih, l->iw, l->oc, l->s.k,
                              l->s.stride, l->s.same, l->act_in_kernel ? CT_ACT_RELU : CT_ACT_NONE));
+    st->desc.pool = l->pool_into ? 2 : 0;
     return ct_conv_plan_create(rt, &st->desc, &st->plan);
 }
 
@@ -105,6 +108,9 @@ static void destroy(ct_layer *l) {
 
 static ct_status forward(ct_layer *l, const ct_layer_run *r) {
     conv_state *st = l->state;
+    if (l->pool_into) /* y is then scratch (or unused); the pool's output and index */
+        return ct_conv_forward_pool(st->plan, r->n, l->x, l->param[0], l->param[1], l->y,
+                                    l->pool_into->y, l->pool_into->pool_idx);
     CT_TRY(ct_conv_forward(st->plan, r->n, l->x, l->param[0], l->param[1], l->y));
     if (!l->act_in_kernel && l->s.act != CT_ACT_NONE)
         CT_TRY(ct_act_forward(r->K, l->s.act, l->s.alpha, r->n, (int)l->out_feat, l->y, l->y));
@@ -174,7 +180,7 @@ const ct_layer_class ct_layer_conv = {
     .format = format,
     .infer = infer,
     .params = params,
-    .fuse = CT_FUSE_OWN_RELU,
+    .fuse = CT_FUSE_OWN_RELU | CT_FUSE_TAKES_POOL2,
     .create = create,
     .destroy = destroy,
     .forward = forward,

@@ -149,4 +149,12 @@ void ct_layer_fuse(ct_layer *l, ct_layer *next) {
         l->act_bwd_by_next = 1;
         next->prev_relu_bwd = 1;
     }
+    const char *e = getenv("CLTRAIN_FUSE_POOL");
+    if ((f & CT_FUSE_TAKES_POOL2) && next && (next->s.cls->fuse & CT_FUSE_POOL2_INTO_PREV) &&
+        next->s.pool == 2 && next->s.stride == 2 &&
+        (l->s.act == CT_ACT_NONE || (l->s.act == CT_ACT_RELU && l->act_in_kernel)) &&
+        !(e && !strcmp(e, "0"))) {
+        l->pool_into = next;
+        next->fwd_by_prev = 1;
+    }
 }

@@ -59,6 +59,10 @@ typedef struct ct_layer {
     int act_bwd_by_next;        /* the next layer's backward applies this layer's relu' */
     int prev_relu_bwd;          /* this layer's backward applies the previous layer's relu' */
     int need_dx;                /* the model needs this layer's input gradient */
+    struct ct_layer *pool_into; /* conv: the max pool right after it, whose forward (output and
+                                 * index) runs in this layer's forward (CT_FUSE_TAKES_POOL2) */
+    int fwd_by_prev;            /* maxpool: the previous layer runs this layer's forward */
+    cl_mem pool_idx;            /* maxpool 2/2: argmax index of its forward, a byte per output */
     uint32_t salt;              /* per-layer salt of random streams (dropout masks) */
     cl_mem x, y;                /* input and output, max_batch x in_feat / out_feat */
     int p0, np;                 /* its parameter tensors are the model's p0 .. p0+np-1 */
@@ -121,8 +125,20 @@ typedef struct ct_kernel_ref {
  *   bias kernel, softmax as a second launch).
  * - CT_FUSE_PREV_RELU_BWD: the backward also applies the backward of a relu at the output
  *   of the layer right before it (x > 0 on its own input), in the same pass (maxpool); that
- *   layer then skips its own activation backward (act_bwd_by_next). */
-enum { CT_FUSE_OWN_RELU = 1, CT_FUSE_OWN_ACT = 2, CT_FUSE_PREV_RELU_BWD = 4 };
+ *   layer then skips its own activation backward (act_bwd_by_next).
+ * - CT_FUSE_TAKES_POOL2 (conv) followed by CT_FUSE_POOL2_INTO_PREV (maxpool) with pool 2,
+ *   stride 2, when the first layer's activation is none or a relu in its kernel: the first
+ *   layer's forward also computes the pool (its output and argmax index) from its own
+ *   output, and the pool's forward does nothing (l->pool_into, next->fwd_by_prev). The
+ *   result is the same, bit for bit, as the two forwards one after the other.
+ *   CLTRAIN_FUSE_POOL=0 turns this rule off (for comparing). */
+enum {
+    CT_FUSE_OWN_RELU = 1,
+    CT_FUSE_OWN_ACT = 2,
+    CT_FUSE_PREV_RELU_BWD = 4,
+    CT_FUSE_TAKES_POOL2 = 8,
+    CT_FUSE_POOL2_INTO_PREV = 16
+};
 
 /* Other properties. CT_LAYER_ALIAS: the output is a view of the input (flatten). */
 enum { CT_LAYER_ALIAS = 1 };
@@ -206,7 +222,8 @@ int ct_selftest_table_count(void);
 /* The class owning a token, or NULL. */
 const ct_layer_class *ct_layer_class_for(const ct_spec_token *t);
 /* Applies the fusion rules to layer l and the layer after it (NULL at the end): sets
- * l->act_in_kernel, l->act_bwd_by_next and next->prev_relu_bwd. */
+ * l->act_in_kernel, l->act_bwd_by_next, next->prev_relu_bwd, l->pool_into and
+ * next->fwd_by_prev. */
 void ct_layer_fuse(ct_layer *l, ct_layer *next);
 
 /* Helpers for the class files (src/layers/layer.c). */

@@ -84,11 +84,18 @@ ct_status ct_check_pool_case(ct_runtime *rt, int n, int c, int h, int w, int p, 
     TRYG(ar_buf(&a, "pool.x", x, nx * 4, &bx));
     TRYG(ar_buf(&a, "pool.dy", dy, ny * 4, &bdy));
     TRYG(ar_buf(&a, "pool.out", NULL, (bwd ? nx : ny) * 4, &bout));
+    /* pool 2 / stride 2: the forward's index (poisoned first), which its backward reads */
+    cl_mem bidx = NULL, by;
+    if (p == 2 && st == 2) TRYG(ar_buf(&a, "pool.idx", NULL, (ny + 3) / 4 * 4, &bidx)); /* whole floats poisoned */
     if (bwd) {
-        TRYG(ct_pool_backward(&K, n, c, h, w, p, st, relu, bx, bdy, bout));
+        if (bidx) {
+            TRYG(ar_buf(&a, "pool.y", NULL, ny * 4, &by));
+            TRYG(ct_pool_forward(&K, n, c, h, w, p, st, bx, by, bidx));
+        }
+        TRYG(ct_pool_backward(&K, n, c, h, w, p, st, relu, bx, bidx, bdy, bout));
         ct_ref_pool_bwd(nc, h, w, p, st, relu, xd, dyd, want);
     } else {
-        TRYG(ct_pool_forward(&K, n, c, h, w, p, st, bx, bout));
+        TRYG(ct_pool_forward(&K, n, c, h, w, p, st, bx, bout, bidx));
         ct_ref_pool_fwd(nc, h, w, p, st, xd, want);
     }
     TRYG(ct_download(rt, bout, 0, (bwd ? nx : ny) * 4, got));

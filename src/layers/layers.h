@@ -14,7 +14,7 @@
  * the ones each layer class lists (ct_layer_class.kernels) plus the loss's and Adam's. */
 typedef struct ct_layer_kernels {
     ct_runtime *rt;
-    cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_rows;
+    cl_kernel pool_fwd, pool_bwd, pool_bwd_cells, pool2_fwd_rows, pool2_bwd_idx;
     cl_kernel act_fwd, act_bwd, softmax_fwd, softmax_bwd, bias_act, bias_grad;
     cl_kernel dropout_fwd, dropout_bwd;
     cl_kernel avgpool_fwd, avgpool_bwd;
@@ -30,11 +30,14 @@ void ct_layer_kernels_free(ct_layer_kernels *k);
 
 /* Max-pool, pool p x p, stride s, valid windows: oh = (h - p) / s + 1 (Keras floor). */
 static inline int ct_pool_out(int h, int p, int s) { return h < p ? 0 : (h - p) / s + 1; }
+/* idx: NULL, or (pool 2 stride 2 only) where the argmax index goes, one byte per output
+ * (cl/pool.cl, ct_pool2_fwd_rows). */
 ct_status ct_pool_forward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, cl_mem x,
-                          cl_mem y);
-/* dx from dy; relu != 0 also applies the backward of a ReLU that produced x. */
+                          cl_mem y, cl_mem idx);
+/* dx from dy; relu != 0 also applies the backward of a ReLU that produced x. Pool 2
+ * stride 2 reads the forward's index idx (x unused); the other pools read x (idx unused). */
 ct_status ct_pool_backward(ct_layer_kernels *k, int n, int c, int h, int w, int p, int s, int relu,
-                           cl_mem x, cl_mem dy, cl_mem dx);
+                           cl_mem x, cl_mem idx, cl_mem dy, cl_mem dx);
 
 /* Average pooling (avgpool, gap), ph x pw windows, strides sh, sw, valid windows:
  * oh = (h - ph) / sh + 1. Backward needs only dy. */

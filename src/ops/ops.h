@@ -39,6 +39,8 @@ typedef struct ct_conv_desc {
     int pad_t, pad_l;/* top/left padding ('same': Keras/TF split, extra on bottom/right) */
     int oh, ow;      /* output */
     ct_act act;      /* fused after bias: NONE or RELU */
+    int pool;        /* 2: a 2x2 stride-2 max pool follows (ct_conv_forward_pool); else 0.
+                      * Set after ct_conv_desc_init; it is part of the forward's tuning key */
 } ct_conv_desc;
 
 /* Fills oh/ow and pads for 'valid' (same=0) or 'same' (same=1), Keras rules. Fails
@@ -56,6 +58,13 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
 void ct_conv_plan_free(ct_conv_plan *p);
 /* y = act(conv(x, w) + b); n may be below the planned batch; b may be NULL (no bias). */
 ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y);
+/* The same, then a 2x2 stride-2 max pool of y (valid windows, floor) into py, with the
+ * argmax code in idx (a byte per pooled output: cl/pool.cl, ct_pool2_fwd_rows). Needs
+ * d->pool == 2. Variants that can run the pool in their own kernel (the fused Winograd)
+ * do, and then leave y unwritten; the others write y and pool it. Either way py and idx
+ * are bit for bit what ct_conv_forward and the pool kernel give. */
+ct_status ct_conv_forward_pool(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y,
+                               cl_mem py, cl_mem idx);
 /* dx = conv_transpose(dy, w). dy is the gradient w.r.t. the PRE-activation output: the
  * model applies the fused activation's backward first (fused into pool-backward where it can). */
 ct_status ct_conv_backward_data(ct_conv_plan *p, int n, cl_mem dy, cl_mem w, cl_mem dx);

@@ -14,9 +14,12 @@ struct ct_conv_plan {
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
     cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out, wino_bw_out;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
+    cl_kernel impl_pool[CT_CONV_IMPLICIT_CONFIGS]; /* the same with the fused pool */
     cl_kernel implw[CT_CONV_IMPLW_CONFIGS];   /* backward-weights (iwcfg) */
     cl_kernel wfused[CT_CONV_WFUSED_CONFIGS]; /* fused Winograd (wfcfg) */
     cl_kernel wbw[CT_CONV_WFUSED_CONFIGS];    /* its backward-weights (wfcfg's VW) */
+    cl_kernel pool2;                          /* cl/pool.cl ct_pool2_fwd_rows (d.pool) */
+    cl_mem pool_y, pool_idx; /* ct_conv_forward_pool's outputs during its call, else NULL */
     cl_mem ws;         /* workspace: im2col columns | split-K partials | flipped weights */
     size_t ws_floats;
     size_t col_floats; /* column area; a pass handles as many items as fit in it */
@@ -68,11 +71,13 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
                        &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_in, &p->wino_out,
-                       &p->wino_bw_out};
+                       &p->wino_bw_out, &p->pool2};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
         if (p->impl[i]) clReleaseKernel(p->impl[i]);
+    for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
+        if (p->impl_pool[i]) clReleaseKernel(p->impl_pool[i]);
     for (int i = 0; i < CT_CONV_IMPLW_CONFIGS; i++)
         if (p->implw[i]) clReleaseKernel(p->implw[i]);
     for (int i = 0; i < CT_CONV_WFUSED_CONFIGS; i++)
@@ -401,23 +406,29 @@ static size_t impl_geom(int cfg, int cin, int oh, int ow, int k, int *hp, int *w
 }
 
 /* y (cout x oh x ow) = conv(src (cin x h x w), w), stride 1; flip: w holds the layer's
- * weights and this is its backward-data (cin, cout swapped against the layer's) */
+ * weights and this is its backward-data (cin, cout swapped against the layer's).
+ * pidx != NULL: out is the 2x2 max pool of that (oh/2 x ow/2), pidx its argmax code. */
 static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
                               int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
-                              cl_mem bias, int relu, cl_mem out) {
+                              cl_mem bias, int relu, cl_mem out, cl_mem pidx) {
     const ct_conv_desc *d = &p->d;
-    if (!p->impl[cfg]) {
+    int pool = pidx != NULL;
+    cl_kernel *kp = pool ? &p->impl_pool[cfg] : &p->impl[cfg];
+    if (!*kp) {
         char opts[96];
-        snprintf(opts, sizeof opts, "-DCT_PROG=1 %s -DKS=%d", icfg[cfg].opts, d->k);
-        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", opts, &p->impl[cfg]));
+        snprintf(opts, sizeof opts, "-DCT_PROG=1 %s -DKS=%d%s", icfg[cfg].opts, d->k,
+                 pool ? " -DIPOOL=1" : "");
+        CT_TRY(ct_kernel_create(p->rt, "conv", "conv_implicit", opts, kp));
     }
     int hp, wp, k = d->k, rm = icfg[cfg].rm;
     size_t per = impl_geom(cfg, cin, oh, ow, k, &hp, &wp);
-    /* 'valid' and at least one whole block per row: the kernel reads x in place */
-    int in_place = pt == 0 && pl == 0 && oh + k - 1 == h && ow + k - 1 == w && ow >= icfg[cfg].bw;
+    /* 'valid' and at least one whole block per row: the kernel reads x in place (with the
+     * pool only when the shifted last block starts at an even column) */
+    int in_place = pt == 0 && pl == 0 && oh + k - 1 == h && ow + k - 1 == w && ow >= icfg[cfg].bw &&
+                   (!pool || ((ow - icfg[cfg].bw) & 1) == 0);
     if (in_place) hp = h, wp = w;
     int chunk = in_place ? n : chunk_of(p, per, n), use_bias = bias != NULL;
-    cl_mem ws = p->ws, bb = bias ? bias : wt;
+    cl_mem ws = p->ws, bb = bias ? bias : wt, pi = pool ? pidx : out;
     int nxb = (ow + icfg[cfg].bw - 1) / icfg[cfg].bw, rb = (cout + rm - 1) / rm;
     int wfo = (int)p->wf_off;
     CT_TRY(ct_set_args(p->pack, 8, sizeof cout, &cout, sizeof cin, &cin, sizeof k, &k,
@@ -433,14 +444,15 @@ static ct_status implicit_run(ct_conv_plan *p, int cfg, int n, int cin, int h, i
         if (!in_place) {
             CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, src, 0));
         }
-        cl_kernel kk = p->impl[cfg];
-        CT_TRY(ct_set_args(kk, 16, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+        cl_kernel kk = *kp;
+        CT_TRY(ct_set_args(kk, 17, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof oh, &oh, sizeof ow, &ow, sizeof n0, &n0,
                            sizeof xs, &xs, sizeof in_place, &in_place, sizeof xn0, &xn0,
                            sizeof ws, &ws, sizeof wfo, &wfo, sizeof bb,
-                           &bb, sizeof use_bias, &use_bias, sizeof relu, &relu, sizeof out, &out));
+                           &bb, sizeof use_bias, &use_bias, sizeof relu, &relu, sizeof out, &out,
+                           sizeof pi, &pi));
         /* the kernel reads the input (copy) by xn0 + item and writes y at n0 + item */
-        size_t g[3] = {(size_t)rb, (size_t)oh * nxb, (size_t)nb};
+        size_t g[3] = {(size_t)rb, (size_t)(pool ? oh / 2 : oh) * nxb, (size_t)nb};
         CT_TRY(ct_ops_launch(p->rt, kk, 3, g, lws, 1));
     }
     return CT_OK;
@@ -450,13 +462,14 @@ static ct_status fwd_implicit(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem 
                               cl_mem y) {
     const ct_conv_desc *d = &p->d;
     return implicit_run(p, cfg, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t, d->pad_l,
-                        x, w, 0, b, d->act == CT_ACT_RELU, y);
+                        x, w, 0, b, d->act == CT_ACT_RELU, p->pool_y ? p->pool_y : y,
+                        p->pool_y ? p->pool_idx : NULL);
 }
 
 static ct_status bwd_data_implicit(ct_conv_plan *p, int cfg, int n, cl_mem dy, cl_mem w, cl_mem dx) {
     const ct_conv_desc *d = &p->d;
     return implicit_run(p, cfg, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w,
-                        d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, w, 1, NULL, 0, dx);
+                        d->k - 1 - d->pad_t, d->k - 1 - d->pad_l, dy, w, 1, NULL, 0, dx, NULL);
 }
 
 /* backward-weights configs: output channels per work-item x vector width */
@@ -652,9 +665,10 @@ static int wfused_cb(const ct_conv_plan *p, int cfg, int cin, int coutp) {
     return cb >= wr ? cb : 0;
 }
 
+/* pidx != NULL: out is the 2x2 max pool of the conv output, pidx its argmax code */
 static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
                             int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
-                            cl_mem bias, int relu, cl_mem out) {
+                            cl_mem bias, int relu, cl_mem out, cl_mem pidx) {
     if (!p->wfused[cfg]) {
         char opts[64];
         snprintf(opts, sizeof opts, "-DCT_PROG=3 -DWVW=%d -DWR=%d", wfcfg[cfg].vw,
@@ -679,15 +693,18 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     int cb = wfused_cb(p, cfg, cin, coutp);
     size_t loc = wfused_local(cfg, cin, cb), lv = (size_t)16 * cin * wfcfg[cfg].vw * sizeof(float);
     cl_kernel kk = p->wfused[cfg];
+    int pool = pidx != NULL;
+    cl_mem pi = pool ? pidx : out; /* not touched without pool */
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int nb = n - n0 < chunk ? n - n0 : chunk;
         CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, src, 0));
-        CT_TRY(ct_set_args(kk, 18, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
+        CT_TRY(ct_set_args(kk, 20, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
                            &cout, sizeof coutp, &coutp, sizeof cb, &cb, sizeof oh, &oh,
                            sizeof ow, &ow,
                            sizeof n0, &n0, sizeof ws, &ws, sizeof ws, &ws, sizeof uo, &uo,
                            sizeof bb, &bb, sizeof use_bias, &use_bias, sizeof relu, &relu,
-                           sizeof out, &out, lv, NULL, loc - lv, NULL));
+                           sizeof out, &out, sizeof pool, &pool, sizeof pi, &pi, lv, NULL,
+                           loc - lv, NULL));
         /* one work-item per group: the local area is exactly one work-item's */
         size_t g[3] = {(size_t)nbx, (size_t)th, (size_t)nb}, l[3] = {1, 1, 1};
         CT_TRY(ct_launch(p->rt, kk, 3, g, l));
@@ -869,8 +886,34 @@ const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) {
 }
 
 /* ---- running ------------------------------------------------------------- */
+/* The pool after a variant that cannot run it in its kernel: pools y (the conv output of n
+ * items) into p->pool_y / p->pool_idx with the pool layer's own kernel. */
+static ct_status pool_after(ct_conv_plan *p, int n, cl_mem y) {
+    const ct_conv_desc *d = &p->d;
+    if (!p->pool2) CT_TRY(ct_kernel_create(p->rt, "pool", "ct_pool2_fwd_rows", NULL, &p->pool2));
+    int nc = n * d->cout, h = d->oh, w = d->ow, poh = d->oh / 2, pw = d->ow / 2, want = 1;
+    cl_mem py = p->pool_y, pi = p->pool_idx;
+    CT_TRY(ct_set_args(p->pool2, 9, sizeof nc, &nc, sizeof h, &h, sizeof w, &w, sizeof poh, &poh,
+                       sizeof pw, &pw, sizeof y, &y, sizeof py, &py, sizeof want, &want,
+                       sizeof pi, &pi));
+    size_t rows = (size_t)nc * poh * ((pw + 7) / 8);
+    return ct_launch(p->rt, p->pool2, 1, &rows, NULL);
+}
+
+static ct_status run_variant_(ct_conv_plan *p, int pass, ct_variant v, int n, cl_mem a, cl_mem b,
+                              cl_mem bias, cl_mem out, cl_mem out2);
+
 static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_mem a, cl_mem b,
                              cl_mem bias, cl_mem out, cl_mem out2) {
+    CT_TRY(run_variant_(p, pass, v, n, a, b, bias, out, out2));
+    if (pass == CT_CONV_FWD && p->pool_y && v.alg != CT_ALG_WINOGRAD_FUSED &&
+        v.alg != CT_ALG_IMPLICIT) /* the others cannot pool in their kernel */
+        return pool_after(p, n, out);
+    return CT_OK;
+}
+
+static ct_status run_variant_(ct_conv_plan *p, int pass, ct_variant v, int n, cl_mem a, cl_mem b,
+                              cl_mem bias, cl_mem out, cl_mem out2) {
     int gv = v.sub;
     switch (v.alg) {
     case CT_ALG_DIRECT:
@@ -904,13 +947,17 @@ static ct_status run_variant(ct_conv_plan *p, int pass, ct_variant v, int n, cl_
     case CT_ALG_WINOGRAD_FUSED: {
         const ct_conv_desc *d = &p->d;
         if (pass == CT_CONV_BWD_WEIGHTS) return wbw_run(p, gv, n, a, b, out, out2);
+        if (p->pool_y) /* the pool in the conv kernel */
+            return wfused_run(p, gv, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t,
+                              d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, p->pool_y,
+                              p->pool_idx);
         return wfused_run(p, gv, n, d->cin, d->h, d->w, d->cout, d->oh, d->ow, d->pad_t,
-                          d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, out);
+                          d->pad_l, a, b, 0, bias, d->act == CT_ACT_RELU, out, NULL);
     }
     case CT_ALG_FLIP_WINOGRAD_FUSED: {
         const ct_conv_desc *d = &p->d;
         return wfused_run(p, gv, n, d->cout, d->oh, d->ow, d->cin, d->h, d->w, 2 - d->pad_t,
-                          2 - d->pad_l, a, b, 1, NULL, 0, out);
+                          2 - d->pad_l, a, b, 1, NULL, 0, out, NULL);
     }
     default:
         return ct_set_error(CT_ERR_INTERNAL, "conv: no such variant");
@@ -994,6 +1041,20 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
     p->last[pass] = v;
     p->ran[pass] = 1;
     return run_variant(p, pass, v, n, a, b, bias, out, out2);
+}
+
+ct_status ct_conv_forward_pool(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y,
+                               cl_mem py, cl_mem idx) {
+    if (p->d.pool != 2 || !py || !idx)
+        return ct_set_error(CT_ERR_INTERNAL, "conv: forward with pool on a plan without one");
+    if (p->d.oh < 2 || p->d.ow < 2)
+        return ct_set_error(CT_ERR_SHAPE, "conv: a %dx%d output has no 2x2 pool window",
+                            p->d.oh, p->d.ow);
+    p->pool_y = py;
+    p->pool_idx = idx;
+    ct_status s = ct_conv_forward(p, n, x, w, b, y);
+    p->pool_y = p->pool_idx = NULL;
+    return s;
 }
 
 ct_status ct_conv_forward(ct_conv_plan *p, int n, cl_mem x, cl_mem w, cl_mem b, cl_mem y) {

@@ -125,9 +125,11 @@ ct_status ct_variant_parse(ct_op_kind op, const char *name, ct_variant *out) {
 }
 
 /* ---- op keys -------------------------------------------------------------- */
+/* The forward of a conv with a fused pool is timed with it: " pool2" at the end. */
 void ct_conv_key(const ct_conv_desc *d, int pass, char *buf, size_t n) {
-    snprintf(buf, n, "%s n%d c%d %dx%d o%d k%d s%d p%d,%d", ct_op_kind_name(CT_OP_OF_PASS(pass)),
-             d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l);
+    snprintf(buf, n, "%s n%d c%d %dx%d o%d k%d s%d p%d,%d%s", ct_op_kind_name(CT_OP_OF_PASS(pass)),
+             d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l,
+             pass == CT_CONV_FWD && d->pool == 2 ? " pool2" : "");
 }
 
 int ct_op_key_parse(const char *key, ct_op_kind *op) {
@@ -149,9 +151,13 @@ int ct_op_key_parse(const char *key, ct_op_kind *op) {
         ct_conv_desc d = {0};
         if (sscanf(key + pl, " n%d c%d %dx%d o%d k%d s%d p%d,%d%n", &d.n, &d.cin, &d.h, &d.w,
                    &d.cout, &d.k, &d.stride, &d.pad_t, &d.pad_l, &used) != 9 ||
-            used != len - (int)pl || d.n < 1 || d.cin < 1 || d.h < 1 || d.w < 1 || d.cout < 1 ||
+            d.n < 1 || d.cin < 1 || d.h < 1 || d.w < 1 || d.cout < 1 ||
             d.k < 1 || d.stride < 1 || d.pad_t < 0 || d.pad_l < 0)
             return 0;
+        if (used != len - (int)pl) {
+            if (strcmp(key + pl + used, " pool2")) return 0;
+            d.pool = 2;
+        }
         ct_conv_key(&d, k - 1, again, sizeof again);
         *op = (ct_op_kind)k;
         return !strcmp(again, key);

@@ -196,7 +196,7 @@ typedef struct {
 } task;
 
 typedef struct {
-    cl_mem m[8];
+    cl_mem m[10];
     int n;
 } bufs;
 
@@ -217,7 +217,9 @@ static ct_status run_task(ct_runtime *rt, const task *t, const ct_variant *v, in
     case CT_OP_GEMM:
         return ct_gemm_run(rt, *v, t->ta, t->tb, t->M, t->N, t->K, 1.0f, m[0], 0,
                            t->ta ? t->M : t->K, m[1], 0, t->tb ? t->K : t->N, 0.0f, m[2], 0, t->N);
-    case CT_OP_CONV_FWD:
+    case CT_OP_CONV_FWD: /* with the pool when the layer fuses one (timed together) */
+        if (ct_conv_plan_desc(t->plan)->pool)
+            return ct_conv_forward_pool(t->plan, nt, m[0], m[1], m[2], m[3], m[7], m[8]);
         return ct_conv_forward(t->plan, nt, m[0], m[1], m[2], m[3]);
     case CT_OP_CONV_BWD_DATA:
         return ct_conv_backward_data(t->plan, nt, m[3], m[1], m[4]);
@@ -253,6 +255,9 @@ static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_var
         size_t sz[7] = {nx, nw, (size_t)d->cout, ny, nx, nw, (size_t)d->cout};
         for (int i = 0; i < 7 && s == CT_OK; i++)
             s = buf_new(rt, &b, sz[i]);
+        if (s == CT_OK && d->pool) /* the pooled output and its index (bytes: fewer floats) */
+            for (int i = 0; i < 2 && s == CT_OK; i++)
+                s = buf_new(rt, &b, (size_t)nt * d->cout * (d->oh / 2) * (d->ow / 2));
         if (s != CT_OK) goto done;
     }
     double score[MAX_CANDS], best = INFINITY;
