@@ -316,9 +316,15 @@ static void force_cases(void) {
     CHECK(ct_op_key_parse("gemm NT 64x128x3200", &k) && k == CT_OP_GEMM, "gemm key");
     CHECK(ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0", &k) && k == CT_OP_CONV_FWD,
           "conv key");
+    CHECK(ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0 pool2", &k) &&
+              k == CT_OP_CONV_FWD,
+          "conv key with its fused pool");
     CHECK(!ct_op_key_parse("gemm NT 64x128", &k) && !ct_op_key_parse("conv.forward n64", &k) &&
               !ct_op_key_parse("gemm NT 064x128x3200", &k) &&
-              !ct_op_key_parse("gemm NT 1x2x3 ", &k),
+              !ct_op_key_parse("gemm NT 1x2x3 ", &k) &&
+              !ct_op_key_parse("conv.backward_data n64 c3 112x112 o32 k3 s1 p0,0 pool2", &k) &&
+              !ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0 pool3", &k) &&
+              !ct_op_key_parse("conv.forward n64 c3 112x112 o32 k3 s1 p0,0 pool2 ", &k),
           "bad keys");
 }
 

@@ -298,6 +298,12 @@ static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_var
             if (tt < best) best = tt;
         }
     double bs = INFINITY;
+    const char *show = getenv("CLTRAIN_TUNE_SHOW"); /* each candidate's best time, to stderr */
+    for (int i = 0; show && *show == '1' && i < nc; i++) {
+        char nm[64];
+        fprintf(stderr, "tune %s: %s %.3f ms\n", t->key, ct_variant_name(t->op, cands[i], nm,
+                sizeof nm), score[i] * 1e3);
+    }
     for (int i = 0; i < nc; i++)
         if (score[i] < bs) {
             bs = score[i];
