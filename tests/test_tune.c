@@ -233,6 +233,50 @@ static void pin_cases(void) {
     ct_runtime_free(rt);
 }
 
+/* A checkpoint from before the pool was fused pins the conv's forward without " pool2":
+ * the pooled key takes that pin (and is recorded), unless it has a pin of its own. */
+static void old_pin_cases(void) {
+    const char *base = "conv.forward n4 c3 12x10 o8 k3 s1 p1,1";
+    const char *pooled = "conv.forward n4 c3 12x10 o8 k3 s1 p1,1 pool2";
+    for (int own = 0; own < 2; own++) {
+        ct_runtime *rt = ct_test_runtime(0);
+        char pins[256];
+        snprintf(pins, sizeof pins, "{\"%s\": \"direct\"%s%s%s}", base, own ? ", \"" : "",
+                 own ? pooled : "", own ? "\": \"winograd-fused:8x16\"" : "");
+        CHECK_OK(ct_tune_pin_json(rt, pins));
+        ct_conv_desc d;
+        CHECK_OK(ct_conv_desc_init(&d, 4, 3, 12, 10, 8, 3, 1, 1, CT_ACT_RELU));
+        d.pool = 2;
+        ct_conv_plan *p;
+        CHECK_OK(ct_conv_plan_create(rt, &d, &p));
+        ct_tune_item it = {.kind = CT_TUNE_CONV, .plan = p, .need_bwd_data = 0};
+        log_reset();
+        CHECK_OK(ct_tune_items(rt, &it, 1));
+        ct_table_entry *e = ct_table_find(rt, pooled);
+        char nm[64];
+        const char *want = own ? "winograd-fused:8x16" : "direct";
+        CHECK(e && e->src == CT_SRC_PINNED &&
+                  !strcmp(ct_variant_name(e->op, e->v, nm, sizeof nm), want),
+              "pooled forward pinned to %s (own pin %d): %s", want, own,
+              e ? ct_variant_name(e->op, e->v, nm, sizeof nm) : "no entry");
+        char *j = ct_tune_used_json(rt);
+        char rec[160];
+        snprintf(rec, sizeof rec, "\"%s\":\"%s\"", pooled, want);
+        CHECK(j && strstr(j, rec), "recorded %s: %s", rec, j ? j : "");
+        free(j);
+        e = ct_table_find(rt, base);
+        CHECK(e && e->src == CT_SRC_PINNED, "old pin kept as it was");
+        ct_conv_plan_free(p);
+        ct_runtime_free(rt);
+    }
+    /* an unpinned base leaves the pooled key to the tuner; a gemm pin maps to nothing */
+    ct_runtime *rt = ct_test_runtime(0);
+    CHECK_OK(ct_tune_pin_json(rt, "{\"gemm NT 8x16x40\": \"blk4x8\"}"));
+    CHECK(!ct_table_find_run(rt, pooled) && !ct_table_find_run(rt, "gemm NT 8x16x40 pool2"),
+          "no pin to take");
+    ct_runtime_free(rt);
+}
+
 static void deterministic_cases(void) {
     if (tune_file[0]) spit(tune_file, "junk", 4); /* must not even be read */
     log_reset();
@@ -333,6 +377,7 @@ int main(void) {
     force_cases();
     file_cases();
     pin_cases();
+    old_pin_cases();
     deterministic_cases();
     return ct_test_done("tune");
 }

@@ -1017,7 +1017,7 @@ static ct_status dispatch(ct_conv_plan *p, int pass, int n, cl_mem a, cl_mem b, 
             forced = 0;
             char key[160];
             ct_conv_key(&p->d, pass, key, sizeof key);
-            ct_table_entry *e = ct_table_find(p->rt, key);
+            ct_table_entry *e = ct_table_find_run(p->rt, key);
             if (e && e->op == CT_OP_OF_PASS(pass) && ct_conv_plan_fits(p, pass, e->v)) {
                 v = e->v;
                 e->used = 1;

@@ -81,6 +81,26 @@ ct_table_entry *ct_table_find(ct_runtime *rt, const char *key) {
     return NULL;
 }
 
+ct_table_entry *ct_table_find_run(ct_runtime *rt, const char *key) {
+    static const char pool[] = " pool2";
+    ct_table_entry *e = ct_table_find(rt, key);
+    size_t n = strlen(key), pl = sizeof pool - 1;
+    char base[sizeof e->key];
+    if ((e && e->src == CT_SRC_PINNED) || n <= pl || n - pl >= sizeof base ||
+        strcmp(key + n - pl, pool))
+        return e;
+    memcpy(base, key, n - pl);
+    base[n - pl] = 0;
+    ct_table_entry *b = ct_table_find(rt, base);
+    if (!b || b->src != CT_SRC_PINNED || b->op != CT_OP_CONV_FWD) return e;
+    ct_op_kind op = b->op; /* copied: ct_table_set may move the table */
+    ct_variant v = b->v;
+    if (ct_table_set(rt, key, op, v, CT_SRC_PINNED) != CT_OK) return e;
+    e = ct_table_find(rt, key);
+    if (e) e->given = 1;
+    return e;
+}
+
 ct_status ct_table_set(ct_runtime *rt, const char *key, ct_op_kind op, ct_variant v,
                        ct_tune_src src) {
     ct_ops_state *st;

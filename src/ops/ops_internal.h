@@ -116,6 +116,12 @@ typedef struct ct_table_entry {
     int given; /* set for an item of ct_tune_items, or pinned */
 } ct_table_entry;
 ct_table_entry *ct_table_find(ct_runtime *rt, const char *key);
+/* ct_table_find for a key about to be run or tuned. A conv forward's key ending in " pool2"
+ * that is not pinned itself takes the pin of the same key without it, as a pin of its own:
+ * checkpoints written before the pool was fused pin the unpooled key, and a variant's
+ * fused and unfused forwards agree bit for bit (tests/test_model.c, fuse_pool_same), so a
+ * resumed run keeps the kernels it started with. */
+ct_table_entry *ct_table_find_run(ct_runtime *rt, const char *key);
 /* Adds or replaces (a PINNED entry is only replaced by another pin). */
 ct_status ct_table_set(ct_runtime *rt, const char *key, ct_op_kind op, ct_variant v,
                        ct_tune_src src);

@@ -383,7 +383,7 @@ ct_status ct_tune_items(ct_runtime *rt, const ct_tune_item *items, int n) {
         for (int j = 0; j < i && !dup; j++)
             dup = !strcmp(tasks[j].key, t->key);
         if (dup) continue;
-        ct_table_entry *e = ct_table_find(rt, t->key);
+        ct_table_entry *e = ct_table_find_run(rt, t->key);
         char nm[64];
         if (e && e->src == CT_SRC_PINNED) {
             if (!task_fits(rt, t, e->v))
