@@ -82,7 +82,7 @@ ct_table_entry *ct_table_find(ct_runtime *rt, const char *key) {
 }
 
 ct_table_entry *ct_table_find_run(ct_runtime *rt, const char *key) {
-    static const char pool[] = " pool2";
+    static const char pool[] = CT_KEY_POOL2;
     ct_table_entry *e = ct_table_find(rt, key);
     size_t n = strlen(key), pl = sizeof pool - 1;
     char base[sizeof e->key];

@@ -116,6 +116,8 @@ typedef struct ct_table_entry {
     int given; /* set for an item of ct_tune_items, or pinned */
 } ct_table_entry;
 ct_table_entry *ct_table_find(ct_runtime *rt, const char *key);
+/* The end of a conv forward's op key when a 2x2 pool is fused into it (ct_conv_key). */
+#define CT_KEY_POOL2 " pool2"
 /* ct_table_find for a key about to be run or tuned. A conv forward's key ending in " pool2"
  * that is not pinned itself takes the pin of the same key without it, as a pin of its own:
  * checkpoints written before the pool was fused pin the unpooled key, and a variant's

@@ -129,7 +129,7 @@ ct_status ct_variant_parse(ct_op_kind op, const char *name, ct_variant *out) {
 void ct_conv_key(const ct_conv_desc *d, int pass, char *buf, size_t n) {
     snprintf(buf, n, "%s n%d c%d %dx%d o%d k%d s%d p%d,%d%s", ct_op_kind_name(CT_OP_OF_PASS(pass)),
              d->n, d->cin, d->h, d->w, d->cout, d->k, d->stride, d->pad_t, d->pad_l,
-             pass == CT_CONV_FWD && d->pool == 2 ? " pool2" : "");
+             pass == CT_CONV_FWD && d->pool == 2 ? CT_KEY_POOL2 : "");
 }
 
 int ct_op_key_parse(const char *key, ct_op_kind *op) {
@@ -155,7 +155,7 @@ int ct_op_key_parse(const char *key, ct_op_kind *op) {
             d.k < 1 || d.stride < 1 || d.pad_t < 0 || d.pad_l < 0)
             return 0;
         if (used != len - (int)pl) {
-            if (strcmp(key + pl + used, " pool2")) return 0;
+            if (strcmp(key + pl + used, CT_KEY_POOL2)) return 0;
             d.pool = 2;
         }
         ct_conv_key(&d, k - 1, again, sizeof again);
