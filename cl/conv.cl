@@ -699,12 +699,12 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #if WVW == 16
 #define WEVEN(a, b) ((float16)((a).even, (b).even))
 #define WODD(a, b) ((float16)((a).odd, (b).odd))
-#define WHSUM ct_hsum16
 #else
 #define WEVEN(a, b) ((float8)((a).even, (b).even))
 #define WODD(a, b) ((float8)((a).odd, (b).odd))
-#define WHSUM ct_hsum8
 #endif
+/* lanes 0 .. WVW/2-1: sums of adjacent lane pairs of a, the rest: of b */
+#define WPAIR(a, b) (WEVEN(a, b) + WODD(a, b))
 #define WROW(xr, d)                                                                         \
     do {                                                                                    \
         WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
@@ -861,9 +861,11 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
  * domain (k = 4i + j, j = 0..3) for the z-th share of the chunk's tile vectors (a vector:
  * WVW tiles along a tile row, as in conv_wino_fused). It transforms NB vectors at a time
  * into local memory (V: 4 x cin x NB, Yh: 4 x cout x NB vectors), then adds their products
- * over the NB vectors, 4 co x 4 ci in registers, into X (4 x cout x cin floats, local): the
- * horizontal sums are paid once per NB vectors. X goes to partial slot z (accum: added to
- * it); wino_bwd_w_out sums the slots and applies G^T . G. xp: the zero-padded input as for
+ * over the NB vectors, 4 co x 4 ci in registers, into X (local, in 4x4 blocks: 4 x
+ * ceil(cout/4) x ceil(cin/4) x 16 floats). The 16 horizontal sums of a block are paid once
+ * per NB vectors, as one transposing tree (WPAIR: 15 vector adds, not 16 separate sums).
+ * X goes to partial slot z (accum: added to it) in the [k][co][ci] order that
+ * wino_bwd_w_out reads; it sums the slots and applies G^T . G. xp: the zero-padded input as for
  * the forward; dyp: dy zero-padded to 2*th rows of length wq (no tile reads past it). */
 #if CT_PROG == 4
 __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq, int nbx,
@@ -876,8 +878,9 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
     size_t li = get_local_id(0) + get_local_size(0) * get_local_id(1);
     lv += li * 4 * cin * nbk;
     ly += li * 4 * cout * nbk;
-    lx += li * 4 * cout * cin;
-    for (int t = 0; t < 4 * cout * cin; t++) lx[t] = 0.0f;
+    int cob = (cout + 3) / 4, cib = (cin + 3) / 4;
+    lx += li * 4 * cob * cib * 16;
+    for (int t = 0; t < 4 * cob * cib * 16; t++) lx[t] = 0.0f;
     int total = nb * th * nbx, per = (total + zn - 1) / zn;
     int q0 = z * per, q1 = min(total, q0 + per);
     /* rows of d that row i of B^T combines, and their signs: t_i = s0*d[r0] + s1*d[r1] */
@@ -926,18 +929,18 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
         for (int j = 0; j < 4; j++) {
             __local const WVT *vj = lv + (size_t)j * cin * nbk;
             __local const WVT *yj = ly + (size_t)j * cout * nbk;
-            __local float *xj = lx + (size_t)j * cout * cin;
+            __local float *xj = lx + (size_t)j * cob * cib * 16;
             for (int co0 = 0; co0 < cout; co0 += 4)
                 for (int ci0 = 0; ci0 < cin; ci0 += 4) {
-                    WVT acc[4][4];
+                    WVT acc[16];
                     __local const WVT *yp[4], *xq[4];
 #pragma unroll
                     for (int a = 0; a < 4; a++) {
                         yp[a] = yj + (size_t)min(co0 + a, cout - 1) * nbk;
                         xq[a] = vj + (size_t)min(ci0 + a, cin - 1) * nbk;
-#pragma unroll
-                        for (int c = 0; c < 4; c++) acc[a][c] = (WVT)(0.0f);
                     }
+#pragma unroll
+                    for (int s = 0; s < 16; s++) acc[s] = (WVT)(0.0f);
                     for (int b = 0; b < nq; b++) {
                         WVT yv[4], xv[4];
 #pragma unroll
@@ -948,16 +951,39 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
 #pragma unroll
                         for (int a = 0; a < 4; a++)
 #pragma unroll
-                            for (int c = 0; c < 4; c++) acc[a][c] = fma(yv[a], xv[c], acc[a][c]);
+                            for (int c = 0; c < 4; c++)
+                                acc[a * 4 + c] = fma(yv[a], xv[c], acc[a * 4 + c]);
                     }
-                    for (int a = 0; a < 4 && co0 + a < cout; a++)
-                        for (int c = 0; c < 4 && ci0 + c < cin; c++)
-                            xj[(co0 + a) * cin + ci0 + c] += WHSUM(acc[a][c]);
+                    /* the 16 lane sums at once (WPAIR halves the lanes of two vectors):
+                     * lane s of the last level is the sum of acc[s], s = 4 co + ci; a
+                     * clamped row or column past cout or cin lands in a lane that the
+                     * end drops */
+                    WVT w8[8], w4[4], w2[2];
+#pragma unroll
+                    for (int k = 0; k < 8; k++) w8[k] = WPAIR(acc[2 * k], acc[2 * k + 1]);
+#pragma unroll
+                    for (int k = 0; k < 4; k++) w4[k] = WPAIR(w8[2 * k], w8[2 * k + 1]);
+#pragma unroll
+                    for (int k = 0; k < 2; k++) w2[k] = WPAIR(w4[2 * k], w4[2 * k + 1]);
+                    __local float *xb = xj + ((size_t)(co0 / 4) * cib + ci0 / 4) * 16;
+#if WVW == 16
+                    vstore16(vload16(0, xb) + WPAIR(w2[0], w2[1]), 0, xb);
+#else
+                    vstore8(vload8(0, xb) + w2[0], 0, xb);
+                    vstore8(vload8(0, xb + 8) + w2[1], 0, xb + 8);
+#endif
                 }
         }
     }
     __global float *out = part + part_off + ((size_t)z * 16 + 4 * i) * cout * cin;
-    for (int t = 0; t < 4 * cout * cin; t++) out[t] = accum ? out[t] + lx[t] : lx[t];
+    for (int j = 0; j < 4; j++)
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++) {
+                size_t t = ((size_t)j * cout + co) * cin + ci;
+                float x = lx[(((size_t)j * cob + co / 4) * cib + ci / 4) * 16 + (co % 4) * 4 +
+                             ci % 4];
+                out[t] = accum ? out[t] + x : x;
+            }
 }
 #endif
 

@@ -724,9 +724,12 @@ static size_t wbw_geom(int cfg, const ct_conv_desc *d, int *hp, int *wp, int *wq
     *perx = per;
     return per + (size_t)d->cout * 2 * th * *wq;
 }
+/* X in 4x4 blocks of (co, ci) */
+static size_t wbw_lx(const ct_conv_desc *d) {
+    return (size_t)4 * ((d->cout + 3) / 4) * ((d->cin + 3) / 4) * 16 * sizeof(float);
+}
 static size_t wbw_local(int cfg, const ct_conv_desc *d, int nbk) {
-    return (size_t)4 * (d->cin + d->cout) * nbk * wfcfg[cfg].vw * sizeof(float) +
-           (size_t)4 * d->cout * d->cin * sizeof(float);
+    return (size_t)4 * (d->cin + d->cout) * nbk * wfcfg[cfg].vw * sizeof(float) + wbw_lx(d);
 }
 static int wbw_nbk(const ct_conv_plan *p, int cfg) {
     int nbk = 32;
@@ -755,7 +758,7 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
     cl_mem ws = p->ws;
     cl_kernel kk = p->wbw[cfg];
     size_t lv = (size_t)4 * cin * nbk * vw * sizeof(float), ly = (size_t)4 * cout * nbk * vw * sizeof(float);
-    size_t lx = (size_t)4 * cout * cin * sizeof(float);
+    size_t lx = wbw_lx(d);
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int nb = n - n0 < chunk ? n - n0 : chunk, accum = n0 > 0;
         CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, x, 0));
