@@ -372,8 +372,27 @@ static void force_cases(void) {
           "bad keys");
 }
 
+/* The final at the layer's batch takes the fastest few within 1.5x of the screening's
+ * best, fastest first; one alone or none timed: no final. */
+static void finalist_cases(void) {
+    int fin[CT_TUNE_FINALISTS];
+    const double sc[] = {5.0, 1.0, 1.4, 2.0, 1.2, 1.1, INFINITY, 1.45};
+    int nf = ct_tune_finalists(sc, 8, fin);
+    CHECK(nf == 4 && fin[0] == 1 && fin[1] == 5 && fin[2] == 4 && fin[3] == 2,
+          "finalists: %d [%d %d %d %d], want 4 [1 5 4 2]", nf, fin[0], fin[1], fin[2], fin[3]);
+    const double two[] = {3.5, 2.0, 2.9};
+    nf = ct_tune_finalists(two, 3, fin);
+    CHECK(nf == 2 && fin[0] == 1 && fin[1] == 2, "finalists of 3: %d [%d %d]", nf, fin[0],
+          fin[1]);
+    const double alone[] = {1.0, 2.0, INFINITY};
+    CHECK(ct_tune_finalists(alone, 3, fin) == 0, "one within 1.5x: no final");
+    const double none[] = {INFINITY, INFINITY};
+    CHECK(ct_tune_finalists(none, 2, fin) == 0, "nothing timed: no final");
+}
+
 int main(void) {
     ct_set_log(log_fn, NULL);
+    finalist_cases();
     force_cases();
     file_cases();
     pin_cases();

@@ -45,4 +45,11 @@ const char *ct_tune_file(ct_runtime *rt);
 /* How many timed runs this runtime's tuning has made (deterministic mode: none). */
 long ct_tune_timed_runs(ct_runtime *rt);
 
+/* The conv candidates timed again at the layer's own batch after the screening at
+ * ct_conv_plan_tune_batch items: of the screening times score[0..nc-1], the indices of
+ * the CT_TUNE_FINALISTS fastest within 1.5x of the fastest, fastest first. Returns how
+ * many (0 where fewer than two qualify: nothing to decide). */
+#define CT_TUNE_FINALISTS 4
+int ct_tune_finalists(const double *score, int nc, int fin[CT_TUNE_FINALISTS]);
+
 #endif
