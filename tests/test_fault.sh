@@ -74,10 +74,20 @@ check() {
   checks=$((checks + 1))
   train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}"
   # LeakSanitizer sometimes cannot stop the process's threads (PoCL's) for its scan and
-  # gives up with a "fatal error": that says nothing about cltrain, so run it again once
-  if grep -q "LeakSanitizer has encountered a fatal error" "$D/err"; then
+  # gives up with a "fatal error": that says nothing about cltrain, so run it again (twice;
+  # CI saw it fail twice in a row once). If it still cannot scan, the case runs once more
+  # without the leak scan, said here: every other check (ASan, UBSan, exit, files, OpenCL
+  # objects) still applies to it.
+  local tries=0
+  while grep -q "LeakSanitizer has encountered a fatal error" "$D/err" && [ $tries -lt 2 ]; do
+    tries=$((tries + 1))
     echo "note: $what: LeakSanitizer could not scan (its own fatal error); run again"
     train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}"
+  done
+  if grep -q "LeakSanitizer has encountered a fatal error" "$D/err"; then
+    echo "note: $what: LeakSanitizer could not scan 3 times; this case runs without the leak scan"
+    train_run CLTRAIN_FAULT="$call:$n" CLTRAIN_FAULT_COUNT="$T/live" "${extra[@]}" \
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
   fi
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     bad "$what: no exit within 60 s (hang)"
