@@ -248,10 +248,68 @@ int ct_tune_finalists(const double *score, int nc, int fin[CT_TUNE_FINALISTS]) {
     return nf < 2 ? 0 : nf; /* one alone: nothing to decide */
 }
 
+/* One timed run of candidate v on nt items (forced on the plan first): its seconds, or
+ * INFINITY when the variant cannot be forced or fails to run. */
+static double time_once(ct_runtime *rt, tune_state *ts, const task *t, const ct_variant *v,
+                        int nt, bufs *b) {
+    if (t->plan && ct_conv_plan_force(t->plan, t->op - 1, v) != CT_OK) return INFINITY;
+    double t0 = ct_now();
+    if (run_task(rt, t, v, nt, b) != CT_OK || clFinish(rt->q) != CL_SUCCESS) return INFINITY;
+    ts->timed++;
+    return ct_now() - t0;
+}
+
+/* The buffers of a task at n items (n = 1 for a GEMM, whose sizes are its own). */
+static ct_status task_bufs(ct_runtime *rt, const task *t, int n, bufs *b) {
+    ct_status s = CT_OK;
+    if (t->op == CT_OP_GEMM) {
+        if ((s = buf_new(rt, b, (size_t)t->M * t->K)) == CT_OK &&
+            (s = buf_new(rt, b, (size_t)t->K * t->N)) == CT_OK)
+            s = buf_new(rt, b, (size_t)t->M * t->N);
+        return s;
+    }
+    const ct_conv_desc *d = ct_conv_plan_desc(t->plan);
+    size_t nx = (size_t)n * d->cin * d->h * d->w;
+    size_t ny = (size_t)n * d->cout * d->oh * d->ow;
+    size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+    size_t sz[7] = {nx, nw, (size_t)d->cout, ny, nx, nw, (size_t)d->cout};
+    for (int i = 0; i < 7 && s == CT_OK; i++)
+        s = buf_new(rt, b, sz[i]);
+    if (s == CT_OK && d->pool) /* the pooled output and its index (bytes: fewer floats) */
+        for (int i = 0; i < 2 && s == CT_OK; i++)
+            s = buf_new(rt, b, (size_t)n * d->cout * (d->oh / 2) * (d->ow / 2));
+    return s;
+}
+
+/* The final at the layer's own batch: the screening's few items can misjudge how a
+ * kernel's working set meets the caches (implicit-dot on Model 2's conv3 backward-
+ * weights: level with the fused Winograd at 8 items, 2x slower at 64). Its buffers are
+ * made only now, so the screening stays small; when they do not fit, or every finalist
+ * fails at this size, there is no final (returns 0) and the screening decides. */
+static int tune_final(ct_runtime *rt, tune_state *ts, const task *t, const ct_variant *cands,
+                      const int *fin, int nf, int nfull, double *fs) {
+    bufs b = {0};
+    int ok = 0;
+    if (task_bufs(rt, t, nfull, &b) == CT_OK) {
+        for (int k = 0; k < nf; k++) fs[k] = INFINITY;
+        for (int rep = 0; rep < 3; rep++) /* rep 0 warms the caches at this size */
+            for (int k = 0; k < nf; k++) {
+                if (fs[k] < 0) continue;
+                double tt = time_once(rt, ts, t, &cands[fin[k]], nfull, &b);
+                if (tt == INFINITY) fs[k] = -1; /* fails at the full batch: out of the final */
+                else if (rep > 0 && tt < fs[k]) fs[k] = tt;
+            }
+        for (int k = 0; k < nf; k++) ok |= fs[k] >= 0 && fs[k] < INFINITY;
+    }
+    bufs_free(&b);
+    return ok;
+}
+
 /* Each candidate that passed its check: one run that compiles (PoCL builds a kernel per
  * local size at its first launch, 0.3-2 s, so it is never timed), one timed run; clearly
  * slow ones stop there. Then the survivors are timed in turns, so a burst of load on the
- * shared machine hits them all alike; the minimum counts. */
+ * shared machine hits them all alike; the minimum counts. The screening runs at the
+ * plan's tuning batch, then a final at the layer's batch (tune_final). */
 static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_variant *best_v) {
     ct_variant cands[MAX_CANDS];
     int nc, nt = 1, nfull = 1;
@@ -260,45 +318,24 @@ static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_var
     if (t->op == CT_OP_GEMM) {
         *best_v = ct_gemm_variant_default(rt, t->ta, t->tb, t->M, t->N, t->K);
         nc = ct_gemm_candidates(rt, t->ta, t->tb, cands, MAX_CANDS);
-        if ((s = buf_new(rt, &b, (size_t)t->M * t->K)) != CT_OK ||
-            (s = buf_new(rt, &b, (size_t)t->K * t->N)) != CT_OK ||
-            (s = buf_new(rt, &b, (size_t)t->M * t->N)) != CT_OK)
-            goto done;
     } else {
         int pass = t->op - 1;
-        const ct_conv_desc *d = ct_conv_plan_desc(t->plan);
         *best_v = ct_conv_plan_default(t->plan, pass);
         nc = ct_conv_plan_candidates(t->plan, pass, cands, MAX_CANDS);
         nt = ct_conv_plan_tune_batch(t->plan);
-        nfull = d->n;
-        size_t nx = (size_t)nfull * d->cin * d->h * d->w;
-        size_t ny = (size_t)nfull * d->cout * d->oh * d->ow;
-        size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
-        size_t sz[7] = {nx, nw, (size_t)d->cout, ny, nx, nw, (size_t)d->cout};
-        for (int i = 0; i < 7 && s == CT_OK; i++)
-            s = buf_new(rt, &b, sz[i]);
-        if (s == CT_OK && d->pool) /* the pooled output and its index (bytes: fewer floats) */
-            for (int i = 0; i < 2 && s == CT_OK; i++)
-                s = buf_new(rt, &b, (size_t)nfull * d->cout * (d->oh / 2) * (d->ow / 2));
-        if (s != CT_OK) goto done;
+        nfull = ct_conv_plan_desc(t->plan)->n;
     }
+    if ((s = task_bufs(rt, t, nt, &b)) != CT_OK) goto done;
     double score[MAX_CANDS], best = INFINITY;
     int alive[MAX_CANDS];
     for (int i = 0; i < nc; i++) {
         score[i] = INFINITY;
         alive[i] = 0;
         if (!checked_ok(rt, ts, t->op, cands[i])) continue;
-        if (t->plan && ct_conv_plan_force(t->plan, t->op - 1, &cands[i]) != CT_OK) continue;
         double tt = INFINITY;
         for (int rep = 0; rep < 2; rep++) {
-            double t0 = ct_now();
-            if (run_task(rt, t, &cands[i], nt, &b) != CT_OK || clFinish(rt->q) != CL_SUCCESS) {
-                tt = INFINITY;
-                break;
-            }
-            tt = ct_now() - t0;
-            ts->timed++;
-            if (rep == 0 && tt > 2.5) break; /* slow even allowing for the compile */
+            tt = time_once(rt, ts, t, &cands[i], nt, &b);
+            if (tt == INFINITY || (rep == 0 && tt > 2.5)) break; /* slow even with the compile */
         }
         score[i] = tt;
         alive[i] = tt < INFINITY && tt <= 3 * best + 0.05 && tt <= 0.25;
@@ -307,39 +344,22 @@ static ct_status tune_task(ct_runtime *rt, tune_state *ts, const task *t, ct_var
     for (int rep = 0; rep < 3; rep++)
         for (int i = 0; i < nc; i++) {
             if (!alive[i] || score[i] > 3 * best + 0.05) continue;
-            if (t->plan && ct_conv_plan_force(t->plan, t->op - 1, &cands[i]) != CT_OK) continue;
-            double t0 = ct_now();
-            if (run_task(rt, t, &cands[i], nt, &b) != CT_OK || clFinish(rt->q) != CL_SUCCESS) {
+            double tt = time_once(rt, ts, t, &cands[i], nt, &b);
+            if (tt == INFINITY) {
                 score[i] = INFINITY;
                 alive[i] = 0;
                 continue;
             }
-            double tt = ct_now() - t0;
-            ts->timed++;
             if (tt < score[i]) score[i] = tt;
             if (tt < best) best = tt;
         }
-    /* The final at the layer's own batch: the screening's few items can misjudge how a
-     * kernel's working set meets the caches (implicit-dot on Model 2's conv3 backward-
-     * weights: level with the fused Winograd at 8 items, 2x slower at 64). */
+    bufs_free(&b);
+    b.n = 0;
     int fin[FINALISTS], nf = 0;
     double fs[FINALISTS];
     if (t->plan && nfull > nt && best < INFINITY) {
         nf = ct_tune_finalists(score, nc, fin);
-        for (int k = 0; k < nf; k++) fs[k] = INFINITY;
-        for (int rep = 0; rep < 3; rep++) /* rep 0 warms the caches at this size */
-            for (int k = 0; k < nf; k++) {
-                if (ct_conv_plan_force(t->plan, t->op - 1, &cands[fin[k]]) != CT_OK) continue;
-                double t0 = ct_now();
-                if (run_task(rt, t, &cands[fin[k]], nfull, &b) != CT_OK ||
-                    clFinish(rt->q) != CL_SUCCESS) {
-                    fs[k] = -1; /* fails at the full batch: out of the final */
-                    continue;
-                }
-                double tt = ct_now() - t0;
-                ts->timed++;
-                if (rep > 0 && fs[k] >= 0 && tt < fs[k]) fs[k] = tt;
-            }
+        if (nf && !tune_final(rt, ts, t, cands, fin, nf, nfull, fs)) nf = 0;
     }
     double bs = INFINITY;
     const char *show = getenv("CLTRAIN_TUNE_SHOW"); /* each candidate's best time, to stderr */
