@@ -8,8 +8,9 @@
 #     the one-device run byte for byte; batchnorm per device (differs from one device) and
 #     with --sync-bn (within 1e-4 of one device);
 #  3. --resume with another device count (2 -> 1 and 1 -> 2);
-#  4. bad lists and a share a device cannot hold: exit status, a message naming the option
-#     and the device, no model and no checkpoint file left.
+#  4. bad lists, a share a device cannot hold and shares that fit alone but not together
+#     (CPU devices share the host's memory): exit status, a message naming the option and
+#     the device, no model and no checkpoint file left.
 # Skipped (77) when fewer than two devices show up.
 # Usage: test_multidev.sh CLTRAIN TEST_MULTIDEV_TOOL DATA_DIR
 set -u
@@ -114,10 +115,25 @@ expect_refused "batch below the device count" 2 "--batch-size 1 is smaller than 
   "$CLT" train "${B[@]}" --devices 0:0,0:1 --batch-size 1
 expect_refused "--sync-bn on one device" 2 "--sync-bn reduces batchnorm statistics across devices: it needs --devices" \
   "$CLT" train "${B[@]}" --sync-bn
-# each device's share of 100 at 512x512 needs a 4.7 GiB activation slab: more than a buffer may be
-expect_refused "share too big" 1 "--devices: device 0:0 cannot hold its share of 50 of the --batch-size 100 samples \(try --batch-size 50" \
-  "$CLT" train --data "$DATA/catdog-mini/train" --model 'conv96:3:relu,flatten,dense1' --input 512x512 \
-  --batch-size 100 --epochs 1 --devices 0:0,0:1
+# A share too big for its device, and shares that fit one by one but not together: the
+# CPU devices share the host's memory, so their buffers are counted together (two
+# replicas each under the limit were OOM-killed before). Bounded by an address-space
+# limit, so the test neither depends on the machine's memory nor allocates much of it;
+# at 1.5 GB (1098 MiB for buffers) one replica at 40 needs under 880 MiB, so two need
+# more than the limit and one alone fits with a fifth to spare. Not under
+# AddressSanitizer, which cannot run under ulimit -v.
+if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$CLT" 2>/dev/null | grep -q libasan; then
+  echo "SKIP (3 checks): device memory under ulimit -v on an AddressSanitizer build"
+else
+  M=(--data "$DATA/catdog-mini/train" --model 'conv16:3:relu,flatten,dense1' --input 256x256 --epochs 1)
+  limited() { (ulimit -v 1500000; "$@"); }
+  expect_refused "share too big" 1 "--devices: device 0:0 cannot hold its share of 80 of the --batch-size 160 samples \(try --batch-size 80" \
+    limited "$CLT" train "${M[@]}" --batch-size 160 --devices 0:0,0:1
+  limited "$CLT" train "${M[@]}" --batch-size 40 --device 0:1 --out "$T/alone.safetensors" --checkpoint-dir "$T/alone_ck" >"$T/alone.txt" 2>&1 \
+    && ok || { bad "one replica's share should fit alone under the limit (the next check means nothing)"; cat "$T/alone.txt"; }
+  expect_refused "shares too big together" 1 "--devices: device 0:1 cannot hold its share of 40 of the --batch-size 80 samples \(try --batch-size 40.*CPU devices share the host's memory" \
+    limited "$CLT" train "${M[@]}" --batch-size 80 --devices 0:0,0:1
+fi
 
 echo "multidev: $checks checks, $fails failed"
 [ $fails -eq 0 ]

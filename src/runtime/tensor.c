@@ -11,6 +11,14 @@ size_t ct_shape_count(int ndim, const int *shape) {
     return n;
 }
 
+/* Buffers on CPU devices, summed over every runtime of the process: CPU devices (two PoCL
+ * pthread devices, say) each report the host's memory as their own, but they share it, so
+ * a check per runtime let two replicas together take more than the host has, and the
+ * kernel's OOM killer ended the run instead of an error. */
+static _Atomic size_t host_backed_bytes;
+
+static int host_backed(const ct_runtime *rt) { return (rt->dev.type & CL_DEVICE_TYPE_CPU) != 0; }
+
 static ct_status check_size(ct_runtime *rt, const char *name, size_t bytes) {
     const ct_device_info *d = &rt->dev;
     if (bytes > d->max_alloc)
@@ -35,14 +43,17 @@ static ct_status check_size(ct_runtime *rt, const char *name, size_t bytes) {
         limit = (size_t)rl.rlim_cur / 4 * 3; /* leave room for the host side of the run */
         what = "memory the process may use (ulimit -v, less a quarter for the host side)";
     }
-    size_t in_use = rt->mem_bytes;
+    size_t in_use = host_backed(rt) ? (size_t)host_backed_bytes : (size_t)rt->mem_bytes;
+    const char *shared = host_backed(rt) && in_use > rt->mem_bytes
+                             ? " (this run's CPU devices share the host's memory)"
+                             : "";
     if (bytes > limit || in_use > limit - bytes)
         return ct_set_error(CT_ERR_MEMORY,
                             "tensor '%s' (%.1f MiB) would bring this run's device memory to %.1f "
-                            "MiB, more than the %.1f MiB of %s on %s; use a smaller --batch-size "
+                            "MiB, more than the %.1f MiB of %s on %s%s; use a smaller --batch-size "
                             "or input size",
                             name, bytes / 1048576.0, (in_use + (double)bytes) / 1048576.0,
-                            limit / 1048576.0, what, d->name);
+                            limit / 1048576.0, what, d->name, shared);
     return CT_OK;
 }
 
@@ -55,6 +66,7 @@ static void CL_CALLBACK mem_released(cl_mem m, void *user) {
     (void)m;
     mem_record *r = user;
     r->rt->mem_bytes -= r->bytes;
+    if (host_backed(r->rt)) host_backed_bytes -= r->bytes;
     free(r);
 }
 
@@ -74,9 +86,10 @@ ct_status ct_buffer_create(ct_runtime *rt, const char *name, size_t bytes, cl_me
     if (r) {
         r->rt = rt;
         r->bytes = bytes;
-        if (clSetMemObjectDestructorCallback(*out, mem_released, r) == CL_SUCCESS)
+        if (clSetMemObjectDestructorCallback(*out, mem_released, r) == CL_SUCCESS) {
             rt->mem_bytes += bytes;
-        else
+            if (host_backed(rt)) host_backed_bytes += bytes;
+        } else
             free(r);
     }
     return CT_OK;
