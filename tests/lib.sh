@@ -6,6 +6,9 @@ ct_need_device() { # CLDEVICES: exit 77 (skipped) when there is no OpenCL device
     exit 77
   fi
 }
+ct_asan_build() { # CLTRAIN: true for an AddressSanitizer build (it cannot run under ulimit -v)
+  [ -n "${ASAN_OPTIONS:-}" ] || ldd "$1" 2>/dev/null | grep -q libasan
+}
 fails=0
 checks=0
 ok() { checks=$((checks + 1)); }

@@ -8,11 +8,12 @@ set -u
 CLT=$1
 CLD=$2
 DATA=$3/catdog-mini
+. "$(dirname "$0")/lib.sh"
 if ! "$CLD" --json | grep -Eq '"type":[[:space:]]*"CPU"'; then
   echo "SKIP: needs the CPU (PoCL) device"
   exit 77
 fi
-if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$CLT" 2>/dev/null | grep -q libasan; then
+if ct_asan_build "$CLT"; then
   echo "SKIP: AddressSanitizer build (it cannot run under ulimit -v)"
   exit 77
 fi

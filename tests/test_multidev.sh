@@ -122,7 +122,7 @@ expect_refused "--sync-bn on one device" 2 "--sync-bn reduces batchnorm statisti
 # at 1.5 GB (1098 MiB for buffers) one replica at 40 needs under 880 MiB, so two need
 # more than the limit and one alone fits with a fifth to spare. Not under
 # AddressSanitizer, which cannot run under ulimit -v.
-if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$CLT" 2>/dev/null | grep -q libasan; then
+if ct_asan_build "$CLT"; then
   echo "SKIP (3 checks): device memory under ulimit -v on an AddressSanitizer build"
 else
   M=(--data "$DATA/catdog-mini/train" --model 'conv16:3:relu,flatten,dense1' --input 256x256 --epochs 1)
