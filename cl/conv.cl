@@ -260,16 +260,22 @@ __kernel void flip_weights(int cout, int cin, int k, __global const float *wt,
  * u_off + k*se + co*sco + ci*sci for co < coutp, zero from cout on (the fused kernel
  * below reads [k][ci][co] with co padded to its register block). */
 #if CT_PROG == 0
-__kernel void wino_weights(int cout, int coutp, int cin, int flip, __global const float *wt,
-                           __global float *u, int u_off, int se, int sco, int sci) {
-    int co = get_global_id(0), ci = get_global_id(1);
-    if (co >= coutp || ci >= cin) return;
-    float g[3][3], t[4][3];
+/* the 3x3 kernel g of (co, ci), flipped for backward-data, zero from cout on */
+static void wino_g(int cout, int cin, int co, int ci, int flip, __global const float *wt,
+                   float g[3][3]) {
     for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++)
             g[ky][kx] = co >= cout ? 0.0f
                         : flip     ? wt[((ci * cout + co) * 3 + (2 - ky)) * 3 + (2 - kx)]
                                    : wt[((co * cin + ci) * 3 + ky) * 3 + kx];
+}
+
+__kernel void wino_weights(int cout, int coutp, int cin, int flip, __global const float *wt,
+                           __global float *u, int u_off, int se, int sco, int sci) {
+    int co = get_global_id(0), ci = get_global_id(1);
+    if (co >= coutp || ci >= cin) return;
+    float g[3][3], t[4][3];
+    wino_g(cout, cin, co, ci, flip, wt, g);
     for (int c = 0; c < 3; c++) {
         t[0][c] = g[0][c];
         t[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
@@ -284,6 +290,46 @@ __kernel void wino_weights(int cout, int coutp, int cin, int flip, __global cons
         uo[(r * 4 + 3) * (size_t)se] = t[r][2];
     }
 }
+
+/* Winograd F(4x4, 3x3) (the same paper): each 4x4 output tile from a 6x6 input tile with
+ * 36 products per (co, ci) instead of 144 (F(2x2): 16 instead of 36), interpolation points
+ * 0, 1, -1, 2, -2 and infinity. With k = 6*i + j a position of the 6x6 transform domain:
+ *   U = G g G^T   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+ *                      1/24 -1/12 1/6; 0 0 1]
+ *   V = B^T d B   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ *                        0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   y = A^T M A   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * The larger coefficients cost accuracy: docs/OPS.md gives the error measured against a
+ * float64 direct convolution (tests/test_ops.c). wino_weights6 writes U as wino_weights
+ * does, with 36 planes. */
+#if CT_PROG == 0
+__kernel void wino_weights6(int cout, int coutp, int cin, int flip, __global const float *wt,
+                            __global float *u, int u_off, int se, int sco, int sci) {
+    int co = get_global_id(0), ci = get_global_id(1);
+    if (co >= coutp || ci >= cin) return;
+    float g[3][3], t[6][3];
+    wino_g(cout, cin, co, ci, flip, wt, g);
+    for (int c = 0; c < 3; c++) {
+        float a = g[0][c] + g[2][c], b = g[1][c];
+        t[0][c] = 0.25f * g[0][c];
+        t[1][c] = -(a + b) / 6.0f;
+        t[2][c] = -(a - b) / 6.0f;
+        t[3][c] = g[0][c] / 24.0f + b / 12.0f + g[2][c] / 6.0f;
+        t[4][c] = g[0][c] / 24.0f - b / 12.0f + g[2][c] / 6.0f;
+        t[5][c] = g[2][c];
+    }
+    __global float *uo = u + u_off + (size_t)co * sco + (size_t)ci * sci;
+    for (int r = 0; r < 6; r++) {
+        float a = t[r][0] + t[r][2], b = t[r][1];
+        uo[(r * 6 + 0) * (size_t)se] = 0.25f * t[r][0];
+        uo[(r * 6 + 1) * (size_t)se] = -(a + b) / 6.0f;
+        uo[(r * 6 + 2) * (size_t)se] = -(a - b) / 6.0f;
+        uo[(r * 6 + 3) * (size_t)se] = t[r][0] / 24.0f + b / 12.0f + t[r][2] / 6.0f;
+        uo[(r * 6 + 4) * (size_t)se] = t[r][0] / 24.0f - b / 12.0f + t[r][2] / 6.0f;
+        uo[(r * 6 + 5) * (size_t)se] = t[r][2];
+    }
+}
+#endif
 
 /* One work-item per tile (all channels in turn), tiles along dim 0 so that PoCL's
  * vectorised work-item loop reads and writes each transform plane contiguously; items in
@@ -720,6 +766,9 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #ifndef WR
 #define WR 8
 #endif
+#ifndef WT
+#define WT 2 /* output tile side: F(2x2, 3x3) or F(4x4, 3x3) */
+#endif
 #define WVSTORE CAT(vstore, WVW)
 #if WVW == 16
 #define WZIPLO(a, b)                                                                        \
@@ -734,20 +783,108 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #endif
 #define WIT CAT(int, WVW)
 #define WCVT_UC CAT(convert_uchar, WVW)
+/* The transform-domain products of conv_wino_fused (F(2x2) and F(4x4)): for each of the
+ * ne points e, m[e][c] = sum_ci u[e][ci][c] v[e][ci] for the cn output channels of the
+ * chunk (u at its first), WR at a time, U read as broadcasts. */
+static inline void wf_products(int ne, int cin, int coutp, int cn, int cb, __local const WVT *v,
+                               __global const float *u, __local WVT *m) {
+    for (int e = 0; e < ne; e++) {
+        __local const WVT *ve = v + e * cin;
+        for (int cr = 0; cr < cn; cr += WR) {
+            WVT acc[WR];
+#pragma unroll
+            for (int r = 0; r < WR; r++) acc[r] = (WVT)(0.0f);
+            __global const float *ue = u + (size_t)e * cin * coutp + cr;
+            for (int ci = 0; ci < cin; ci++) {
+                WVT b = ve[ci];
+#pragma unroll
+                for (int r = 0; r < WR; r++) acc[r] = fma((WVT)(ue[r]), b, acc[r]);
+                ue += coutp;
+            }
+#pragma unroll
+            for (int r = 0; r < WR; r++) m[e * cb + cr + r] = acc[r];
+        }
+    }
+}
+#endif
+/* WT == 4: Fused Winograd F(4x4,3x3), the same plan with 4x4 output tiles from 6x6 input
+ * tiles (transforms above wino_weights6). Lane l of work-item (bx, ty,
+ * item): the tile of output rows 4ty .. 4ty+3 and columns 4(bx*WVW+l) .. +3. WROW6: row r
+ * of the WVW input tiles (6 columns each, at a stride of 4) from eight vector loads,
+ * columns j < 4 gathered from the four loads at the tile starts, 4 and 5 from the four
+ * loads 4 columns on. xp: zero-padded (pad_input) to 4*th+2 rows of at least
+ * 4*nbx*WVW + 4 columns, so no load is clamped. u: [36][cin][coutp]; lv: 36*cin and lm:
+ * 36*cb vectors per work-item. pool: the 2x2 windows inside each tile. */
+#if CT_PROG == 3 && WT == 4
+#if WVW == 16
+#define WSW0 s048c
+#define WSW1 s159d
+#define WSW2 s26ae
+#define WSW3 s37bf
+#else
+#define WSW0 s04
+#define WSW1 s15
+#define WSW2 s26
+#define WSW3 s37
+#endif
+#define WCOL(a, j) ((WVT)((a)[0].WSW##j, (a)[1].WSW##j, (a)[2].WSW##j, (a)[3].WSW##j))
+#define WROW6(xr, d)                                                                        \
+    do {                                                                                    \
+        WVT a_[4], b_[4];                                                                   \
+        for (int k_ = 0; k_ < 4; k_++) {                                                    \
+            a_[k_] = WVLOAD(0, (xr) + k_ * WVW);                                            \
+            b_[k_] = WVLOAD(0, (xr) + 4 + k_ * WVW);                                        \
+        }                                                                                   \
+        (d)[0] = WCOL(a_, 0);                                                               \
+        (d)[1] = WCOL(a_, 1);                                                               \
+        (d)[2] = WCOL(a_, 2);                                                               \
+        (d)[3] = WCOL(a_, 3);                                                               \
+        (d)[4] = WCOL(b_, 0);                                                               \
+        (d)[5] = WCOL(b_, 1);                                                               \
+    } while (0)
+/* o[0..5] = B^T (d0 .. d5) */
+#define WBT6(d0, d1, d2, d3, d4, d5, o)                                                     \
+    do {                                                                                    \
+        WVT a_ = fma((WVT)(-4.0f), (d2), (d4)), b_ = fma((WVT)(-4.0f), (d1), (d3));         \
+        WVT c_ = (d4) - (d2), e_ = 2.0f * ((d3) - (d1));                                    \
+        (o)[0] = fma((WVT)(4.0f), (d0), fma((WVT)(-5.0f), (d2), (d4)));                     \
+        (o)[1] = a_ + b_;                                                                   \
+        (o)[2] = a_ - b_;                                                                   \
+        (o)[3] = c_ + e_;                                                                   \
+        (o)[4] = c_ - e_;                                                                   \
+        (o)[5] = fma((WVT)(4.0f), (d1), fma((WVT)(-5.0f), (d3), (d5)));                     \
+    } while (0)
+/* o[0..3] = A^T (m0 .. m5) */
+#define WAT6(m0, m1, m2, m3, m4, m5, o)                                                     \
+    do {                                                                                    \
+        WVT p_ = (m1) + (m2), q_ = (m1) - (m2), r_ = (m3) + (m4), s_ = (m3) - (m4);         \
+        (o)[0] = (m0) + p_ + r_;                                                            \
+        (o)[1] = fma((WVT)(2.0f), s_, q_);                                                  \
+        (o)[2] = fma((WVT)(4.0f), r_, p_);                                                  \
+        (o)[3] = fma((WVT)(8.0f), s_, q_) + (m5);                                           \
+    } while (0)
+#define WCVT_F CAT(convert_float, WVW)
+#endif
+
+#if CT_PROG == 3
+#define WE ((WT + 2) * (WT + 2)) /* transform-domain points */
 __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int cb, int oh,
                               int ow, int n0, __global const float *xp, __global const float *u,
                               int u_off, __global const float *bias, int use_bias, int relu,
                               __global float *y, int pool, __global uchar *pidx,
                               __local WVT *lv, __local WVT *lm) {
     int bx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
-    int th = (oh + 1) / 2, tw = (ow + 1) / 2, nbx = (tw + WVW - 1) / WVW;
-    /* pool: the tile is the 2x2 window, y the pooled output (oh/2 x ow/2, floor) and pidx
-     * its argmax code (cl/pool.cl); a last tile row or column past the floor is skipped */
+    int th = (oh + WT - 1) / WT, tw = (ow + WT - 1) / WT, nbx = (tw + WVW - 1) / WVW;
+    /* pool: the 2x2 windows of the tile (one for F(2x2), four for F(4x4)), y the pooled
+     * output (oh/2 x ow/2, floor) and pidx its argmax code (cl/pool.cl); a last tile row or
+     * column past the floor is skipped */
     int poh = oh / 2, pw = ow / 2;
-    if (bx >= nbx || ty >= th || (pool && (ty >= poh || bx * WVW >= pw))) return;
-    __local WVT *v = lv + (size_t)get_local_id(0) * 16 * cin;
-    __local WVT *m = lm + (size_t)get_local_id(0) * 16 * cb;
-    __global const float *xc = xp + ((size_t)item * cin * hp + 2 * ty) * wp + 2 * bx * WVW;
+    if (bx >= nbx || ty >= th || (pool && (WT / 2 * ty >= poh || WT / 2 * bx * WVW >= pw)))
+        return;
+    __local WVT *v = lv + (size_t)get_local_id(0) * WE * cin;
+    __local WVT *m = lm + (size_t)get_local_id(0) * WE * cb;
+    __global const float *xc = xp + ((size_t)item * cin * hp + WT * ty) * wp + WT * bx * WVW;
+#if WT == 2
     for (int ci = 0; ci < cin; ci++) {
         WVT d[4][4], t[4][4];
 #pragma unroll
@@ -768,29 +905,31 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
         }
         xc += (size_t)hp * wp;
     }
-    int oy = 2 * ty, ox0 = 2 * bx * WVW, rows = oy + 1 < oh ? 2 : 1;
-    int full = ox0 + 2 * WVW <= ow;
+#else
+    for (int ci = 0; ci < cin; ci++) {
+        WVT t[6][6];
+        for (int r = 0; r < 6; r++) {
+            WVT d[6];
+            WROW6(xc + r * wp, d);
+            WBT6(d[0], d[1], d[2], d[3], d[4], d[5], t[r]);
+        }
+        for (int c = 0; c < 6; c++) {
+            WVT o[6];
+            WBT6(t[0][c], t[1][c], t[2][c], t[3][c], t[4][c], t[5][c], o);
+#pragma unroll
+            for (int i = 0; i < 6; i++) v[(i * 6 + c) * cin + ci] = o[i];
+        }
+        xc += (size_t)hp * wp;
+    }
+#endif
+    int oy = WT * ty, ox0 = WT * bx * WVW, rows = min(WT, oh - oy);
+    int full = ox0 + WT * WVW <= ow;
     for (int co0 = 0; co0 < coutp; co0 += cb) {
         int cn = min(cb, coutp - co0);
-        for (int e = 0; e < 16; e++) {
-            __local const WVT *ve = v + e * cin;
-            for (int cr = 0; cr < cn; cr += WR) {
-                WVT acc[WR];
-#pragma unroll
-                for (int r = 0; r < WR; r++) acc[r] = (WVT)(0.0f);
-                __global const float *ue = u + u_off + (size_t)e * cin * coutp + co0 + cr;
-                for (int ci = 0; ci < cin; ci++) {
-                    WVT b = ve[ci];
-#pragma unroll
-                    for (int r = 0; r < WR; r++) acc[r] = fma((WVT)(ue[r]), b, acc[r]);
-                    ue += coutp;
-                }
-#pragma unroll
-                for (int r = 0; r < WR; r++) m[e * cb + cr + r] = acc[r];
-            }
-        }
+        wf_products(WE, cin, coutp, cn, cb, v, u + u_off + co0, m);
         for (int c = 0; c < cn && co0 + c < cout; c++) {
             int co = co0 + c;
+#if WT == 2
             WVT q[16], s0[4], s1[4];
 #pragma unroll
             for (int e = 0; e < 16; e++) q[e] = m[e * cb + c];
@@ -849,6 +988,75 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                 for (int r = 0; r < rows; r++)
                     for (int x = 0; x < nx; x++) yr[r * ow + x] = tmp[r][x];
             }
+#else
+            WVT s[4][6], o[4][4];
+            for (int j = 0; j < 6; j++) {
+                __local const WVT *mj = m + j * cb + c;
+                WVT q[4];
+                WAT6(mj[0], mj[6 * cb], mj[12 * cb], mj[18 * cb], mj[24 * cb], mj[30 * cb], q);
+                for (int i = 0; i < 4; i++) s[i][j] = q[i];
+            }
+            WVT bv = (WVT)(use_bias ? bias[co] : 0.0f);
+            for (int i = 0; i < 4; i++) {
+                WAT6(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], o[i]);
+                for (int j = 0; j < 4; j++) {
+                    o[i][j] += bv;
+                    if (relu) o[i][j] = fmax(o[i][j], (WVT)(0.0f));
+                }
+            }
+            if (pool) { /* the order and code of ct_pool2_fwd_rows */
+                for (int pr = 0; pr < 2 && 2 * ty + pr < poh; pr++) {
+                    WVT pm0, pm1;
+                    WIT k0, k1;
+                    CT_POOL4(o[2 * pr][0], o[2 * pr][1], o[2 * pr + 1][0], o[2 * pr + 1][1], pm0,
+                             k0, WIT);
+                    CT_POOL4(o[2 * pr][2], o[2 * pr][3], o[2 * pr + 1][2], o[2 * pr + 1][3], pm1,
+                             k1, WIT);
+                    WVT f0 = WCVT_F(k0), f1 = WCVT_F(k1);
+                    size_t po = ((size_t)(n0 + item) * cout + co) * poh * pw +
+                                (size_t)(2 * ty + pr) * pw + 2 * bx * WVW;
+                    WVT lo = WZIPLO(pm0, pm1), hi = WZIPHI(pm0, pm1);
+                    WVT klo = WZIPLO(f0, f1), khi = WZIPHI(f0, f1);
+                    if (2 * bx * WVW + 2 * WVW <= pw) {
+                        WVSTORE(lo, 0, y + po);
+                        WVSTORE(hi, 1, y + po);
+                        WVSTORE(WCVT_UC(klo), 0, pidx + po);
+                        WVSTORE(WCVT_UC(khi), 1, pidx + po);
+                    } else {
+                        float tp[2 * WVW], tk[2 * WVW];
+                        WVSTORE(lo, 0, tp);
+                        WVSTORE(hi, 1, tp);
+                        WVSTORE(klo, 0, tk);
+                        WVSTORE(khi, 1, tk);
+                        for (int x = 0; x < pw - 2 * bx * WVW; x++) {
+                            y[po + x] = tp[x];
+                            pidx[po + x] = (uchar)tk[x];
+                        }
+                    }
+                }
+                continue;
+            }
+            __global float *yr = y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox0;
+            for (int i = 0; i < rows; i++) {
+                WVT p0 = WZIPLO(o[i][0], o[i][2]), p1 = WZIPHI(o[i][0], o[i][2]);
+                WVT q0 = WZIPLO(o[i][1], o[i][3]), q1 = WZIPHI(o[i][1], o[i][3]);
+                WVT r0 = WZIPLO(p0, q0), r1 = WZIPHI(p0, q0), r2 = WZIPLO(p1, q1),
+                    r3 = WZIPHI(p1, q1);
+                if (full) {
+                    WVSTORE(r0, 0, yr + i * ow);
+                    WVSTORE(r1, 1, yr + i * ow);
+                    WVSTORE(r2, 2, yr + i * ow);
+                    WVSTORE(r3, 3, yr + i * ow);
+                } else {
+                    float tmp[4 * WVW];
+                    WVSTORE(r0, 0, tmp);
+                    WVSTORE(r1, 1, tmp);
+                    WVSTORE(r2, 2, tmp);
+                    WVSTORE(r3, 3, tmp);
+                    for (int x = 0; x < ow - ox0; x++) yr[i * ow + x] = tmp[x];
+                }
+            }
+#endif
         }
     }
 }

@@ -517,13 +517,14 @@ static void model_fd(const char *spec, int c, int h, int w, int classes, int n, 
 
 /* The max pool fused into the conv before it (CT_FUSE_TAKES_POOL2) gives the same loss and
  * gradients, bit for bit, as the two layers one after the other (CLTRAIN_FUSE_POOL=0), with
- * each conv forward family forced: the fused Winograd and the implicit kernels pool in
- * registers (the implicit one reading in place with its last block shifted by an even and
- * by an odd count: 18 and 17 output columns), im2col and direct pool after. Both a relu
+ * each conv forward family forced: the fused Winograd (F(2x2) and F(4x4)) and the implicit
+ * kernels pool in registers (the implicit one reading in place with its last block shifted
+ * by an even and by an odd count: 18 and 17 output columns), im2col and direct pool after. Both a relu
  * and a linear conv take their pool; the one after a batchnorm does not. */
 static void fuse_pool_same(void) {
     static const char *spec = "conv8:3:relu,pool2,conv6:3,pool2,flatten,dense3";
-    static const char *vars[] = {"winograd-fused:4x16", "winograd-fused:8x8", "implicit:4x16",
+    static const char *vars[] = {"winograd-fused:4x16", "winograd-fused:8x8",
+                                 "winograd-fused:f4-8x16", "winograd-fused:f4-4x8", "implicit:4x16",
                                  "implicit:4x8", "im2col:blk4x16", "direct"};
     static const int widths[] = {20, 19};
     const int n = 3, c = 2, h = 13;

@@ -72,7 +72,7 @@ static int conv_shapes(ct_runtime *rt, const char *label, int pass, const ct_var
 }
 
 /* 'valid' rows longer than the implicit blocks (read in place, overlapping last block) */
-static void conv_wide(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
+static int conv_wide(ct_runtime *rt, const char *label, int pass, const ct_variant *v) {
     int runs = 0;
     for (int k = 1; k <= 5; k += 2) {
         ct_conv_desc d;
@@ -84,6 +84,11 @@ static void conv_wide(ct_runtime *rt, const char *label, int pass, const ct_vari
     ct_conv_desc d;
     CHECK_OK(ct_conv_desc_init(&d, 2, 5, 7, 70, 37, 3, 1, 1, CT_ACT_RELU));
     conv_one(rt, label, &d, 2, pass, v, 47, &runs);
+    /* one output channel (one input channel for backward-data): the smallest local area
+     * of the fused Winograd, the only shape its F(4x4) 4x16 config fits with 16 KiB */
+    CHECK_OK(ct_conv_desc_init(&d, 2, 2, 9, 11, 1, 3, 1, 1, CT_ACT_NONE));
+    conv_one(rt, label, &d, 2, pass, v, 48, &runs);
+    return runs;
 }
 
 static void desc_rules(void) {
@@ -259,7 +264,11 @@ static void fd_all(ct_runtime *rt, const char *label, int pass, const ct_variant
 /* Winograd's rounding against direct convolution, both measured against the float64
  * reference on the same inputs (uniform in [-1, 1]): max |y - y64| over the output,
  * and that over max |y64|. F(2x2, 3x3)'s transforms add a few roundings per output (the
- * 1/2 in G is exact); the check allows 4x direct's error (printed, docs/OPS.md). */
+ * 1/2 in G is exact); the check allows 4x direct's error (printed, docs/OPS.md).
+ * F(4x4, 3x3) (the f4- configs) is less accurate: G's 1/6 and 1/24 are inexact and B^T
+ * and A^T carry 4, 5 and 8, so each transform-domain product sums terms several times the
+ * output's size. Measured 8.2x direct's error forward, 8.3x backward-data; it is allowed
+ * 16x (test_golden --f4 shows what that does to three Adam steps). */
 static void winograd_error(ct_runtime *rt) {
     static const int shapes[][6] = {/* n cin hw cout same bwd-data */
                                     {2, 32, 27, 64, 0, 0}, {2, 64, 12, 64, 1, 0},
@@ -343,7 +352,9 @@ static void winograd_error(ct_runtime *rt) {
             printf("winograd error (%s, n%d cin%d %dx%d cout%d %s): max |y - y64| %.3g (%.3g "
                    "of max |y64| %.3g), direct %.3g (%.3g)\n", nm, n, d.cin, d.h, d.w, d.cout,
                    c[4] ? "same" : "valid", ew, ew / ymax, ymax, ed, ed / ymax);
-            CHECK(ew <= 4 * ed + 1e-6 * ymax, "%s error %.3g above 4x direct's %.3g", nm, ew, ed);
+            double allow = strstr(nm, ":f4-") ? 16 : 4;
+            CHECK(ew <= allow * ed + 1e-6 * ymax, "%s error %.3g above %.0fx direct's %.3g", nm,
+                  ew, allow, ed);
         }
         ct_conv_plan_free(p);
         clReleaseMemObject(bx), clReleaseMemObject(bw), clReleaseMemObject(bb);
@@ -468,11 +479,19 @@ int main(void) {
                      vname(pass, v, nm, sizeof nm));
             if (v && !device_runs(rt, *v)) continue;
             int runs = conv_shapes(rt, label, pass, v);
-            CHECK(runs > 0, "%s fits none of the test shapes", label);
             if (!v || v->alg == CT_ALG_IMPLICIT || v->alg == CT_ALG_FLIP_IMPLICIT ||
                 v->alg == CT_ALG_IMPLICIT_DOT || v->alg == CT_ALG_WINOGRAD_FUSED ||
                 v->alg == CT_ALG_FLIP_WINOGRAD_FUSED)
-                conv_wide(rt, label, pass, v);
+                runs += conv_wide(rt, label, pass, v);
+            int wr, vw;
+            /* an F(4x4) fused config needs 36 x (1 + R) x VW floats of local memory even
+             * for one input channel: on a device with less it fits nothing, rightly */
+            if (!runs && sscanf(nm, "%*[^:]:f4-%dx%d", &wr, &vw) == 2 &&
+                (size_t)36 * (1 + wr) * vw * sizeof(float) > rt->local_mem)
+                printf("%s: needs more than the device's %zu bytes of local memory\n", label,
+                       rt->local_mem);
+            else
+                CHECK(runs > 0, "%s fits none of the test shapes", label);
             if (pass != CT_CONV_FWD) fd_all(rt, label, pass, v);
         }
     }

@@ -12,7 +12,7 @@ struct ct_conv_plan {
     ct_runtime *rt;
     ct_conv_desc d;
     cl_kernel fwd, bwd_data, bwd_w, bwd_b, im2col, im2col_t, col2im, sum_parts, bias_parts;
-    cl_kernel flip, pad_input, pack, wino_w, wino_in, wino_out, wino_bw_out;
+    cl_kernel flip, pad_input, pack, wino_w, wino_w6, wino_in, wino_out, wino_bw_out;
     cl_kernel impl[CT_CONV_IMPLICIT_CONFIGS]; /* created on first use */
     cl_kernel impl_pool[CT_CONV_IMPLICIT_CONFIGS]; /* the same with the fused pool */
     cl_kernel implw[CT_CONV_IMPLW_CONFIGS];   /* backward-weights (iwcfg) */
@@ -70,7 +70,7 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_in, &p->wino_out,
+                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_w6, &p->wino_in, &p->wino_out,
                        &p->wino_bw_out, &p->pool2};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
@@ -94,6 +94,7 @@ void ct_conv_plan_free(ct_conv_plan *p) {
  * (alternating runs, tools/bench_layers). */
 #define WS_TARGET_BYTES ((size_t)6 << 20)
 #define MAX_PARTS 64
+static size_t wfused_need(const ct_conv_desc *d);
 
 ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_plan **out) {
     *out = NULL;
@@ -113,7 +114,8 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
         {"conv", "bias_parts", &p->bias_parts},     {"conv", "flip_weights", &p->flip},
         {"conv", "pad_input", &p->pad_input},     {"conv", "pack_weights", &p->pack},
         {"conv", "wino_weights", &p->wino_w},     {"conv", "wino_input", &p->wino_in},
-        {"conv", "wino_output", &p->wino_out},   {"conv", "wino_bwd_w_out", &p->wino_bw_out}};
+        {"conv", "wino_output", &p->wino_out},   {"conv", "wino_bwd_w_out", &p->wino_bw_out},
+        {"conv", "wino_weights6", &p->wino_w6}};
     for (size_t i = 0; s == CT_OK && i < sizeof ks / sizeof ks[0]; i++)
         s = ct_kernel_create(rt, ks[i].prog, ks[i].name, NULL, ks[i].k);
     if (s != CT_OK) {
@@ -136,6 +138,11 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);
     if (colf < per) colf = per;
     if (colf < per_bd) colf = per_bd;
+    /* room for the fused Winograd's U and one padded item where that is within the target:
+     * with a small batch the im2col size above would shut out F(4x4), whose U alone is
+     * 36 x cin x cout floats */
+    size_t wneed = wfused_need(d);
+    if (colf < wneed && wneed <= WS_TARGET_BYTES / sizeof(float)) colf = wneed;
     size_t parts = (size_t)MAX_PARTS * nw;
     if (parts < (size_t)d->n * d->cout) parts = (size_t)d->n * d->cout; /* bias partials */
     p->col_floats = colf;
@@ -631,29 +638,46 @@ static int winograd_fits(const ct_conv_plan *p, int pass, int gv) {
            wino_fixed(d->cout, d->cin) + wino_per(d->cout, d->cin, d->h, d->w) <= p->col_floats;
 }
 
-/* ---- fused Winograd F(2x2, 3x3) (stride 1; cl/conv.cl conv_wino_fused) ---------- */
-/* output channels per register block x tiles per vector */
+/* ---- fused Winograd F(2x2, 3x3) and F(4x4, 3x3) (stride 1; cl/conv.cl) ---------- */
+/* output channels per register block, tiles per vector, output tile side: F(2x2,3x3)
+ * or F(4x4,3x3) (conv_wino_fused built with -DWT=2 or 4; F(4x4): forward and
+ * backward-data only) */
 static const struct {
-    int wr, vw;
-} wfcfg[CT_CONV_WFUSED_CONFIGS] = {{8, 16}, {4, 16}, {8, 8}, {4, 8}};
+    int wr, vw, t;
+} wfcfg[CT_CONV_WFUSED_CONFIGS] = {{8, 16, 2}, {4, 16, 2}, {8, 8, 2}, {4, 8, 2},
+                                   {8, 16, 4}, {4, 16, 4}, {8, 8, 4}, {4, 8, 4}};
+#define WF_E(cfg) (wfcfg[cfg].t == 4 ? 36 : 16) /* transform-domain points */
 #define WF_CB 32 /* at most this many output channels' products are kept at once */
 
-/* padded input rows hp and row length wp (every tile row's 4 rows, every vector's
- * 2*VW+2 columns), output channels rounded up to the block, floats of U and per item */
+/* padded input rows hp and row length wp (F(2x2): every tile row's 4 rows, every vector's
+ * 2*VW+2 columns; F(4x4): 6 rows, 4*VW+4 columns), output channels rounded up to the
+ * block, floats of U and per item */
 static void wfused_geom(int cfg, int cin, int cout, int oh, int ow, int *hp, int *wp, int *coutp,
                         size_t *fixed, size_t *per) {
-    int vw = wfcfg[cfg].vw, wr = wfcfg[cfg].wr, th = (oh + 1) / 2, tw = (ow + 1) / 2;
-    int nbx = (tw + vw - 1) / vw;
-    *hp = 2 * th + 2;
-    *wp = (2 * nbx * vw + 2 + 15) / 16 * 16;
+    int vw = wfcfg[cfg].vw, wr = wfcfg[cfg].wr, t = wfcfg[cfg].t;
+    int th = (oh + t - 1) / t, tw = (ow + t - 1) / t, nbx = (tw + vw - 1) / vw;
+    *hp = t * th + 2;
+    *wp = (t * nbx * vw + t + 15) / 16 * 16;
     *coutp = (cout + wr - 1) / wr * wr;
-    *fixed = (size_t)16 * cin * *coutp;
+    *fixed = (size_t)WF_E(cfg) * cin * *coutp;
     *per = (size_t)cin * *hp * *wp;
 }
 
-/* local memory of one work-item: V (16 x cin) and M (16 x cb) vectors */
+/* local memory of one work-item: V (E x cin) and M (E x cb) vectors, E = 16 or 36 */
 static size_t wfused_local(int cfg, int cin, int cb) {
-    return (size_t)16 * (cin + cb) * wfcfg[cfg].vw * sizeof(float);
+    return (size_t)WF_E(cfg) * (cin + cb) * wfcfg[cfg].vw * sizeof(float);
+}
+
+/* column floats any F(4x4) fused Winograd config needs for one item (f4-8x16: the longest
+ * rows, the output channels rounded up to 8), forward and backward-data; 0 when the conv
+ * is not 3x3 stride 1 */
+static size_t wfused_need(const ct_conv_desc *d) {
+    if (d->k != 3 || d->stride != 1) return 0;
+    int hp, wp, coutp;
+    size_t fixed, per, f2, p2;
+    wfused_geom(4, d->cin, d->cout, d->oh, d->ow, &hp, &wp, &coutp, &fixed, &per);
+    wfused_geom(4, d->cout, d->cin, d->h, d->w, &hp, &wp, &coutp, &f2, &p2);
+    return fixed + per > f2 + p2 ? fixed + per : f2 + p2;
 }
 
 /* output channels kept at once: WF_CB, or fewer (a multiple of the block) where local
@@ -669,10 +693,11 @@ static int wfused_cb(const ct_conv_plan *p, int cfg, int cin, int coutp) {
 static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int w, int cout,
                             int oh, int ow, int pt, int pl, cl_mem src, cl_mem wt, int flip,
                             cl_mem bias, int relu, cl_mem out, cl_mem pidx) {
+    int t4 = wfcfg[cfg].t == 4, ne = WF_E(cfg);
     if (!p->wfused[cfg]) {
         char opts[64];
-        snprintf(opts, sizeof opts, "-DCT_PROG=3 -DWVW=%d -DWR=%d", wfcfg[cfg].vw,
-                 wfcfg[cfg].wr);
+        snprintf(opts, sizeof opts, "-DCT_PROG=3 -DWVW=%d -DWR=%d -DWT=%d", wfcfg[cfg].vw,
+                 wfcfg[cfg].wr, wfcfg[cfg].t);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_wino_fused", opts, &p->wfused[cfg]));
     }
     int hp, wp, coutp;
@@ -684,14 +709,16 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     int uo = (int)((size_t)chunk * per), se = cin * coutp, sco = 1, sci = coutp;
     int use_bias = bias != NULL;
     cl_mem ws = p->ws, bb = bias ? bias : wt;
-    CT_TRY(ct_set_args(p->wino_w, 10, sizeof cout, &cout, sizeof coutp, &coutp, sizeof cin, &cin,
+    cl_kernel wk = t4 ? p->wino_w6 : p->wino_w;
+    CT_TRY(ct_set_args(wk, 10, sizeof cout, &cout, sizeof coutp, &coutp, sizeof cin, &cin,
                        sizeof flip, &flip, sizeof wt, &wt, sizeof ws, &ws, sizeof uo, &uo,
                        sizeof se, &se, sizeof sco, &sco, sizeof sci, &sci));
     size_t gw[2] = {(size_t)coutp, (size_t)cin};
-    CT_TRY(ct_ops_launch(p->rt, p->wino_w, 2, gw, 16, 4));
-    int th = (oh + 1) / 2, tw = (ow + 1) / 2, nbx = (tw + wfcfg[cfg].vw - 1) / wfcfg[cfg].vw;
+    CT_TRY(ct_ops_launch(p->rt, wk, 2, gw, 16, 4));
+    int ts = wfcfg[cfg].t, th = (oh + ts - 1) / ts, tw = (ow + ts - 1) / ts;
+    int nbx = (tw + wfcfg[cfg].vw - 1) / wfcfg[cfg].vw;
     int cb = wfused_cb(p, cfg, cin, coutp);
-    size_t loc = wfused_local(cfg, cin, cb), lv = (size_t)16 * cin * wfcfg[cfg].vw * sizeof(float);
+    size_t loc = wfused_local(cfg, cin, cb), lv = (size_t)ne * cin * wfcfg[cfg].vw * sizeof(float);
     cl_kernel kk = p->wfused[cfg];
     int pool = pidx != NULL;
     cl_mem pi = pool ? pidx : out; /* not touched without pool */
@@ -790,7 +817,7 @@ static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
         int hq, wq2, wq;
         size_t perx;
         /* the slots: WBW_SLOTS x 16 x cout x cin floats in the partial-sum area */
-        return wfcfg[cfg].wr == 4 && wbw_nbk(p, cfg) >= 1 &&
+        return wfcfg[cfg].wr == 4 && wfcfg[cfg].t == 2 && wbw_nbk(p, cfg) >= 1 &&
                wbw_geom(cfg, d, &hq, &wq2, &wq, &perx) <= p->col_floats &&
                (size_t)WBW_SLOTS * 16 <= (size_t)p->parts * 9;
     } else if (pass != CT_CONV_FWD) {

@@ -45,7 +45,7 @@ int ct_gemm_kernel_default(ct_runtime *rt);
  * A variant is an algorithm and a sub-variant index (a GEMM kernel, an implicit config).
  * Names: gemm "simple", "blk6x32", ..., "nt4x16", "tiled", "clblast";
  * conv.forward "direct", "im2col:<gemm kernel>", "implicit:<RM>x<cols>", "winograd:<k>",
- * "winograd-fused:<R>x<VW>";
+ * "winograd-fused:<R>x<VW>" (F(2x2,3x3)), "winograd-fused:f4-<R>x<VW>" (F(4x4,3x3));
  * conv.backward_data "direct", "flip-im2col:<k>", "col2im:<k>", "flip-implicit:<RM>x<cols>",
  * "flip-winograd:<k>", "flip-winograd-fused:<R>x<VW>";
  * conv.backward_weights "direct", "im2col:<k>", "implicit-dot:<CO>x<VW>". */
@@ -77,7 +77,7 @@ typedef enum {
 #define CT_VARIANT_SUBS 16         /* sub-variant indices are below this */
 #define CT_CONV_IMPLICIT_CONFIGS 5 /* forward / flipped backward-data configs */
 #define CT_CONV_IMPLW_CONFIGS 4    /* backward-weights configs */
-#define CT_CONV_WFUSED_CONFIGS 4   /* fused Winograd configs */
+#define CT_CONV_WFUSED_CONFIGS 8   /* fused Winograd configs (4 F(2x2), 4 F(4x4)) */
 typedef struct ct_variant {
     ct_alg alg;
     int sub; /* CT_ALG_KERNEL, *IM2COL, COL2IM, *WINOGRAD: GEMM kernel; *IMPLICIT*,

@@ -28,7 +28,8 @@ static const char *const icfg_names[CT_CONV_IMPLICIT_CONFIGS] = {"4x32", "6x32",
                                                                  "8x32"};
 static const char *const iwcfg_names[CT_CONV_IMPLW_CONFIGS] = {"4x16", "4x8", "2x16", "6x8"};
 /* fused Winograd configs (ops_conv.c's wfcfg): output channels per block x tiles per vector */
-static const char *const wfcfg_names[CT_CONV_WFUSED_CONFIGS] = {"8x16", "4x16", "8x8", "4x8"};
+static const char *const wfcfg_names[CT_CONV_WFUSED_CONFIGS] = {
+    "8x16", "4x16", "8x8", "4x8", "f4-8x16", "f4-4x16", "f4-8x8", "f4-4x8"};
 
 /* ---- variants by name ---------------------------------------------------- */
 static const char *const op_names[CT_OP_COUNT] = {"gemm", "conv.forward", "conv.backward_data",
