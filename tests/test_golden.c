@@ -14,13 +14,16 @@
  * times the bound. The factor covers another summation order than PyTorch's (Winograd
  * transforms, split reductions); cltrain's worst measured is printed beside the bound.
  *
+ * The run uses the documented default variants (CLTRAIN_DETERMINISTIC=1, docs/OPS.md), so
+ * it does not depend on what the machine's tuning picks.
+ *
  * --f4: the same run with every conv forced to the F(4x4, 3x3) fused Winograd (forward
- * f4-8x16, backward-data f4-8x8; backward-weights stays F(2x2)), which the tuning stage
- * picks where it is fastest. F(4x4) rounds about 8x worse than direct per conv
+ * f4-8x16, backward-data f4-8x8; backward-weights keeps its default), which the tuning
+ * stage picks where it is fastest. F(4x4) rounds about 8x worse than direct per conv
  * (tests/test_ops.c, winograd_error: 5.9e-6 against 7.2e-7 of max |y| forward, 4.4e-6
  * against 5.3e-7 backward-data): G's 1/6 and 1/24 are inexact and B^T and A^T carry 4, 5
  * and 8, so each of the 36 products sums terms several times the output's size. Its bound
- * is the factor above times that 8x: W_FACTOR_F4 = 32 (measured 22.8x, layers.0.weight at
+ * is the factor above times that 8x: W_FACTOR_F4 = 32 (measured 23.5x, layers.0.weight at
  * 0.0016 lr); a wrong kernel still moves a weight 50x further than that. */
 #include <cjson/cJSON.h>
 
@@ -65,6 +68,9 @@ static char *read_all(const char *path, size_t *len) {
 int main(int argc, char **argv) {
     int f4 = argc > 1 && !strcmp(argv[1], "--f4");
     double factor = f4 ? W_FACTOR_F4 : W_FACTOR;
+    /* the documented default variants, not what this machine's tuning (or a cache left by
+     * another test) picks: the tuning stage may choose F(4x4), whose bound is --f4's */
+    setenv("CLTRAIN_DETERMINISTIC", "1", 1);
     if (f4) setenv("CLTRAIN_CONV", "winograd-fused:f4-8x16,flip-winograd-fused:f4-8x8", 1);
     const char *src = getenv("CLTRAIN_SRC_DIR");
     char path[4096];
@@ -148,7 +154,19 @@ int main(int argc, char **argv) {
     cJSON *losses = cJSON_GetObjectItem(root, "losses");
     int steps = cJSON_GetArraySize(losses);
     for (int t = 0; t < steps; t++) {
-        CHECK_OK(ct_model_train_step(m, n, &opt, 99, t));
+        ct_status st = ct_model_train_step(m, n, &opt, 99, t);
+        if (f4 && t == 0 && st == CT_ERR_ARG && strstr(ct_last_error(), "does not fit")) {
+            /* F(4x4) keeps 36 x (cin + chunk) vectors of local memory per work-item: a
+             * device with little (the GPU-sized leg's 48 KiB) cannot run it on these convs,
+             * and the tuning stage never offers it there */
+            printf("SKIP: %s\n", ct_last_error());
+            ct_model_free(m);
+            free(x), free(lab);
+            cJSON_Delete(root);
+            ct_runtime_free(rt);
+            return 77;
+        }
+        CHECK(st == CT_OK, "step %d: %s", t + 1, ct_last_error());
         double loss;
         CHECK_OK(ct_model_metrics(m, 1, &loss, NULL, NULL));
         double want = cJSON_GetArrayItem(losses, t)->valuedouble;

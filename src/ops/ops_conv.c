@@ -70,8 +70,8 @@ void ct_conv_plan_free(ct_conv_plan *p) {
     if (!p) return;
     cl_kernel *ks[] = {&p->fwd, &p->bwd_data, &p->bwd_w, &p->bwd_b,
                        &p->im2col, &p->im2col_t, &p->col2im, &p->sum_parts, &p->bias_parts,
-                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_w6, &p->wino_in, &p->wino_out,
-                       &p->wino_bw_out, &p->pool2};
+                       &p->flip, &p->pad_input, &p->pack, &p->wino_w, &p->wino_w6,
+                       &p->wino_in, &p->wino_out, &p->wino_bw_out, &p->pool2};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (*ks[i]) clReleaseKernel(*ks[i]);
     for (int i = 0; i < CT_CONV_IMPLICIT_CONFIGS; i++)
