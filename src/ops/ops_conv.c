@@ -915,6 +915,10 @@ const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p) {
     return &p->d;
 }
 
+int ct_conv_plan_has_workspace(const ct_conv_plan *p) {
+    return p->ws != NULL;
+}
+
 /* ---- running ------------------------------------------------------------- */
 /* The pool after a variant that cannot run it in its kernel: pools y (the conv output of n
  * items) into p->pool_y / p->pool_idx with the pool layer's own kernel. */

@@ -125,6 +125,7 @@ ct_status ct_table_set(ct_runtime *rt, const char *key, ct_op_kind op, ct_varian
     e->op = op;
     e->v = v;
     e->src = src;
+    e->keep_file = 0;
     return CT_OK;
 }
 

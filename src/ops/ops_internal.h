@@ -114,6 +114,10 @@ typedef struct ct_table_entry {
     ct_tune_src src;
     int used;  /* an op ran with it */
     int given; /* set for an item of ct_tune_items, or pinned */
+    /* the tuning file's variant, kept there though this run uses v: it did not fit only
+     * because this run's plan has no workspace (src/tune/tune.c); cleared by ct_table_set */
+    int keep_file;
+    ct_variant file_v;
 } ct_table_entry;
 ct_table_entry *ct_table_find(ct_runtime *rt, const char *key);
 /* The end of a conv forward's op key when a 2x2 pool is fused into it (ct_conv_key). */
@@ -160,6 +164,8 @@ int ct_conv_plan_candidates(const ct_conv_plan *p, int pass, ct_variant *out, in
 /* Images to time a plan's variants on (a part of the batch: the cost is linear in it). */
 int ct_conv_plan_tune_batch(const ct_conv_plan *p);
 const ct_conv_desc *ct_conv_plan_desc(const ct_conv_plan *p);
+/* Whether the plan got its workspace (without one, only the direct kernels run). */
+int ct_conv_plan_has_workspace(const ct_conv_plan *p);
 /* The plan runs v for pass from now on (NULL: the table again); CT_ERR_ARG naming it when
  * v does not fit this plan. */
 ct_status ct_conv_plan_force(ct_conv_plan *p, int pass, const ct_variant *v);

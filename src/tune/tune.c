@@ -159,7 +159,7 @@ static void save_file(ct_runtime *rt) {
         if (e->src != CT_SRC_FILE && e->src != CT_SRC_TUNED) continue;
         char nm[64], line[256];
         int l = snprintf(line, sizeof line, "%s=%s\n", e->key,
-                         ct_variant_name(e->op, e->v, nm, sizeof nm));
+                         ct_variant_name(e->op, e->keep_file ? e->file_v : e->v, nm, sizeof nm));
         if (l <= 0 || (size_t)l >= sizeof line) continue;
         if (len + (size_t)l + 64 > cap) {
             char *t = realloc(s, cap * 2 + (size_t)l + 64);
@@ -193,6 +193,8 @@ typedef struct {
     char key[160];
     ct_conv_plan *plan;
     int ta, tb, M, N, K;
+    int keep;         /* the file's entry stays in the file (keep_v): see ct_tune_items */
+    ct_variant keep_v;
 } task;
 
 typedef struct {
@@ -476,8 +478,20 @@ ct_status ct_tune_items(ct_runtime *rt, const ct_tune_item *items, int n) {
                 e->given = 1;
                 continue;
             }
-            ct_log(CT_LOG_WARN, "tuning file %s: %s=%s does not fit its key here: tuning it again",
-                   ct_tune_file(rt), t->key, ct_variant_name(e->op, e->v, nm, sizeof nm));
+            if (t->plan && !ct_conv_plan_has_workspace(t->plan)) {
+                /* this run's limit, not the file's fault (a workspace refused under memory
+                 * pressure): choose for this run, and keep the file's entry for the runs
+                 * after, which would otherwise read the direct kernel from it */
+                ct_log(CT_LOG_WARN, "tuning file %s: %s=%s needs the conv workspace this run "
+                       "could not allocate: tuning it for this run only (the file keeps it)",
+                       ct_tune_file(rt), t->key, ct_variant_name(e->op, e->v, nm, sizeof nm));
+                t->keep = 1;
+                t->keep_v = e->v;
+            } else {
+                ct_log(CT_LOG_WARN, "tuning file %s: %s=%s does not fit its key here: tuning "
+                       "it again", ct_tune_file(rt), t->key,
+                       ct_variant_name(e->op, e->v, nm, sizeof nm));
+            }
         }
         todo[ntodo++] = i;
     }
@@ -491,7 +505,11 @@ ct_status ct_tune_items(ct_runtime *rt, const ct_tune_item *items, int n) {
             if ((s = tune_task(rt, ts, t, &v)) != CT_OK) goto done;
             if ((s = ct_table_set(rt, t->key, t->op, v, CT_SRC_TUNED)) != CT_OK) goto done;
             ct_table_entry *e = ct_table_find(rt, t->key);
-            if (e) e->given = 1;
+            if (e) {
+                e->given = 1;
+                e->keep_file = t->keep;
+                e->file_v = t->keep_v;
+            }
         }
         ct_log(CT_LOG_INFO, "Tuned %d op shapes on %s in %.1f s", ntodo, rt->dev.name,
                ct_now() - t0);
