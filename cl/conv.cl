@@ -553,7 +553,7 @@ __kernel void conv_implicit(int cin, int hp, int wp, int cout, int oh, int ow, i
         int co = i0 + r;
         if (co >= cout) break;
         IVT bv = (IVT)(use_bias ? bias[co] : 0.0f);
-        size_t po = (((size_t)(n0 + item) * cout + co) * poh + py) * pw + px0;
+        size_t po = (((size_t)item * cout + co) * poh + py) * pw + px0;
         IHT pm[INV];
         IHI pk[INV];
 #pragma unroll
@@ -730,10 +730,10 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
  *   2. M[e][co] = sum_ci U[e][ci][co] V[e][ci], WR output channels at a time (U read as
  *      broadcasts), for a chunk of cb output channels (a multiple of WR);
  *   3. y = A^T M A + bias (relu), stored.
- * The transforms are as in wino_input/wino_output above. xp is the zero-padded input
- * (pad_input): rows 2ty .. 2ty+3 and columns up to 2*nbx*WVW + 1 all exist, so no load
- * is clamped. u: [16][cin][coutp], coutp a multiple of WR, zero past cout. lv: 16*cin
- * and lm: 16*cb vectors per work-item of the group (dim 0 only). */
+ * The transforms are as in wino_input/wino_output above. x is the unpadded input (n x
+ * cin x h x w, xlen floats); the pad_t rows and pad_l columns before it and everything
+ * past it read as zero (wf_load). u: [16][cin][coutp], coutp a multiple of WR, zero past
+ * cout. lv: 16*cin and lm: 16*cb vectors per work-item of the group (dim 0 only). */
 /* Shared by the fused Winograd kernels (CT_PROG 3 and 4): WVW tiles per vector. WROW:
  * row r of the VW input tiles, columns 0..3 of each, from two pairs of vector loads. */
 #if CT_PROG == 3 || CT_PROG == 4
@@ -751,14 +751,54 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #endif
 /* lanes 0 .. WVW/2-1: sums of adjacent lane pairs of a, the rest: of b */
 #define WPAIR(a, b) (WEVEN(a, b) + WODD(a, b))
-#define WROW(xr, d)                                                                         \
+#define WROW_OF(a0_, a1_, b0_, b1_, d)                                                      \
     do {                                                                                    \
-        WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
-        WVT b0_ = WVLOAD(0, (xr) + 2), b1_ = WVLOAD(0, (xr) + 2 + WVW);                     \
         (d)[0] = WEVEN(a0_, a1_);                                                           \
         (d)[1] = WODD(a0_, a1_);                                                            \
         (d)[2] = WEVEN(b0_, b1_);                                                           \
         (d)[3] = WODD(b0_, b1_);                                                            \
+    } while (0)
+#define WROW(xr, d)                                                                         \
+    do {                                                                                    \
+        WVT a0_ = WVLOAD(0, (xr)), a1_ = WVLOAD(0, (xr) + WVW);                             \
+        WVT b0_ = WVLOAD(0, (xr) + 2), b1_ = WVLOAD(0, (xr) + 2 + WVW);                     \
+        WROW_OF(a0_, a1_, b0_, b1_, d);                                                     \
+    } while (0)
+#define WIT CAT(int, WVW)
+#if WVW == 16
+#define WIOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#define WIOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#endif
+/* The fused kernels read the unpadded input and pad it as they load, instead of a
+ * zero-padded copy (pad_input was 10 % of Model 2's step, a write and a read of every
+ * input and dy once more per pass): WVW floats of the row that starts at float rs of x,
+ * from column c, with the lanes outside columns 0 .. w-1 zero, exactly as the padding
+ * gave. Inside the row: one load. Across a row end: the load masked, where it stays
+ * inside x's xlen floats (it reads the next or the previous row, which the mask drops);
+ * at the buffer's ends: lane by lane. */
+static inline WVT wf_load(__global const float *x, long rs, int c, int w, long xlen) {
+    if (c >= 0 && c + WVW <= w) return WVLOAD(0, x + rs + c);
+    if (c >= w || c + WVW <= 0) return (WVT)(0.0f);
+    long s = rs + c;
+    WIT col = (WIT)(c) + WIOTA;
+    WIT in = (col >= (WIT)(0)) & (col < (WIT)(w));
+    if (s >= 0 && s + WVW <= xlen) return select((WVT)(0.0f), WVLOAD(0, x + s), in);
+    float t[WVW];
+    for (int l = 0; l < WVW; l++) t[l] = c + l >= 0 && c + l < w ? x[s + l] : 0.0f;
+    return WVLOAD(0, t);
+}
+/* WROW from x: row start rs, first column c; ok == 0: a padding row (all zero) */
+#define WROW_X(x, ok, rs, c, w, xlen, d)                                                    \
+    do {                                                                                    \
+        if (!(ok)) {                                                                        \
+            (d)[0] = (d)[1] = (d)[2] = (d)[3] = (WVT)(0.0f);                                \
+        } else {                                                                            \
+            WVT a0_ = wf_load(x, rs, c, w, xlen), a1_ = wf_load(x, rs, (c) + WVW, w, xlen); \
+            WVT b0_ = wf_load(x, rs, (c) + 2, w, xlen);                                     \
+            WVT b1_ = wf_load(x, rs, (c) + 2 + WVW, w, xlen);                               \
+            WROW_OF(a0_, a1_, b0_, b1_, d);                                                 \
+        }                                                                                   \
     } while (0)
 #endif
 
@@ -781,7 +821,6 @@ __kernel void conv_bwd_w_implicit(int cin, int hp, int wp, int cout, int oh, int
 #define WZIPLO(a, b) ((float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3))
 #define WZIPHI(a, b) ((float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7))
 #endif
-#define WIT CAT(int, WVW)
 #define WCVT_UC CAT(convert_uchar, WVW)
 /* The transform-domain products of conv_wino_fused (F(2x2) and F(4x4)): for each of the
  * ne points e, m[e][c] = sum_ci u[e][ci][c] v[e][ci] for the cn output channels of the
@@ -812,8 +851,7 @@ static inline void wf_products(int ne, int cin, int coutp, int cn, int cb, __loc
  * item): the tile of output rows 4ty .. 4ty+3 and columns 4(bx*WVW+l) .. +3. WROW6: row r
  * of the WVW input tiles (6 columns each, at a stride of 4) from eight vector loads,
  * columns j < 4 gathered from the four loads at the tile starts, 4 and 5 from the four
- * loads 4 columns on. xp: zero-padded (pad_input) to 4*th+2 rows of at least
- * 4*nbx*WVW + 4 columns, so no load is clamped. u: [36][cin][coutp]; lv: 36*cin and lm:
+ * loads 4 columns on (from x as for F(2x2)). u: [36][cin][coutp]; lv: 36*cin and lm:
  * 36*cb vectors per work-item. pool: the 2x2 windows inside each tile. */
 #if CT_PROG == 3 && WT == 4
 #if WVW == 16
@@ -828,6 +866,16 @@ static inline void wf_products(int ne, int cin, int coutp, int cn, int cb, __loc
 #define WSW3 s37
 #endif
 #define WCOL(a, j) ((WVT)((a)[0].WSW##j, (a)[1].WSW##j, (a)[2].WSW##j, (a)[3].WSW##j))
+/* the six columns of a row from the loads at the tile starts (a) and 4 columns on (b) */
+#define WROW6_OF(a, b, d)                                                                   \
+    do {                                                                                    \
+        (d)[0] = WCOL(a, 0);                                                                \
+        (d)[1] = WCOL(a, 1);                                                                \
+        (d)[2] = WCOL(a, 2);                                                                \
+        (d)[3] = WCOL(a, 3);                                                                \
+        (d)[4] = WCOL(b, 0);                                                                \
+        (d)[5] = WCOL(b, 1);                                                                \
+    } while (0)
 #define WROW6(xr, d)                                                                        \
     do {                                                                                    \
         WVT a_[4], b_[4];                                                                   \
@@ -835,12 +883,17 @@ static inline void wf_products(int ne, int cin, int coutp, int cn, int cb, __loc
             a_[k_] = WVLOAD(0, (xr) + k_ * WVW);                                            \
             b_[k_] = WVLOAD(0, (xr) + 4 + k_ * WVW);                                        \
         }                                                                                   \
-        (d)[0] = WCOL(a_, 0);                                                               \
-        (d)[1] = WCOL(a_, 1);                                                               \
-        (d)[2] = WCOL(a_, 2);                                                               \
-        (d)[3] = WCOL(a_, 3);                                                               \
-        (d)[4] = WCOL(b_, 0);                                                               \
-        (d)[5] = WCOL(b_, 1);                                                               \
+        WROW6_OF(a_, b_, d);                                                                \
+    } while (0)
+/* WROW6 from x (wf_load): row start rs, first column c; ok == 0: a padding row */
+#define WROW6_X(x, ok, rs, c, w, xlen, d)                                                   \
+    do {                                                                                    \
+        WVT a_[4], b_[4];                                                                   \
+        for (int k_ = 0; k_ < 4; k_++) {                                                    \
+            a_[k_] = (ok) ? wf_load(x, rs, (c) + k_ * WVW, w, xlen) : (WVT)(0.0f);          \
+            b_[k_] = (ok) ? wf_load(x, rs, (c) + 4 + k_ * WVW, w, xlen) : (WVT)(0.0f);      \
+        }                                                                                   \
+        WROW6_OF(a_, b_, d);                                                                \
     } while (0)
 /* o[0..5] = B^T (d0 .. d5) */
 #define WBT6(d0, d1, d2, d3, d4, d5, o)                                                     \
@@ -868,11 +921,11 @@ static inline void wf_products(int ne, int cin, int coutp, int cn, int cb, __loc
 
 #if CT_PROG == 3
 #define WE ((WT + 2) * (WT + 2)) /* transform-domain points */
-__kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int cb, int oh,
-                              int ow, int n0, __global const float *xp, __global const float *u,
-                              int u_off, __global const float *bias, int use_bias, int relu,
-                              __global float *y, int pool, __global uchar *pidx,
-                              __local WVT *lv, __local WVT *lm) {
+__kernel void conv_wino_fused(int cin, int h, int w, int pad_t, int pad_l, long xlen, int cout,
+                              int coutp, int cb, int oh, int ow, __global const float *x,
+                              __global const float *u, int u_off, __global const float *bias,
+                              int use_bias, int relu, __global float *y, int pool,
+                              __global uchar *pidx, __local WVT *lv, __local WVT *lm) {
     int bx = get_global_id(0), ty = get_global_id(1), item = get_global_id(2);
     int th = (oh + WT - 1) / WT, tw = (ow + WT - 1) / WT, nbx = (tw + WVW - 1) / WVW;
     /* pool: the 2x2 windows of the tile (one for F(2x2), four for F(4x4)), y the pooled
@@ -883,12 +936,19 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
         return;
     __local WVT *v = lv + (size_t)get_local_id(0) * WE * cin;
     __local WVT *m = lm + (size_t)get_local_id(0) * WE * cb;
-    __global const float *xc = xp + ((size_t)item * cin * hp + WT * ty) * wp + WT * bx * WVW;
+    /* the tile rows' first input row and column (padding before them: negative) */
+    int iy0 = WT * ty - pad_t, c0 = WT * bx * WVW - pad_l;
+    int inner = c0 >= 0 && c0 + WT * (WVW + 1) <= w; /* WROW(6)'s columns all inside */
+    long rs = ((long)item * cin * h + iy0) * w;
 #if WT == 2
-    for (int ci = 0; ci < cin; ci++) {
+    for (int ci = 0; ci < cin; ci++, rs += (long)h * w) {
         WVT d[4][4], t[4][4];
 #pragma unroll
-        for (int r = 0; r < 4; r++) WROW(xc + r * wp, d[r]);
+        for (int r = 0; r < 4; r++) {
+            int ok = iy0 + r >= 0 && iy0 + r < h;
+            if (ok && inner) WROW(x + rs + r * w + c0, d[r]);
+            else WROW_X(x, ok, rs + r * w, c0, w, xlen, d[r]);
+        }
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             t[0][c] = d[0][c] - d[2][c];
@@ -903,14 +963,15 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
             v[(r * 4 + 2) * cin + ci] = t[r][2] - t[r][1];
             v[(r * 4 + 3) * cin + ci] = t[r][1] - t[r][3];
         }
-        xc += (size_t)hp * wp;
     }
 #else
-    for (int ci = 0; ci < cin; ci++) {
+    for (int ci = 0; ci < cin; ci++, rs += (long)h * w) {
         WVT t[6][6];
         for (int r = 0; r < 6; r++) {
             WVT d[6];
-            WROW6(xc + r * wp, d);
+            int ok = iy0 + r >= 0 && iy0 + r < h;
+            if (ok && inner) WROW6(x + rs + r * w + c0, d);
+            else WROW6_X(x, ok, rs + r * w, c0, w, xlen, d);
             WBT6(d[0], d[1], d[2], d[3], d[4], d[5], t[r]);
         }
         for (int c = 0; c < 6; c++) {
@@ -919,7 +980,6 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
 #pragma unroll
             for (int i = 0; i < 6; i++) v[(i * 6 + c) * cin + ci] = o[i];
         }
-        xc += (size_t)hp * wp;
     }
 #endif
     int oy = WT * ty, ox0 = WT * bx * WVW, rows = min(WT, oh - oy);
@@ -951,7 +1011,7 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                 WVT pm;
                 WIT kk;
                 CT_POOL4(o00, o01, o10, o11, pm, kk, WIT);
-                size_t po = ((size_t)(n0 + item) * cout + co) * poh * pw + (size_t)ty * pw +
+                size_t po = ((size_t)item * cout + co) * poh * pw + (size_t)ty * pw +
                             bx * WVW;
                 if (bx * WVW + WVW <= pw) {
                     WVSTORE(pm, 0, y + po);
@@ -968,7 +1028,7 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                 }
                 continue;
             }
-            __global float *yr = y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox0;
+            __global float *yr = y + ((size_t)item * cout + co) * oh * ow + (size_t)oy * ow + ox0;
             WVT r0lo = WZIPLO(o00, o01), r0hi = WZIPHI(o00, o01);
             WVT r1lo = WZIPLO(o10, o11), r1hi = WZIPHI(o10, o11);
             if (full) {
@@ -1013,7 +1073,7 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                     CT_POOL4(o[2 * pr][2], o[2 * pr][3], o[2 * pr + 1][2], o[2 * pr + 1][3], pm1,
                              k1, WIT);
                     WVT f0 = WCVT_F(k0), f1 = WCVT_F(k1);
-                    size_t po = ((size_t)(n0 + item) * cout + co) * poh * pw +
+                    size_t po = ((size_t)item * cout + co) * poh * pw +
                                 (size_t)(2 * ty + pr) * pw + 2 * bx * WVW;
                     WVT lo = WZIPLO(pm0, pm1), hi = WZIPHI(pm0, pm1);
                     WVT klo = WZIPLO(f0, f1), khi = WZIPHI(f0, f1);
@@ -1036,7 +1096,7 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
                 }
                 continue;
             }
-            __global float *yr = y + ((size_t)(n0 + item) * cout + co) * oh * ow + (size_t)oy * ow + ox0;
+            __global float *yr = y + ((size_t)item * cout + co) * oh * ow + (size_t)oy * ow + ox0;
             for (int i = 0; i < rows; i++) {
                 WVT p0 = WZIPLO(o[i][0], o[i][2]), p1 = WZIPHI(o[i][0], o[i][2]);
                 WVT q0 = WZIPLO(o[i][1], o[i][3]), q1 = WZIPHI(o[i][1], o[i][3]);
@@ -1072,15 +1132,16 @@ __kernel void conv_wino_fused(int cin, int hp, int wp, int cout, int coutp, int 
  * over the NB vectors, 4 co x 4 ci in registers, into X (local, in 4x4 blocks: 4 x
  * ceil(cout/4) x ceil(cin/4) x 16 floats). The 16 horizontal sums of a block are paid once
  * per NB vectors, as one transposing tree (WPAIR: 15 vector adds, not 16 separate sums).
- * X goes to partial slot z (accum: added to it) in the [k][co][ci] order that
- * wino_bwd_w_out reads; it sums the slots and applies G^T . G. xp: the zero-padded input as for
- * the forward; dyp: dy zero-padded to 2*th rows of length wq (no tile reads past it). */
+ * X goes to partial slot z in the [k][co][ci] order that wino_bwd_w_out reads; it sums
+ * the slots and applies G^T . G. x: the unpadded input as for the forward (its padding
+ * and what lies past it read as zero), dy: n x cout x oh x ow (rows and columns past it
+ * read as zero), both through wf_load. */
 #if CT_PROG == 4
-__kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq, int nbx,
-                              int nb, int zn, int nbk, __global const float *xp,
-                              __global const float *dyp, int dy_off, __global float *part,
-                              int part_off, int accum, __local WVT *lv, __local WVT *ly,
-                              __local float *lx) {
+__kernel void conv_wino_bwd_w(int cin, int h, int w, int pad_t, int pad_l, long xlen, int cout,
+                              int oh, int ow, long dylen, int th, int nbx, int nb, int zn,
+                              int nbk, __global const float *x, __global const float *dy,
+                              __global float *part, int part_off, __local WVT *lv,
+                              __local WVT *ly, __local float *lx) {
     int i = get_global_id(0), z = get_global_id(1);
     if (i >= 4 || z >= zn) return;
     size_t li = get_local_id(0) + get_local_size(0) * get_local_id(1);
@@ -1100,12 +1161,19 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
         int nq = min(nbk, q1 - qb);
         for (int b = 0; b < nq; b++) {
             int q = qb + b, item = q / (th * nbx), ty = (q / nbx) % th, bx = q % nbx;
-            __global const float *xc =
-                xp + ((size_t)item * cin * hp + 2 * ty) * wp + 2 * bx * WVW;
-            for (int ci = 0; ci < cin; ci++) {
+            int ya = 2 * ty - pad_t + r0, yb = 2 * ty - pad_t + r1, c0 = 2 * bx * WVW - pad_l;
+            int oka = ya >= 0 && ya < h, okb = yb >= 0 && yb < h;
+            int inner = oka && okb && c0 >= 0 && c0 + 2 * WVW + 2 <= w;
+            long ps = (long)item * cin * h;
+            for (int ci = 0; ci < cin; ci++, ps += h) {
                 WVT d0[4], d1[4], t[4];
-                WROW(xc + r0 * wp, d0);
-                WROW(xc + r1 * wp, d1);
+                if (inner) {
+                    WROW(x + (ps + ya) * w + c0, d0);
+                    WROW(x + (ps + yb) * w + c0, d1);
+                } else {
+                    WROW_X(x, oka, (ps + ya) * w, c0, w, xlen, d0);
+                    WROW_X(x, okb, (ps + yb) * w, c0, w, xlen, d1);
+                }
 #pragma unroll
                 for (int c = 0; c < 4; c++) t[c] = s0 * d0[c] + s1 * d1[c];
                 __local WVT *vo = lv + (size_t)ci * nbk + b;
@@ -1113,15 +1181,25 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
                 vo[(size_t)cin * nbk] = t[1] + t[2];
                 vo[(size_t)2 * cin * nbk] = t[2] - t[1];
                 vo[(size_t)3 * cin * nbk] = t[1] - t[3];
-                xc += (size_t)hp * wp;
             }
-            __global const float *gc =
-                dyp + dy_off + ((size_t)item * cout * 2 * th + 2 * ty) * wq + 2 * bx * WVW;
-            for (int co = 0; co < cout; co++) {
+            /* dy rows 2ty and 2ty+1 (the second past oh: zero), columns from gx */
+            int gy = 2 * ty, gx = 2 * bx * WVW, ok1 = gy + 1 < oh;
+            int ginner = ok1 && gx + 2 * WVW <= ow;
+            long gs = ((long)item * cout * oh + gy) * ow;
+            for (int co = 0; co < cout; co++, gs += (long)oh * ow) {
                 WVT g00, g01, g10, g11;
                 {
-                    WVT u0 = WVLOAD(0, gc), u1 = WVLOAD(0, gc + WVW);
-                    WVT w0 = WVLOAD(0, gc + wq), w1 = WVLOAD(0, gc + wq + WVW);
+                    WVT u0, u1, w0, w1;
+                    if (ginner) {
+                        u0 = WVLOAD(0, dy + gs + gx), u1 = WVLOAD(0, dy + gs + gx + WVW);
+                        w0 = WVLOAD(0, dy + gs + ow + gx);
+                        w1 = WVLOAD(0, dy + gs + ow + gx + WVW);
+                    } else {
+                        u0 = wf_load(dy, gs, gx, ow, dylen);
+                        u1 = wf_load(dy, gs, gx + WVW, ow, dylen);
+                        w0 = ok1 ? wf_load(dy, gs + ow, gx, ow, dylen) : (WVT)(0.0f);
+                        w1 = ok1 ? wf_load(dy, gs + ow, gx + WVW, ow, dylen) : (WVT)(0.0f);
+                    }
                     g00 = WEVEN(u0, u1), g01 = WODD(u0, u1);
                     g10 = WEVEN(w0, w1), g11 = WODD(w0, w1);
                 }
@@ -1131,7 +1209,6 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
                 yo[(size_t)cout * nbk] = sa + sb;
                 yo[(size_t)2 * cout * nbk] = sa - sb;
                 yo[(size_t)3 * cout * nbk] = -sb;
-                gc += (size_t)2 * th * wq;
             }
         }
         for (int j = 0; j < 4; j++) {
@@ -1188,9 +1265,8 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
         for (int co = 0; co < cout; co++)
             for (int ci = 0; ci < cin; ci++) {
                 size_t t = ((size_t)j * cout + co) * cin + ci;
-                float x = lx[(((size_t)j * cob + co / 4) * cib + ci / 4) * 16 + (co % 4) * 4 +
-                             ci % 4];
-                out[t] = accum ? out[t] + x : x;
+                out[t] = lx[(((size_t)j * cob + co / 4) * cib + ci / 4) * 16 + (co % 4) * 4 +
+                            ci % 4];
             }
 }
 #endif
@@ -1199,7 +1275,8 @@ __kernel void conv_wino_bwd_w(int cin, int hp, int wp, int cout, int th, int wq,
 #if CT_PROG == 0
 __kernel void wino_bwd_w_out(int cout, int cin, int nslot, __global const float *part,
                              int part_off, __global float *dw) {
-    int co = get_global_id(0), ci = get_global_id(1);
+    /* ci along dim 0: neighbouring work-items read neighbouring floats of each slot */
+    int ci = get_global_id(0), co = get_global_id(1);
     if (co >= cout || ci >= cin) return;
     size_t plane = (size_t)cout * cin;
     float x[4][4], t[3][4];

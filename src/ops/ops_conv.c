@@ -138,7 +138,7 @@ ct_status ct_conv_plan_create(ct_runtime *rt, const ct_conv_desc *d, ct_conv_pla
     if (colf > (size_t)d->n * (per > per_bd ? per : per_bd)) colf = (size_t)d->n * (per > per_bd ? per : per_bd);
     if (colf < per) colf = per;
     if (colf < per_bd) colf = per_bd;
-    /* room for the fused Winograd's U and one padded item where that is within the target:
+    /* room for the fused Winograd's U (F(4x4)) where that is within the target:
      * with a small batch the im2col size above would shut out F(4x4), whose U alone is
      * 36 x cin x cout floats */
     size_t wneed = wfused_need(d);
@@ -649,18 +649,11 @@ static const struct {
 #define WF_E(cfg) (wfcfg[cfg].t == 4 ? 36 : 16) /* transform-domain points */
 #define WF_CB 32 /* at most this many output channels' products are kept at once */
 
-/* padded input rows hp and row length wp (F(2x2): every tile row's 4 rows, every vector's
- * 2*VW+2 columns; F(4x4): 6 rows, 4*VW+4 columns), output channels rounded up to the
- * block, floats of U and per item */
-static void wfused_geom(int cfg, int cin, int cout, int oh, int ow, int *hp, int *wp, int *coutp,
-                        size_t *fixed, size_t *per) {
-    int vw = wfcfg[cfg].vw, wr = wfcfg[cfg].wr, t = wfcfg[cfg].t;
-    int th = (oh + t - 1) / t, tw = (ow + t - 1) / t, nbx = (tw + vw - 1) / vw;
-    *hp = t * th + 2;
-    *wp = (t * nbx * vw + t + 15) / 16 * 16;
-    *coutp = (cout + wr - 1) / wr * wr;
+/* output channels rounded up to the block, and the floats of U (the kernels read the
+ * unpadded input, cl/conv.cl wf_load) */
+static void wfused_geom(int cfg, int cin, int cout, int *coutp, size_t *fixed) {
+    *coutp = (cout + wfcfg[cfg].wr - 1) / wfcfg[cfg].wr * wfcfg[cfg].wr;
     *fixed = (size_t)WF_E(cfg) * cin * *coutp;
-    *per = (size_t)cin * *hp * *wp;
 }
 
 /* local memory of one work-item: V (E x cin) and M (E x cb) vectors, E = 16 or 36 */
@@ -668,16 +661,16 @@ static size_t wfused_local(int cfg, int cin, int cb) {
     return (size_t)WF_E(cfg) * (cin + cb) * wfcfg[cfg].vw * sizeof(float);
 }
 
-/* column floats any F(4x4) fused Winograd config needs for one item (f4-8x16: the longest
- * rows, the output channels rounded up to 8), forward and backward-data; 0 when the conv
- * is not 3x3 stride 1 */
+/* column floats any F(4x4) fused Winograd config needs (f4-8x16: U with the output
+ * channels rounded up to 8), forward and backward-data; 0 when the conv is not 3x3
+ * stride 1 */
 static size_t wfused_need(const ct_conv_desc *d) {
     if (d->k != 3 || d->stride != 1) return 0;
-    int hp, wp, coutp;
-    size_t fixed, per, f2, p2;
-    wfused_geom(4, d->cin, d->cout, d->oh, d->ow, &hp, &wp, &coutp, &fixed, &per);
-    wfused_geom(4, d->cout, d->cin, d->h, d->w, &hp, &wp, &coutp, &f2, &p2);
-    return fixed + per > f2 + p2 ? fixed + per : f2 + p2;
+    int coutp;
+    size_t f1, f2;
+    wfused_geom(4, d->cin, d->cout, &coutp, &f1);
+    wfused_geom(4, d->cout, d->cin, &coutp, &f2);
+    return f1 > f2 ? f1 : f2;
 }
 
 /* output channels kept at once: WF_CB, or fewer (a multiple of the block) where local
@@ -700,13 +693,10 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
                  wfcfg[cfg].wr, wfcfg[cfg].t);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_wino_fused", opts, &p->wfused[cfg]));
     }
-    int hp, wp, coutp;
-    size_t fixed, per;
-    wfused_geom(cfg, cin, cout, oh, ow, &hp, &wp, &coutp, &fixed, &per);
-    size_t avail = p->col_floats > fixed ? (p->col_floats - fixed) / per : 0;
-    int chunk = avail < 1 ? 1 : avail > (size_t)n ? n : (int)avail;
-    /* the padded items from 0, U after them */
-    int uo = (int)((size_t)chunk * per), se = cin * coutp, sco = 1, sci = coutp;
+    int coutp;
+    size_t fixed;
+    wfused_geom(cfg, cin, cout, &coutp, &fixed);
+    int uo = 0, se = cin * coutp, sco = 1, sci = coutp;
     int use_bias = bias != NULL;
     cl_mem ws = p->ws, bb = bias ? bias : wt;
     cl_kernel wk = t4 ? p->wino_w6 : p->wino_w;
@@ -722,35 +712,20 @@ static ct_status wfused_run(ct_conv_plan *p, int cfg, int n, int cin, int h, int
     cl_kernel kk = p->wfused[cfg];
     int pool = pidx != NULL;
     cl_mem pi = pool ? pidx : out; /* not touched without pool */
-    for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = n - n0 < chunk ? n - n0 : chunk;
-        CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, src, 0));
-        CT_TRY(ct_set_args(kk, 20, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
-                           &cout, sizeof coutp, &coutp, sizeof cb, &cb, sizeof oh, &oh,
-                           sizeof ow, &ow,
-                           sizeof n0, &n0, sizeof ws, &ws, sizeof ws, &ws, sizeof uo, &uo,
-                           sizeof bb, &bb, sizeof use_bias, &use_bias, sizeof relu, &relu,
-                           sizeof out, &out, sizeof pool, &pool, sizeof pi, &pi, lv, NULL,
-                           loc - lv, NULL));
-        /* one work-item per group: the local area is exactly one work-item's */
-        size_t g[3] = {(size_t)nbx, (size_t)th, (size_t)nb}, l[3] = {1, 1, 1};
-        CT_TRY(ct_launch(p->rt, kk, 3, g, l));
-    }
-    return CT_OK;
+    cl_long xlen = (cl_long)n * cin * h * w;
+    CT_TRY(ct_set_args(kk, 22, sizeof cin, &cin, sizeof h, &h, sizeof w, &w, sizeof pt, &pt,
+                       sizeof pl, &pl, sizeof xlen, &xlen, sizeof cout, &cout, sizeof coutp,
+                       &coutp, sizeof cb, &cb, sizeof oh, &oh, sizeof ow, &ow, sizeof src, &src,
+                       sizeof ws, &ws, sizeof uo, &uo, sizeof bb, &bb, sizeof use_bias,
+                       &use_bias, sizeof relu, &relu, sizeof out, &out, sizeof pool, &pool,
+                       sizeof pi, &pi, lv, NULL, loc - lv, NULL));
+    /* one work-item per group: the local area is exactly one work-item's */
+    size_t g[3] = {(size_t)nbx, (size_t)th, (size_t)n}, l[3] = {1, 1, 1};
+    return ct_launch(p->rt, kk, 3, g, l);
 }
 
-/* Backward-weights (conv_wino_bwd_w): the padded input (as the forward's) and dy padded
- * to 2*th rows of wq = 2*nbx*VW, per item; tile vectors per local batch (nbk); slots. */
+/* Backward-weights (conv_wino_bwd_w): tile vectors per local batch (nbk); slots */
 #define WBW_SLOTS 16
-static size_t wbw_geom(int cfg, const ct_conv_desc *d, int *hp, int *wp, int *wq, size_t *perx) {
-    int coutp;
-    size_t fixed, per;
-    wfused_geom(cfg, d->cin, d->cout, d->oh, d->ow, hp, wp, &coutp, &fixed, &per);
-    int vw = wfcfg[cfg].vw, th = (d->oh + 1) / 2, nbx = ((d->ow + 1) / 2 + vw - 1) / vw;
-    *wq = 2 * nbx * vw;
-    *perx = per;
-    return per + (size_t)d->cout * 2 * th * *wq;
-}
 /* X in 4x4 blocks of (co, ci) */
 static size_t wbw_lx(const ct_conv_desc *d) {
     return (size_t)4 * ((d->cout + 3) / 4) * ((d->cin + 3) / 4) * 16 * sizeof(float);
@@ -772,36 +747,30 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
         snprintf(opts, sizeof opts, "-DCT_PROG=4 -DWVW=%d", wfcfg[cfg].vw);
         CT_TRY(ct_kernel_create(p->rt, "conv", "conv_wino_bwd_w", opts, &p->wbw[cfg]));
     }
-    int hp, wp, wq, cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow, h = d->h, w = d->w;
+    int cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow, h = d->h, w = d->w;
     int pt = d->pad_t, pl = d->pad_l, th = (oh + 1) / 2, vw = wfcfg[cfg].vw;
     int nbx = ((ow + 1) / 2 + vw - 1) / vw;
-    size_t perx, per = wbw_geom(cfg, d, &hp, &wp, &wq, &perx);
-    size_t c = p->col_floats / per;
-    int chunk = c < 1 ? 1 : c > (size_t)n ? n : (int)c;
-    int nbk = wbw_nbk(p, cfg), blocks = chunk * th * nbx;
+    int nbk = wbw_nbk(p, cfg), blocks = n * th * nbx;
     int zn = (blocks + nbk - 1) / nbk;
-    if (zn > WBW_SLOTS) zn = WBW_SLOTS;
-    int dy_off = (int)((size_t)chunk * perx), part_off = (int)p->part_off;
+    if (zn > WBW_SLOTS) zn = WBW_SLOTS; /* 16: 2, 4 and 8 measured slower on 2 cores */
+    int part_off = (int)p->part_off;
+    cl_long xlen = (cl_long)n * cin * h * w, dylen = (cl_long)n * cout * oh * ow;
     cl_mem ws = p->ws;
     cl_kernel kk = p->wbw[cfg];
     size_t lv = (size_t)4 * cin * nbk * vw * sizeof(float), ly = (size_t)4 * cout * nbk * vw * sizeof(float);
     size_t lx = wbw_lx(d);
-    for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = n - n0 < chunk ? n - n0 : chunk, accum = n0 > 0;
-        CT_TRY(pad_run(p, cin, h, w, pt, pl, hp, wp, n0, nb, x, 0));
-        CT_TRY(pad_run(p, cout, oh, ow, 0, 0, 2 * th, wq, n0, nb, dy, dy_off));
-        CT_TRY(ct_set_args(kk, 19, sizeof cin, &cin, sizeof hp, &hp, sizeof wp, &wp, sizeof cout,
-                           &cout, sizeof th, &th, sizeof wq, &wq, sizeof nbx, &nbx, sizeof nb, &nb,
-                           sizeof zn, &zn, sizeof nbk, &nbk, sizeof ws, &ws, sizeof ws, &ws,
-                           sizeof dy_off, &dy_off, sizeof ws, &ws, sizeof part_off, &part_off,
-                           sizeof accum, &accum, lv, NULL, ly, NULL, lx, NULL));
-        /* one work-item per group: the local areas are exactly one work-item's */
-        size_t g[3] = {4, (size_t)zn, 1}, l[3] = {1, 1, 1};
-        CT_TRY(ct_launch(p->rt, kk, 3, g, l));
-    }
+    CT_TRY(ct_set_args(kk, 22, sizeof cin, &cin, sizeof h, &h, sizeof w, &w, sizeof pt, &pt,
+                       sizeof pl, &pl, sizeof xlen, &xlen, sizeof cout, &cout, sizeof oh, &oh,
+                       sizeof ow, &ow, sizeof dylen, &dylen, sizeof th, &th, sizeof nbx, &nbx,
+                       sizeof n, &n, sizeof zn, &zn, sizeof nbk, &nbk, sizeof x, &x, sizeof dy,
+                       &dy, sizeof ws, &ws, sizeof part_off, &part_off, lv, NULL, ly, NULL, lx,
+                       NULL));
+    /* one work-item per group: the local areas are exactly one work-item's */
+    size_t g[3] = {4, (size_t)zn, 1}, l[3] = {1, 1, 1};
+    CT_TRY(ct_launch(p->rt, kk, 3, g, l));
     CT_TRY(ct_set_args(p->wino_bw_out, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof zn, &zn,
                        sizeof ws, &ws, sizeof part_off, &part_off, sizeof dw, &dw));
-    size_t go[2] = {(size_t)cout, (size_t)cin};
+    size_t go[2] = {(size_t)cin, (size_t)cout};
     CT_TRY(ct_ops_launch(p->rt, p->wino_bw_out, 2, go, 16, 4));
     return bias_grad(p, n, dy, db);
 }
@@ -809,24 +778,21 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
 static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
     const ct_conv_desc *d = &p->d;
     if (cfg < 0 || cfg >= CT_CONV_WFUSED_CONFIGS || d->k != 3 || d->stride != 1) return 0;
-    int hp, wp, coutp, cin = d->cin, cout = d->cout, oh = d->oh, ow = d->ow;
+    int coutp, cin = d->cin, cout = d->cout;
     if (pass == CT_CONV_BWD_DATA) {
         if (d->pad_t >= 3 || d->pad_l >= 3) return 0;
-        cin = d->cout, cout = d->cin, oh = d->h, ow = d->w;
+        cin = d->cout, cout = d->cin;
     } else if (pass == CT_CONV_BWD_WEIGHTS) {
-        int hq, wq2, wq;
-        size_t perx;
         /* the slots: WBW_SLOTS x 16 x cout x cin floats in the partial-sum area */
         return wfcfg[cfg].wr == 4 && wfcfg[cfg].t == 2 && wbw_nbk(p, cfg) >= 1 &&
-               wbw_geom(cfg, d, &hq, &wq2, &wq, &perx) <= p->col_floats &&
                (size_t)WBW_SLOTS * 16 <= (size_t)p->parts * 9;
     } else if (pass != CT_CONV_FWD) {
         return 0;
     }
-    size_t fixed, per;
-    wfused_geom(cfg, cin, cout, oh, ow, &hp, &wp, &coutp, &fixed, &per);
-    return wfused_cb(p, cfg, cin, coutp) > 0 && fixed + per <= p->col_floats &&
-           fixed + per <= (size_t)INT_MAX;
+    size_t fixed;
+    wfused_geom(cfg, cin, cout, &coutp, &fixed);
+    return wfused_cb(p, cfg, cin, coutp) > 0 && fixed <= p->col_floats &&
+           fixed <= (size_t)INT_MAX;
 }
 
 /* ---- fitting, defaults, candidates --------------------------------------- */
