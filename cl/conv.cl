@@ -1132,8 +1132,8 @@ __kernel void conv_wino_fused(int cin, int h, int w, int pad_t, int pad_l, long 
  * over the NB vectors, 4 co x 4 ci in registers, into X (local, in 4x4 blocks: 4 x
  * ceil(cout/4) x ceil(cin/4) x 16 floats). The 16 horizontal sums of a block are paid once
  * per NB vectors, as one transposing tree (WPAIR: 15 vector adds, not 16 separate sums).
- * X goes to partial slot z in the [k][co][ci] order that wino_bwd_w_out reads; it sums
- * the slots and applies G^T . G. x: the unpadded input as for the forward (its padding
+ * X goes to partial slot z in the [k][co][ci] order; sum_parts sums the slots and
+ * wino_bwd_w_out applies G^T . G. x: the unpadded input as for the forward (its padding
  * and what lies past it read as zero), dy: n x cout x oh x ow (rows and columns past it
  * read as zero), both through wf_load. */
 #if CT_PROG == 4

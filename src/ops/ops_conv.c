@@ -768,8 +768,16 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
     /* one work-item per group: the local areas are exactly one work-item's */
     size_t g[3] = {4, (size_t)zn, 1}, l[3] = {1, 1, 1};
     CT_TRY(ct_launch(p->rt, kk, 3, g, l));
-    CT_TRY(ct_set_args(p->wino_bw_out, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof zn, &zn,
-                       sizeof ws, &ws, sizeof part_off, &part_off, sizeof dw, &dw));
+    /* the slots summed first by sum_parts (in slot order, as wino_bwd_w_out would: the same
+     * floats) into the column area, unused here: a flat sum over 16 x cout x cin floats is
+     * a plain vector loop, faster than wino_bwd_w_out walking the slots itself */
+    int cnt = 16 * cout * cin, sum_off = 0, one = 1;
+    CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof zn, &zn, sizeof ws, &ws,
+                       sizeof part_off, &part_off, sizeof ws, &ws));
+    size_t gs = (size_t)cnt;
+    CT_TRY(ct_ops_launch(p->rt, p->sum_parts, 1, &gs, 64, 1));
+    CT_TRY(ct_set_args(p->wino_bw_out, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof one, &one,
+                       sizeof ws, &ws, sizeof sum_off, &sum_off, sizeof dw, &dw));
     size_t go[2] = {(size_t)cin, (size_t)cout};
     CT_TRY(ct_ops_launch(p->rt, p->wino_bw_out, 2, go, 16, 4));
     return bias_grad(p, n, dy, db);
@@ -785,7 +793,8 @@ static int wfused_fits(const ct_conv_plan *p, int pass, int cfg) {
     } else if (pass == CT_CONV_BWD_WEIGHTS) {
         /* the slots: WBW_SLOTS x 16 x cout x cin floats in the partial-sum area */
         return wfcfg[cfg].wr == 4 && wfcfg[cfg].t == 2 && wbw_nbk(p, cfg) >= 1 &&
-               (size_t)WBW_SLOTS * 16 <= (size_t)p->parts * 9;
+               (size_t)WBW_SLOTS * 16 <= (size_t)p->parts * 9 &&
+               (size_t)16 * d->cout * d->cin <= p->col_floats; /* the slots' sum */
     } else if (pass != CT_CONV_FWD) {
         return 0;
     }
