@@ -1271,21 +1271,16 @@ __kernel void conv_wino_bwd_w(int cin, int h, int w, int pad_t, int pad_l, long 
 }
 #endif
 
-/* dW = G^T X G from the slots of conv_wino_bwd_w (X[k][co][ci] summed over nslot slots) */
+/* dW = G^T X G, X[k][co][ci] the sum of conv_wino_bwd_w's slots (sum_parts) at xs_off */
 #if CT_PROG == 0
-__kernel void wino_bwd_w_out(int cout, int cin, int nslot, __global const float *part,
-                             int part_off, __global float *dw) {
-    /* ci along dim 0: neighbouring work-items read neighbouring floats of each slot */
+__kernel void wino_bwd_w_out(int cout, int cin, __global const float *xs, int xs_off,
+                             __global float *dw) {
+    /* ci along dim 0: neighbouring work-items read neighbouring floats */
     int ci = get_global_id(0), co = get_global_id(1);
     if (co >= cout || ci >= cin) return;
     size_t plane = (size_t)cout * cin;
     float x[4][4], t[3][4];
-    for (int k = 0; k < 16; k++) {
-        float s = 0.0f;
-        for (int z = 0; z < nslot; z++)
-            s += part[part_off + ((size_t)z * 16 + k) * plane + (size_t)co * cin + ci];
-        x[k / 4][k % 4] = s;
-    }
+    for (int k = 0; k < 16; k++) x[k / 4][k % 4] = xs[xs_off + k * plane + (size_t)co * cin + ci];
     for (int j = 0; j < 4; j++) {
         t[0][j] = x[0][j] + 0.5f * (x[1][j] + x[2][j]);
         t[1][j] = 0.5f * (x[1][j] - x[2][j]);

@@ -771,13 +771,13 @@ static ct_status wbw_run(ct_conv_plan *p, int cfg, int n, cl_mem x, cl_mem dy, c
     /* the slots summed first by sum_parts (in slot order, as wino_bwd_w_out would: the same
      * floats) into the column area, unused here: a flat sum over 16 x cout x cin floats is
      * a plain vector loop, faster than wino_bwd_w_out walking the slots itself */
-    int cnt = 16 * cout * cin, sum_off = 0, one = 1;
+    int cnt = 16 * cout * cin, sum_off = 0;
     CT_TRY(ct_set_args(p->sum_parts, 5, sizeof cnt, &cnt, sizeof zn, &zn, sizeof ws, &ws,
                        sizeof part_off, &part_off, sizeof ws, &ws));
     size_t gs = (size_t)cnt;
     CT_TRY(ct_ops_launch(p->rt, p->sum_parts, 1, &gs, 64, 1));
-    CT_TRY(ct_set_args(p->wino_bw_out, 6, sizeof cout, &cout, sizeof cin, &cin, sizeof one, &one,
-                       sizeof ws, &ws, sizeof sum_off, &sum_off, sizeof dw, &dw));
+    CT_TRY(ct_set_args(p->wino_bw_out, 5, sizeof cout, &cout, sizeof cin, &cin, sizeof ws, &ws,
+                       sizeof sum_off, &sum_off, sizeof dw, &dw));
     size_t go[2] = {(size_t)cin, (size_t)cout};
     CT_TRY(ct_ops_launch(p->rt, p->wino_bw_out, 2, go, 16, 4));
     return bias_grad(p, n, dy, db);
